@@ -1,0 +1,281 @@
+"""The ``social-mentors`` command line: demo, generate, run, query, export."""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+from warehouse import DEFAULT_WAREHOUSE
+
+QUERY_PARAMS = {
+    "mentors": ("reader",),
+    "regulars": ("author",),
+    "pair": ("author", "reader"),
+}
+
+
+def _add_warehouse(parser: argparse.ArgumentParser, default: str = DEFAULT_WAREHOUSE) -> None:
+    parser.add_argument(
+        "--warehouse", default=default,
+        help=f"warehouse: a DuckDB file path (default: {default})",
+    )
+
+
+def _add_window_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--window", default="1d", help="event-time window length (default 1d)")
+    parser.add_argument("--allowed-lateness", default="2d", help="how late an interaction may still count (default 2d)")
+    parser.add_argument("--dedupe-horizon", default="7d", help="how long a thread's dedupe state lives (default 7d)")
+    parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
+    parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
+    parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
+    parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="social-mentors",
+        description="Find social mentors: readers who keep commenting and authors who keep answering.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Beam's own logging too")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
+    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier")
+    _add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
+
+    generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
+    generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
+    generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--scale", type=float, default=1.0)
+    generate.add_argument("--invalid-rate", type=float, default=0.0, help="share of invalid records to add")
+
+    run = commands.add_parser(
+        "run", help="score events into the warehouse",
+        description="Score events into the warehouse. Unknown options go to Beam (e.g. --runner, --direct_num_workers).",
+    )
+    run.add_argument("--input", action="append", required=True, help="Avro or JSON Lines file or glob; repeatable")
+    _add_warehouse(run)
+    _add_window_options(run)
+
+    query = commands.add_parser("query", help="ask the warehouse: mentors, regulars, pair")
+    query_kinds = query.add_subparsers(dest="query", required=True)
+    for name, needed in QUERY_PARAMS.items():
+        q = query_kinds.add_parser(name)
+        for param in needed:
+            q.add_argument(f"--{param}", required=True)
+        q.add_argument("--site", default=None)
+        if name != "pair":
+            q.add_argument("--top", type=int, default=10)
+            q.add_argument("--half-life-days", type=float, default=None, help="decay half-life (default 14)")
+        q.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+        _add_warehouse(q)
+
+    export = commands.add_parser("export", help="write a whole table to stdout")
+    export.add_argument("table", choices=("pair_scores", "dead_letters"))
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    _add_warehouse(export)
+    return parser
+
+
+def _settings(args: argparse.Namespace, streaming: bool = False):
+    from pipelines.settings import RunSettings, parse_duration
+    from transforms.score import ScoringConfig
+
+    overrides: dict[str, Any] = {}
+    if args.comment_saturation is not None:
+        overrides["comment_saturation"] = args.comment_saturation
+    if args.latency_scale is not None:
+        overrides["latency_scale_s"] = parse_duration(args.latency_scale)
+    if args.speed_weight is not None:
+        overrides["speed_weight"] = args.speed_weight
+    return RunSettings(
+        warehouse=args.warehouse,
+        window_s=parse_duration(args.window),
+        allowed_lateness_s=parse_duration(args.allowed_lateness),
+        dedupe_horizon_s=parse_duration(args.dedupe_horizon),
+        early_firing_s=parse_duration(args.early_firing),
+        streaming=streaming,
+        scoring=ScoringConfig(**overrides),
+    )
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat(timespec="milliseconds") + "Z"
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out=sys.stdout) -> int:
+    """Rows to ``out`` as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC."""
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}) + "\n")
+            count += 1
+    elif fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else _json_value(v) for v in row])
+            count += 1
+    else:
+        cells = [[("" if v is None else str(_json_value(v))) for v in row] for row in rows]
+        count = len(cells)
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+        for r in cells:
+            out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+    return count
+
+
+def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]:
+    from transforms.score import ScoringConfig
+    from warehouse import open_warehouse
+
+    params = {"site": values.get("site")}
+    for param in QUERY_PARAMS[name]:
+        params[param] = values[param]
+    if name != "pair":
+        params["top"] = values.get("top", 10)
+        params["half_life_days"] = values.get("half_life_days") or ScoringConfig().decay_half_life_days
+    return open_warehouse(warehouse_url).query(name, params)
+
+
+def _require_warehouse(path: str) -> None:
+    if not path.startswith(("bigquery://",)) and not Path(path.removeprefix("duckdb://")).exists():
+        raise SystemExit(
+            f"error: no warehouse at {path}. Run `social-mentors run --input FILE --warehouse {path}` "
+            "(or `social-mentors demo`) first, or pass --warehouse PATH."
+        )
+
+
+def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.scoring import run_scoring
+    from transforms.decode import ReadEventFiles
+
+    settings = _settings(args)
+    print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
+    summary = run_scoring(ReadEventFiles(args.input), settings, beam_args)
+    print(summary.render())
+    return 0 if summary.balanced else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from producers.synthetic import CommunitySpec, generate_community, write_community
+
+    spec = CommunitySpec(seed=args.seed, invalid_rate=args.invalid_rate).scaled(args.scale)
+    community = generate_community(spec)
+    out = Path(args.out)
+    truth = Path(args.truth) if args.truth else out.with_name(out.stem + ".truth.jsonl")
+    count = write_community(community, out, truth)
+    print(f"wrote {count:,} events to {out} ({community.duplicate_count:,} re-deliveries, "
+          f"{community.invalid_count:,} invalid) and {len(community.planted_pairs)} planted pairs to {truth}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from producers.synthetic import CommunitySpec, generate_community, write_community
+    from transforms.decode import ReadEventFiles
+
+    out = Path(args.out)
+    events_path, truth_path = out / "events.avro", out / "planted_pairs.jsonl"
+    spec = CommunitySpec(seed=args.seed, invalid_rate=0.002).scaled(args.scale)
+    print(f"Generating a synthetic community (seed {args.seed}) ...", file=sys.stderr)
+    community = generate_community(spec)
+    count = write_community(community, events_path, truth_path)
+    print(f"  {count:,} events in {events_path}; {len(community.planted_pairs)} planted mentor pairs in {truth_path}",
+          file=sys.stderr)
+    print("Scoring them on the local runner ...", file=sys.stderr)
+    summary = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=args.warehouse))
+    print(summary.render())
+
+    hits, shown = 0, 0
+    print("\nTop mentor of each planted reader (first 8 shown):")
+    for pair in community.planted_pairs:
+        columns, rows = run_query(args.warehouse, "mentors", {"reader": pair["reader_id"], "site": pair["site"], "top": 3})
+        top = rows[0][columns.index("author_id")] if rows else None
+        hits += top == pair["author_id"]
+        if shown < 8:
+            strength = f"{rows[0][columns.index('strength')]:.3f}" if rows else "-"
+            mark = "planted" if top == pair["author_id"] else f"planted was {pair['author_id']}"
+            print(f"  {pair['reader_id']:<24} -> {top or '(none)':<24} strength {strength}  ({mark})")
+            shown += 1
+    print(f"\nThe planted mentor ranks first for {hits} of {len(community.planted_pairs)} planted readers.")
+    example = community.planted_pairs[0]
+    print(f"\nWarehouse: {args.warehouse}. Try:\n"
+          f"  social-mentors query mentors --reader {example['reader_id']} --warehouse {args.warehouse}\n"
+          f"  social-mentors query regulars --author {example['author_id']} --warehouse {args.warehouse}\n"
+          f"  social-mentors export dead_letters --warehouse {args.warehouse}")
+    return 0 if summary.balanced else 1
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    _require_warehouse(args.warehouse)
+    columns, rows = run_query(args.warehouse, args.query, vars(args))
+    write_rows(columns, rows, args.format)
+    if not rows and args.format == "table":
+        print("(no rows: check the id and --site; ids are case-sensitive)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from warehouse import open_warehouse
+
+    _require_warehouse(args.warehouse)
+    columns, rows = open_warehouse(args.warehouse).export(args.table)
+    count = write_rows(columns, rows, args.format)
+    print(f"exported {count:,} rows of {args.table}", file=sys.stderr)
+    return 0
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr)
+    progress = logging.getLogger("social_mentors.progress")
+    progress.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  progress: %(message)s"))
+    progress.addHandler(handler)
+    progress.propagate = False
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    _configure_logging(args.verbose)
+    try:
+        if args.command == "run":
+            return cmd_run(args, beam_args)
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "query":
+            return cmd_query(args)
+        return cmd_export(args)
+    except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        from warehouse.duckdb_warehouse import close_all
+
+        close_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

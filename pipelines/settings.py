@@ -1,0 +1,41 @@
+"""Run settings of the scoring pipeline, and the duration syntax the CLI accepts ("1d", "6h")."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Optional
+
+from transforms.score import ScoringConfig
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from '90', '45s', '30m', '6h', '1d' or '2w'."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration: write e.g. 45s, 30m, 6h, 1d or 2w")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """Everything the pipeline needs besides its source."""
+
+    warehouse: str
+    window_s: float = 86_400.0
+    allowed_lateness_s: float = 2 * 86_400.0
+    dedupe_horizon_s: float = 7 * 86_400.0
+    early_firing_s: Optional[float] = None
+    streaming: bool = False
+    scoring: ScoringConfig = ScoringConfig()
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0:
+            raise ValueError("--window must be positive")
+        if self.allowed_lateness_s < 0:
+            raise ValueError("--allowed-lateness cannot be negative")
+        if self.dedupe_horizon_s < self.allowed_lateness_s:
+            # A thread's state must outlive the wait for a late parent, or the wait is cut short.
+            raise ValueError("--dedupe-horizon must be at least --allowed-lateness")

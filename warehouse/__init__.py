@@ -1,0 +1,38 @@
+"""The warehouse behind one small interface: write scores and dead letters, run analyst queries.
+
+``open_warehouse(url)`` returns the implementation for a URL: a path (or ``duckdb://PATH``) is the
+embedded DuckDB file. Tables come from ``schemas/*.avsc`` and queries from ``schemas/queries``; this
+module holds no schema and no analyst SQL of its own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+DEFAULT_WAREHOUSE = "social_mentors.duckdb"
+
+
+class Warehouse(Protocol):
+    url: str
+
+    def write_scores(self, rows: list[dict[str, Any]]) -> int: ...
+
+    def write_dead_letters(self, rows: list[dict[str, Any]]) -> int: ...
+
+    def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
+
+    def export(self, table: str) -> tuple[list[str], Iterator[tuple]]: ...
+
+    def count(self, table: str) -> int: ...
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """The warehouse at ``url``: a DuckDB file path (``duckdb://`` optional)."""
+    if url.startswith("bigquery://"):
+        raise NotImplementedError(
+            f"{url}: the BigQuery warehouse is not available in this build; use a DuckDB file path"
+        )
+    from warehouse.duckdb_warehouse import DuckDBWarehouse
+
+    path = url[len("duckdb://"):] if url.startswith("duckdb://") else url
+    return DuckDBWarehouse(str(Path(path).expanduser()))
