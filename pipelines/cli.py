@@ -271,6 +271,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
     finally:
         from warehouse.duckdb_warehouse import close_all
 

@@ -42,7 +42,7 @@ def build_scoring_pipeline(
         | "WindowInteractions" >> WindowInteractions(
             settings.window_s, settings.allowed_lateness_s, settings.early_firing_s if settings.streaming else None
         )
-        | "ScorePairs" >> ScorePairs(settings.scoring)
+        | "ScorePairs" >> ScorePairs(settings.scoring, bounded=not settings.streaming)
     )
     dead_letters = (decode_dead_letters, resolved.dead_letters) | "AllDeadLetters" >> beam.Flatten()
     if write:

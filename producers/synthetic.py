@@ -130,7 +130,7 @@ def generate_community(spec: CommunitySpec = CommunitySpec()) -> Community:
 
     # Producers often know only the parent's id: drop what resolution must find.
     for record in events:
-        if record["kind"] != "POST" and record["actor_id"] is not None and rng.random() < spec.missing_parent_info_rate:
+        if record["kind"] != "POST" and rng.random() < spec.missing_parent_info_rate:
             record["parent_actor_id"] = None
             record["parent_created_at"] = None
 

@@ -99,7 +99,11 @@ def to_millis(value: Any, field: str) -> int:
     else:
         raise InvalidEvent(BAD_TIMESTAMP, f"{field} must be a timestamp, got {type(value).__name__}")
     if not MIN_TIMESTAMP_MS <= millis < MAX_TIMESTAMP_MS:
-        raise InvalidEvent(BAD_TIMESTAMP, f"{field}={value!r} is outside 1990..2100 (epoch millis expected)")
+        raise InvalidEvent(
+            BAD_TIMESTAMP,
+            f"{field}={millis} ms ({iso_utc(millis)}) is outside 1990..2100; "
+            "timestamps are epoch milliseconds (were seconds sent?)",
+        )
     return millis
 
 

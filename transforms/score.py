@@ -121,8 +121,9 @@ _TIMING_NAMES = {
 class FormatPairScoreFn(beam.DoFn):
     """(pair, activity) in a window and pane -> one ``pair_scores`` row (a dict)."""
 
-    def __init__(self, config: ScoringConfig):
+    def __init__(self, config: ScoringConfig, bounded: bool):
         self.config = config
+        self.bounded = bounded
         self.rows = Metrics.counter("score", "pair_score_rows")
 
     def process(self, element, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
@@ -141,7 +142,8 @@ class FormatPairScoreFn(beam.DoFn):
             "last_interaction_at": last,
             "pane_timing": _TIMING_NAMES.get(pane.timing, "UNKNOWN"),
             "pane_index": pane.index,
-            "is_final_pane": pane.is_last,
+            # A bounded input is complete, so its one pane is final whatever the runner reports.
+            "is_final_pane": self.bounded or pane.is_last,
             "computed_at": int(time.time() * 1000),
         }
         row.update(pair_scores(rc, ar, latencies, self.config))
@@ -158,13 +160,14 @@ class PairContributions(beam.PTransform):
 class ScorePairs(beam.PTransform):
     """Windowed keyed contributions -> ``pair_scores`` rows, one per pair, window and pane."""
 
-    def __init__(self, config: ScoringConfig):
+    def __init__(self, config: ScoringConfig, bounded: bool = True):
         super().__init__()
         self.config = config
+        self.bounded = bounded
 
     def expand(self, windowed: beam.PCollection) -> beam.PCollection:
         return (
             windowed
             | "CombinePairActivity" >> beam.CombinePerKey(PairActivityFn())
-            | "FormatRows" >> beam.ParDo(FormatPairScoreFn(self.config))
+            | "FormatRows" >> beam.ParDo(FormatPairScoreFn(self.config, self.bounded))
         )

@@ -29,7 +29,7 @@ class WindowInteractions(beam.PTransform):
         self.early_firing_s = early_firing_s
 
     def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
-        early = trigger.AfterProcessingTime(self.early_firing_s) if self.early_firing_s else None
+        early = trigger.AfterProcessingTime(max(1, round(self.early_firing_s))) if self.early_firing_s else None
         return pcoll | "FixedEventTimeWindows" >> beam.WindowInto(
             window.FixedWindows(self.window_s),
             trigger=trigger.AfterWatermark(early=early, late=trigger.AfterCount(1)),

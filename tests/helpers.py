@@ -1,0 +1,41 @@
+"""Shared test helpers: event builders and timestamps."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from transforms.events import Event
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+# 2026-03-02 00:00 UTC: a window boundary for 1-day windows.
+T0 = int(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+def event(
+    item_id: str,
+    kind: str,
+    actor: str,
+    at: int,
+    parent: Optional[str] = None,
+    parent_actor: Optional[str] = None,
+    parent_at: Optional[int] = None,
+    thread: str = "t1",
+    site: str = "s",
+    event_id: Optional[str] = None,
+) -> Event:
+    return Event(
+        event_id or f"e-{item_id}", kind, site, thread, item_id, parent, actor, parent_actor, at, parent_at,
+        f"test:{item_id}",
+    )
+
+
+def record(**fields: Any) -> dict[str, Any]:
+    """A valid COMMENT record, with fields overridden."""
+    base = {
+        "event_id": "e1", "kind": "COMMENT", "site": "s", "thread_id": "t1", "item_id": "c1",
+        "parent_id": "p1", "actor_id": "reader", "parent_actor_id": None,
+        "created_at": T0, "parent_created_at": None,
+    }
+    base.update(fields)
+    return base
