@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, TextIO
 
 from warehouse import DEFAULT_WAREHOUSE
 
@@ -117,8 +117,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out=sys.stdout) -> int:
-    """Rows to ``out`` as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC."""
+def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None) -> int:
+    """Rows to ``out`` (stdout) as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC."""
+    out = out or sys.stdout
     count = 0
     if fmt == "jsonl":
         for row in rows:

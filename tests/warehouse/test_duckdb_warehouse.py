@@ -1,0 +1,85 @@
+import pytest
+
+from helpers import DAY_MS, T0
+from warehouse import open_warehouse
+
+E = T0 + 28 * DAY_MS  # end of the newest window in the data set
+
+
+def row(author, reader, window_end, score, site="s", rc=2, ar=1, days=1, pane=0, timing="ON_TIME"):
+    return {
+        "site": site, "author_id": author, "reader_id": reader,
+        "window_start": window_end - DAY_MS, "window_end": window_end,
+        "reader_comments": rc, "author_replies": ar, "reader_active_days": days,
+        "reply_latency_p50_s": 60.0 if ar else None, "reply_rate": min(1.0, ar / rc) if rc else None,
+        "reciprocity": 0.5, "mentor_score": score,
+        "first_interaction_at": window_end - DAY_MS + 1, "last_interaction_at": window_end - 1,
+        "pane_timing": timing, "pane_index": pane, "is_final_pane": False, "computed_at": T0,
+    }
+
+
+@pytest.fixture
+def warehouse(warehouse_path):
+    w = open_warehouse(warehouse_path)
+    w.write_scores([
+        row("a1", "r", E, 0.4, days=3),
+        row("a1", "r", E - 14 * DAY_MS, 0.6, days=2),  # one half-life older: counts half
+        row("a2", "r", E, 0.65),
+        row("a3", "r", E, 0.0, ar=0),  # never answered: not a mentor
+        row("a4", "r", E, 5.0, site="other"),
+        row("a1", "r2", E - 14 * DAY_MS, 0.1, days=5),
+    ])
+    return w
+
+
+def test_mentors_rank_by_strength_decayed_from_the_newest_window(warehouse):
+    columns, rows = warehouse.query("mentors", {"reader": "r", "site": "s", "top": 10, "half_life_days": 14.0})
+    ranked = [(r[columns.index("author_id")], round(r[columns.index("strength")], 6)) for r in rows]
+    assert ranked == [("a1", 0.7), ("a2", 0.65)]
+
+
+def test_mentors_without_a_site_look_across_sites_and_top_limits(warehouse):
+    columns, rows = warehouse.query("mentors", {"reader": "r", "site": None, "top": 2, "half_life_days": 14.0})
+    assert [r[columns.index("author_id")] for r in rows] == ["a4", "a1"]
+
+
+def test_regulars_rank_readers_by_decayed_active_days(warehouse):
+    columns, rows = warehouse.query("regulars", {"author": "a1", "site": None, "top": 10, "half_life_days": 14.0})
+    assert [(r[columns.index("reader_id")], round(r[columns.index("regularity")], 6)) for r in rows] == [
+        ("r", 4.0), ("r2", 2.5)]
+
+
+def test_pair_lists_every_window_in_order(warehouse):
+    columns, rows = warehouse.query("pair", {"author": "a1", "reader": "r", "site": None})
+    assert [r[columns.index("mentor_score")] for r in rows] == [0.6, 0.4]
+
+
+def test_the_newest_pane_wins_whatever_order_panes_arrive_in(warehouse_path):
+    w = open_warehouse(warehouse_path)
+    w.write_scores([row("a", "r", E, 0.1, pane=0, timing="EARLY")])
+    w.write_scores([row("a", "r", E, 0.3, pane=2, timing="LATE"), row("a", "r", E, 0.2, pane=1)])
+    w.write_scores([row("a", "r", E, 0.2, pane=1)])  # a retried, older pane
+    columns, rows = w.query("pair", {"author": "a", "reader": "r", "site": None})
+    assert [(r[columns.index("pane_timing")], r[columns.index("mentor_score")]) for r in rows] == [("LATE", 0.3)]
+    assert w.count("pair_scores") == 1
+
+
+def test_a_replayed_dead_letter_is_stored_once(warehouse_path):
+    w = open_warehouse(warehouse_path)
+    dead = {"origin": "f:1", "error_kind": "PARSE_ERROR", "message": "m", "event_id": None,
+            "raw_payload": "{", "arrived_at": T0}
+    w.write_dead_letters([dead, dict(dead)])
+    w.write_dead_letters([dict(dead, message="again")])
+    columns, rows = w.export("dead_letters")
+    assert [r[columns.index("message")] for r in rows] == ["m"]
+
+
+def test_timestamps_are_stored_as_utc_timestamps(warehouse):
+    columns, rows = warehouse.export("pair_scores")
+    first = dict(zip(columns, next(iter(rows))))
+    assert first["window_end"].isoformat() in {"2026-03-16T00:00:00", "2026-03-30T00:00:00"}
+
+
+def test_bigquery_urls_are_refused_with_a_clear_message():
+    with pytest.raises(NotImplementedError, match="BigQuery"):
+        open_warehouse("bigquery://project/dataset")
