@@ -40,7 +40,7 @@ def build_scoring_pipeline(
         resolved.interactions
         | "PairContributions" >> PairContributions()
         | "WindowInteractions" >> WindowInteractions(
-            settings.window_s, settings.allowed_lateness_s, settings.early_firing_s if settings.streaming else None
+            settings.window_s, settings.allowed_lateness_s, settings.early_firing_s, streaming=settings.streaming
         )
         | "ScorePairs" >> ScorePairs(settings.scoring, bounded=not settings.streaming)
     )

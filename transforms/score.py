@@ -119,22 +119,22 @@ _TIMING_NAMES = {
 
 
 class FormatPairScoreFn(beam.DoFn):
-    """(pair, activity) in a window and pane -> one ``pair_scores`` row (a dict)."""
+    """(pair and window, activity) in a pane -> one ``pair_scores`` row (a dict)."""
 
     def __init__(self, config: ScoringConfig, bounded: bool):
         self.config = config
         self.bounded = bounded
         self.rows = Metrics.counter("score", "pair_score_rows")
 
-    def process(self, element, window=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
-        (site, author, reader), (rc, ar, days, latencies, first, last) = element
+    def process(self, element, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
+        (site, author, reader, window_start, window_end), (rc, ar, days, latencies, first, last) = element
         self.rows.inc()
         row = {
             "site": site,
             "author_id": author,
             "reader_id": reader,
-            "window_start": window.start.micros // 1000,
-            "window_end": window.end.micros // 1000,
+            "window_start": window_start,
+            "window_end": window_end,
             "reader_comments": rc,
             "author_replies": ar,
             "reader_active_days": len(days),
@@ -158,7 +158,8 @@ class PairContributions(beam.PTransform):
 
 
 class ScorePairs(beam.PTransform):
-    """Windowed keyed contributions -> ``pair_scores`` rows, one per pair, window and pane."""
+    """Contributions keyed by (site, author, reader, window_start, window_end) -> ``pair_scores`` rows,
+    one per pair, window and pane."""
 
     def __init__(self, config: ScoringConfig, bounded: bool = True):
         super().__init__()

@@ -67,7 +67,7 @@ def _score(interactions, window_s=86400.0):
             p
             | beam.Create([TimestampedValue(i, i.created_at / 1000) for i in interactions])
             | PairContributions()
-            | WindowInteractions(window_s, 0)
+            | WindowInteractions(window_s, 0, streaming=False)
             | ScorePairs(CONFIG)
             | beam.Map(lambda row: {k: v for k, v in row.items() if k != "computed_at"})
         )
