@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, TextIO
@@ -36,6 +37,13 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
 
 
+def _add_kafka_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="Kafka bootstrap HOST:PORT")
+    parser.add_argument("--topic", default="engagement-events")
+    parser.add_argument("--schema-id", type=int, action="append", default=None,
+                        help="Confluent schema id(s) of EngagementEvent (default 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="social-mentors",
@@ -61,9 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="score events into the warehouse",
         description="Score events into the warehouse. Unknown options go to Beam (e.g. --runner, --direct_num_workers).",
     )
-    run.add_argument("--input", action="append", required=True, help="Avro or JSON Lines file or glob; repeatable")
+    run.add_argument("--source", choices=("file", "kafka"), default="file")
+    run.add_argument("--input", action="append", help="file source: Avro or JSON Lines file or glob; repeatable")
+    _add_kafka_options(run)
+    run.add_argument("--group-id", default="social-mentors", help="Kafka consumer group (default social-mentors)")
+    run.add_argument("--until-end", action="store_true", help="Kafka, bounded: read to the end offsets seen at start")
+    run.add_argument("--stop-at", default=None, help="Kafka, bounded: stop at this event time (ISO 8601 or epoch ms)")
+    run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
+    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
+    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
     _add_warehouse(run)
     _add_window_options(run)
+
+    produce = commands.add_parser("produce", help="publish events to Kafka (synthetic community or files)")
+    _add_kafka_options(produce)
+    produce.add_argument("--input", action="append", help="Avro or JSON Lines files to publish (default: synthetic)")
+    produce.add_argument("--seed", type=int, default=7)
+    produce.add_argument("--scale", type=float, default=1.0)
+    produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro")
+
+    kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
+    kafka.add_argument("action", choices=("start", "stop", "status"))
+    kafka.add_argument("--port", type=int, default=9092)
+    kafka.add_argument("--state-dir", default=".social-mentors/kafka", help="broker config, data and logs")
 
     query = commands.add_parser("query", help="ask the warehouse: mentors, regulars, pair")
     query_kinds = query.add_subparsers(dest="query", required=True)
@@ -166,11 +194,106 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.scoring import run_scoring
     from transforms.decode import ReadEventFiles
 
+    if args.source == "kafka":
+        return cmd_run_kafka(args, beam_args)
+    if not args.input:
+        raise ValueError("--input FILE is required with the file source (or use --source kafka)")
+    if args.streaming:
+        raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
     summary = run_scoring(ReadEventFiles(args.input), settings, beam_args)
     print(summary.render())
     return 0 if summary.balanced else 1
+
+
+def cmd_run_kafka(args: argparse.Namespace, beam_args: list[str]) -> int:
+    import dataclasses as dc
+
+    from pipelines.kafka_runs import KafkaSourceSettings, commit_bounded_run, plan_read
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import parse_duration
+    from transforms.decode import ReadEventsFromKafka
+    from transforms.events import to_millis
+    from transforms.kafka_source import ReadFromKafkaPartitions
+
+    if args.streaming == bool(args.until_end or args.stop_at):
+        raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
+    source = KafkaSourceSettings(
+        bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
+        until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
+        accepted_schema_ids=frozenset(args.schema_id or [1]),
+        idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
+    )
+    settings = _settings(args, streaming=args.streaming)
+    if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
+        signal.signal(signal.SIGTERM, _interrupt)
+    plan = plan_read(source, settings)
+    settings = dc.replace(settings, replay_fence_ms=plan.replay_fence_ms)
+    print(f"Scoring {source.topic} on {source.bootstrap_servers} (group {source.group_id}, "
+          f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
+    if args.streaming:
+        from services.prism import prism_args
+
+        print("  streaming runs on Prism (built with Go on first use; this can take a few minutes)", file=sys.stderr)
+        beam_args = prism_args(beam_args)
+    read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
+    summary = run_scoring(
+        ReadEventsFromKafka(read, source.accepted_schema_ids), settings, beam_args,
+        on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
+    )
+    print(summary.render())
+    return 0 if summary.balanced or args.streaming else 1
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from producers.kafka_producer import EventPublisher
+    from producers.synthetic import CommunitySpec, generate_community
+    from transforms.decode import iter_event_file
+    from transforms.events import Event
+
+    failed_reading = 0
+    if args.input:
+        def records():
+            nonlocal failed_reading
+            for path in args.input:
+                with open(path, "rb") as stream:
+                    for item in iter_event_file(path, stream):
+                        if isinstance(item, Event):
+                            yield item.to_record()
+                        else:
+                            failed_reading += 1
+        total = None
+        source = records()
+    else:
+        community = generate_community(CommunitySpec(seed=args.seed).scaled(args.scale))
+        source, total = community.events, len(community.events)
+    schema_id = (args.schema_id or [1])[0]
+    with EventPublisher(args.bootstrap_servers, args.topic, args.wire_format, schema_id) as publisher:
+        report = publisher.publish_all(source, total=total)
+    if failed_reading:
+        report.failed += failed_reading
+        report.reasons["unreadable"] = failed_reading
+    print(report.render())
+    return 0 if report.failed == 0 else 1
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    from services.kafka_broker import KafkaBroker
+
+    broker = KafkaBroker(state_dir=args.state_dir, port=args.port)
+    if args.action == "start":
+        print(f"starting Kafka (first start resolves the broker with Maven; this can take a minute) ...", file=sys.stderr)
+        print(broker.start())
+    elif args.action == "stop":
+        print("stopped" if broker.stop() else "was not running")
+    else:
+        print(broker.status())
+    return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -251,6 +374,8 @@ def _configure_logging(verbose: bool) -> None:
     handler.setFormatter(logging.Formatter("  progress: %(message)s"))
     progress.addHandler(handler)
     progress.propagate = False
+    if not verbose:  # kafka-python logs every refused connection while a broker starts or restarts
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -268,6 +393,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_demo(args)
         if args.command == "query":
             return cmd_query(args)
+        if args.command == "produce":
+            return cmd_produce(args)
+        if args.command == "kafka":
+            return cmd_kafka(args)
         return cmd_export(args)
     except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
@@ -35,6 +36,7 @@ def build_scoring_pipeline(
         streaming=settings.streaming,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedupe_horizon_s=settings.dedupe_horizon_s,
+        replay_fence_ms=settings.replay_fence_ms,
     )
     scores = (
         resolved.interactions
@@ -137,13 +139,29 @@ def pipeline_options(beam_args: list[str], streaming: bool) -> PipelineOptions:
 
 
 def run_scoring(
-    source: beam.PTransform, settings: RunSettings, beam_args: Optional[list[str]] = None
+    source: beam.PTransform, settings: RunSettings, beam_args: Optional[list[str]] = None,
+    on_success: Optional[Callable[[Any], None]] = None,
 ) -> RunSummary:
-    """Run the pipeline on ``source`` (a PTransform yielding events and dead_letters) to the end."""
+    """Run the pipeline on ``source`` (a PTransform yielding events and dead_letters) to the end.
+
+    A streaming run ends when the process is interrupted (Ctrl-C or SIGTERM); its summary covers what
+    was processed until then. ``on_success`` gets the finished pipeline result of a bounded run.
+    """
     started = time.monotonic()
     pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
     decoded = pipeline | "ReadEvents" >> source
     build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
     result = pipeline.run()
-    result.wait_until_finish()
+    try:
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        if not settings.streaming:
+            raise
+        try:
+            result.cancel()
+        except Exception as error:  # the runner may already be gone with the same signal
+            logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+    else:
+        if on_success is not None:
+            on_success(result)
     return summarize(result, time.monotonic() - started, settings.warehouse)

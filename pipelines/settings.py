@@ -30,6 +30,8 @@ class RunSettings:
     early_firing_s: Optional[float] = None
     streaming: bool = False
     scoring: ScoringConfig = ScoringConfig()
+    # Set by a restarted Kafka run: events older than this are re-read as context, not scored.
+    replay_fence_ms: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:

@@ -9,3 +9,23 @@ def warehouse_path(tmp_path):
     path = str(tmp_path / "warehouse.duckdb")
     yield path
     close_all()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """A real single-node Kafka broker (KRaft) on a free port, started through the product's code."""
+    from services.kafka_broker import KafkaBroker, free_port
+
+    broker = KafkaBroker(state_dir=tmp_path_factory.mktemp("kafka"), port=free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def topic(kafka_broker, request):
+    """A fresh topic name per test (3 partitions, auto-created on first produce)."""
+    import re
+    import uuid
+
+    return re.sub(r"[^a-zA-Z0-9]", "-", request.node.name)[:60] + "-" + uuid.uuid4().hex[:6]

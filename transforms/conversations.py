@@ -36,6 +36,7 @@ DUPLICATES = "duplicates"
 DEAD_LETTERS = "dead_letters"
 SKIP_POST = "post"
 SKIP_SELF_RESPONSE = "self_response"
+SKIP_REPLAY_CONTEXT = "replay_context"
 
 
 class Interaction(NamedTuple):
@@ -49,9 +50,15 @@ class Interaction(NamedTuple):
 
 
 class ThreadLedger:
-    """What one thread has seen: event ids (dedupe), items by id, responses waiting for a parent."""
+    """What one thread has seen: event ids (dedupe), items by id, responses waiting for a parent.
 
-    def __init__(self) -> None:
+    Events older than ``replay_fence_ms`` are context: a restarted Kafka pipeline re-reads them so
+    that dedupe and parent resolution see what the interrupted run saw, but their own windows were
+    final before the interruption, so they are indexed, never scored again.
+    """
+
+    def __init__(self, replay_fence_ms: Optional[int] = None) -> None:
+        self.replay_fence_ms = replay_fence_ms
         self.event_ids: set[str] = set()
         self.items: dict[str, Event] = {}
         self.waiting: dict[str, list[Event]] = {}
@@ -78,6 +85,9 @@ class ThreadLedger:
             parent_created_at = parent.created_at
         return Interaction(response.site, response.actor_id, parent_actor, response.created_at, parent_created_at)
 
+    def is_context(self, event: Event) -> bool:
+        return self.replay_fence_ms is not None and event.created_at < self.replay_fence_ms
+
     def add(self, event: Event) -> list[tuple[str, Any]]:
         """Streaming: admit one event and resolve it and whatever was waiting for it.
 
@@ -85,7 +95,7 @@ class ThreadLedger:
         """
         if not self.admit(event):
             return [(DUPLICATES, event)]
-        outcomes = [classify(self, event)] if event.kind != POST else [(SKIPPED, (SKIP_POST, event))]
+        outcomes = [classify(self, event)]
         for child in self.waiting.pop(event.item_id, []):
             outcomes.append(classify(self, child))
         return [outcome for outcome in outcomes if outcome is not None]
@@ -97,20 +107,26 @@ class ThreadLedger:
         return [event for events in self.waiting.values() for event in events]
 
     @classmethod
-    def rebuild(cls, events: Iterable[Event], expired_ids: set[str]) -> "ThreadLedger":
+    def rebuild(cls, events: Iterable[Event], expired_ids: set[str], replay_fence_ms: Optional[int] = None) -> "ThreadLedger":
         """The ledger of a thread from its stored events (streaming state), expired ones not waiting."""
-        ledger = cls()
+        ledger = cls(replay_fence_ms)
         stored = list(events)
         for event in stored:
             ledger.admit(event)
         for event in stored:
-            if event.kind != POST and event.event_id not in expired_ids and ledger.resolve(event) is None:
+            if (event.kind != POST and event.event_id not in expired_ids and not ledger.is_context(event)
+                    and ledger.resolve(event) is None):
                 ledger.wait(event)
         return ledger
 
 
 def classify(ledger: ThreadLedger, response: Event) -> Optional[tuple[str, Any]]:
-    """A response's outcome: an interaction, a skipped self-response, or None (parent not yet known)."""
+    """An admitted event's outcome: an interaction, a skip (post, self-response, replay context), or
+    None when its parent author is not known yet (it then waits in the ledger)."""
+    if ledger.is_context(response):
+        return (SKIPPED, (SKIP_REPLAY_CONTEXT, response))
+    if response.kind == POST:
+        return (SKIPPED, (SKIP_POST, response))
     interaction = ledger.resolve(response)
     if interaction is None:
         ledger.wait(response)
@@ -141,7 +157,8 @@ class _CountedOutputs:
         self.interactions = Metrics.counter("resolve", "interactions")
         self.duplicates = Metrics.counter("resolve", "duplicates")
         self.unresolved = Metrics.counter("resolve", "parent_unresolved")
-        self.skipped = {reason: Metrics.counter("skipped", reason) for reason in (SKIP_POST, SKIP_SELF_RESPONSE)}
+        self.skipped = {reason: Metrics.counter("skipped", reason)
+                        for reason in (SKIP_POST, SKIP_SELF_RESPONSE, SKIP_REPLAY_CONTEXT)}
 
     def emit(self, outcome: str, value: Any) -> Any:
         if outcome == "interaction":
@@ -162,12 +179,15 @@ class _CountedOutputs:
 class ResolveThreadFn(beam.DoFn):
     """Batch: one whole thread in; its interactions, skips, duplicates and dead letters out."""
 
+    def __init__(self, replay_fence_ms: Optional[int] = None):
+        self.replay_fence_ms = replay_fence_ms
+
     def setup(self) -> None:
         self.out = _CountedOutputs()
 
     def process(self, keyed_thread: tuple[str, Iterable[Event]]) -> Iterable[Any]:
         _, events = keyed_thread
-        ledger = ThreadLedger()
+        ledger = ThreadLedger(self.replay_fence_ms)
         unique = []
         # Sorted, so that which copy of a duplicate is kept does not depend on arrival order.
         for event in sorted(events, key=lambda e: (e.created_at, e.event_id, e.origin)):
@@ -176,9 +196,6 @@ class ResolveThreadFn(beam.DoFn):
             else:
                 yield self.out.emit(DUPLICATES, event)
         for event in unique:  # every item is indexed now: a reply before its parent still resolves
-            if event.kind == POST:
-                yield self.out.emit(SKIPPED, (SKIP_POST, event))
-                continue
             outcome = classify(ledger, event)
             if outcome is None:
                 yield self.out.dead_letter(event)
@@ -194,9 +211,10 @@ class StreamingResolveThreadFn(beam.DoFn):
     PARENT_DEADLINE = TimerSpec("parent_deadline", TimeDomain.WATERMARK)
     STATE_EXPIRY = TimerSpec("state_expiry", TimeDomain.WATERMARK)
 
-    def __init__(self, allowed_lateness_s: float, dedupe_horizon_s: float):
+    def __init__(self, allowed_lateness_s: float, dedupe_horizon_s: float, replay_fence_ms: Optional[int] = None):
         self.allowed_lateness_ms = int(allowed_lateness_s * 1000)
         self.dedupe_horizon_ms = int(dedupe_horizon_s * 1000)
+        self.replay_fence_ms = replay_fence_ms
 
     def setup(self) -> None:
         self.out = _CountedOutputs()
@@ -211,7 +229,7 @@ class StreamingResolveThreadFn(beam.DoFn):
     ) -> Iterable[Any]:
         _, event = keyed_event
         stored = list(events_state.read())
-        ledger = ThreadLedger.rebuild(stored, set(expired_state.read()))
+        ledger = ThreadLedger.rebuild(stored, set(expired_state.read()), self.replay_fence_ms)
         for outcome, value in ledger.add(event):
             yield self.out.emit(outcome, value)
         if event.event_id not in {e.event_id for e in stored}:
@@ -232,7 +250,7 @@ class StreamingResolveThreadFn(beam.DoFn):
         expired_state=beam.DoFn.StateParam(EXPIRED),
         parent_deadline=beam.DoFn.TimerParam(PARENT_DEADLINE),
     ) -> Iterable[Any]:
-        ledger = ThreadLedger.rebuild(events_state.read(), set(expired_state.read()))
+        ledger = ThreadLedger.rebuild(events_state.read(), set(expired_state.read()), self.replay_fence_ms)
         now_ms = fired_at.micros // 1000
         later = []
         for event in ledger.all_waiting():
@@ -251,7 +269,7 @@ class StreamingResolveThreadFn(beam.DoFn):
         expired_state=beam.DoFn.StateParam(EXPIRED),
     ) -> Iterable[Any]:
         # Anything still waiting is dead-lettered here, so clearing state never loses a record.
-        for event in ThreadLedger.rebuild(events_state.read(), set(expired_state.read())).all_waiting():
+        for event in ThreadLedger.rebuild(events_state.read(), set(expired_state.read()), self.replay_fence_ms).all_waiting():
             yield self.out.dead_letter(event)
         events_state.clear()
         expired_state.clear()
@@ -261,17 +279,19 @@ class ResolveConversations(beam.PTransform):
     """Events -> Interactions (main), plus ``skipped``, ``duplicates`` and ``dead_letters``."""
 
     def __init__(self, streaming: bool = False, allowed_lateness_s: float = 2 * 86400,
-                 dedupe_horizon_s: float = 7 * 86400):
+                 dedupe_horizon_s: float = 7 * 86400, replay_fence_ms: Optional[int] = None):
         super().__init__()
         self.streaming = streaming
+        self.replay_fence_ms = replay_fence_ms
         self.allowed_lateness_s = allowed_lateness_s
         self.dedupe_horizon_s = dedupe_horizon_s
 
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         keyed = events | "KeyByThread" >> beam.Map(lambda event: (thread_key(event), event))
         if self.streaming:
-            resolver = beam.ParDo(StreamingResolveThreadFn(self.allowed_lateness_s, self.dedupe_horizon_s))
+            resolver = beam.ParDo(StreamingResolveThreadFn(
+                self.allowed_lateness_s, self.dedupe_horizon_s, self.replay_fence_ms))
         else:
             keyed = keyed | "GroupThreads" >> beam.GroupByKey()
-            resolver = beam.ParDo(ResolveThreadFn())
+            resolver = beam.ParDo(ResolveThreadFn(self.replay_fence_ms))
         return keyed | "ResolveThreads" >> resolver.with_outputs(SKIPPED, DUPLICATES, DEAD_LETTERS, main="interactions")

@@ -9,6 +9,7 @@ record number for Avro) and its reason; the run goes on.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any, Iterable, Iterator
@@ -18,6 +19,7 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from schemas import wire
 from transforms.events import PARSE_ERROR, DeadLetter, Event, InvalidEvent, event_from_record
 
 DEAD_LETTERS = "dead_letters"
@@ -144,4 +146,62 @@ class ReadEventFiles(beam.PTransform):
             # One file per element: spread the files over workers before the heavy decode.
             | "SpreadFiles" >> beam.Reshuffle()
             | "DecodeFiles" >> beam.ParDo(DecodeEventFileFn()).with_outputs(DEAD_LETTERS, main="events")
+        )
+
+
+def kafka_raw_payload(record: Any) -> str:
+    """A bad Kafka message's key and value, base64 (they are bytes, often not text)."""
+    def b64(data: bytes | None) -> str | None:
+        return None if data is None else base64.b64encode(data[:MAX_RAW_PAYLOAD]).decode("ascii")
+
+    return json.dumps({"key_b64": b64(record.key), "value_b64": b64(record.value)})
+
+
+def decode_kafka_record(record: Any, accepted_schema_ids: frozenset[int]) -> Event | DeadLetter:
+    """A KafkaRecord's Event, or a DeadLetter with topic/partition@offset, key and raw bytes."""
+    try:
+        decoded = wire.decode(record.value, accepted_schema_ids)
+    except wire.WireFormatError as error:
+        return DeadLetter(record.origin, error.kind, str(error), None, kafka_raw_payload(record))
+    item = decode_record(decoded, record.origin, decoded)
+    if isinstance(item, DeadLetter):
+        item = item._replace(raw_payload=kafka_raw_payload(record))
+    return item
+
+
+class DecodeKafkaRecordFn(beam.DoFn):
+    """A KafkaRecord in; its Event out, or a DeadLetter on ``dead_letters``."""
+
+    def __init__(self, accepted_schema_ids: frozenset[int]):
+        self.accepted_schema_ids = frozenset(accepted_schema_ids)
+        self.records_read = Metrics.counter("decode", "records_read")
+        self.events_decoded = Metrics.counter("decode", "events_decoded")
+        self.dead_lettered = Metrics.counter("decode", "dead_lettered")
+
+    def process(self, record: Any) -> Iterable[Any]:
+        self.records_read.inc()
+        item = decode_kafka_record(record, self.accepted_schema_ids)
+        if isinstance(item, Event):
+            self.events_decoded.inc()
+            yield item
+        else:
+            self.dead_lettered.inc()
+            Metrics.counter("dead_letters", item.error_kind).inc()
+            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
+
+
+class ReadEventsFromKafka(beam.PTransform):
+    """PBegin -> Events (main output) and DeadLetters (``dead_letters``) from planned Kafka partitions."""
+
+    def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] = frozenset({wire.DEFAULT_SCHEMA_ID})):
+        super().__init__()
+        self.kafka_read = kafka_read
+        self.accepted_schema_ids = accepted_schema_ids
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
+        return (
+            pbegin
+            | "ReadKafka" >> self.kafka_read
+            | "DecodeRecords" >> beam.ParDo(DecodeKafkaRecordFn(self.accepted_schema_ids)).with_outputs(
+                DEAD_LETTERS, main="events")
         )

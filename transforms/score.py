@@ -121,9 +121,10 @@ _TIMING_NAMES = {
 class FormatPairScoreFn(beam.DoFn):
     """(pair and window, activity) in a pane -> one ``pair_scores`` row (a dict)."""
 
-    def __init__(self, config: ScoringConfig, bounded: bool):
+    def __init__(self, config: ScoringConfig, bounded: bool, run_started_at: int):
         self.config = config
         self.bounded = bounded
+        self.run_started_at = run_started_at
         self.rows = Metrics.counter("score", "pair_score_rows")
 
     def process(self, element, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
@@ -145,6 +146,7 @@ class FormatPairScoreFn(beam.DoFn):
             # A bounded input is complete, so its one pane is final whatever the runner reports.
             "is_final_pane": self.bounded or pane.is_last,
             "computed_at": int(time.time() * 1000),
+            "run_started_at": self.run_started_at,
         }
         row.update(pair_scores(rc, ar, latencies, self.config))
         yield row
@@ -161,14 +163,15 @@ class ScorePairs(beam.PTransform):
     """Contributions keyed by (site, author, reader, window_start, window_end) -> ``pair_scores`` rows,
     one per pair, window and pane."""
 
-    def __init__(self, config: ScoringConfig, bounded: bool = True):
+    def __init__(self, config: ScoringConfig, bounded: bool = True, run_started_at: Optional[int] = None):
         super().__init__()
         self.config = config
         self.bounded = bounded
+        self.run_started_at = run_started_at if run_started_at is not None else int(time.time() * 1000)
 
     def expand(self, windowed: beam.PCollection) -> beam.PCollection:
         return (
             windowed
             | "CombinePairActivity" >> beam.CombinePerKey(PairActivityFn())
-            | "FormatRows" >> beam.ParDo(FormatPairScoreFn(self.config, self.bounded))
+            | "FormatRows" >> beam.ParDo(FormatPairScoreFn(self.config, self.bounded, self.run_started_at))
         )

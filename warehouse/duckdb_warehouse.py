@@ -3,11 +3,13 @@
 ``pair_scores`` keeps the newest pane of every (site, author, reader, window): writes are upserts
 keyed by the table's primary key, so replaying the same input is idempotent and a late pane replaces
 the on-time one. ``dead_letters`` is keyed by (origin, error_kind): a replayed bad record is stored
-once.
+once. Writers and readers may be different processes: see :func:`connect`.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from typing import Any, Iterator
 
 import duckdb
@@ -15,10 +17,12 @@ import pyarrow as pa
 
 import schemas
 
-# One database handle per file and process: DuckDB lets a single process hold a file open for
-# writing, and Beam's in-process runners call the sink from several threads.
-_DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
+# DuckDB lets one process at a time hold a file. Every operation opens the file, works and closes
+# it again, so a streaming pipeline (the writer) and an analyst's query (a reader in another
+# process) take turns instead of one locking the other out for hours; a busy file is retried.
 _LOCK = threading.RLock()
+_INITIALIZED: set[str] = set()
+LOCK_RETRY_S = 60.0
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -31,37 +35,51 @@ _ARROW_TYPES = {
 }
 
 
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
+@contextlib.contextmanager
+def connect(path: str, retry_s: float = LOCK_RETRY_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An open connection to the warehouse file, its tables and views in place; closed afterwards."""
+    deadline = time.monotonic() + retry_s
     with _LOCK:
-        if path not in _DATABASES:
+        while True:
             try:
                 connection = duckdb.connect(path)
+                break
             except duckdb.IOException as error:
-                raise RuntimeError(
-                    f"cannot open the warehouse {path}: {error}. Is another social-mentors process "
-                    "using it? Stop it, or pass a different --warehouse PATH."
-                ) from error
-            for table in schemas.WAREHOUSE_TABLES:
-                connection.execute(schemas.duckdb_ddl(table))
-            for view in schemas.VIEWS:
-                connection.execute(schemas.query_sql(view, "duckdb"))
-            _DATABASES[path] = connection
-        return _DATABASES[path]
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"cannot open the warehouse {path}: {error}. If another process holds it, wait for "
+                        "it or pass a different --warehouse PATH."
+                    ) from error
+                time.sleep(0.05)
+        try:
+            if path not in _INITIALIZED:
+                for table in schemas.WAREHOUSE_TABLES:
+                    connection.execute(schemas.duckdb_ddl(table))
+                for view in schemas.VIEWS:
+                    connection.execute(schemas.query_sql(view, "duckdb"))
+                _INITIALIZED.add(path)
+            yield connection
+        finally:
+            connection.close()
 
 
 def close_all() -> None:
-    """Close every open database (tests, and the CLI before it exits)."""
+    """Forget which files were initialized (tests that delete and recreate files)."""
     with _LOCK:
-        for connection in _DATABASES.values():
-            connection.close()
-        _DATABASES.clear()
+        _INITIALIZED.clear()
+
+
+def _recency(row: dict[str, Any]) -> tuple[int, int]:
+    """Which of two rows of one pair and window is newer: the later run's, then the higher pane."""
+    return row["run_started_at"], row["pane_index"]
 
 
 class DuckDBWarehouse:
     def __init__(self, path: str):
         self.url = path
         self.path = path
-        self._connection = _connect(path)
+        with connect(path):  # create the tables now, so that a bad path fails here
+            pass
 
     def _arrow(self, table: str, rows: list[dict[str, Any]]) -> pa.Table:
         columns = schemas.field_names(table)
@@ -78,30 +96,27 @@ class DuckDBWarehouse:
         stamps = set(schemas.timestamp_fields(table))
         select = ", ".join(f"epoch_ms({c})" if c in stamps else c for c in columns)
         batch = self._arrow(table, rows)
-        with _LOCK:
-            cursor = self._connection.cursor()
-            try:
-                cursor.register("incoming_rows", batch)
-                cursor.execute(
-                    f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM incoming_rows {conflict}"
-                )
-                cursor.unregister("incoming_rows")
-            finally:
-                cursor.close()
+        with connect(self.path) as connection:
+            connection.register("incoming_rows", batch)
+            connection.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM incoming_rows {conflict}"
+            )
         return len(rows)
 
     def write_scores(self, rows: list[dict[str, Any]]) -> int:
-        """Upsert rows, keeping the newest pane of each (site, author, reader, window)."""
+        """Upsert rows, keeping the newest row of each (site, author, reader, window): the latest run's,
+        then the highest pane (a retried, older pane of the same run never replaces a newer one)."""
         key = schemas.table_layout("pair_scores")["primary_key"]
         newest: dict[tuple, dict[str, Any]] = {}
         for row in rows:  # one command may not update a row twice: keep the newest pane per key
             k = tuple(row[c] for c in key)
-            if k not in newest or row["pane_index"] >= newest[k]["pane_index"]:
+            if k not in newest or _recency(row) >= _recency(newest[k]):
                 newest[k] = row
         updates = ", ".join(f"{c} = excluded.{c}" for c in schemas.field_names("pair_scores") if c not in key)
         conflict = (
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
-            "WHERE excluded.pane_index >= pair_scores.pane_index"
+            "WHERE excluded.run_started_at > pair_scores.run_started_at OR "
+            "(excluded.run_started_at = pair_scores.run_started_at AND excluded.pane_index >= pair_scores.pane_index)"
         )
         return self._insert("pair_scores", list(newest.values()), conflict)
 
@@ -114,38 +129,34 @@ class DuckDBWarehouse:
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         """Run an analyst query from ``schemas/queries`` with named parameters (never formatted in)."""
         sql = schemas.query_sql(name, "duckdb")
-        with _LOCK:
-            cursor = self._connection.cursor()
-            try:
-                result = cursor.execute(sql, params)
-                columns = [d[0] for d in result.description]
-                return columns, result.fetchall()
-            finally:
-                cursor.close()
+        with connect(self.path) as connection:
+            result = connection.execute(sql, params)
+            return [d[0] for d in result.description], result.fetchall()
 
     def export(self, table: str) -> tuple[list[str], Iterator[tuple]]:
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {', '.join(schemas.WAREHOUSE_TABLES)}")
         order = ", ".join(schemas.table_layout(table)["primary_key"])
-        with _LOCK:
-            cursor = self._connection.cursor()
-            result = cursor.execute(f"SELECT * FROM {table} ORDER BY {order}")
-            columns = [d[0] for d in result.description]
+        columns = schemas.field_names(table)
 
         def rows() -> Iterator[tuple]:
-            try:
-                while True:
-                    batch = result.fetchmany(10_000)
-                    if not batch:
-                        return
-                    yield from batch
-            finally:
-                cursor.close()
+            # Pages by primary key order, closing the file between pages, so a long export does
+            # not hold the warehouse away from a running pipeline.
+            offset = 0
+            while True:
+                with connect(self.path) as connection:
+                    page = connection.execute(
+                        f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order} LIMIT 10000 OFFSET {offset}"
+                    ).fetchall()
+                if not page:
+                    return
+                yield from page
+                offset += len(page)
 
         return columns, rows()
 
     def count(self, table: str) -> int:
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}")
-        with _LOCK:
-            return self._connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        with connect(self.path) as connection:
+            return connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

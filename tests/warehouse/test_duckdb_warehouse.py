@@ -6,7 +6,7 @@ from warehouse import open_warehouse
 E = T0 + 28 * DAY_MS  # end of the newest window in the data set
 
 
-def row(author, reader, window_end, score, site="s", rc=2, ar=1, days=1, pane=0, timing="ON_TIME"):
+def row(author, reader, window_end, score, site="s", rc=2, ar=1, days=1, pane=0, timing="ON_TIME", run=T0):
     return {
         "site": site, "author_id": author, "reader_id": reader,
         "window_start": window_end - DAY_MS, "window_end": window_end,
@@ -15,6 +15,7 @@ def row(author, reader, window_end, score, site="s", rc=2, ar=1, days=1, pane=0,
         "reciprocity": 0.5, "mentor_score": score,
         "first_interaction_at": window_end - DAY_MS + 1, "last_interaction_at": window_end - 1,
         "pane_timing": timing, "pane_index": pane, "is_final_pane": False, "computed_at": T0,
+        "run_started_at": run,
     }
 
 
@@ -62,6 +63,14 @@ def test_the_newest_pane_wins_whatever_order_panes_arrive_in(warehouse_path):
     columns, rows = w.query("pair", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("mentor_score")]) for r in rows] == [("LATE", 0.3)]
     assert w.count("pair_scores") == 1
+
+
+def test_a_later_run_replaces_the_rows_of_an_earlier_one_from_pane_zero(warehouse_path):
+    w = open_warehouse(warehouse_path)
+    w.write_scores([row("a", "r", E, 0.3, pane=3, timing="LATE", run=T0)])
+    w.write_scores([row("a", "r", E, 0.5, pane=0, run=T0 + 1)])  # a restarted run recomputed the window
+    columns, rows = w.query("pair", {"author": "a", "reader": "r", "site": None})
+    assert [r[columns.index("mentor_score")] for r in rows] == [0.5]
 
 
 def test_a_replayed_dead_letter_is_stored_once(warehouse_path):

@@ -1,0 +1,249 @@
+"""A single-node Apache Kafka broker (KRaft mode) on 127.0.0.1, without Docker.
+
+The broker's jars come from Maven Central: Maven resolves ``org.apache.kafka:kafka_2.13`` and its
+dependencies into a cache directory once (``mvn dependency:copy-dependencies`` on a generated pom),
+then ``java kafka.Kafka`` runs them. ``start`` formats the storage on first use, starts the broker in
+the background, waits until it answers, and records its pid; ``stop`` ends it. The tests start their
+own broker through this same class.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Optional
+
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.24.3"
+DEFAULT_PORT = 9092
+DEFAULT_STATE_DIR = Path(".social-mentors") / "kafka"
+
+_POM = """<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.socialmentors</groupId>
+  <artifactId>local-kafka-broker</artifactId>
+  <version>1.0</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J2 = """status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.file.ref = file
+"""
+
+
+class KafkaBrokerError(RuntimeError):
+    pass
+
+
+def cache_dir() -> Path:
+    """Where resolved jars live, shared by every state dir: $SOCIAL_MENTORS_CACHE or ~/.cache."""
+    root = os.environ.get("SOCIAL_MENTORS_CACHE") or Path.home() / ".cache" / "social-mentors"
+    return Path(root)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def resolve_jars(version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
+    """The folder of the broker's jars, resolved with Maven on first use."""
+    libs = cache_dir() / f"kafka-{version}" / "libs"
+    done = libs / ".resolved"
+    if done.exists():
+        return libs
+    if not shutil.which("mvn") or not shutil.which("java"):
+        raise KafkaBrokerError("the local Kafka broker needs Java 17+ and Maven: apt-get install openjdk-17-jdk-headless maven")
+    work = libs.parent
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION), encoding="utf-8")
+    command = ["mvn", "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
+               f"-DoutputDirectory={libs}", "-DincludeScope=runtime"]
+    if quiet:
+        command.insert(1, "-q")
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise KafkaBrokerError(f"Maven could not resolve Kafka {version}:\n{completed.stdout[-3000:]}{completed.stderr[-2000:]}")
+    done.write_text(version)
+    return libs
+
+
+@dataclasses.dataclass
+class KafkaBroker:
+    """One broker+controller node, its files under ``state_dir``."""
+
+    state_dir: Path = DEFAULT_STATE_DIR
+    port: int = DEFAULT_PORT
+    controller_port: Optional[int] = None
+    version: str = KAFKA_VERSION
+    heap: str = "512m"
+    num_partitions: int = 3
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).resolve()
+        info = self._read_info()
+        if info:  # a broker started before from this folder keeps its ports
+            self.port = info["port"]
+            self.controller_port = info["controller_port"]
+        if self.controller_port is None:
+            self.controller_port = free_port()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.state_dir / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "broker.log"
+
+    def _read_info(self) -> Optional[dict]:
+        path = self.state_dir / "broker.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _write_config(self) -> Path:
+        data = self.state_dir / "data"
+        config = self.state_dir / "server.properties"
+        config.write_text("\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data}",
+            f"num.partitions={self.num_partitions}",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=3",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+            # Time retention follows record timestamps, and imported archives carry old ones: a
+            # week's retention would delete a replayed 2018 forum at once. Keep everything locally.
+            "log.retention.ms=-1",
+            "log.retention.bytes=-1",
+        ]) + "\n", encoding="utf-8")
+        (self.state_dir / "log4j2.properties").write_text(
+            _LOG4J2.format(log=self.state_dir / "server.log", level="INFO"), encoding="utf-8")
+        (self.state_dir / "broker.json").write_text(json.dumps(
+            {"port": self.port, "controller_port": self.controller_port, "version": self.version}))
+        return config
+
+    def _java(self, libs: Path, main: str, *args: str) -> list[str]:
+        return [
+            "java", f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
+            "-cp", f"{libs}/*", main, *args,
+        ]
+
+    def pid(self) -> Optional[int]:
+        """The broker's pid when it is running."""
+        try:
+            pid = int(self._pid_file.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+
+    def is_ready(self) -> bool:
+        try:
+            from kafka import KafkaAdminClient
+
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+            try:
+                admin.list_topics()
+                return True
+            finally:
+                admin.close()
+        except Exception:
+            return False
+
+    def start(self, timeout_s: float = 120.0) -> str:
+        """Start the broker (formatting storage first if new); returns the bootstrap address."""
+        if self.pid():
+            if self.is_ready():
+                return self.bootstrap
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        libs = resolve_jars(self.version)
+        config = self._write_config()
+        if not (self.state_dir / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            formatted = subprocess.run(
+                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+                capture_output=True, text=True,
+            )
+            if formatted.returncode != 0:
+                raise KafkaBrokerError(f"formatting Kafka storage failed:\n{formatted.stdout}{formatted.stderr}")
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                self._java(libs, "kafka.Kafka", str(config)),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        self._pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise KafkaBrokerError(f"the Kafka broker exited with code {process.returncode}; see {self.log_file}")
+            if self.is_ready():
+                return self.bootstrap
+            time.sleep(0.5)
+        self.stop()
+        raise KafkaBrokerError(f"the Kafka broker did not answer within {timeout_s:.0f} s; see {self.log_file}")
+
+    def stop(self, timeout_s: float = 30.0, hard: bool = False) -> bool:
+        """Stop the broker (SIGTERM, then SIGKILL); False when none was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL if hard else signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            try:  # reap it when it is our child
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self._pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> str:
+        pid = self.pid()
+        if pid is None:
+            return f"stopped (state in {self.state_dir})"
+        return f"running, pid {pid}, bootstrap {self.bootstrap}, {'ready' if self.is_ready() else 'not answering'}"
