@@ -1,17 +1,19 @@
-"""Read Kafka with a splittable DoFn over kafka-python: partitions as restrictions, offsets as positions.
+"""Read Kafka with a splittable DoFn over kafka-python: a topic's partitions as the restriction,
+(partition, offset) as positions.
 
 ``ReadFromKafkaPartitions`` takes a plan (one :class:`PartitionPlan` per partition: where to start,
 where to stop or None for unbounded) and outputs :class:`KafkaRecord`, timestamped with the record's
 Kafka timestamp (our producer sets it to the event's created_at).
 
-Watermark, per partition: the newest record timestamp seen minus ``max_out_of_orderness_s``. A
-partition with nothing new for ``idle_timeout_s`` while at its end offset is idle: its watermark then
-follows the wall clock (minus the same bound), so one quiet partition cannot hold every window open.
+Watermark: the oldest partition's newest record timestamp, minus ``max_out_of_orderness_s``. A
+partition with nothing new for ``idle_timeout_s`` while at its end offset is idle and stops holding
+the watermark back; when every partition is idle the watermark follows the wall clock (minus the same
+bound), so windows close when traffic stops.
 
 Progress: when a bundle is finalized (its output safely handed to the runner), the consumer group's
-offset for the partition is committed with the partition's watermark as metadata. The offset says how
-far the pipeline has read; the watermark lets a restarted pipeline compute where to resume so that
-every window that may still change is recomputed in full (see :mod:`pipelines.kafka_resume`).
+offsets are committed with the data watermark as metadata. The offsets say how far the pipeline has
+read; the watermark lets a restarted pipeline compute where to resume so that every window that may
+still change is recomputed in full (see :mod:`pipelines.kafka_runs`).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import time
 from typing import Any, Iterable, NamedTuple, Optional
 
 import apache_beam as beam
-from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
@@ -31,7 +33,6 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 log = logging.getLogger(__name__)
 
-UNBOUNDED_STOP = 2**63 - 1
 POLL_MS = 200
 SLICE_S = 1.0  # how long one unbounded process() call reads before it checkpoints
 
@@ -60,35 +61,97 @@ class PartitionPlan(NamedTuple):
     group_id: Optional[str]
 
 
-class CheckpointOnlyTracker(OffsetRestrictionTracker):
-    """Offsets of one partition; splits only at the current position (checkpoints).
+class TopicRestriction(NamedTuple):
+    """Per partition, the next offset to read and (bounded) the offset to stop before."""
 
-    A runner's dynamic split of an unbounded range would cut it at an arbitrary offset, far beyond
-    the end of the partition; one reader per partition is the unit of parallelism here.
+    starts: tuple[tuple[int, int], ...]
+    stops: Optional[tuple[tuple[int, int], ...]]
+
+
+class TopicPositionsTracker(RestrictionTracker):
+    """Claims (partition, offset) positions of one topic; splits only at the current positions.
+
+    One restriction covers every partition of the topic, so one watermark estimator sees them all:
+    the topic's watermark is the oldest partition's, which a per-partition restriction cannot give on
+    Prism (a partition that has not started yet did not hold back the others).
     """
 
+    def __init__(self, restriction: TopicRestriction):
+        self._restriction = restriction
+        self._positions = dict(restriction.starts)
+        self._stops = dict(restriction.stops) if restriction.stops is not None else None
+        self._checkpointed = False
+
+    def current_restriction(self) -> TopicRestriction:
+        return self._restriction
+
+    def positions(self) -> dict[int, int]:
+        return dict(self._positions)
+
+    def try_claim(self, position: tuple[int, int]) -> bool:
+        partition, offset = position
+        if self._checkpointed:
+            return False
+        if self._stops is not None and offset >= self._stops[partition]:
+            return False
+        self._positions[partition] = max(self._positions[partition], offset + 1)
+        return True
+
+    def finish_partition(self, partition: int) -> None:
+        """Bounded: the partition's consumer is at or past its stop (offset gaps included)."""
+        if self._stops is not None:
+            self._positions[partition] = max(self._positions[partition], self._stops[partition])
+
     def try_split(self, fraction_of_remainder: float):
-        if fraction_of_remainder != 0:
+        if fraction_of_remainder != 0 or self._checkpointed:
             return None
-        return super().try_split(0)
+        current = tuple(sorted(self._positions.items()))
+        primary = TopicRestriction(self._restriction.starts, current)
+        residual = TopicRestriction(current, self._restriction.stops)
+        self._restriction = primary
+        self._checkpointed = True
+        return primary, residual
+
+    def check_done(self) -> None:
+        if self._checkpointed:
+            return
+        if self._stops is None:
+            raise ValueError("an unbounded Kafka read must end with a checkpoint")
+        behind = {p: (self._positions[p], stop) for p, stop in self._stops.items() if self._positions[p] < stop}
+        if behind:
+            raise ValueError(f"partitions not read to their stop offsets: {behind}")
+
+    def current_progress(self) -> RestrictionProgress:
+        done = sum(self._positions[p] - start for p, start in self._restriction.starts)
+        if self._stops is None:
+            return RestrictionProgress(completed=done, remaining=1)
+        remaining = sum(max(0, stop - self._positions[p]) for p, stop in self._stops.items())
+        return RestrictionProgress(completed=done, remaining=remaining)
+
+    def is_bounded(self) -> bool:
+        return self._stops is not None
 
 
-class PartitionRestrictionProvider(RestrictionProvider):
-    def initial_restriction(self, plan: PartitionPlan) -> OffsetRange:
-        return OffsetRange(plan.start, plan.stop if plan.stop is not None else UNBOUNDED_STOP)
+class TopicRestrictionProvider(RestrictionProvider):
+    def initial_restriction(self, plans: tuple) -> TopicRestriction:
+        starts = tuple((p.partition, p.start) for p in plans)
+        if any(p.stop is None for p in plans):
+            return TopicRestriction(starts, None)
+        return TopicRestriction(starts, tuple((p.partition, p.stop) for p in plans))
 
-    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
-        return CheckpointOnlyTracker(restriction)
+    def create_tracker(self, restriction: TopicRestriction) -> TopicPositionsTracker:
+        return TopicPositionsTracker(restriction)
 
-    def split(self, plan: PartitionPlan, restriction: OffsetRange) -> Iterable[OffsetRange]:
-        yield restriction  # one reader per partition keeps records of a thread in order
+    def split(self, plans: tuple, restriction: TopicRestriction) -> Iterable[TopicRestriction]:
+        yield restriction
 
-    def restriction_size(self, plan: PartitionPlan, restriction: OffsetRange) -> int:
-        if restriction.stop == UNBOUNDED_STOP:
+    def restriction_size(self, plans: tuple, restriction: TopicRestriction) -> int:
+        if restriction.stops is None:
             return 1
-        return max(0, restriction.stop - restriction.start)
+        starts = dict(restriction.starts)
+        return sum(max(0, stop - starts[p]) for p, stop in restriction.stops)
 
-    def truncate(self, plan: PartitionPlan, restriction: OffsetRange) -> None:
+    def truncate(self, plans: tuple, restriction: TopicRestriction) -> None:
         return None  # on drain, stop reading at once
 
 
@@ -103,47 +166,61 @@ def parse_commit_metadata(metadata: Optional[str]) -> Optional[int]:
         return None
 
 
-class _PartitionReader:
-    """One kafka-python consumer assigned to one partition, kept across process() calls."""
+class _TopicReader:
+    """One kafka-python consumer assigned to every planned partition, kept across process() calls."""
 
-    def __init__(self, plan: PartitionPlan, consumer_config: dict[str, Any]):
+    def __init__(self, plans: tuple, consumer_config: dict[str, Any]):
         from kafka import KafkaConsumer, TopicPartition
 
-        self.partition = TopicPartition(plan.topic, plan.partition)
+        first = plans[0]
+        self.topic = first.topic
+        self.partitions = {p.partition: TopicPartition(p.topic, p.partition) for p in plans}
         self.consumer = KafkaConsumer(
-            bootstrap_servers=plan.bootstrap_servers,
-            group_id=plan.group_id,
+            bootstrap_servers=first.bootstrap_servers,
+            group_id=first.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             **consumer_config,
         )
-        self.consumer.assign([self.partition])
-        self.max_timestamp_ms: Optional[int] = None
-        self.idle_since: Optional[float] = None
-        self.lock = threading.Lock()
+        self.consumer.assign(list(self.partitions.values()))
+        self.max_timestamp_ms: dict[int, int] = {}
+        self.idle_since: dict[int, float] = {}
 
-    def seek(self, offset: int) -> None:
-        if self.consumer.position(self.partition) != offset:
-            self.consumer.seek(self.partition, offset)
+    def seek(self, positions: dict[int, int]) -> None:
+        for partition, offset in positions.items():
+            tp = self.partitions[partition]
+            if self.consumer.position(tp) != offset:
+                self.consumer.seek(tp, offset)
 
-    def poll(self) -> list:
-        return self.consumer.poll(timeout_ms=POLL_MS, max_records=1000).get(self.partition, [])
+    def poll(self) -> dict:
+        return self.consumer.poll(timeout_ms=POLL_MS, max_records=1000)
 
-    def at_end(self) -> bool:
-        highwater = self.consumer.highwater(self.partition)
-        return highwater is not None and self.consumer.position(self.partition) >= highwater
+    def position(self, partition: int) -> int:
+        return self.consumer.position(self.partitions[partition])
 
-    def commit(self, offset: int, watermark_ms: Optional[int]) -> None:
+    def at_end(self, partition: int) -> bool:
+        tp = self.partitions[partition]
+        highwater = self.consumer.highwater(tp)
+        return highwater is not None and self.consumer.position(tp) >= highwater
+
+    def data_watermark_ms(self, max_out_of_orderness_ms: int) -> Optional[int]:
+        """The oldest partition's newest timestamp (minus the bound), over partitions that have data."""
+        if not self.max_timestamp_ms:
+            return None
+        return min(self.max_timestamp_ms.values()) - max_out_of_orderness_ms
+
+    def commit(self, positions: dict[int, int], watermark_ms: Optional[int]) -> None:
         from kafka.structs import OffsetAndMetadata
 
+        offsets = {self.partitions[p]: OffsetAndMetadata(offset, commit_metadata(watermark_ms), -1)
+                   for p, offset in positions.items()}
         try:
-            with self.lock:
-                self.consumer.commit({self.partition: OffsetAndMetadata(offset, commit_metadata(watermark_ms), -1)})
+            self.consumer.commit(offsets)
         except Exception as error:  # a broker restart: the next finalized bundle commits again
-            log.warning("could not commit offset %s of %s: %s", offset, self.partition, error)
+            log.warning("could not commit offsets of %s: %s", self.topic, error)
 
 
-class _ReadPartitionBase(beam.DoFn):
+class _ReadTopicBase(beam.DoFn):
     def __init__(self, max_out_of_orderness_s: float = 0.0, idle_timeout_s: float = 10.0,
                  consumer_config: Optional[dict[str, Any]] = None):
         self.max_out_of_orderness_ms = int(max_out_of_orderness_s * 1000)
@@ -153,129 +230,141 @@ class _ReadPartitionBase(beam.DoFn):
         self.commits = Metrics.counter("kafka", "offset_commits")
 
     def setup(self) -> None:
-        self.readers: dict[tuple[str, int], _PartitionReader] = {}
+        self.readers: dict[str, _TopicReader] = {}
 
     def teardown(self) -> None:
         for reader in getattr(self, "readers", {}).values():
             reader.consumer.close()
 
-    def _reader(self, plan: PartitionPlan) -> _PartitionReader:
-        key = (plan.topic, plan.partition)
-        if key not in self.readers:
-            self.readers[key] = _PartitionReader(plan, self.consumer_config)
-        return self.readers[key]
+    def _reader(self, plans: tuple) -> _TopicReader:
+        topic = plans[0].topic
+        if topic not in self.readers:
+            self.readers[topic] = _TopicReader(plans, self.consumer_config)
+        return self.readers[topic]
 
-    def _read(self, plan, tracker, watermark_estimator, bundle_finalizer, unbounded: bool) -> Iterable[Any]:
-        reader = self._reader(plan)
+    def _read(self, plans, tracker, watermark_estimator, bundle_finalizer, unbounded: bool) -> Iterable[Any]:
+        reader = self._reader(plans)
         restriction = tracker.current_restriction()
-        reader.seek(restriction.start)
-        next_offset = restriction.start
+        stops = dict(restriction.stops) if restriction.stops is not None else None
+        positions = dict(restriction.starts)
+        reader.seek(positions)
         deadline = time.monotonic() + SLICE_S
         while True:
-            records = reader.poll()
-            for record in records:
-                if not tracker.try_claim(record.offset):
-                    self._finalize(reader, bundle_finalizer, next_offset, watermark_estimator)
+            batches = reader.poll()
+            for tp, records in batches.items():
+                for record in records:
+                    if not tracker.try_claim((record.partition, record.offset)):
+                        break
+                    positions[record.partition] = record.offset + 1
+                    self.records_read.inc()
+                    newest = reader.max_timestamp_ms.get(record.partition)
+                    if newest is None or record.timestamp > newest:
+                        reader.max_timestamp_ms[record.partition] = record.timestamp
+                    Metrics.distribution("kafka_timestamps", f"{record.topic}/{record.partition}").update(record.timestamp)
+                    yield TimestampedValue(
+                        KafkaRecord(record.topic, record.partition, record.offset, record.key, record.value,
+                                    record.timestamp),
+                        record.timestamp / 1000.0,
+                    )
+            if not unbounded:
+                for partition, stop in stops.items():
+                    if reader.position(partition) >= stop:
+                        tracker.try_claim((partition, stop - 1)) if stop > 0 else None
+                        positions[partition] = max(positions[partition], stop)
+                if all(positions[p] >= stop for p, stop in stops.items()):
                     return
-                next_offset = record.offset + 1
-                self.records_read.inc()
-                Metrics.distribution("kafka_timestamps", f"{record.topic}/{record.partition}").update(record.timestamp)
-                if reader.max_timestamp_ms is None or record.timestamp > reader.max_timestamp_ms:
-                    reader.max_timestamp_ms = record.timestamp
-                yield TimestampedValue(
-                    KafkaRecord(record.topic, record.partition, record.offset, record.key, record.value, record.timestamp),
-                    record.timestamp / 1000.0,
-                )
-            position = reader.consumer.position(reader.partition)
-            if not unbounded and position >= restriction.stop:
-                tracker.try_claim(restriction.stop)  # gaps (compaction) end the range too
-                self._finalize(reader, bundle_finalizer, restriction.stop, watermark_estimator)
+                continue
+            self._advance_watermark(reader, watermark_estimator, {tp.partition for tp, r in batches.items() if r})
+            if time.monotonic() >= deadline:
+                self._commit_when_finalized(reader, bundle_finalizer, positions)
+                tracker.defer_remainder(Duration.of(0.0 if batches else 0.2))
                 return
-            if unbounded:
-                self._advance_watermark(reader, watermark_estimator, got_records=bool(records))
-                if time.monotonic() >= deadline:
-                    self._finalize(reader, bundle_finalizer, max(next_offset, restriction.start), watermark_estimator)
-                    tracker.defer_remainder(Duration.of(0.0 if records else 0.2))
-                    return
 
-    def _advance_watermark(self, reader: _PartitionReader, estimator, got_records: bool) -> None:
-        candidate = None
-        if reader.max_timestamp_ms is not None:
-            candidate = reader.max_timestamp_ms - self.max_out_of_orderness_ms
-        if got_records or not reader.at_end():
-            reader.idle_since = None
-        elif reader.idle_since is None:
-            reader.idle_since = time.monotonic()
-        elif time.monotonic() - reader.idle_since >= self.idle_timeout_s:
-            wall = int(time.time() * 1000) - self.max_out_of_orderness_ms
-            candidate = wall if candidate is None else max(candidate, wall)
-        if candidate is None:
-            return
+    def _advance_watermark(self, reader: _TopicReader, estimator, active: set[int]) -> None:
+        now = time.monotonic()
+        considered = []
+        for partition in reader.partitions:
+            if partition in active or not reader.at_end(partition):
+                reader.idle_since.pop(partition, None)
+            else:
+                reader.idle_since.setdefault(partition, now)
+            idle = now - reader.idle_since.get(partition, now) >= self.idle_timeout_s
+            if idle:
+                continue  # a quiet partition stops holding the watermark back
+            newest = reader.max_timestamp_ms.get(partition)
+            if newest is None:
+                return  # a partition with data still to read and none read yet holds the watermark
+            considered.append(newest - self.max_out_of_orderness_ms)
+        if considered:
+            candidate = min(considered)
+        else:  # every partition is idle: follow the wall clock
+            candidate = int(time.time() * 1000) - self.max_out_of_orderness_ms
         current = estimator.current_watermark()
         proposed = Timestamp(micros=candidate * 1000)
         if current is None or proposed > current:
             estimator.set_watermark(proposed)
 
-    def _finalize(self, reader: _PartitionReader, bundle_finalizer, offset: int, estimator) -> None:
-        # Bounded reads (no estimator) commit from the driver once the whole run has succeeded.
-        if estimator is None or reader.consumer.config.get("group_id") is None:
+    def _commit_when_finalized(self, reader: _TopicReader, bundle_finalizer, positions: dict[int, int]) -> None:
+        """Commit the positions, with the data watermark (never the idle, wall-clock one), once the
+        runner has durably taken this bundle's output."""
+        if reader.consumer.config.get("group_id") is None:
             return
-        watermark = estimator.current_watermark()
-        watermark_ms = None
-        if watermark is not None and watermark.micros > -(2**62):
-            watermark_ms = watermark.micros // 1000
+        watermark_ms = reader.data_watermark_ms(self.max_out_of_orderness_ms)
+        snapshot = dict(positions)
 
         def commit() -> None:
-            reader.commit(offset, watermark_ms)
+            reader.commit(snapshot, watermark_ms)
             self.commits.inc()
 
         bundle_finalizer.register(commit)
 
 
-class ReadPartitionFn(_ReadPartitionBase):
-    """Bounded: a PartitionPlan in, the records of [start, stop) out."""
+class ReadTopicFn(_ReadTopicBase):
+    """Bounded: the planned partitions in, the records of each [start, stop) out."""
 
     # Beam passes the restriction and watermark parameters by keyword: they must come last.
     def process(
         self,
-        plan: PartitionPlan,
+        plans: tuple,
         bundle_finalizer=beam.DoFn.BundleFinalizerParam,
-        tracker=beam.DoFn.RestrictionParam(PartitionRestrictionProvider()),
+        tracker=beam.DoFn.RestrictionParam(TopicRestrictionProvider()),
     ) -> Iterable[Any]:
-        yield from self._read(plan, tracker, None, bundle_finalizer, unbounded=False)
+        yield from self._read(plans, tracker, None, bundle_finalizer, unbounded=False)
 
 
-class ReadPartitionUnboundedFn(_ReadPartitionBase):
-    """Unbounded: a PartitionPlan in, its records out for as long as the pipeline runs."""
+class ReadTopicUnboundedFn(_ReadTopicBase):
+    """Unbounded: the planned partitions in, their records out for as long as the pipeline runs."""
 
     @beam.DoFn.unbounded_per_element()
     def process(
         self,
-        plan: PartitionPlan,
+        plans: tuple,
         bundle_finalizer=beam.DoFn.BundleFinalizerParam,
-        tracker=beam.DoFn.RestrictionParam(PartitionRestrictionProvider()),
+        tracker=beam.DoFn.RestrictionParam(TopicRestrictionProvider()),
         watermark_estimator=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
     ) -> Iterable[Any]:
-        yield from self._read(plan, tracker, watermark_estimator, bundle_finalizer, unbounded=True)
+        yield from self._read(plans, tracker, watermark_estimator, bundle_finalizer, unbounded=True)
 
 
 class ReadFromKafkaPartitions(beam.PTransform):
-    """PBegin -> KafkaRecords of the planned partitions (bounded when every plan has a stop)."""
+    """PBegin -> KafkaRecords of the planned partitions of one topic (bounded when every plan stops)."""
 
     def __init__(self, plans: list[PartitionPlan], max_out_of_orderness_s: float = 0.0,
                  idle_timeout_s: float = 10.0, consumer_config: Optional[dict[str, Any]] = None):
         super().__init__()
         if not plans:
             raise ValueError("no Kafka partitions to read: does the topic exist?")
-        self.plans = plans
+        if len({p.topic for p in plans}) != 1:
+            raise ValueError("one ReadFromKafkaPartitions reads one topic")
+        self.plans = tuple(plans)
         self.unbounded = any(plan.stop is None for plan in plans)
         self.options = dict(max_out_of_orderness_s=max_out_of_orderness_s, idle_timeout_s=idle_timeout_s,
                             consumer_config=consumer_config)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        reader = ReadPartitionUnboundedFn if self.unbounded else ReadPartitionFn
+        reader = ReadTopicUnboundedFn if self.unbounded else ReadTopicFn
         return (
             pbegin
-            | "Partitions" >> beam.Create(self.plans)
-            | "ReadPartitions" >> beam.ParDo(reader(**self.options))
+            | "Topic" >> beam.Create([self.plans])
+            | "ReadTopic" >> beam.ParDo(reader(**self.options))
         )
