@@ -1,17 +1,23 @@
 """Kafka as a source: where each partition starts and stops, and what is committed when.
 
-Guarantee: at-least-once into the pipeline, exactly-once in the warehouse's scores.
+Guarantee: at-least-once into the pipeline, exactly-once in the warehouse's scores. Every write is
+keyed by (pair, window) and every score is recomputed deterministically from the events, so reading
+an event twice can overwrite a row with the same value but never add to it.
 
-* Start. A consumer group with no committed offsets starts at the earliest offsets. A group that
-  committed offsets through this pipeline also committed the data watermark W it had reached. The
-  oldest window that may not be final in the warehouse starts at the fence
-  F = align(W - window - allowed_lateness); the run re-reads from the first offset with a timestamp at
-  or after F - dedupe_horizon (Kafka looks it up by timestamp). Events older than F are context: they
-  fill dedupe and parent resolution as the interrupted run had them, but are not scored again. Every
-  window at or after F is recomputed from all of its events, deterministically, and written keyed by
-  (pair, window): a replay overwrites rows with the same values, never adds to them.
-* Commit. Streaming commits each partition's offset and data watermark when a source bundle is
-  finalized; bounded runs commit the stop offsets when the whole run has succeeded.
+* Bounded runs commit the stop offsets, with the data watermark W they reached, after the whole run
+  succeeded: everything they read is in the warehouse then. The next bounded run of the group resumes
+  there. The oldest window that may still change starts at the fence F = align(W - window -
+  allowed_lateness); the run re-reads from the first offset with a timestamp at or after
+  F - dedupe_horizon (Kafka looks it up by timestamp). Events older than F are context: they fill
+  dedupe and parent resolution as before, but are not scored again; every window from F on is
+  recomputed from all of its events.
+* Streaming runs commit offsets when a source bundle is finalized, marked as progress. Those records
+  are safe in the runner, not in the warehouse: their windows may not have fired when the process
+  dies, and on the DirectRunner or Prism window state lives in memory. So a streaming run (and a
+  bounded run after one) starts from the earliest retained offsets and recomputes everything it
+  replays: after a crash, the restarted pipeline converges to exactly the uninterrupted run's scores.
+  The price is replay time proportional to the topic's retention (see deploy/kafka for sizing).
+* Offsets committed by other tools (no metadata of ours) are respected as the start.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from kafka.structs import OffsetAndMetadata
 
 from pipelines.settings import RunSettings
 from schemas import wire
-from transforms.kafka_source import PartitionPlan, commit_metadata, parse_commit_metadata
+from transforms.kafka_source import FINAL, PROGRESS, PartitionPlan, commit_metadata, parse_commit_metadata
 
 DEFAULT_GROUP = "social-mentors"
 
@@ -53,8 +59,9 @@ class KafkaReadPlan:
     def describe(self) -> str:
         parts = ", ".join(
             f"p{p.partition} {p.start}..{'' if p.stop is None else p.stop}" for p in self.plans)
-        fence = "" if self.replay_fence_ms is None else f"; resuming, events before {self.replay_fence_ms} ms are context"
-        return f"partitions {parts}{fence}"
+        if self.replay_fence_ms is not None:
+            return f"partitions {parts}; resuming, events before {self.replay_fence_ms} ms are context"
+        return f"partitions {parts}"
 
 
 def _consumer(source: KafkaSourceSettings) -> KafkaConsumer:
@@ -79,11 +86,15 @@ def plan_read(source: KafkaSourceSettings, settings: RunSettings) -> KafkaReadPl
         beginnings = consumer.beginning_offsets(tps)
         ends = consumer.end_offsets(tps)
         committed = {tp: consumer.committed(tp, metadata=True) for tp in tps}
-        watermarks = {tp.partition: parse_commit_metadata(c.metadata) if c else None for tp, c in committed.items()}
+        metadata = {tp: parse_commit_metadata(c.metadata) if c else {} for tp, c in committed.items()}
+        watermarks = {tp.partition: metadata[tp].get(FINAL) for tp in tps}
         starts: dict[TopicPartition, int] = {}
         fence = None
         known = [w for w in watermarks.values() if w is not None]
-        if known:
+        progress_only = any(PROGRESS in m for m in metadata.values())
+        if not source.bounded or progress_only:
+            starts = dict(beginnings)  # replay: see the module docstring
+        elif known:
             window_ms = int(settings.window_s * 1000)
             fence = align_down(min(known) - window_ms - int(settings.allowed_lateness_s * 1000), window_ms)
             replay_from = fence - int(settings.dedupe_horizon_s * 1000)

@@ -11,9 +11,9 @@ the watermark back; when every partition is idle the watermark follows the wall 
 bound), so windows close when traffic stops.
 
 Progress: when a bundle is finalized (its output safely handed to the runner), the consumer group's
-offsets are committed with the data watermark as metadata. The offsets say how far the pipeline has
-read; the watermark lets a restarted pipeline compute where to resume so that every window that may
-still change is recomputed in full (see :mod:`pipelines.kafka_runs`).
+offsets are committed, marked as progress: they show how far the pipeline has read (consumer lag),
+but windows of those records may not have fired yet, so a restart never resumes from them (see
+:mod:`pipelines.kafka_runs`).
 """
 from __future__ import annotations
 
@@ -155,15 +155,25 @@ class TopicRestrictionProvider(RestrictionProvider):
         return None  # on drain, stop reading at once
 
 
-def commit_metadata(watermark_ms: Optional[int]) -> str:
-    return json.dumps({"watermark_ms": watermark_ms})
+# Commit metadata says which kind of run committed. A bounded run commits after everything it read is
+# in the warehouse, so its watermark is a safe place to resume from. A streaming run commits when a
+# source bundle is finalized, before the windows of those records have fired: its offsets measure
+# progress (consumer lag), never a resume point.
+FINAL = "watermark_ms"
+PROGRESS = "progress_watermark_ms"
 
 
-def parse_commit_metadata(metadata: Optional[str]) -> Optional[int]:
+def commit_metadata(watermark_ms: Optional[int], final: bool = True) -> str:
+    return json.dumps({FINAL if final else PROGRESS: watermark_ms})
+
+
+def parse_commit_metadata(metadata: Optional[str]) -> dict[str, Any]:
+    """The metadata this pipeline committed ({} for offsets committed by anyone else)."""
     try:
-        return json.loads(metadata or "{}").get("watermark_ms")
-    except (ValueError, AttributeError):
-        return None
+        parsed = json.loads(metadata or "{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) and (FINAL in parsed or PROGRESS in parsed) else {}
 
 
 class _TopicReader:
@@ -212,7 +222,7 @@ class _TopicReader:
     def commit(self, positions: dict[int, int], watermark_ms: Optional[int]) -> None:
         from kafka.structs import OffsetAndMetadata
 
-        offsets = {self.partitions[p]: OffsetAndMetadata(offset, commit_metadata(watermark_ms), -1)
+        offsets = {self.partitions[p]: OffsetAndMetadata(offset, commit_metadata(watermark_ms, final=False), -1)
                    for p, offset in positions.items()}
         try:
             self.consumer.commit(offsets)
@@ -228,6 +238,7 @@ class _ReadTopicBase(beam.DoFn):
         self.consumer_config = dict(consumer_config or {})
         self.records_read = Metrics.counter("kafka", "records_read")
         self.commits = Metrics.counter("kafka", "offset_commits")
+        self.broker_errors = Metrics.counter("kafka", "broker_unavailable")
 
     def setup(self) -> None:
         self.readers: dict[str, _TopicReader] = {}
@@ -243,6 +254,20 @@ class _ReadTopicBase(beam.DoFn):
         return self.readers[topic]
 
     def _read(self, plans, tracker, watermark_estimator, bundle_finalizer, unbounded: bool) -> Iterable[Any]:
+        from kafka.errors import KafkaError
+
+        try:
+            yield from self._read_slice(plans, tracker, watermark_estimator, bundle_finalizer, unbounded)
+        except KafkaError as error:
+            if not unbounded:
+                raise  # a bounded run fails and is retried by the runner
+            # The broker is away (restarting, say): keep the positions reached and try again soon;
+            # kafka-python reconnects by itself.
+            log.warning("Kafka unavailable (%s); retrying in 2 s", error)
+            self.broker_errors.inc()
+            tracker.defer_remainder(Duration.of(2.0))
+
+    def _read_slice(self, plans, tracker, watermark_estimator, bundle_finalizer, unbounded: bool) -> Iterable[Any]:
         reader = self._reader(plans)
         restriction = tracker.current_restriction()
         stops = dict(restriction.stops) if restriction.stops is not None else None
@@ -305,8 +330,8 @@ class _ReadTopicBase(beam.DoFn):
             estimator.set_watermark(proposed)
 
     def _commit_when_finalized(self, reader: _TopicReader, bundle_finalizer, positions: dict[int, int]) -> None:
-        """Commit the positions, with the data watermark (never the idle, wall-clock one), once the
-        runner has durably taken this bundle's output."""
+        """Commit the positions as progress, with the data watermark (never the idle, wall-clock one),
+        once the runner has durably taken this bundle's output."""
         if reader.consumer.config.get("group_id") is None:
             return
         watermark_ms = reader.data_watermark_ms(self.max_out_of_orderness_ms)
