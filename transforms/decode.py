@@ -94,6 +94,24 @@ def iter_event_file(path: str, stream: Any) -> Iterator[Event | DeadLetter]:
     return iter_jsonl_file(path, stream)
 
 
+class DecodeCounters:
+    """The counters every decoder keeps; ``route`` counts one decoded item and tags its output."""
+
+    def __init__(self) -> None:
+        self.records_read = Metrics.counter("decode", "records_read")
+        self.events_decoded = Metrics.counter("decode", "events_decoded")
+        self.dead_lettered = Metrics.counter("decode", "dead_lettered")
+
+    def route(self, item: Event | DeadLetter) -> Any:
+        self.records_read.inc()
+        if isinstance(item, Event):
+            self.events_decoded.inc()
+            return item
+        self.dead_lettered.inc()
+        Metrics.counter("dead_letters", item.error_kind).inc()
+        return beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
+
+
 class ExpandFilePatternsFn(beam.DoFn):
     """A file pattern in, each matching path out; a pattern that matches nothing is an error."""
 
@@ -109,9 +127,7 @@ class DecodeEventFileFn(beam.DoFn):
     """A path in; its Events out, and a DeadLetter for each record that does not validate."""
 
     def __init__(self) -> None:
-        self.records_read = Metrics.counter("decode", "records_read")
-        self.events_decoded = Metrics.counter("decode", "events_decoded")
-        self.dead_lettered = Metrics.counter("decode", "dead_lettered")
+        self.counters = DecodeCounters()
 
     def process(self, path: str) -> Iterable[Any]:
         count = 0
@@ -120,14 +136,7 @@ class DecodeEventFileFn(beam.DoFn):
                 count += 1
                 if count % PROGRESS_EVERY == 0:
                     progress_log.info("read %s records from %s", f"{count:,}", path)
-                self.records_read.inc()
-                if isinstance(item, Event):
-                    self.events_decoded.inc()
-                    yield item
-                else:
-                    self.dead_lettered.inc()
-                    Metrics.counter("dead_letters", item.error_kind).inc()
-                    yield beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
+                yield self.counters.route(item)
         progress_log.info("finished %s: %s records", path, f"{count:,}")
 
 
@@ -174,20 +183,10 @@ class DecodeKafkaRecordFn(beam.DoFn):
 
     def __init__(self, accepted_schema_ids: frozenset[int]):
         self.accepted_schema_ids = frozenset(accepted_schema_ids)
-        self.records_read = Metrics.counter("decode", "records_read")
-        self.events_decoded = Metrics.counter("decode", "events_decoded")
-        self.dead_lettered = Metrics.counter("decode", "dead_lettered")
+        self.counters = DecodeCounters()
 
     def process(self, record: Any) -> Iterable[Any]:
-        self.records_read.inc()
-        item = decode_kafka_record(record, self.accepted_schema_ids)
-        if isinstance(item, Event):
-            self.events_decoded.inc()
-            yield item
-        else:
-            self.dead_lettered.inc()
-            Metrics.counter("dead_letters", item.error_kind).inc()
-            yield beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
+        yield self.counters.route(decode_kafka_record(record, self.accepted_schema_ids))
 
 
 class ReadEventsFromKafka(beam.PTransform):
