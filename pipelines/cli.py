@@ -287,7 +287,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 
     broker = KafkaBroker(state_dir=args.state_dir, port=args.port)
     if args.action == "start":
-        print(f"starting Kafka (first start resolves the broker with Maven; this can take a minute) ...", file=sys.stderr)
+        print("starting Kafka (first start resolves the broker with Maven; this can take a minute) ...", file=sys.stderr)
         print(broker.start())
     elif args.action == "stop":
         print("stopped" if broker.stop() else "was not running")

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import statistics
 import time
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics

@@ -89,7 +89,6 @@ def test_poison_messages_become_dead_letters_with_their_offsets(kafka_broker, to
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.close()
     good = generate_community(SMALL).events[:200]
-    valid = wire.encode({**good[0], "parent_id": good[0]["parent_id"]}) if good[0]["kind"] == "POST" else None
     producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap)
     truncated = wire.encode(dict(good[0]))[:-4]
     poison = [b"\x13\x37 random bytes \xff", truncated, b"\x00\x00\x00\x00\x63" + wire.encode(dict(good[0])), None]
