@@ -29,3 +29,11 @@ def topic(kafka_broker, request):
     import uuid
 
     return re.sub(r"[^a-zA-Z0-9]", "-", request.node.name)[:60] + "-" + uuid.uuid4().hex[:6]
+
+
+@pytest.fixture(scope="session")
+def prism_binary():
+    """Beam's Prism runner, built from the Go module proxy once (cached), before any test times out."""
+    from services.prism import ensure_prism
+
+    return ensure_prism()

@@ -171,7 +171,8 @@ def ev(item, kind, actor, at, parent=None, parent_actor=None, thread="t1"):
 
 
 @pytest.mark.slow
-def test_streaming_rows_appear_while_running_and_late_events_update_their_window(kafka_broker, topic, tmp_path):
+def test_streaming_rows_appear_while_running_and_late_events_update_their_window(kafka_broker, topic, tmp_path,
+                                                                                  prism_binary):
     admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.close()
@@ -215,7 +216,8 @@ def committed_offsets(bootstrap, topic, group):
 
 
 @pytest.mark.slow
-def test_a_hard_killed_pipeline_restarts_from_its_group_without_loss_or_double_counting(kafka_broker, topic, tmp_path):
+def test_a_hard_killed_pipeline_restarts_from_its_group_without_loss_or_double_counting(kafka_broker, topic, tmp_path,
+                                                                                        prism_binary):
     events = generate_community(SMALL).events
     half = len(events) // 2
     expected = file_scores(events, tmp_path)
@@ -233,7 +235,7 @@ def test_a_hard_killed_pipeline_restarts_from_its_group_without_loss_or_double_c
 
 
 @pytest.mark.slow
-def test_the_pipeline_survives_a_broker_restart_and_catches_up(tmp_path):
+def test_the_pipeline_survives_a_broker_restart_and_catches_up(tmp_path, prism_binary):
     from services.kafka_broker import KafkaBroker, free_port
 
     broker = KafkaBroker(state_dir=tmp_path / "kafka", port=free_port())
