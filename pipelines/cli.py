@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--scale", type=float, default=1.0)
     produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro")
 
+    importing = commands.add_parser("import", help="turn a community archive into events (file or Kafka)")
+    importing.add_argument("format", choices=("stackexchange", "mbox", "reddit", "disqus", "wordpress"))
+    importing.add_argument("paths", nargs="+", help="files or folders of the archive")
+    importing.add_argument("--to", required=True, help="avro:PATH, jsonl:PATH or kafka://HOST:PORT/TOPIC")
+    importing.add_argument("--site", default=None, help="site name (default: from the archive or folder)")
+    importing.add_argument("--pseudonymize", metavar="KEY", default=None,
+                           help="replace every actor id with a keyed hash (HMAC-SHA256)")
+
     kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
     kafka.add_argument("action", choices=("start", "stop", "status"))
     kafka.add_argument("--port", type=int, default=9092)
@@ -282,6 +290,16 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0 if report.failed == 0 else 1
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from importers import import_items
+    from importers.core import run_import
+
+    summary = run_import(import_items(args.format, args.paths, args.site), args.to, args.pseudonymize)
+    print(summary.render())
+    print(f"wrote {summary.converted:,} events to {args.to}")
+    return 0
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     from services.kafka_broker import KafkaBroker
 
@@ -397,6 +415,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_produce(args)
         if args.command == "kafka":
             return cmd_kafka(args)
+        if args.command == "import":
+            return cmd_import(args)
         return cmd_export(args)
     except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)

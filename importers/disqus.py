@@ -1,0 +1,109 @@
+"""Disqus XML exports to events: a thread (a blog post) is a POST by its author; a post (a comment) is
+a COMMENT on the thread, or a REPLY when it names a parent post.
+
+Authors are identified by Disqus username, else e-mail (lower case); a comment with neither is
+skipped. Deleted and spam posts are skipped and counted. Threads and posts reference each other by
+dsq:id, so the file is streamed twice: once to index (id -> author, time, thread, parent), once to
+emit; memory grows with the number of comments, not with their text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Iterable, Iterator, NamedTuple, Optional
+
+from importers.core import Item, Skipped, event
+from importers.xmlutil import attribute, child, local, text
+
+
+class Entry(NamedTuple):
+    origin: str
+    kind: str  # "thread" or "post"
+    dsq_id: Optional[str]
+    actor: Optional[str]
+    created: Optional[dt.datetime]
+    thread: Optional[str]
+    parent: Optional[str]
+    flag: Optional[str]  # "deleted", "spam" or None
+    forum: Optional[str]
+
+
+def _time(value: Optional[str]) -> Optional[dt.datetime]:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+def _actor(element: ElementTree.Element) -> Optional[str]:
+    author = child(element, "author")
+    username = text(author, "username")
+    email = text(author, "email")
+    return username or (email.lower() if email else None)
+
+
+def _entries(path: Path) -> Iterator[Entry]:
+    counts = {"thread": 0, "post": 0}
+    depth = 0
+    for action, element in ElementTree.iterparse(path, events=("start", "end")):
+        if action == "start":
+            depth += 1
+            continue
+        depth -= 1
+        name = local(element.tag)
+        if depth != 1 or name not in counts:  # top-level <thread> and <post> only
+            continue
+        counts[name] += 1
+        flag = "deleted" if text(element, "isDeleted") == "true" else "spam" if text(element, "isSpam") == "true" else None
+        yield Entry(
+            f"{path.name}:{name} {counts[name]}", name, attribute(element, "id"), _actor(element),
+            _time(text(element, "createdAt")), attribute(child(element, "thread"), "id"),
+            attribute(child(element, "parent"), "id"), flag, text(element, "forum"),
+        )
+        element.clear()
+
+
+def import_disqus(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[Item]:
+    for path in map(Path, paths):
+        threads: dict[str, Entry] = {}
+        posts: dict[str, Entry] = {}
+        for entry in _entries(path):
+            if entry.dsq_id and entry.actor and entry.created and entry.flag is None:
+                (threads if entry.kind == "thread" else posts)[entry.dsq_id] = entry
+        for entry in _entries(path):
+            yield from _emit(entry, threads, posts, site or entry.forum or path.stem)
+
+
+def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site: str) -> Iterator[Item]:
+    if entry.flag:
+        yield Skipped(entry.flag, entry.origin)
+        return
+    if not entry.dsq_id:
+        yield Skipped("malformed_row", entry.origin)
+        return
+    if entry.created is None:
+        yield Skipped("bad_date", entry.origin)
+        return
+    if entry.actor is None:
+        yield Skipped("no_author_id" if entry.kind == "post" else "thread_author_unknown", entry.origin)
+        return
+    if entry.kind == "thread":
+        yield event("POST", site, f"thread-{entry.dsq_id}", f"thread-{entry.dsq_id}", entry.actor, entry.created)
+        return
+    thread = threads.get(entry.thread or "")
+    if entry.parent:
+        parent = posts.get(entry.parent)
+        if parent is None:
+            yield Skipped("parent_missing", entry.origin)
+            return
+        yield event("REPLY", site, f"thread-{entry.thread}", f"post-{entry.dsq_id}", entry.actor, entry.created,
+                    f"post-{entry.parent}", parent.actor, parent.created)
+    elif thread is None:
+        yield Skipped("parent_missing", entry.origin)
+    else:
+        yield event("COMMENT", site, f"thread-{entry.thread}", f"post-{entry.dsq_id}", entry.actor, entry.created,
+                    f"thread-{entry.thread}", thread.actor, thread.created)

@@ -1,0 +1,168 @@
+"""Mail archives (mbox, GNU Mailman/pipermail monthly ``YYYY-Month.txt`` and ``.txt.gz``) to events.
+
+A message answers the message named in In-Reply-To (else the last id in References). A message with
+neither, or whose parent is not in the archive, starts a thread (a POST). The actor is the sender's
+address, lower-cased, with pipermail's "user at host" turned back into "user@host"; the time is the
+Date header in UTC. A response to a POST is a COMMENT, a response to a response a REPLY. Messages
+with no sender or an unparseable date are counted and skipped. The archive is read twice, streaming:
+once to index message ids (id -> sender, time, parent), once to emit events, so memory grows with
+the number of messages, not with their size. The site is the list name (default: the folder name).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import gzip
+import re
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, NamedTuple, Optional
+
+from importers.core import Item, Skipped, event
+
+_OBFUSCATED = re.compile(r"^\s*([^\s@<>()\"]+)\s+at\s+([^\s@<>()\"]+)", re.IGNORECASE)
+_MSGID = re.compile(r"<[^<>\s]+>")
+_FROM_LINE = re.compile(rb"^From \S+")
+
+
+class Message(NamedTuple):
+    origin: str
+    msgid: Optional[str]
+    sender: Optional[str]
+    created: Optional[dt.datetime]
+    parent: Optional[str]
+
+
+def normalize_sender(header: Optional[str]) -> Optional[str]:
+    """The sender's address, lower case; pipermail's "user at host (Name)" restored to user@host."""
+    if not header:
+        return None
+    text = str(make_header(decode_header(header))) if "=?" in header else header
+    obfuscated = _OBFUSCATED.match(text)
+    if obfuscated:
+        return f"{obfuscated.group(1)}@{obfuscated.group(2)}".lower()
+    _, address = email.utils.parseaddr(text)
+    return address.lower() if "@" in address else None
+
+
+def parse_date(header: Optional[str]) -> Optional[dt.datetime]:
+    if not header:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _parent_id(in_reply_to: Optional[str], references: Optional[str]) -> Optional[str]:
+    ids = _MSGID.findall(in_reply_to or "")
+    if ids:
+        return ids[0]
+    ids = _MSGID.findall(references or "")
+    return ids[-1] if ids else None
+
+
+def _open(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _raw_messages(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number of the "From " separator, header bytes) of each message, streaming."""
+    header: list[bytes] = []
+    in_header = False
+    start = 0
+    with _open(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            if _FROM_LINE.match(line):
+                if start:
+                    yield start, b"".join(header)
+                header, in_header, start = [], True, number
+            elif in_header:
+                if line in (b"\n", b"\r\n"):
+                    in_header = False
+                else:
+                    header.append(line)
+    if start:
+        yield start, b"".join(header)
+
+
+def read_messages(paths: Iterable[Path]) -> Iterator[Message]:
+    parser = BytesHeaderParser(policy=compat32)
+    for path in paths:
+        for line, raw in _raw_messages(path):
+            headers = parser.parsebytes(raw)
+            msgid = _MSGID.findall(str(headers.get("Message-ID", "")))
+            yield Message(
+                f"{path.name}:{line}",
+                msgid[0] if msgid else None,
+                normalize_sender(_text(headers.get("From"))),
+                parse_date(_text(headers.get("Date"))),
+                _parent_id(_text(headers.get("In-Reply-To")), _text(headers.get("References"))),
+            )
+
+
+def _text(value: object) -> Optional[str]:
+    if value is None:
+        return None
+    return str(value) if not hasattr(value, "encode") else value  # email.header.Header or str
+
+
+def archive_files(paths: Iterable[Path]) -> list[Path]:
+    """The files to read: given files, or each folder's *.mbox, *.txt and *.txt.gz, sorted."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.name.endswith((".mbox", ".txt", ".txt.gz"))))
+        else:
+            files.append(path)
+    return files
+
+
+def import_mbox(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[Item]:
+    files = archive_files(paths)
+    if not files:
+        raise FileNotFoundError("no mbox or pipermail files found")
+    site = site or files[0].resolve().parent.name
+    index: dict[str, Message] = {}
+    for message in read_messages(files):
+        if message.msgid and message.sender and message.created and message.msgid not in index:
+            index[message.msgid] = message
+
+    def root_of(msgid: str) -> str:
+        seen = set()
+        while True:
+            parent = index[msgid].parent
+            if parent is None or parent not in index or parent in seen:
+                return msgid
+            seen.add(msgid)
+            msgid = parent
+
+    emitted: set[str] = set()
+    for message in read_messages(files):
+        if message.sender is None:
+            yield Skipped("no_sender", message.origin)
+            continue
+        if message.created is None:
+            yield Skipped("bad_date", message.origin)
+            continue
+        if message.msgid is None:
+            yield Skipped("no_message_id", message.origin)
+            continue
+        if message.msgid in emitted:
+            yield Skipped("duplicate_message_id", message.origin)
+            continue
+        emitted.add(message.msgid)
+        parent = index.get(message.parent) if message.parent else None
+        if parent is None:
+            yield event("POST", site, message.msgid, message.msgid, message.sender, message.created)
+            continue
+        kind = "REPLY" if parent.parent in index else "COMMENT"
+        yield event(kind, site, root_of(message.msgid), message.msgid, message.sender, message.created,
+                    parent_id=parent.msgid, parent_actor_id=parent.sender, parent_created_at=parent.created)

@@ -1,0 +1,113 @@
+"""Stack Exchange data dumps (Posts.xml and Comments.xml of any site) to EngagementEvents.
+
+Mapping:
+* a question (PostTypeId 1) is a POST and starts its own thread;
+* an answer (PostTypeId 2) is a COMMENT on its question (thread = the question);
+* a comment is a COMMENT when it is on a question and a REPLY when it is on an answer;
+* item ids are ``p<Id>`` for posts and ``c<Id>`` for comments (the two number spaces overlap).
+Parent authors and times come from the dump itself: Posts.xml is read first into a small index
+(id -> type, question, owner, time), then Comments.xml. Both files are streamed with iterparse and
+each row is cleared once read, so memory grows with the number of posts in the index, not with the
+size of the files. Rows without a user (deleted accounts) are counted and skipped, and so are
+responses whose parent is missing or has no user, and other post types (wikis, ...).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Iterator, NamedTuple, Optional
+
+from importers.core import Item, Skipped, event
+
+QUESTION, ANSWER = "1", "2"
+
+
+class IndexedPost(NamedTuple):
+    post_type: str
+    question_id: str
+    owner: Optional[str]
+    created_at: dt.datetime
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    number = 0
+    for _, element in ElementTree.iterparse(path, events=("end",)):
+        if element.tag == "row":
+            number += 1
+            yield number, dict(element.attrib)
+            element.clear()
+
+
+def _time(text: Optional[str]) -> Optional[dt.datetime]:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def import_stackexchange(folder: Path, site: Optional[str] = None) -> Iterator[Item]:
+    """Events of one site's dump folder (holding Posts.xml and, optionally, Comments.xml)."""
+    folder = Path(folder)
+    site = site or folder.name
+    posts_path = folder / "Posts.xml"
+    if not posts_path.exists():
+        raise FileNotFoundError(f"no Posts.xml in {folder}: point at the folder of one site's dump")
+    index: dict[str, IndexedPost] = {}
+    pending: list[tuple[int, dict[str, str]]] = []  # answers seen before their question
+    for number, row in _rows(posts_path):
+        origin = f"Posts.xml:row {number}"
+        created = _time(row.get("CreationDate"))
+        post_id, post_type = row.get("Id"), row.get("PostTypeId")
+        if not post_id or created is None:
+            yield Skipped("malformed_row", origin)
+            continue
+        if post_type not in (QUESTION, ANSWER):
+            yield Skipped(f"post_type_{post_type}", origin)
+            continue
+        question_id = post_id if post_type == QUESTION else row.get("ParentId", "")
+        owner = row.get("OwnerUserId")
+        index[post_id] = IndexedPost(post_type, question_id, owner, created)
+        if owner is None:
+            yield Skipped("deleted_user", origin)
+            continue
+        if post_type == QUESTION:
+            yield event("POST", site, f"p{post_id}", f"p{post_id}", owner, created)
+        elif question_id in index:
+            yield from _response(site, "COMMENT", f"p{post_id}", owner, created, index[question_id], question_id, origin)
+        else:
+            pending.append((number, row))
+    for number, row in pending:  # answers that came before their question, once all are indexed
+        origin = f"Posts.xml:row {number}"
+        question = index.get(row.get("ParentId", ""))
+        yield from _response(site, "COMMENT", f"p{row['Id']}", row["OwnerUserId"], _time(row["CreationDate"]),
+                             question, row.get("ParentId"), origin)
+    comments_path = folder / "Comments.xml"
+    if not comments_path.exists():
+        return
+    for number, row in _rows(comments_path):
+        origin = f"Comments.xml:row {number}"
+        created = _time(row.get("CreationDate"))
+        if not row.get("Id") or not row.get("PostId") or created is None:
+            yield Skipped("malformed_row", origin)
+            continue
+        if row.get("UserId") is None:
+            yield Skipped("deleted_user", origin)
+            continue
+        parent = index.get(row["PostId"])
+        kind = "REPLY" if parent is not None and parent.post_type == ANSWER else "COMMENT"
+        yield from _response(site, kind, f"c{row['Id']}", row["UserId"], created, parent, row["PostId"], origin)
+
+
+def _response(site: str, kind: str, item_id: str, actor: str, created: dt.datetime,
+              parent: Optional[IndexedPost], parent_post_id: Optional[str], origin: str) -> Iterator[Item]:
+    if parent is None:
+        yield Skipped("parent_missing", origin)
+        return
+    if parent.owner is None:
+        yield Skipped("parent_author_deleted", origin)
+        return
+    yield event(kind, site, f"p{parent.question_id}", item_id, actor, created,
+                parent_id=f"p{parent_post_id}", parent_actor_id=parent.owner, parent_created_at=parent.created_at)
