@@ -71,11 +71,13 @@ def import_disqus(paths: Iterable[Path], site: Optional[str] = None) -> Iterator
     for path in map(Path, paths):
         threads: dict[str, Entry] = {}
         posts: dict[str, Entry] = {}
+        forum = None
         for entry in _entries(path):
+            forum = forum or entry.forum
             if entry.dsq_id and entry.actor and entry.created and entry.flag is None:
                 (threads if entry.kind == "thread" else posts)[entry.dsq_id] = entry
         for entry in _entries(path):
-            yield from _emit(entry, threads, posts, site or entry.forum or path.stem)
+            yield from _emit(entry, threads, posts, site or forum or path.stem)
 
 
 def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site: str) -> Iterator[Item]:

@@ -24,7 +24,9 @@ from importers.core import Item, Skipped, event
 
 _OBFUSCATED = re.compile(r"^\s*([^\s@<>()\"]+)\s+at\s+([^\s@<>()\"]+)", re.IGNORECASE)
 _MSGID = re.compile(r"<[^<>\s]+>")
-_FROM_LINE = re.compile(rb"^From \S+")
+# A separator is "From <sender> <asctime date>"; a body line that merely starts with "From " (unescaped
+# in many pipermail archives) is not one.
+_FROM_LINE = re.compile(rb"^From \S+(?: at \S+)?\s+\w{3} \w{3}\s+\d{1,2} \d{1,2}:\d{2}:\d{2} \d{4}\s*$")
 
 
 class Message(NamedTuple):
@@ -109,9 +111,10 @@ def read_messages(paths: Iterable[Path]) -> Iterator[Message]:
 
 
 def _text(value: object) -> Optional[str]:
-    if value is None:
-        return None
-    return str(value) if not hasattr(value, "encode") else value  # email.header.Header or str
+    """A header as text: compat32 hands raw 8-bit headers over as email.header.Header objects."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
 
 
 def archive_files(paths: Iterable[Path]) -> list[Path]:

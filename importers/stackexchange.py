@@ -32,11 +32,14 @@ class IndexedPost(NamedTuple):
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     number = 0
-    for _, element in ElementTree.iterparse(path, events=("end",)):
-        if element.tag == "row":
+    root = None
+    for action, element in ElementTree.iterparse(path, events=("start", "end")):
+        if action == "start":
+            root = root if root is not None else element
+        elif element.tag == "row":
             number += 1
             yield number, dict(element.attrib)
-            element.clear()
+            root.clear()  # the only children are rows: drop what was read
 
 
 def _time(text: Optional[str]) -> Optional[dt.datetime]:

@@ -37,8 +37,13 @@ def import_wordpress(paths: Iterable[Path], site: Optional[str] = None) -> Itera
 def _import_file(path: Path, site: Optional[str]) -> Iterator[Item]:
     logins: dict[str, str] = {}  # wp:author_id -> login
     item_number = 0
-    for _, element in ElementTree.iterparse(path, events=("end",)):
+    channel = None
+    for action, element in ElementTree.iterparse(path, events=("start", "end")):
         name = local(element.tag)
+        if action == "start":
+            if name == "channel":
+                channel = element
+            continue
         if name == "link" and site is None and element.text and "://" in element.text:
             site = element.text.split("://", 1)[1].strip("/")  # the channel's link comes first
         elif name == "author" and text(element, "author_login"):
@@ -47,6 +52,8 @@ def _import_file(path: Path, site: Optional[str]) -> Iterator[Item]:
             item_number += 1
             yield from _item(element, site or path.stem, logins, f"{path.name}:item {item_number}")
             element.clear()
+            if channel is not None:  # drop the emptied item too, or the channel keeps one per post
+                channel.remove(element)
 
 
 def _item(item: ElementTree.Element, site: str, logins: dict[str, str], origin: str) -> Iterator[Item]:

@@ -66,3 +66,17 @@ def test_errors_say_what_to_do(tmp_path, capsys):
 def test_durations():
     assert [parse_duration(t) for t in ("90", "45s", "30m", "6h", "1d", "2w", "1.5h")] == [
         90, 45, 1800, 21600, 86400, 1209600, 5400]
+
+
+def test_import_prints_what_was_read_converted_and_skipped(tmp_path, capsys):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "Posts.xml").write_text(
+        '<posts><row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" />'
+        '<row Id="2" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000" /></posts>', encoding="utf-8")
+    out = tmp_path / "events.jsonl"
+    assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{out}", "--pseudonymize", "secret"]) == 0
+    printed = capsys.readouterr().out
+    assert "records read               2" in printed and "deleted_user" in printed and "Posts.xml:row 2" in printed
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["actor_id"].startswith("u:") and record["site"] == "tiny"

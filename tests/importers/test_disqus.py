@@ -1,0 +1,42 @@
+from importers.core import Converted, Skipped
+from importers.disqus import import_disqus
+
+EXPORT = """<?xml version="1.0" encoding="utf-8"?>
+<disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">
+  <category dsq:id="1"><forum>myblog</forum><title>General</title></category>
+  <thread dsq:id="100"><forum>myblog</forum><title>Hello</title><createdAt>2016-05-01T10:00:00Z</createdAt>
+    <author><name>Blogger</name><username>blogger</username></author></thread>
+  <thread dsq:id="101"><forum>myblog</forum><createdAt>2016-05-02T10:00:00Z</createdAt>
+    <author><name>Ghost</name></author></thread>
+  <post dsq:id="1"><message>Nice</message><createdAt>2016-05-01T11:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>false</isSpam>
+    <author><name>Reader</name><email>Reader@Example.com</email></author><thread dsq:id="100"/></post>
+  <post dsq:id="2"><message>Thanks</message><createdAt>2016-05-01T12:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>false</isSpam>
+    <author><name>Blogger</name><username>blogger</username></author><thread dsq:id="100"/><parent dsq:id="1"/></post>
+  <post dsq:id="3"><createdAt>2016-05-01T13:00:00Z</createdAt><isDeleted>true</isDeleted><isSpam>false</isSpam>
+    <author><name>X</name><email>x@example.com</email></author><thread dsq:id="100"/></post>
+  <post dsq:id="4"><createdAt>2016-05-01T13:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>true</isSpam>
+    <author><name>Spam</name><email>s@example.com</email></author><thread dsq:id="100"/></post>
+  <post dsq:id="5"><createdAt>2016-05-01T14:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>false</isSpam>
+    <author><name>Anon</name></author><thread dsq:id="100"/></post>
+  <post dsq:id="6"><createdAt>2016-05-01T15:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>false</isSpam>
+    <author><email>r2@example.com</email></author><thread dsq:id="100"/><parent dsq:id="3"/></post>
+  <post dsq:id="7"><createdAt>2016-05-02T11:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>false</isSpam>
+    <author><email>r3@example.com</email></author><thread dsq:id="101"/></post>
+</disqus>
+"""
+
+
+def test_threads_comments_and_replies_of_a_disqus_export(tmp_path):
+    path = tmp_path / "export.xml"
+    path.write_text(EXPORT, encoding="utf-8")
+    items = list(import_disqus([path]))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert set(events) == {"thread-100", "post-1", "post-2"}
+    assert events["post-1"]["site"] == "myblog"
+    assert (events["post-1"]["kind"], events["post-1"]["actor_id"], events["post-1"]["parent_actor_id"]) == (
+        "COMMENT", "reader@example.com", "blogger")
+    assert (events["post-2"]["kind"], events["post-2"]["parent_actor_id"]) == ("REPLY", "reader@example.com")
+    skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
+    assert skipped == [("deleted", "export.xml:post 3"), ("no_author_id", "export.xml:post 5"),
+                       ("parent_missing", "export.xml:post 6"), ("parent_missing", "export.xml:post 7"),
+                       ("spam", "export.xml:post 4"), ("thread_author_unknown", "export.xml:thread 2")]

@@ -1,0 +1,94 @@
+import gzip
+
+from importers.core import Converted, Skipped
+from importers.mbox import import_mbox, normalize_sender
+
+ARCHIVE = b"""From alice at example.org  Mon Jan  5 10:00:00 2015
+From: alice at example.org (Alice Liddell)
+Date: Mon, 05 Jan 2015 10:00:00 +0000
+Subject: [list] How do I start?
+Message-ID: <a1@example.org>
+
+Body
+From bob at example.org  Mon Jan  5 11:00:00 2015
+From: =?iso-8859-1?q?Bob_M=FCller?= <Bob@Example.org>
+Date: Mon, 05 Jan 2015 12:00:00 +0100
+Subject: Re: [list] How do I start?
+Message-ID: <b1@example.org>
+In-Reply-To: <a1@example.org>
+
+From the docs.
+From alice at example.org  Mon Jan  5 12:00:00 2015
+From: alice at example.org (Alice Liddell)
+Date: Mon, 05 Jan 2015 12:30:00 +0000
+Message-ID: <a2@example.org>
+References: <a1@example.org> <b1@example.org>
+
+Thanks!
+From carol at example.org  Mon Jan  5 13:00:00 2015
+From: carol at example.org
+Date: Mon, 05 Jan 2015 13:00:00 +0000
+Message-ID: <c1@example.org>
+In-Reply-To: <not-in-archive@example.org>
+
+Late to the party
+From nobody  Mon Jan  5 14:00:00 2015
+Date: Mon, 05 Jan 2015 14:00:00 +0000
+Message-ID: <n1@example.org>
+
+no sender
+From dave at example.org  Mon Jan  5 15:00:00 2015
+From: dave at example.org
+Date: someday
+Message-ID: <d1@example.org>
+
+bad date
+From eve at example.org  Mon Jan  5 16:00:00 2015
+From: \xe9ve <eve@example.org>
+Date: Mon, 05 Jan 2015 16:00:00 +0000
+Message-ID: <e1@example.org>
+In-Reply-To: <b1@example.org>
+
+latin-1 header bytes
+"""
+
+
+def _import(tmp_path, name="2015-January.txt", data=ARCHIVE, compress=False):
+    folder = tmp_path / "python-list"
+    folder.mkdir(parents=True)
+    path = folder / (name + (".gz" if compress else ""))
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return list(import_mbox([folder]))
+
+
+def test_threads_replies_and_senders_of_a_pipermail_archive(tmp_path):
+    items = _import(tmp_path)
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert events["<a1@example.org>"]["kind"] == "POST"
+    assert events["<a1@example.org>"]["actor_id"] == "alice@example.org"
+    assert events["<a1@example.org>"]["site"] == "python-list"
+    bob = events["<b1@example.org>"]
+    assert (bob["kind"], bob["actor_id"], bob["parent_actor_id"]) == ("COMMENT", "bob@example.org", "alice@example.org")
+    assert bob["created_at"] == events["<a1@example.org>"]["created_at"] + 3600_000  # 12:00+01:00 is 11:00 UTC
+    thanks = events["<a2@example.org>"]  # no In-Reply-To: the last References id is the parent
+    assert (thanks["kind"], thanks["parent_id"], thanks["thread_id"]) == ("REPLY", "<b1@example.org>", "<a1@example.org>")
+    assert events["<c1@example.org>"]["kind"] == "POST"  # its parent is not in the archive
+    assert events["<e1@example.org>"]["actor_id"] == "eve@example.org"
+
+
+def test_no_sender_and_bad_dates_are_skipped_with_their_line(tmp_path):
+    skipped = [(s.reason, s.origin) for s in _import(tmp_path) if isinstance(s, Skipped)]
+    assert skipped == [("no_sender", "2015-January.txt:30"), ("bad_date", "2015-January.txt:35")]
+
+
+def test_gzipped_monthly_archives_read_the_same(tmp_path):
+    plain = [i.record for i in _import(tmp_path / "a") if isinstance(i, Converted)]
+    packed = [i.record for i in _import(tmp_path / "b", compress=True) if isinstance(i, Converted)]
+    assert plain == packed and len(plain) == 5
+
+
+def test_sender_normalization():
+    assert normalize_sender("john.doe at Example.COM (John)") == "john.doe@example.com"
+    assert normalize_sender('"Doe, John" <John@Example.com>') == "john@example.com"
+    assert normalize_sender("=?utf-8?b?SsO2cmc=?= <jorg@example.de>") == "jorg@example.de"
+    assert normalize_sender("undisclosed") is None

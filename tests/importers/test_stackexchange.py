@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from importers.core import Converted, Skipped
+from importers.stackexchange import import_stackexchange
+
+DUMP = Path(__file__).resolve().parents[3] / "shared" / "data" / "stackexchange-quantumcomputing-2018"
+
+POSTS = """<?xml version="1.0" encoding="utf-8"?>
+<posts>
+  <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" />
+  <row Id="2" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000" OwnerUserId="8" />
+  <row Id="3" PostTypeId="2" ParentId="99" CreationDate="2018-03-12T18:30:00.000" OwnerUserId="8" />
+  <row Id="4" PostTypeId="1" CreationDate="2018-03-13T10:00:00.000" />
+  <row Id="5" PostTypeId="2" ParentId="4" CreationDate="2018-03-13T11:00:00.000" OwnerUserId="9" />
+  <row Id="6" PostTypeId="5" CreationDate="2018-03-13T11:00:00.000" OwnerUserId="9" />
+  <row Id="7" PostTypeId="1" CreationDate="not a date" OwnerUserId="9" />
+</posts>
+"""
+COMMENTS = """<?xml version="1.0" encoding="utf-8"?>
+<comments>
+  <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="8" />
+  <row Id="2" PostId="2" CreationDate="2018-03-12T19:00:00.000" UserId="7" />
+  <row Id="3" PostId="2" CreationDate="2018-03-12T19:05:00.000" />
+  <row Id="4" PostId="42" CreationDate="2018-03-12T19:05:00.000" UserId="7" />
+</comments>
+"""
+
+
+@pytest.fixture
+def dump(tmp_path):
+    folder = tmp_path / "tiny.stackexchange.com"
+    folder.mkdir()
+    (folder / "Posts.xml").write_text(POSTS, encoding="utf-8")
+    (folder / "Comments.xml").write_text(COMMENTS, encoding="utf-8")
+    return folder
+
+
+def test_questions_answers_and_comments_map_to_posts_comments_and_replies(dump):
+    items = list(import_stackexchange(dump))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert events["p1"]["kind"] == "POST" and events["p1"]["site"] == "tiny.stackexchange.com"
+    answer = events["p2"]
+    assert (answer["kind"], answer["thread_id"], answer["parent_id"], answer["parent_actor_id"]) == ("COMMENT", "p1", "p1", "7")
+    assert events["c1"]["kind"] == "COMMENT" and events["c1"]["parent_actor_id"] == "7"
+    reply = events["c2"]  # a comment on an answer answers the answer's author
+    assert (reply["kind"], reply["thread_id"], reply["parent_id"], reply["parent_actor_id"]) == ("REPLY", "p1", "p2", "8")
+    assert reply["parent_created_at"] == answer["created_at"]
+
+
+def test_deleted_users_missing_parents_and_malformed_rows_are_counted_with_their_row(dump):
+    skipped = [(s.reason, s.origin) for s in import_stackexchange(dump) if isinstance(s, Skipped)]
+    assert sorted(skipped) == sorted([
+        ("parent_missing", "Posts.xml:row 3"),        # answer to a question not in the dump
+        ("deleted_user", "Posts.xml:row 4"),          # question without owner
+        ("parent_author_deleted", "Posts.xml:row 5"),  # answer to that question
+        ("post_type_5", "Posts.xml:row 6"),
+        ("malformed_row", "Posts.xml:row 7"),
+        ("deleted_user", "Comments.xml:row 3"),
+        ("parent_missing", "Comments.xml:row 4"),
+    ])
+
+
+def test_a_folder_without_posts_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Posts.xml"):
+        list(import_stackexchange(tmp_path))
+
+
+@pytest.mark.skipif(not DUMP.exists(), reason="the shared Stack Exchange dump is not beside the checkout")
+def test_the_real_dump_imports_every_row_as_an_event_or_a_counted_skip():
+    items = list(import_stackexchange(DUMP, site="quantumcomputing"))
+    converted = [i for i in items if isinstance(i, Converted)]
+    kinds = {k: sum(1 for i in converted if i.record["kind"] == k) for k in ("POST", "COMMENT", "REPLY")}
+    assert kinds["POST"] > 500 and kinds["COMMENT"] > 2000 and kinds["REPLY"] > 1500
+    assert len(items) == sum(1 for _ in __import__("xml.etree.ElementTree").etree.ElementTree.parse(DUMP / "Posts.xml").getroot()) + \
+        sum(1 for _ in __import__("xml.etree.ElementTree").etree.ElementTree.parse(DUMP / "Comments.xml").getroot())

@@ -1,0 +1,74 @@
+from importers.core import Converted, Skipped
+from importers.wordpress import import_wordpress
+
+
+def wxr(items: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8" ?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/">
+<channel>
+  <title>My Blog</title><link>https://blog.example.com</link>
+  <wp:author><wp:author_id>1</wp:author_id><wp:author_login><![CDATA[admin]]></wp:author_login></wp:author>
+  {items}
+</channel></rss>"""
+
+
+POST = """<item><title>Hello</title><dc:creator><![CDATA[admin]]></dc:creator><wp:post_id>12</wp:post_id>
+  <wp:post_date_gmt>2015-01-01 10:00:00</wp:post_date_gmt><wp:post_type>post</wp:post_type>
+  <wp:comment><wp:comment_id>5</wp:comment_id><wp:comment_author><![CDATA[Jane]]></wp:comment_author>
+    <wp:comment_author_email>Jane@Example.com</wp:comment_author_email><wp:comment_date_gmt>2015-01-01 11:00:00</wp:comment_date_gmt>
+    <wp:comment_approved>1</wp:comment_approved><wp:comment_parent>0</wp:comment_parent><wp:comment_user_id>0</wp:comment_user_id></wp:comment>
+  <wp:comment><wp:comment_id>7</wp:comment_id><wp:comment_author><![CDATA[admin]]></wp:comment_author>
+    <wp:comment_date_gmt>2015-01-01 12:00:00</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved>
+    <wp:comment_parent>5</wp:comment_parent><wp:comment_user_id>1</wp:comment_user_id></wp:comment>
+  <wp:comment><wp:comment_id>8</wp:comment_id><wp:comment_author_email>p@x.com</wp:comment_author_email>
+    <wp:comment_date_gmt>2015-01-01 12:00:00</wp:comment_date_gmt><wp:comment_approved>spam</wp:comment_approved>
+    <wp:comment_parent>0</wp:comment_parent></wp:comment>
+  <wp:comment><wp:comment_id>9</wp:comment_id><wp:comment_type>pingback</wp:comment_type>
+    <wp:comment_date_gmt>2015-01-01 12:00:00</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved></wp:comment>
+  <wp:comment><wp:comment_id>10</wp:comment_id><wp:comment_author><![CDATA[Nameless]]></wp:comment_author>
+    <wp:comment_date_gmt>2015-01-01 13:00:00</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved>
+    <wp:comment_parent>0</wp:comment_parent><wp:comment_user_id>0</wp:comment_user_id></wp:comment>
+  <wp:comment><wp:comment_id>11</wp:comment_id><wp:comment_author_email>k@x.com</wp:comment_author_email>
+    <wp:comment_date_gmt>0000-00-00 00:00:00</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved>
+    <wp:comment_parent>0</wp:comment_parent></wp:comment>
+  <wp:comment><wp:comment_id>12</wp:comment_id><wp:comment_author_email>q@x.com</wp:comment_author_email>
+    <wp:comment_date_gmt>2015-01-01 14:00:00</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved>
+    <wp:comment_parent>999</wp:comment_parent></wp:comment>
+</item>
+<item><title>logo</title><wp:post_id>13</wp:post_id><wp:post_type>attachment</wp:post_type></item>"""
+
+
+def test_posts_comments_and_replies_of_a_wxr_export(tmp_path):
+    path = tmp_path / "blog.wordpress.xml"
+    path.write_text(wxr(POST), encoding="utf-8")
+    items = list(import_wordpress([path]))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert set(events) == {"post-12", "comment-5", "comment-7"}
+    assert events["post-12"]["site"] == "blog.example.com" and events["post-12"]["actor_id"] == "admin"
+    assert (events["comment-5"]["kind"], events["comment-5"]["actor_id"], events["comment-5"]["parent_actor_id"]) == (
+        "COMMENT", "jane@example.com", "admin")
+    assert (events["comment-7"]["kind"], events["comment-7"]["actor_id"], events["comment-7"]["parent_actor_id"]) == (
+        "REPLY", "admin", "jane@example.com")
+    skipped = sorted(s.reason for s in items if isinstance(s, Skipped))
+    assert skipped == ["bad_date", "no_author_id", "parent_missing", "pingback", "post_type_attachment", "unapproved"]
+
+
+def test_a_large_export_streams_in_memory_that_does_not_grow_with_its_size(tmp_path):
+    import tracemalloc
+
+    def peak(posts: int) -> int:
+        path = tmp_path / f"big-{posts}.xml"
+        with path.open("w", encoding="utf-8") as out:
+            out.write(wxr("").split("</channel>")[0])
+            for n in range(posts):
+                out.write(POST.split("<item><title>logo")[0].replace("<wp:post_id>12", f"<wp:post_id>{n}"))
+            out.write("</channel></rss>")
+        tracemalloc.start()
+        count = sum(1 for _ in import_wordpress([path]))
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert count == posts * 8
+        return top
+
+    small, large = peak(200), peak(4000)
+    assert large < 2 * small, (small, large)  # 20 times the data, about the same memory
