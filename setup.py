@@ -18,6 +18,7 @@ setup(
         "pyarrow",
         "sqlglot>=25",
         "kafka-python>=2.0.2",
+        "google-cloud-bigquery>=3.20",
     ],
     extras_require={
         "test": ["pytest>=8"],

@@ -37,3 +37,33 @@ def prism_binary():
     from services.prism import ensure_prism
 
     return ensure_prism()
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory):
+    """A local BigQuery emulator on 127.0.0.1 (its own virtualenv, built on first use); the
+    google-cloud-bigquery client follows BIGQUERY_EMULATOR_HOST to it."""
+    import os
+
+    from services.bigquery_emulator import BigQueryEmulator
+
+    emulator = BigQueryEmulator(tmp_path_factory.mktemp("bigquery"))
+    endpoint = emulator.start()
+    previous = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    os.environ["BIGQUERY_EMULATOR_HOST"] = endpoint
+    yield emulator
+    if previous is None:
+        os.environ.pop("BIGQUERY_EMULATOR_HOST", None)
+    else:
+        os.environ["BIGQUERY_EMULATOR_HOST"] = previous
+    emulator.stop()
+
+
+@pytest.fixture
+def bigquery_url(bigquery_emulator, request):
+    """A fresh dataset per test."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-zA-Z0-9_]", "_", request.node.name)[:40] + "_" + uuid.uuid4().hex[:6]
+    return f"bigquery://{bigquery_emulator.project}/{name}"

@@ -39,3 +39,19 @@ def record(**fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return base
+
+
+E = T0 + 28 * DAY_MS  # end of the newest window in the data set
+
+
+def score_row(author, reader, window_end, score, site="s", rc=2, ar=1, days=1, pane=0, timing="ON_TIME", run=T0):
+    return {
+        "site": site, "author_id": author, "reader_id": reader,
+        "window_start": window_end - DAY_MS, "window_end": window_end,
+        "reader_comments": rc, "author_replies": ar, "reader_active_days": days,
+        "reply_latency_p50_s": 60.0 if ar else None, "reply_rate": min(1.0, ar / rc) if rc else None,
+        "reciprocity": 0.5, "mentor_score": score,
+        "first_interaction_at": window_end - DAY_MS + 1, "last_interaction_at": window_end - 1,
+        "pane_timing": timing, "pane_index": pane, "is_final_pane": False, "computed_at": T0,
+        "run_started_at": run,
+    }

@@ -1,7 +1,7 @@
 """The warehouse behind one small interface: write scores and dead letters, run analyst queries.
 
 ``open_warehouse(url)`` returns the implementation for a URL: a path (or ``duckdb://PATH``) is the
-embedded DuckDB file. Tables come from ``schemas/*.avsc`` and queries from ``schemas/queries``; this
+embedded DuckDB file; ``bigquery://PROJECT/DATASET`` is BigQuery. Tables come from ``schemas/*.avsc`` and queries from ``schemas/queries``; this
 module holds no schema and no analyst SQL of its own.
 """
 from __future__ import annotations
@@ -27,11 +27,11 @@ class Warehouse(Protocol):
 
 
 def open_warehouse(url: str) -> Warehouse:
-    """The warehouse at ``url``: a DuckDB file path (``duckdb://`` optional)."""
+    """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://`` optional)."""
     if url.startswith("bigquery://"):
-        raise NotImplementedError(
-            f"{url}: the BigQuery warehouse is not available in this build; use a DuckDB file path"
-        )
+        from warehouse.bigquery_warehouse import BigQueryWarehouse
+
+        return BigQueryWarehouse(url)
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
     path = url[len("duckdb://"):] if url.startswith("duckdb://") else url

@@ -1,18 +1,23 @@
 -- The whole history of one author-reader pair, window by window.
--- Parameters: @author STRING, @reader STRING, @site STRING (NULL = every site).
+-- Parameters: author STRING, reader STRING, site STRING (NULL = every site).
+-- Each parameter is read once, in `params`, and comments name them without their @: some engines
+-- bind every @name they find in the text, comments and repeats included.
+WITH params AS (
+  SELECT @author AS author, @reader AS reader, @site AS site
+)
 SELECT
-  site,
-  window_start,
-  window_end,
-  reader_comments,
-  author_replies,
-  reader_active_days,
-  reply_latency_p50_s,
-  reply_rate,
-  reciprocity,
-  mentor_score,
-  pane_timing,
-  pane_index
-FROM pair_scores_latest
-WHERE author_id = @author AND reader_id = @reader AND (@site IS NULL OR site = @site)
-ORDER BY site, window_start
+  s.site,
+  s.window_start,
+  s.window_end,
+  s.reader_comments,
+  s.author_replies,
+  s.reader_active_days,
+  s.reply_latency_p50_s,
+  s.reply_rate,
+  s.reciprocity,
+  s.mentor_score,
+  s.pane_timing,
+  s.pane_index
+FROM pair_scores_latest AS s CROSS JOIN params AS p
+WHERE s.author_id = p.author AND s.reader_id = p.reader AND (p.site IS NULL OR s.site = p.site)
+ORDER BY s.site, s.window_start

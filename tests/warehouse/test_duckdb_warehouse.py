@@ -1,23 +1,7 @@
 import pytest
 
-from helpers import DAY_MS, T0
+from helpers import DAY_MS, E, T0, score_row as row
 from warehouse import open_warehouse
-
-E = T0 + 28 * DAY_MS  # end of the newest window in the data set
-
-
-def row(author, reader, window_end, score, site="s", rc=2, ar=1, days=1, pane=0, timing="ON_TIME", run=T0):
-    return {
-        "site": site, "author_id": author, "reader_id": reader,
-        "window_start": window_end - DAY_MS, "window_end": window_end,
-        "reader_comments": rc, "author_replies": ar, "reader_active_days": days,
-        "reply_latency_p50_s": 60.0 if ar else None, "reply_rate": min(1.0, ar / rc) if rc else None,
-        "reciprocity": 0.5, "mentor_score": score,
-        "first_interaction_at": window_end - DAY_MS + 1, "last_interaction_at": window_end - 1,
-        "pane_timing": timing, "pane_index": pane, "is_final_pane": False, "computed_at": T0,
-        "run_started_at": run,
-    }
-
 
 @pytest.fixture
 def warehouse(warehouse_path):
@@ -89,6 +73,6 @@ def test_timestamps_are_stored_as_utc_timestamps(warehouse):
     assert first["window_end"].isoformat() in {"2026-03-16T00:00:00", "2026-03-30T00:00:00"}
 
 
-def test_bigquery_urls_are_refused_with_a_clear_message():
-    with pytest.raises(NotImplementedError, match="BigQuery"):
-        open_warehouse("bigquery://project/dataset")
+def test_malformed_bigquery_urls_are_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="bigquery://PROJECT/DATASET"):
+        open_warehouse("bigquery://project-only")

@@ -1,0 +1,132 @@
+"""BigQuery as the warehouse: tables, view and analyst queries from ``schemas/``, rows by streaming insert.
+
+``bigquery://PROJECT/DATASET``. Tables are created when missing with the schema derived from
+``schemas/*.avsc``: ``pair_scores`` partitioned by the window's date and clustered by site, author_id,
+reader_id; ``dead_letters`` partitioned by arrival date. Rows are appended with the
+google-cloud-bigquery client's ``insert_rows_json``, each with a stable insert id (its key, run and
+pane), so a retried insert is deduplicated by BigQuery and what it cannot deduplicate the
+``pair_scores_latest`` view removes: it keeps the newest run's highest pane per pair and window.
+Nothing here updates or deletes rows, so the design never touches BigQuery's streaming buffer.
+
+Why not Beam's WriteToBigQuery: its table management goes through an apitools client hard-wired to
+Google's endpoint, its batch default loads files through GCS, and neither can be exercised against
+an emulator offline. This sink is one DoFn over the same interface as the embedded warehouse.
+
+``BIGQUERY_EMULATOR_HOST`` (``http://HOST:PORT``) points the client at an emulator.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from typing import Any, Iterator
+
+import schemas
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _client(project: str):
+    from google.cloud import bigquery
+
+    emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    if emulator:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(project=project, credentials=AnonymousCredentials(),
+                               client_options=ClientOptions(api_endpoint=emulator))
+    return bigquery.Client(project=project)
+
+
+def _bq_value(value: Any, is_timestamp: bool) -> Any:
+    if value is None:
+        return None
+    if is_timestamp:  # epoch millis -> RFC 3339
+        return (EPOCH + dt.timedelta(milliseconds=value)).isoformat(timespec="milliseconds") + "Z"
+    return value
+
+
+class BigQueryWarehouse:
+    def __init__(self, url: str):
+        rest = url[len("bigquery://"):].strip("/")
+        if rest.count("/") != 1:
+            raise ValueError(f"{url!r}: write bigquery://PROJECT/DATASET")
+        self.url = url
+        self.project, self.dataset = rest.split("/")
+        self.client = _client(self.project)
+        self.ensure()
+
+    def table_id(self, table: str) -> str:
+        return f"{self.project}.{self.dataset}.{table}"
+
+    def ensure(self) -> None:
+        """Dataset, tables (partitioned, clustered) and the latest-pane view, created when missing."""
+        from google.cloud import bigquery
+
+        self.client.create_dataset(bigquery.Dataset(f"{self.project}.{self.dataset}"), exists_ok=True)
+        for table in schemas.WAREHOUSE_TABLES:
+            fields = [bigquery.SchemaField(f["name"], f["type"], mode=f["mode"], description=f.get("description"))
+                      for f in schemas.bigquery_fields(table)]
+            definition = bigquery.Table(self.table_id(table), schema=fields)
+            layout = schemas.table_layout(table)
+            definition.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=layout["partition_by"])
+            definition.clustering_fields = layout["cluster_by"] or None
+            self.client.create_table(definition, exists_ok=True)
+        for view in schemas.VIEWS:
+            self.client.query(schemas.query_sql(view), job_config=self._job_config({})).result()
+
+    def _job_config(self, params: dict[str, Any]):
+        from google.cloud import bigquery
+
+        types = {"reader": "STRING", "author": "STRING", "site": "STRING", "top": "INT64", "half_life_days": "FLOAT64"}
+        return bigquery.QueryJobConfig(
+            default_dataset=f"{self.project}.{self.dataset}",
+            query_parameters=[bigquery.ScalarQueryParameter(name, types.get(name, "STRING"), value)
+                              for name, value in params.items()],
+        )
+
+    def _insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> int:
+        if not rows:
+            return 0
+        stamps = set(schemas.timestamp_fields(table))
+        payload = [{k: _bq_value(v, k in stamps) for k, v in row.items()} for row in rows]
+        errors = self.client.insert_rows_json(self.table_id(table), payload, row_ids=row_ids)
+        if errors:
+            raise RuntimeError(f"BigQuery refused rows of {table}: {json.dumps(errors)[:2000]}")
+        return len(rows)
+
+    def write_scores(self, rows: list[dict[str, Any]]) -> int:
+        key = schemas.table_layout("pair_scores")["primary_key"]
+        ids = ["|".join(str(row[c]) for c in key + ["run_started_at", "pane_index"]) for row in rows]
+        return self._insert("pair_scores", rows, ids)
+
+    def write_dead_letters(self, rows: list[dict[str, Any]]) -> int:
+        key = schemas.table_layout("dead_letters")["primary_key"]
+        return self._insert("dead_letters", rows, ["|".join(str(row[c]) for c in key) for row in rows])
+
+    def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
+        result = self.client.query(schemas.query_sql(name), job_config=self._job_config(params)).result()
+        columns = [field.name for field in result.schema]
+        return columns, [_naive_row(tuple(row.values())) for row in result]
+
+    def export(self, table: str) -> tuple[list[str], Iterator[tuple]]:
+        if table not in schemas.WAREHOUSE_TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        order = ", ".join(schemas.table_layout(table)["primary_key"])
+        columns = schemas.field_names(table)
+        result = self.client.query(f"SELECT {', '.join(columns)} FROM `{self.table_id(table)}` ORDER BY {order}").result()
+        return columns, (_naive_row(tuple(row.values())) for row in result)
+
+    def count(self, table: str) -> int:
+        if table not in schemas.WAREHOUSE_TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        (row,) = self.client.query(f"SELECT COUNT(*) FROM `{self.table_id(table)}`").result()
+        return row[0]
+
+
+def _naive_row(row: tuple) -> tuple:
+    """UTC datetimes without tzinfo, as the embedded warehouse returns them."""
+    return tuple(v.astimezone(dt.timezone.utc).replace(tzinfo=None) if isinstance(v, dt.datetime) and v.tzinfo else v
+                 for v in row)
