@@ -23,7 +23,7 @@ QUERY_PARAMS = {
 def _add_warehouse(parser: argparse.ArgumentParser, default: str = DEFAULT_WAREHOUSE) -> None:
     parser.add_argument(
         "--warehouse", default=default,
-        help=f"warehouse: a DuckDB file path (default: {default})",
+        help=f"warehouse: a DuckDB file path, or bigquery://PROJECT/DATASET (default: {default})",
     )
 
 
@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--site", default=None, help="site name (default: from the archive or folder)")
     importing.add_argument("--pseudonymize", metavar="KEY", default=None,
                            help="replace every actor id with a keyed hash (HMAC-SHA256)")
+
+    warehouse_cmd = commands.add_parser("warehouse", help="create the warehouse's tables and views")
+    warehouse_cmd.add_argument("action", choices=("init",))
+    _add_warehouse(warehouse_cmd)
 
     kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
     kafka.add_argument("action", choices=("start", "stop", "status"))
@@ -300,6 +304,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    import schemas
+    from warehouse import open_warehouse
+
+    open_warehouse(args.warehouse)  # creates what is missing: tables from schemas/, views from schemas/queries
+    print(f"{args.warehouse}: tables {', '.join(schemas.WAREHOUSE_TABLES)}; views {', '.join(schemas.VIEWS)}; "
+          f"queries {', '.join(schemas.ANALYST_QUERIES)} (run with `social-mentors query`)")
+    return 0
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     from services.kafka_broker import KafkaBroker
 
@@ -417,6 +431,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_kafka(args)
         if args.command == "import":
             return cmd_import(args)
+        if args.command == "warehouse":
+            return cmd_warehouse(args)
         return cmd_export(args)
     except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -73,3 +73,14 @@ def test_the_pipeline_writes_the_same_scores_to_bigquery_as_to_the_embedded_ware
     pair = community.planted_pairs[0]
     assert run_query(bigquery_url, "mentors", {"reader": pair["reader_id"], "site": pair["site"], "top": 3})[1]
     assert open_warehouse(bigquery_url).count("dead_letters") == summaries[0].dead_letters_total
+
+
+def test_warehouse_init_and_query_from_the_command_line(bigquery_url, capsys):
+    from pipelines.cli import main
+
+    assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
+    assert "pair_scores_latest" in capsys.readouterr().out
+    open_warehouse(bigquery_url).write_scores([dict(r) for r in DATASET_ROWS])
+    assert main(["query", "mentors", "--reader", "r", "--site", "s", "--warehouse", bigquery_url, "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("site,author_id,strength") and lines[1].startswith("s,a1,0.7")
