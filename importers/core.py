@@ -31,6 +31,14 @@ class Skipped(NamedTuple):
 Item = Union[Converted, Skipped]
 
 
+def first_problem(origin: str, checks: Iterable[tuple[bool, str]]) -> Optional[Skipped]:
+    """The skip for the first check that fails (``(is_ok, reason)`` pairs), or None when all pass."""
+    for ok, reason in checks:
+        if not ok:
+            return Skipped(reason, origin)
+    return None
+
+
 def event(kind: str, site: str, thread_id: str, item_id: str, actor_id: str, created_at: dt.datetime,
           parent_id: Optional[str] = None, parent_actor_id: Optional[str] = None,
           parent_created_at: Optional[dt.datetime] = None) -> Converted:

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional
 
-from importers.core import Item, Skipped, event
+from importers.core import Item, Skipped, event, first_problem
 from importers.xmlutil import attribute, child, local, text
 
 
@@ -81,17 +81,14 @@ def import_disqus(paths: Iterable[Path], site: Optional[str] = None) -> Iterator
 
 
 def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site: str) -> Iterator[Item]:
-    if entry.flag:
-        yield Skipped(entry.flag, entry.origin)
-        return
-    if not entry.dsq_id:
-        yield Skipped("malformed_row", entry.origin)
-        return
-    if entry.created is None:
-        yield Skipped("bad_date", entry.origin)
-        return
-    if entry.actor is None:
-        yield Skipped("no_author_id" if entry.kind == "post" else "thread_author_unknown", entry.origin)
+    problem = first_problem(entry.origin, [
+        (entry.flag is None, entry.flag or ""),
+        (bool(entry.dsq_id), "malformed_row"),
+        (entry.created is not None, "bad_date"),
+        (entry.actor is not None, "no_author_id" if entry.kind == "post" else "thread_author_unknown"),
+    ])
+    if problem:
+        yield problem
         return
     if entry.kind == "thread":
         yield event("POST", site, f"thread-{entry.dsq_id}", f"thread-{entry.dsq_id}", entry.actor, entry.created)

@@ -20,7 +20,7 @@ from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, NamedTuple, Optional
 
-from importers.core import Item, Skipped, event
+from importers.core import Item, event, first_problem
 
 _OBFUSCATED = re.compile(r"^\s*([^\s@<>()\"]+)\s+at\s+([^\s@<>()\"]+)", re.IGNORECASE)
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -149,17 +149,14 @@ def import_mbox(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[I
 
     emitted: set[str] = set()
     for message in read_messages(files):
-        if message.sender is None:
-            yield Skipped("no_sender", message.origin)
-            continue
-        if message.created is None:
-            yield Skipped("bad_date", message.origin)
-            continue
-        if message.msgid is None:
-            yield Skipped("no_message_id", message.origin)
-            continue
-        if message.msgid in emitted:
-            yield Skipped("duplicate_message_id", message.origin)
+        problem = first_problem(message.origin, [
+            (message.sender is not None, "no_sender"),
+            (message.created is not None, "bad_date"),
+            (message.msgid is not None, "no_message_id"),
+            (message.msgid not in emitted, "duplicate_message_id"),
+        ])
+        if problem:
+            yield problem
             continue
         emitted.add(message.msgid)
         parent = index.get(message.parent) if message.parent else None

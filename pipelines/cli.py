@@ -416,24 +416,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if beam_args and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     _configure_logging(args.verbose)
+    commands = {
+        "generate": cmd_generate, "demo": cmd_demo, "query": cmd_query, "export": cmd_export,
+        "produce": cmd_produce, "kafka": cmd_kafka, "import": cmd_import, "warehouse": cmd_warehouse,
+    }
     try:
         if args.command == "run":
             return cmd_run(args, beam_args)
-        if args.command == "generate":
-            return cmd_generate(args)
-        if args.command == "demo":
-            return cmd_demo(args)
-        if args.command == "query":
-            return cmd_query(args)
-        if args.command == "produce":
-            return cmd_produce(args)
-        if args.command == "kafka":
-            return cmd_kafka(args)
-        if args.command == "import":
-            return cmd_import(args)
-        if args.command == "warehouse":
-            return cmd_warehouse(args)
-        return cmd_export(args)
+        return commands[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
