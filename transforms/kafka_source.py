@@ -253,10 +253,15 @@ class _ReadTopicBase(beam.DoFn):
         return self.readers[topic]
 
     def _read(self, plans, tracker, watermark_estimator, bundle_finalizer, unbounded: bool) -> Iterable[Any]:
-        from kafka.errors import KafkaError
+        from kafka.errors import IllegalStateError, KafkaError
 
         try:
             yield from self._read_slice(plans, tracker, watermark_estimator, bundle_finalizer, unbounded)
+        except IllegalStateError:
+            if not unbounded:
+                raise
+            # The consumer was closed under us: the runner is tearing this DoFn down (cancel).
+            tracker.defer_remainder(Duration.of(2.0))
         except KafkaError as error:
             if not unbounded:
                 raise  # a bounded run fails and is retried by the runner
