@@ -16,7 +16,6 @@ from pipelines.scoring import run_scoring
 from pipelines.settings import RunSettings
 from producers.synthetic import CommunitySpec, generate_community, write_community
 from transforms.decode import ReadEventFiles
-from warehouse.duckdb_warehouse import close_all
 
 
 def fastavro_decode_rate(path: Path) -> tuple[int, float]:
@@ -40,7 +39,6 @@ def main() -> None:
         if args.workers > 1:
             beam_args.append("--direct_running_mode=multi_threading")
         summary = run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=str(Path(folder) / "w.duckdb")), beam_args)
-        close_all()
     pipeline_rate = summary.records_in / summary.seconds
     print(f"events                  {count:>12,}")
     print(f"fastavro decode         {baseline:>12,.0f} records/s  (baseline)")

@@ -430,10 +430,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted
         sys.stderr.close()
         return 0
-    finally:
-        from warehouse.duckdb_warehouse import close_all
-
-        close_all()
 
 
 if __name__ == "__main__":

@@ -219,6 +219,9 @@ class StreamingResolveThreadFn(beam.DoFn):
     def setup(self) -> None:
         self.out = _CountedOutputs()
 
+    def _ledger(self, stored: Iterable[Event], expired_state) -> ThreadLedger:
+        return ThreadLedger.rebuild(stored, set(expired_state.read()), self.replay_fence_ms)
+
     def process(
         self,
         keyed_event: tuple[str, Event],
@@ -229,10 +232,11 @@ class StreamingResolveThreadFn(beam.DoFn):
     ) -> Iterable[Any]:
         _, event = keyed_event
         stored = list(events_state.read())
-        ledger = ThreadLedger.rebuild(stored, set(expired_state.read()), self.replay_fence_ms)
+        ledger = self._ledger(stored, expired_state)
+        is_new = event.event_id not in ledger.event_ids
         for outcome, value in ledger.add(event):
             yield self.out.emit(outcome, value)
-        if event.event_id not in {e.event_id for e in stored}:
+        if is_new:
             events_state.add(event)
             stored.append(event)
         waiting = ledger.all_waiting()
@@ -250,7 +254,7 @@ class StreamingResolveThreadFn(beam.DoFn):
         expired_state=beam.DoFn.StateParam(EXPIRED),
         parent_deadline=beam.DoFn.TimerParam(PARENT_DEADLINE),
     ) -> Iterable[Any]:
-        ledger = ThreadLedger.rebuild(events_state.read(), set(expired_state.read()), self.replay_fence_ms)
+        ledger = self._ledger(events_state.read(), expired_state)
         now_ms = fired_at.micros // 1000
         later = []
         for event in ledger.all_waiting():
@@ -269,7 +273,7 @@ class StreamingResolveThreadFn(beam.DoFn):
         expired_state=beam.DoFn.StateParam(EXPIRED),
     ) -> Iterable[Any]:
         # Anything still waiting is dead-lettered here, so clearing state never loses a record.
-        for event in ThreadLedger.rebuild(events_state.read(), set(expired_state.read()), self.replay_fence_ms).all_waiting():
+        for event in self._ledger(events_state.read(), expired_state).all_waiting():
             yield self.out.dead_letter(event)
         events_state.clear()
         expired_state.clear()

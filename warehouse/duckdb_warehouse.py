@@ -63,12 +63,6 @@ def connect(path: str, retry_s: float = LOCK_RETRY_S) -> Iterator[duckdb.DuckDBP
             connection.close()
 
 
-def close_all() -> None:
-    """Forget which files were initialized (tests that delete and recreate files)."""
-    with _LOCK:
-        _INITIALIZED.clear()
-
-
 def _recency(row: dict[str, Any]) -> tuple[int, int]:
     """Which of two rows of one pair and window is newer: the later run's, then the higher pane."""
     return row["run_started_at"], row["pane_index"]

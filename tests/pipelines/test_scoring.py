@@ -12,7 +12,6 @@ from producers.synthetic import CommunitySpec, generate_community, write_communi
 from transforms.decode import ReadEventFiles
 from transforms.events import event_from_record
 from warehouse import open_warehouse
-from warehouse.duckdb_warehouse import close_all
 
 SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies",
                  "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
@@ -38,8 +37,7 @@ def batch_run(community, tmp_path_factory):
     _, events_path = community
     warehouse = str(tmp_path_factory.mktemp("wh") / "batch.duckdb")
     summary = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=warehouse))
-    yield summary, warehouse
-    close_all()
+    return summary, warehouse
 
 
 def test_the_planted_mentor_ranks_first_for_nearly_every_planted_reader(community, batch_run):
