@@ -203,6 +203,7 @@ def _require_warehouse(path: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
     from transforms.decode import ReadEventFiles
 
@@ -214,7 +215,8 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
-    summary = run_scoring(ReadEventFiles(args.input), settings, beam_args)
+    with runner_services(beam_args) as runner_args:
+        summary = run_scoring(ReadEventFiles(args.input), settings, runner_args)
     print(summary.render())
     return 0 if summary.balanced else 1
 
@@ -223,6 +225,7 @@ def cmd_run_kafka(args: argparse.Namespace, beam_args: list[str]) -> int:
     import dataclasses as dc
 
     from pipelines.kafka_runs import KafkaSourceSettings, commit_bounded_run, plan_read
+    from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
@@ -244,16 +247,12 @@ def cmd_run_kafka(args: argparse.Namespace, beam_args: list[str]) -> int:
     settings = dc.replace(settings, replay_fence_ms=plan.replay_fence_ms)
     print(f"Scoring {source.topic} on {source.bootstrap_servers} (group {source.group_id}, "
           f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
-    if args.streaming:
-        from services.prism import prism_args
-
-        print("  streaming runs on Prism (built with Go on first use; this can take a few minutes)", file=sys.stderr)
-        beam_args = prism_args(beam_args)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
-    summary = run_scoring(
-        ReadEventsFromKafka(read, source.accepted_schema_ids), settings, beam_args,
-        on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
-    )
+    with runner_services(beam_args, streaming=args.streaming) as runner_args:
+        summary = run_scoring(
+            ReadEventsFromKafka(read, source.accepted_schema_ids), settings, runner_args,
+            on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
+        )
     print(summary.render())
     return 0 if summary.balanced or args.streaming else 1
 

@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from services.kafka_broker import cache_dir, free_port
+from services.maven import cache_dir, free_port
 
 DUCKDB_VERSION = "1.5.5"
 PACKAGES = ["bqemulator==1.4.0", f"duckdb=={DUCKDB_VERSION}", f"duckdb-extension-spatial=={DUCKDB_VERSION}",

@@ -1,9 +1,9 @@
 """A single-node Apache Kafka broker (KRaft mode) on 127.0.0.1, without Docker.
 
-The broker's jars come from Maven Central: Maven resolves ``org.apache.kafka:kafka_2.13`` and its
-dependencies into a cache directory once (``mvn dependency:copy-dependencies`` on a generated pom),
-then ``java kafka.Kafka`` runs them. ``start`` formats the storage on first use, starts the broker in
-the background, waits until it answers, and records its pid; ``stop`` ends it. The tests start their
+The broker's jars come from Maven Central: ``services.maven`` resolves ``org.apache.kafka:kafka_2.13``
+and its dependencies into a cache directory once, then ``java kafka.Kafka`` runs them. ``start``
+formats the storage on first use, starts the broker in the background, waits until it answers, and
+records its pid; ``stop`` ends it. The tests start their
 own broker through this same class.
 """
 from __future__ import annotations
@@ -12,34 +12,20 @@ import base64
 import dataclasses
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
 from pathlib import Path
 from typing import Optional
 
+from services import maven
+from services.maven import free_port
+
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"
 DEFAULT_PORT = 9092
 DEFAULT_STATE_DIR = Path(".social-mentors") / "kafka"
-
-_POM = """<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>io.socialmentors</groupId>
-  <artifactId>local-kafka-broker</artifactId>
-  <version>1.0</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{kafka}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>{log4j}</version></dependency>
-  </dependencies>
-</project>
-"""
 
 _LOG4J2 = """status = warn
 appender.file.type = File
@@ -56,38 +42,17 @@ class KafkaBrokerError(RuntimeError):
     pass
 
 
-def cache_dir() -> Path:
-    """Where resolved jars live, shared by every state dir: $SOCIAL_MENTORS_CACHE or ~/.cache."""
-    root = os.environ.get("SOCIAL_MENTORS_CACHE") or Path.home() / ".cache" / "social-mentors"
-    return Path(root)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def resolve_jars(version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
     """The folder of the broker's jars, resolved with Maven on first use."""
-    libs = cache_dir() / f"kafka-{version}" / "libs"
-    done = libs / ".resolved"
-    if done.exists():
-        return libs
-    if not shutil.which("mvn") or not shutil.which("java"):
-        raise KafkaBrokerError("the local Kafka broker needs Java 17+ and Maven: apt-get install openjdk-17-jdk-headless maven")
-    work = libs.parent
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION), encoding="utf-8")
-    command = ["mvn", "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
-               f"-DoutputDirectory={libs}", "-DincludeScope=runtime"]
-    if quiet:
-        command.insert(1, "-q")
-    completed = subprocess.run(command, capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise KafkaBrokerError(f"Maven could not resolve Kafka {version}:\n{completed.stdout[-3000:]}{completed.stderr[-2000:]}")
-    done.write_text(version)
-    return libs
+    try:
+        return maven.resolve_jars(
+            f"kafka-{version}",
+            [f"org.apache.kafka:kafka_2.13:{version}", f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}",
+             f"org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}"],
+            f"the local Kafka broker {version}", quiet,
+        )
+    except maven.MavenResolutionError as error:
+        raise KafkaBrokerError(str(error)) from error
 
 
 @dataclasses.dataclass

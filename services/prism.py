@@ -14,7 +14,7 @@ from pathlib import Path
 
 import apache_beam
 
-from services.kafka_broker import cache_dir
+from services.maven import cache_dir
 
 PRISM_MODULE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
 
@@ -46,10 +46,11 @@ def ensure_prism(version: str = apache_beam.__version__) -> Path:
 
 
 def prism_args(beam_args: list[str]) -> list[str]:
-    """Beam arguments that run on Prism, unless the caller chose a runner already."""
-    if any(arg.startswith("--runner") for arg in beam_args):
-        return beam_args
-    args = list(beam_args) + ["--runner=PrismRunner"]
-    if not any(arg.startswith("--prism_location") for arg in beam_args):
+    """Beam arguments that run on a local Prism build: ``--runner=PrismRunner`` unless a runner is
+    chosen, and ``--prism_location`` for Prism unless one is given."""
+    args = list(beam_args)
+    if not any(arg.startswith("--runner") for arg in args):
+        args.append("--runner=PrismRunner")
+    if not any(arg.startswith("--prism_location") for arg in args):
         args.append(f"--prism_location={ensure_prism()}")
     return args

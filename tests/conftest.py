@@ -10,7 +10,8 @@ def warehouse_path(tmp_path):
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory):
     """A real single-node Kafka broker (KRaft) on a free port, started through the product's code."""
-    from services.kafka_broker import KafkaBroker, free_port
+    from services.kafka_broker import KafkaBroker
+    from services.maven import free_port
 
     broker = KafkaBroker(state_dir=tmp_path_factory.mktemp("kafka"), port=free_port())
     broker.start()

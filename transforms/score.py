@@ -130,6 +130,12 @@ class FormatPairScoreFn(beam.DoFn):
     def process(self, element, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
         (site, author, reader, window_start, window_end), (rc, ar, days, latencies, first, last) = element
         self.rows.inc()
+        if self.bounded:
+            # A bounded input is complete, so each window has exactly one pane, final and on time,
+            # whatever the runner reports (Flink's batch mode reports no pane at all: UNKNOWN).
+            timing, index, final = "ON_TIME", 0, True
+        else:
+            timing, index, final = _TIMING_NAMES.get(pane.timing, "UNKNOWN"), pane.index, pane.is_last
         row = {
             "site": site,
             "author_id": author,
@@ -141,10 +147,9 @@ class FormatPairScoreFn(beam.DoFn):
             "reader_active_days": len(days),
             "first_interaction_at": first,
             "last_interaction_at": last,
-            "pane_timing": _TIMING_NAMES.get(pane.timing, "UNKNOWN"),
-            "pane_index": pane.index,
-            # A bounded input is complete, so its one pane is final whatever the runner reports.
-            "is_final_pane": self.bounded or pane.is_last,
+            "pane_timing": timing,
+            "pane_index": index,
+            "is_final_pane": final,
             "computed_at": int(time.time() * 1000),
             "run_started_at": self.run_started_at,
         }

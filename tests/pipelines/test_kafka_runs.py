@@ -236,7 +236,8 @@ def test_a_hard_killed_pipeline_restarts_from_its_group_without_loss_or_double_c
 
 @pytest.mark.slow
 def test_the_pipeline_survives_a_broker_restart_and_catches_up(tmp_path, prism_binary):
-    from services.kafka_broker import KafkaBroker, free_port
+    from services.kafka_broker import KafkaBroker
+    from services.maven import free_port
 
     broker = KafkaBroker(state_dir=tmp_path / "kafka", port=free_port())
     broker.start()

@@ -1,0 +1,56 @@
+"""Start, for one run, the local services a chosen Beam runner needs, and pass them to Beam.
+
+* ``--runner=PrismRunner`` (and streaming Kafka runs, which need it): Prism built from the Go module
+  proxy, passed as ``--prism_location``, since Beam's own download is out of reach offline.
+* ``--runner=FlinkRunner`` without ``--job_endpoint``: Beam's Flink job server resolved from Maven
+  Central (``services.flink_job_server``) and started for the run, with ``--flink_master`` as its
+  Flink master: ``[local]``/``[auto]`` (the default) is an embedded mini-cluster, ``HOST:PORT`` a
+  real cluster. The SDK workers run in this process (LOOPBACK) on the embedded cluster; a real
+  cluster needs ``--environment_type=DOCKER`` or ``EXTERNAL`` (see the README's operators section).
+
+Every other runner (FnApiRunner, DirectRunner, DataflowRunner, or a given ``--job_endpoint``) gets
+the arguments unchanged.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions, PortableOptions, StandardOptions
+
+_LOCAL_FLINK_MASTERS = ("[local]", "[auto]")
+# The job server's log and staged artifacts, beside the Kafka broker's state.
+FLINK_WORK_DIR = Path(".social-mentors") / "flink"
+
+
+def _runner_name(options: PipelineOptions) -> str:
+    runner = options.view_as(StandardOptions).runner or ""
+    return runner if isinstance(runner, str) else type(runner).__name__
+
+
+@contextlib.contextmanager
+def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[list[str]]:
+    """Yield the Beam arguments to run with, the services they point at running until exit."""
+    options = PipelineOptions(beam_args)
+    runner = _runner_name(options)
+    if runner == "PrismRunner" or (streaming and not runner):
+        from services.prism import prism_args
+
+        print("  this run uses Prism (built with Go on first use; this can take a few minutes)", file=sys.stderr)
+        yield prism_args(beam_args)
+        return
+    flink = options.view_as(FlinkRunnerOptions)
+    if runner != "FlinkRunner" or options.view_as(PortableOptions).job_endpoint or flink.flink_job_server_jar:
+        yield beam_args
+        return
+
+    from services.flink_job_server import LOCAL_MASTER, FlinkJobServer
+
+    master = LOCAL_MASTER if flink.flink_master in _LOCAL_FLINK_MASTERS else flink.flink_master
+    where = "an embedded Flink mini-cluster" if master == LOCAL_MASTER else f"the Flink cluster at {master}"
+    print(f"  starting Beam's Flink job server for {where} (resolved with Maven on first use) ...", file=sys.stderr)
+    with FlinkJobServer(FLINK_WORK_DIR, flink_master=master) as server:
+        print(f"  Flink job server on {server.endpoint}; its log: {server.log_file}", file=sys.stderr)
+        yield [*beam_args, f"--job_endpoint={server.endpoint}"]

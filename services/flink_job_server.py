@@ -1,0 +1,141 @@
+"""Beam's Flink job server, resolved from Maven Central and run without Beam's download.
+
+The Python ``FlinkRunner`` normally downloads the shaded ``beam-runners-flink-<flink>-job-server``
+jar of the SDK's own version. That jar is not served by every Maven mirror (it is not by the one
+reachable where this project is built and tested), but the runner it shades is:
+``org.apache.beam:beam-runners-flink-1.19`` with Flink 1.19 and the job service. Maven resolves
+that artifact's runtime classpath into the cache once, and ``FlinkJobServerDriver`` runs from it.
+
+``--flink-master [local]`` runs each job in an embedded Flink mini-cluster inside the job server;
+``HOST:PORT`` submits jobs to a real Flink cluster's REST endpoint instead.
+
+The Java side's version differs from the Python SDK's (the newest Flink runner served here):
+the portable Job API and Fn API are versioned protocols, and the test suite checks that a run on
+this job server gives exactly the scores of the in-process runner.
+"""
+from __future__ import annotations
+
+import dataclasses
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Optional
+
+from services import maven
+
+BEAM_FLINK_RUNNER = "org.apache.beam:beam-runners-flink-1.19:2.62.0"
+# The job server logs through SLF4J 1.7 (the version on the runner's classpath); without a
+# binding it would log nothing at all.
+SLF4J_BINDING = "org.slf4j:slf4j-simple:1.7.30"
+DRIVER = "org.apache.beam.runners.flink.FlinkJobServerDriver"
+LOCAL_MASTER = "[local]"
+# Flink on Java 17 reflects into these packages (Flink's own env.java.opts for Java 17).
+_JAVA17_OPENS = [
+    "java.base/java.util", "java.base/java.lang", "java.base/java.lang.reflect", "java.base/java.io",
+    "java.base/java.net", "java.base/java.nio", "java.base/sun.nio.ch", "java.base/java.text",
+    "java.base/java.time", "java.base/java.util.concurrent", "java.base/java.util.concurrent.atomic",
+]
+
+
+class FlinkJobServerError(RuntimeError):
+    pass
+
+
+def resolve_job_server(quiet: bool = True) -> Path:
+    """The folder of the job server's jars (Flink runner, Flink, job service), resolved on first use."""
+    artifact = BEAM_FLINK_RUNNER.split(":")
+    try:
+        return maven.resolve_jars(
+            f"{artifact[1]}-{artifact[2]}", [BEAM_FLINK_RUNNER, SLF4J_BINDING], "Beam's Flink job server", quiet
+        )
+    except maven.MavenResolutionError as error:
+        raise FlinkJobServerError(str(error)) from error
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@dataclasses.dataclass
+class FlinkJobServer:
+    """A job server process on 127.0.0.1 for the lifetime of a ``with`` block (or start/stop).
+
+    ``flink_master`` is ``[local]`` for an embedded mini-cluster, or a Flink cluster's REST address.
+    """
+
+    work_dir: Path
+    flink_master: str = LOCAL_MASTER
+    parallelism: Optional[int] = None
+    heap: str = "1g"
+    port: int = 0
+    process: Optional[subprocess.Popen] = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return Path(self.work_dir) / "flink-job-server.log"
+
+    def command(self, libs: Path) -> list[str]:
+        opens = [f"--add-opens={package}=ALL-UNNAMED" for package in _JAVA17_OPENS]
+        return [
+            "java", f"-Xmx{self.heap}", *opens, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-cp", f"{libs}/*", DRIVER,
+            "--job-host", "127.0.0.1", "--job-port", str(self.port),
+            "--artifact-port", "0", "--expansion-port", "0",
+            "--artifacts-dir", str(Path(self.work_dir) / "artifacts"),
+            "--flink-master", self.flink_master,
+        ]
+
+    def start(self, timeout_s: float = 120.0) -> str:
+        """Start the job server; returns its Job API endpoint once it accepts connections."""
+        libs = resolve_job_server()
+        Path(self.work_dir).mkdir(parents=True, exist_ok=True)
+        self.port = self.port or maven.free_port()
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(libs), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise FlinkJobServerError(
+                    f"the Flink job server exited with code {self.process.returncode}; see {self.log_file}")
+            if _answers(self.port):
+                return self.endpoint
+            time.sleep(0.3)
+        self.stop()
+        raise FlinkJobServerError(f"the Flink job server did not answer within {timeout_s:.0f} s; see {self.log_file}")
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def beam_args(self) -> list[str]:
+        """Arguments that send a Python pipeline to this job server, its SDK workers in-process."""
+        args = ["--runner=FlinkRunner", f"--job_endpoint={self.endpoint}", "--environment_type=LOOPBACK"]
+        if self.parallelism:
+            args.append(f"--parallelism={self.parallelism}")
+        return args
+
+    def __enter__(self) -> "FlinkJobServer":
+        self.start()
+        return self
+
+    def __exit__(self, kind: Optional[type], error: Optional[BaseException], trace: Optional[TracebackType]) -> None:
+        self.stop()
