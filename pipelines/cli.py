@@ -307,9 +307,12 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     import schemas
     from warehouse import open_warehouse
 
-    open_warehouse(args.warehouse)  # creates what is missing: tables from schemas/, views from schemas/queries
-    print(f"{args.warehouse}: tables {', '.join(schemas.WAREHOUSE_TABLES)}; views {', '.join(schemas.VIEWS)}; "
-          f"queries {', '.join(schemas.ANALYST_QUERIES)} (run with `social-mentors query`)")
+    open_warehouse(args.warehouse)  # creates what is missing: tables from schemas/, the rest from schemas/queries
+    if args.warehouse.startswith("bigquery://"):
+        queries = f"table functions {', '.join(schemas.ANALYST_QUERIES)} (or run `social-mentors query`)"
+    else:
+        queries = f"queries {', '.join(schemas.ANALYST_QUERIES)} (run with `social-mentors query`)"
+    print(f"{args.warehouse}: tables {', '.join(schemas.WAREHOUSE_TABLES)}; views {', '.join(schemas.VIEWS)}; {queries}")
     return 0
 
 

@@ -5,12 +5,15 @@
   DuckDB DDL and the BigQuery table schema are both derived from them here, never written twice.
   Table-level facts ride along as ``x-`` attributes (primary key, partitioning, clustering).
 * ``queries/*.sql`` hold the analysts' queries, written once in BigQuery SQL with ``@named``
-  parameters; the embedded warehouse runs the copy that sqlglot transpiles to DuckDB.
+  parameters, typed on their ``-- Parameters:`` line. In BigQuery each becomes a table function
+  (``bigquery_ddl``) that ``social-mentors query`` calls with query parameters (``bigquery_call``);
+  the embedded warehouse runs the copy that sqlglot transpiles to DuckDB.
 """
 from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +143,64 @@ def query_sql(name: str, dialect: str = "bigquery") -> str:
     if len(statements) != 1:
         raise ValueError(f"{name}.sql must hold exactly one statement, found {len(statements)}")
     return statements[0]
+
+
+TABLE_FUNCTION_ARGUMENT_PREFIX = "arg_"
+_PARAMETERS_LINE = re.compile(r"^--\s*Parameters:(.*)$", re.MULTILINE)
+_PARAMETER = re.compile(r"\b(\w+)\s+(STRING|INT64|FLOAT64|BOOL|TIMESTAMP|DATE)\b")
+
+
+def query_parameters(name: str) -> list[tuple[str, str]]:
+    """The (name, BigQuery type) of each parameter, in order, from the query's ``-- Parameters:`` line."""
+    found = _PARAMETERS_LINE.search(query_sql(name))
+    return _PARAMETER.findall(found.group(1)) if found else []
+
+
+def _parsed_for_bigquery(name: str, project: str, dataset: str) -> Any:
+    """The query's syntax tree, every table qualified with the project and dataset: BigQuery
+    resolves a view's or table function's body without the default dataset."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.qualify_tables import qualify_tables
+
+    tree = qualify_tables(sqlglot.parse_one(query_sql(name), read="bigquery"), db=dataset, catalog=project,
+                          dialect="bigquery")
+    for table in tree.find_all(exp.Table):
+        if table.args.get("catalog") is not None:  # project ids may hold hyphens: quote the parts
+            for part in ("catalog", "db", "this"):
+                table.set(part, exp.to_identifier(table.args[part].name, quoted=True))
+    return tree
+
+
+def bigquery_ddl(name: str, project: str, dataset: str) -> str:
+    """The statement that creates a view (``VIEWS``) or an analyst query's table function in BigQuery.
+
+    A table function takes the query's parameters as arguments, in order; its body is the query with
+    each ``@name`` read as the argument ``arg_name``. The prefix keeps arguments apart from columns
+    of the same name (``site``), which engines resolve differently or refuse as ambiguous.
+    """
+    from sqlglot import exp
+
+    tree = _parsed_for_bigquery(name, project, dataset)
+    if name in VIEWS:
+        return tree.sql(dialect="bigquery", pretty=True)
+    for parameter in list(tree.find_all(exp.Parameter)):
+        parameter.replace(exp.column(TABLE_FUNCTION_ARGUMENT_PREFIX + parameter.name))
+    signature = ", ".join(f"{TABLE_FUNCTION_ARGUMENT_PREFIX}{param} {kind}" for param, kind in query_parameters(name))
+    body = tree.sql(dialect="bigquery", pretty=True, comments=False)
+    return f"CREATE OR REPLACE TABLE FUNCTION `{project}.{dataset}.{name}`({signature}) AS (\n{body}\n)"
+
+
+def bigquery_call(name: str, project: str, dataset: str) -> str:
+    """The query that calls an analyst query's table function with ``@named`` query parameters, in the
+    order of the query's own ORDER BY (a table function's result has none)."""
+    from sqlglot import exp
+
+    order = _parsed_for_bigquery(name, project, dataset).args.get("order")
+    arguments = ", ".join(f"@{param}" for param, _ in query_parameters(name))
+    call = f"SELECT * FROM `{project}.{dataset}.{name}`({arguments})"
+    if order is None:
+        return call
+    for column in order.find_all(exp.Column):
+        column.set("table", None)  # the body's table aliases are out of scope outside it
+    return f"{call}\n{order.sql(dialect='bigquery')}"

@@ -1,43 +1,94 @@
-"""A local BigQuery emulator (bqemulator, DuckDB-backed) for tests, in a virtualenv of its own.
+"""A local BigQuery emulator for tests: local-bigquery (MIT, DuckDB-backed), in a virtualenv of its own.
 
-bqemulator needs duckdb < 2, while the project uses duckdb 2, so it lives in its own virtualenv
-under the cache folder, built on first use from PyPI. It loads DuckDB's spatial and icu extensions,
-which DuckDB would download at run time; here they come from PyPI's duckdb-extension-* packages and
-are placed in a private HOME the emulator runs with. It listens on 127.0.0.1 only.
+Why local-bigquery: of the emulators on PyPI it is the most faithful one here. It dedupes
+``insertAll`` rows by insert id, rejects bad rows with per-row errors, creates table functions and
+views, and honours partitioning, clustering and query parameters: the behaviours this project's
+BigQuery warehouse relies on. (bqemulator, used before, did neither the dedupe nor table functions.)
+
+Its constraints, and what this module does about them:
+
+* It needs Python >= 3.13, and the project runs on 3.11: it gets a virtualenv of its own, under the
+  cache folder, made with the first Python 3.13+ found (``$SOCIAL_MENTORS_EMULATOR_PYTHON``, then
+  ``python3.13``/``python3.14`` on PATH, then pyenv's versions).
+* With duckdb 2 it downloads DuckDB extensions at first use, which fails offline. It runs with
+  duckdb 1.5.5 instead, whose extensions (icu, spatial, ducklake) come from PyPI's
+  ``duckdb-extension-*`` packages and are placed in a private HOME the emulator runs with.
+* It listens on all interfaces unless told otherwise: it is given ``--host 127.0.0.1``.
 """
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 from services.maven import cache_dir, free_port
 
+EMULATOR = "local-bigquery==0.4.0"
 DUCKDB_VERSION = "1.5.5"
-PACKAGES = ["bqemulator==1.4.0", f"duckdb=={DUCKDB_VERSION}", f"duckdb-extension-spatial=={DUCKDB_VERSION}",
-            f"duckdb-extension-icu=={DUCKDB_VERSION}", "numpy"]
+# Installed after the emulator, without dependency resolution: local-bigquery asks for duckdb>=2,
+# whose extension downloads cannot work offline; 1.5.5 runs it with extensions from PyPI.
+OFFLINE_DUCKDB = [f"duckdb=={DUCKDB_VERSION}"] + [
+    f"duckdb-extension-{name}=={DUCKDB_VERSION}" for name in ("icu", "spatial", "ducklake")
+]
+
+
+class EmulatorUnavailable(RuntimeError):
+    pass
+
+
+def _is_python313(candidate: str) -> bool:
+    """True when ``candidate`` runs and is Python >= 3.13 (pyenv's shims exist for versions that
+    are not active, and fail when run)."""
+    try:
+        checked = subprocess.run([candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 13))"],
+                                 capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return checked.returncode == 0
+
+
+def find_python313() -> Optional[str]:
+    """A Python >= 3.13 interpreter on this machine, or None."""
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    candidates = [
+        os.environ.get("SOCIAL_MENTORS_EMULATOR_PYTHON"),
+        *(shutil.which(name) for name in ("python3.13", "python3.14", "python3.15")),
+        *sorted(glob.glob(f"{pyenv_root}/versions/3.1[3-5]*/bin/python3"), reverse=True),
+    ]
+    return next((c for c in candidates if c and _is_python313(c)), None)
 
 
 def ensure_emulator() -> Path:
     """The emulator's virtualenv, created on first use."""
-    venv = cache_dir() / "bqemulator-1.4.0"
+    venv = cache_dir() / f"{EMULATOR.replace('==', '-')}-duckdb-{DUCKDB_VERSION}"
     done = venv / ".installed"
     if done.exists():
         return venv
+    python = find_python313()
+    if python is None:
+        raise EmulatorUnavailable(
+            "the BigQuery emulator (local-bigquery) needs Python 3.13 or newer: install it (pyenv install 3.13) "
+            "or point SOCIAL_MENTORS_EMULATOR_PYTHON at one"
+        )
     shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PACKAGES], capture_output=True, text=True)
-    if installed.returncode != 0:
-        raise RuntimeError(f"installing the BigQuery emulator failed:\n{installed.stderr[-3000:]}")
-    done.write_text("\n".join(PACKAGES))
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    pip = str(venv / "bin" / "pip")
+    for step in ([pip, "install", "-q", EMULATOR], [pip, "install", "-q", "--no-deps", *OFFLINE_DUCKDB]):
+        installed = subprocess.run(step, capture_output=True, text=True)
+        if installed.returncode != 0:
+            raise EmulatorUnavailable(f"installing the BigQuery emulator failed ({' '.join(step[1:])}):\n"
+                                      f"{installed.stderr[-3000:]}")
+    done.write_text("\n".join([EMULATOR, *OFFLINE_DUCKDB]))
     return venv
 
 
 def _private_home(venv: Path, home: Path) -> Path:
+    """A HOME whose DuckDB extension folder holds the extensions from PyPI, so none is downloaded."""
     target = home / ".duckdb" / "extensions" / f"v{DUCKDB_VERSION}" / "linux_amd64"
     target.mkdir(parents=True, exist_ok=True)
     for extension in venv.glob(f"lib/python*/site-packages/duckdb_extension_*/extensions/v{DUCKDB_VERSION}/*.duckdb_extension"):
@@ -46,37 +97,44 @@ def _private_home(venv: Path, home: Path) -> Path:
 
 
 class BigQueryEmulator:
+    """One emulator process on 127.0.0.1; its data, log and HOME under ``workdir``."""
+
     def __init__(self, workdir: Path, project: str = "social-mentors-test"):
         self.workdir = Path(workdir)
         self.project = project
         self.port = free_port()
-        self.process = None
+        self.process: Optional[subprocess.Popen] = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "local-bigquery.log"
+
     def start(self, timeout_s: float = 60.0) -> str:
         venv = ensure_emulator()
         home = _private_home(venv, self.workdir / "home")
-        log = open(self.workdir / "bqemulator.log", "wb")
-        self.process = subprocess.Popen(
-            [str(venv / "bin" / "bqemulator"), "start", "--rest-host", "127.0.0.1", "--rest-port", str(self.port),
-             "--grpc-host", "127.0.0.1", "--grpc-port", str(free_port()), "--project", self.project,
-             "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(home)), start_new_session=True,
-        )
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "wb") as log:
+            self.process = subprocess.Popen(
+                [str(venv / "bin" / "local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--grpc-port", str(free_port()), "--project", self.project, "--data-dir", str(data)],
+                stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(home)), start_new_session=True,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the BigQuery emulator exited; see {self.workdir / 'bqemulator.log'}")
+                raise EmulatorUnavailable(f"the BigQuery emulator exited; see {self.log_file}")
             try:
                 urllib.request.urlopen(f"{self.endpoint}/bigquery/v2/projects/{self.project}/datasets", timeout=2)
                 return self.endpoint
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"the BigQuery emulator did not answer within {timeout_s:.0f} s")
+        raise EmulatorUnavailable(f"the BigQuery emulator did not answer within {timeout_s:.0f} s; see {self.log_file}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -16,6 +16,7 @@ this job server gives exactly the scores of the in-process runner.
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import subprocess
 import time
@@ -26,6 +27,9 @@ from typing import Optional
 from services import maven
 
 BEAM_FLINK_RUNNER = "org.apache.beam:beam-runners-flink-1.19:2.62.0"
+# Where a mirror serves the Flink runner of the SDK's own version (or a cluster needs another Flink),
+# name it here, for example org.apache.beam:beam-runners-flink-1.19:2.77.0.
+RUNNER_OVERRIDE_VARIABLE = "SOCIAL_MENTORS_FLINK_RUNNER"
 # The job server logs through SLF4J 1.7 (the version on the runner's classpath); without a
 # binding it would log nothing at all.
 SLF4J_BINDING = "org.slf4j:slf4j-simple:1.7.30"
@@ -45,11 +49,10 @@ class FlinkJobServerError(RuntimeError):
 
 def resolve_job_server(quiet: bool = True) -> Path:
     """The folder of the job server's jars (Flink runner, Flink, job service), resolved on first use."""
-    artifact = BEAM_FLINK_RUNNER.split(":")
+    runner = os.environ.get(RUNNER_OVERRIDE_VARIABLE) or BEAM_FLINK_RUNNER
+    _, artifact, version = runner.split(":")
     try:
-        return maven.resolve_jars(
-            f"{artifact[1]}-{artifact[2]}", [BEAM_FLINK_RUNNER, SLF4J_BINDING], "Beam's Flink job server", quiet
-        )
+        return maven.resolve_jars(f"{artifact}-{version}", [runner, SLF4J_BINDING], "Beam's Flink job server", quiet)
     except maven.MavenResolutionError as error:
         raise FlinkJobServerError(str(error)) from error
 

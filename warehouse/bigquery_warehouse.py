@@ -1,4 +1,4 @@
-"""BigQuery as the warehouse: tables, view and analyst queries from ``schemas/``, rows by streaming insert.
+"""BigQuery as the warehouse: tables, view and table functions from ``schemas/``, rows by streaming insert.
 
 ``bigquery://PROJECT/DATASET``. Tables are created when missing with the schema derived from
 ``schemas/*.avsc``: ``pair_scores`` partitioned by the window's date and clustered by site, author_id,
@@ -7,6 +7,10 @@ google-cloud-bigquery client's ``insert_rows_json``, each with a stable insert i
 pane), so a retried insert is deduplicated by BigQuery and what it cannot deduplicate the
 ``pair_scores_latest`` view removes: it keeps the newest run's highest pane per pair and window.
 Nothing here updates or deletes rows, so the design never touches BigQuery's streaming buffer.
+
+The analysts' queries (``schemas/queries``) become table functions, ``mentors(reader, site,
+half_life_days, top)`` and so on, created with the tables; ``query`` calls them with query
+parameters, never with user input formatted into SQL.
 
 Why not Beam's WriteToBigQuery: its table management goes through an apitools client hard-wired to
 Google's endpoint, its batch default loads files through GCS, and neither can be exercised against
@@ -74,18 +78,17 @@ class BigQueryWarehouse:
                 type_=bigquery.TimePartitioningType.DAY, field=layout["partition_by"])
             definition.clustering_fields = layout["cluster_by"] or None
             self.client.create_table(definition, exists_ok=True)
-        for view in schemas.VIEWS:
-            self.client.query(schemas.query_sql(view), job_config=self._job_config({})).result()
+        # Views first: the table functions read pair_scores_latest.
+        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES):
+            self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset)).result()
 
-    def _job_config(self, params: dict[str, Any]):
+    def _job_config(self, name: str, values: dict[str, Any]):
         from google.cloud import bigquery
 
-        types = {"reader": "STRING", "author": "STRING", "site": "STRING", "top": "INT64", "half_life_days": "FLOAT64"}
-        return bigquery.QueryJobConfig(
-            default_dataset=f"{self.project}.{self.dataset}",
-            query_parameters=[bigquery.ScalarQueryParameter(name, types.get(name, "STRING"), value)
-                              for name, value in params.items()],
-        )
+        return bigquery.QueryJobConfig(query_parameters=[
+            bigquery.ScalarQueryParameter(param, kind, values.get(param))
+            for param, kind in schemas.query_parameters(name)
+        ])
 
     def _insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> int:
         if not rows:
@@ -107,7 +110,8 @@ class BigQueryWarehouse:
         return self._insert("dead_letters", rows, ["|".join(str(row[c]) for c in key) for row in rows])
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
-        result = self.client.query(schemas.query_sql(name), job_config=self._job_config(params)).result()
+        call = schemas.bigquery_call(name, self.project, self.dataset)
+        result = self.client.query(call, job_config=self._job_config(name, params)).result()
         columns = [field.name for field in result.schema]
         return columns, [_naive_row(tuple(row.values())) for row in result]
 

@@ -44,3 +44,30 @@ def test_every_query_is_bigquery_sql_that_transpiles_to_duckdb(name):
         needed = {p for p in params if f"${p}" in duck}
         assert needed == {p for p in params if f"@{p}" in schemas.query_sql(name)}
         assert connection.execute(duck, {p: params[p] for p in needed}).fetchall() == []
+
+
+@pytest.mark.parametrize("name", schemas.ANALYST_QUERIES + schemas.VIEWS)
+def test_bigquery_objects_name_every_table_with_project_and_dataset(name):
+    # BigQuery resolves a view's or table function's body without the default dataset.
+    import sqlglot
+    from sqlglot import exp
+
+    ddl = schemas.bigquery_ddl(name, "my-project", "mentors_ds")
+    tables = list(sqlglot.parse_one(ddl, read="bigquery").find_all(exp.Table))
+    ctes = {cte.alias for cte in sqlglot.parse_one(ddl, read="bigquery").find_all(exp.CTE)}
+    outside = [t for t in tables if t.name not in ctes]
+    assert outside and all((t.catalog, t.db) == ("my-project", "mentors_ds") for t in outside)
+    assert "`my-project`" in ddl  # hyphenated project ids are quoted
+
+
+@pytest.mark.parametrize("name", schemas.ANALYST_QUERIES)
+def test_each_analyst_query_becomes_a_table_function_called_with_its_typed_parameters(name):
+    parameters = schemas.query_parameters(name)
+    assert parameters and all(kind in ("STRING", "INT64", "FLOAT64") for _, kind in parameters)
+    ddl = schemas.bigquery_ddl(name, "p", "d")
+    assert ddl.startswith(f"CREATE OR REPLACE TABLE FUNCTION `p.d.{name}`(")
+    assert "@" not in ddl  # the body reads the function's arguments, not query parameters
+    for param, kind in parameters:
+        assert f"arg_{param} {kind}" in ddl
+    call = schemas.bigquery_call(name, "p", "d")
+    assert f"`p.d.{name}`({', '.join('@' + p for p, _ in parameters)})" in call and "ORDER BY" in call
