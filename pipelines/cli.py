@@ -218,7 +218,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     with runner_services(beam_args) as runner_args:
         summary = run_scoring(ReadEventFiles(args.input), settings, runner_args)
     print(summary.render())
-    return 0 if summary.balanced else 1
+    return 0 if summary.balanced and not summary.refused_rows else 1
 
 
 def cmd_run_kafka(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -254,7 +254,7 @@ def cmd_run_kafka(args: argparse.Namespace, beam_args: list[str]) -> int:
             on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
         )
     print(summary.render())
-    return 0 if summary.balanced or args.streaming else 1
+    return 0 if args.streaming or (summary.balanced and not summary.refused_rows) else 1
 
 
 def _interrupt(signum: int, frame: Any) -> None:

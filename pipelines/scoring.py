@@ -48,8 +48,12 @@ def build_scoring_pipeline(
     )
     dead_letters = (decode_dead_letters, resolved.dead_letters) | "AllDeadLetters" >> beam.Flatten()
     if write:
-        scores | "WriteScores" >> WriteScores(settings.warehouse)
-        dead_letters | "WriteDeadLetters" >> WriteDeadLetters(settings.warehouse)
+        refused = scores | "WriteScores" >> WriteScores(settings.warehouse)
+        (
+            (dead_letters, refused)
+            | "WithRefusedScores" >> beam.Flatten()
+            | "WriteDeadLetters" >> WriteDeadLetters(settings.warehouse)
+        )
     return ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.skipped, resolved.duplicates)
 
 
@@ -65,6 +69,9 @@ class RunSummary:
     pair_score_rows: int
     seconds: float
     warehouse: str
+    # pair_scores rows the warehouse refused (kept in dead_letters as WAREHOUSE_REFUSED); rows, not
+    # input records, so outside the balance of records
+    refused_rows: int = 0
 
     @property
     def skipped_total(self) -> int:
@@ -92,6 +99,8 @@ class RunSummary:
             f"  duplicates      {self.duplicates:>12,}",
             f"  dead-lettered   {self.dead_letters_total:>12,}{detail(self.dead_letters)}",
             f"  pair rows       {self.pair_score_rows:>12,}  written to {self.warehouse}",
+            *([f"  refused rows    {self.refused_rows:>12,}  pair rows the warehouse refused: see dead_letters "
+               "where error_kind = 'WAREHOUSE_REFUSED' for its reasons"] if self.refused_rows else []),
             f"  time taken      {self.seconds:>12.1f} s  ({rate:,.0f} records/s)",
         ]
         if self.balanced:
@@ -122,6 +131,7 @@ def summarize(result: Any, seconds: float, warehouse: str) -> RunSummary:
         duplicates=counters.get(("resolve", "duplicates"), 0),
         dead_letters=by_namespace("dead_letters"),
         pair_score_rows=counters.get(("score", "pair_score_rows"), 0),
+        refused_rows=counters.get(("warehouse", "pair_scores_refused"), 0),
         seconds=seconds,
         warehouse=warehouse,
     )

@@ -27,6 +27,8 @@ MISSING_PARENT = "MISSING_PARENT"
 BAD_TIMESTAMP = "BAD_TIMESTAMP"
 BAD_VALUE = "BAD_VALUE"
 PARENT_UNRESOLVED = "PARENT_UNRESOLVED"
+# Not an input record: a pair_scores row the warehouse refused (kept, with the reason, as a dead letter).
+WAREHOUSE_REFUSED = "WAREHOUSE_REFUSED"
 
 
 class Event(NamedTuple):

@@ -1,15 +1,24 @@
-"""Write results to the warehouse: pair_scores rows and dead letters, batched per bundle."""
+"""Write results to the warehouse: pair_scores rows and dead letters, batched per bundle.
+
+A row the warehouse refuses (BigQuery's per-row errors) is not lost: ``WriteScores`` returns it as a
+dead letter, with the reason, for ``WriteDeadLetters`` to store. A refused dead letter has nowhere
+left to go, so it fails the bundle with BigQuery's reason.
+"""
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
-from transforms.events import DeadLetter
+import schemas
+from transforms.events import WAREHOUSE_REFUSED, DeadLetter
 
-FLUSH_EVERY = 5_000
+# Rows per warehouse write at most: one insertAll request, or one DuckDB statement.
+MAX_BATCH_ROWS = 5_000
 
 
 def dead_letter_row(dead_letter: DeadLetter) -> dict[str, Any]:
@@ -19,13 +28,22 @@ def dead_letter_row(dead_letter: DeadLetter) -> dict[str, Any]:
     return row
 
 
-class WriteRowsFn(beam.DoFn):
-    """Rows in; written to one warehouse table in batches (upserts for pair_scores)."""
+def refused_score_dead_letter(row: dict[str, Any], reason: str) -> DeadLetter:
+    """A pair_scores row the warehouse refused, as a dead letter naming the row by key, run and pane."""
+    key = schemas.table_layout("pair_scores")["primary_key"] + ["run_started_at", "pane_index"]
+    origin = "warehouse:pair_scores/" + "/".join(str(row[c]) for c in key)
+    return DeadLetter(origin, WAREHOUSE_REFUSED, reason, None, json.dumps(row, sort_keys=True))
+
+
+class WriteBatchFn(beam.DoFn):
+    """A batch of rows in; written to one warehouse table (upserts for pair_scores). Refused
+    pair_scores rows come out as dead letters."""
 
     def __init__(self, warehouse_url: str, table: str):
         self.warehouse_url = warehouse_url
         self.table = table
         self.written = Metrics.counter("warehouse", f"{table}_written")
+        self.refused = Metrics.counter("warehouse", f"{table}_refused")
 
     def setup(self) -> None:
         from warehouse import open_warehouse  # opened on the worker, never pickled
@@ -33,34 +51,39 @@ class WriteRowsFn(beam.DoFn):
         warehouse = open_warehouse(self.warehouse_url)
         self.write = warehouse.write_scores if self.table == "pair_scores" else warehouse.write_dead_letters
 
-    def start_bundle(self) -> None:
-        self.buffer: list[dict[str, Any]] = []
+    def process(self, batch: list[dict[str, Any]]) -> Iterable[DeadLetter]:
+        refused = self.write(batch)
+        self.written.inc(len(batch) - len(refused))
+        if not refused:
+            return
+        self.refused.inc(len(refused))
+        if self.table != "pair_scores":
+            raise RuntimeError(f"the warehouse refused {len(refused)} {self.table} rows, e.g.: {refused[0].reason}")
+        for row, reason in refused:
+            yield refused_score_dead_letter(row, reason)
 
-    def process(self, row: dict[str, Any]) -> Iterable[None]:
-        self.buffer.append(row)
-        if len(self.buffer) >= FLUSH_EVERY:
-            self._flush()
-        return ()
 
-    def finish_bundle(self) -> None:
-        self._flush()
-
-    def _flush(self) -> None:
-        if self.buffer:
-            self.write(self.buffer)
-            self.written.inc(len(self.buffer))
-            self.buffer = []
+def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str) -> beam.PCollection:
+    return (
+        rows
+        | "Batch" >> beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BATCH_ROWS)
+        | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table))
+    )
 
 
 class WriteScores(beam.PTransform):
-    """``pair_scores`` rows -> the warehouse (newest pane per pair and window kept)."""
+    """``pair_scores`` rows -> the warehouse (newest pane per pair and window kept); returns the rows
+    it refused as dead letters, in the global window beside the other dead letters."""
 
     def __init__(self, warehouse_url: str):
         super().__init__()
         self.warehouse_url = warehouse_url
 
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
-        return rows | "UpsertPairScores" >> beam.ParDo(WriteRowsFn(self.warehouse_url, "pair_scores"))
+        return (
+            _batched_write(rows, self.warehouse_url, "pair_scores")
+            | "RefusedIntoGlobalWindow" >> beam.WindowInto(GlobalWindows())
+        )
 
 
 class WriteDeadLetters(beam.PTransform):
@@ -71,8 +94,4 @@ class WriteDeadLetters(beam.PTransform):
         self.warehouse_url = warehouse_url
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
-        return (
-            dead_letters
-            | "ToRows" >> beam.Map(dead_letter_row)
-            | "AppendDeadLetters" >> beam.ParDo(WriteRowsFn(self.warehouse_url, "dead_letters"))
-        )
+        return _batched_write(dead_letters | "ToRows" >> beam.Map(dead_letter_row), self.warehouse_url, "dead_letters")

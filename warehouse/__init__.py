@@ -1,23 +1,33 @@
 """The warehouse behind one small interface: write scores and dead letters, run analyst queries.
 
 ``open_warehouse(url)`` returns the implementation for a URL: a path (or ``duckdb://PATH``) is the
-embedded DuckDB file; ``bigquery://PROJECT/DATASET`` is BigQuery. Tables come from ``schemas/*.avsc`` and queries from ``schemas/queries``; this
-module holds no schema and no analyst SQL of its own.
+embedded DuckDB file; ``bigquery://PROJECT/DATASET`` is BigQuery. Tables come from ``schemas/*.avsc``
+and queries from ``schemas/queries``; this module holds no schema and no analyst SQL of its own.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, NamedTuple, Protocol
 
 DEFAULT_WAREHOUSE = "social_mentors.duckdb"
 
 
+class RefusedRow(NamedTuple):
+    """A row the warehouse would not store, and its reason (BigQuery's per-row error)."""
+
+    row: dict[str, Any]
+    reason: str
+
+
 class Warehouse(Protocol):
+    """``write_*`` store every row but those they return as refused; a failure of the whole write
+    (the warehouse unreachable, say) raises, and the runner retries the bundle."""
+
     url: str
 
-    def write_scores(self, rows: list[dict[str, Any]]) -> int: ...
+    def write_scores(self, rows: list[dict[str, Any]]) -> list[RefusedRow]: ...
 
-    def write_dead_letters(self, rows: list[dict[str, Any]]) -> int: ...
+    def write_dead_letters(self, rows: list[dict[str, Any]]) -> list[RefusedRow]: ...
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
 

@@ -7,6 +7,8 @@ google-cloud-bigquery client's ``insert_rows_json``, each with a stable insert i
 pane), so a retried insert is deduplicated by BigQuery and what it cannot deduplicate the
 ``pair_scores_latest`` view removes: it keeps the newest run's highest pane per pair and window.
 Nothing here updates or deletes rows, so the design never touches BigQuery's streaming buffer.
+Rows BigQuery refuses (its per-row errors, such as a partition outside the range streaming inserts
+accept) are returned with the reason, and the pipeline writes them to ``dead_letters``.
 
 The analysts' queries (``schemas/queries``) become table functions, ``mentors(reader, site,
 half_life_days, top)`` and so on, created with the tables; ``query`` calls them with query
@@ -21,12 +23,14 @@ an emulator offline. This sink is one DoFn over the same interface as the embedd
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from typing import Any, Iterator
 
 import schemas
+from warehouse import RefusedRow
 
+# A request holding one invalid row is refused whole; the valid rows are sent again this often.
+MAX_INSERT_ATTEMPTS = 3
 EPOCH = dt.datetime(1970, 1, 1)
 
 
@@ -90,22 +94,42 @@ class BigQueryWarehouse:
             for param, kind in schemas.query_parameters(name)
         ])
 
-    def _insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> int:
-        if not rows:
-            return 0
+    def _insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> list[RefusedRow]:
+        """Stream ``rows`` in; returns those BigQuery refused, with its reasons.
+
+        One invalid row makes BigQuery refuse the whole request: the others come back marked
+        ``stopped``, and are sent again (with their insert ids, so nothing is stored twice).
+        """
         stamps = set(schemas.timestamp_fields(table))
         payload = [{k: _bq_value(v, k in stamps) for k, v in row.items()} for row in rows]
-        errors = self.client.insert_rows_json(self.table_id(table), payload, row_ids=row_ids)
-        if errors:
-            raise RuntimeError(f"BigQuery refused rows of {table}: {json.dumps(errors)[:2000]}")
-        return len(rows)
+        refused: list[RefusedRow] = []
+        pending = list(range(len(rows)))
+        for _ in range(MAX_INSERT_ATTEMPTS):
+            if not pending:
+                return refused
+            errors = self.client.insert_rows_json(
+                self.table_id(table), [payload[i] for i in pending], row_ids=[row_ids[i] for i in pending])
+            stopped = []
+            for entry in errors:
+                index = pending[entry["index"]]
+                reasons = [e for e in entry.get("errors", []) if e.get("reason") != "stopped"]
+                if reasons:
+                    refused.append(RefusedRow(rows[index], "; ".join(
+                        f"{e.get('location') or table}: {e.get('message') or e.get('reason')}" for e in reasons)))
+                else:
+                    stopped.append(index)
+            pending = stopped
+        if pending:
+            raise RuntimeError(f"BigQuery kept stopping {len(pending)} rows of {table} without a reason; "
+                               f"the runner will retry the bundle")
+        return refused
 
-    def write_scores(self, rows: list[dict[str, Any]]) -> int:
+    def write_scores(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
         key = schemas.table_layout("pair_scores")["primary_key"]
         ids = ["|".join(str(row[c]) for c in key + ["run_started_at", "pane_index"]) for row in rows]
         return self._insert("pair_scores", rows, ids)
 
-    def write_dead_letters(self, rows: list[dict[str, Any]]) -> int:
+    def write_dead_letters(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
         key = schemas.table_layout("dead_letters")["primary_key"]
         return self._insert("dead_letters", rows, ["|".join(str(row[c]) for c in key) for row in rows])
 

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 import schemas
+from warehouse import RefusedRow
 
 # DuckDB lets one process at a time hold a file. Every operation opens the file, works and closes
 # it again, so a streaming pipeline (the writer) and an analyst's query (a reader in another
@@ -97,7 +98,7 @@ class DuckDBWarehouse:
             )
         return len(rows)
 
-    def write_scores(self, rows: list[dict[str, Any]]) -> int:
+    def write_scores(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
         """Upsert rows, keeping the newest row of each (site, author, reader, window): the latest run's,
         then the highest pane (a retried, older pane of the same run never replaces a newer one)."""
         key = schemas.table_layout("pair_scores")["primary_key"]
@@ -112,13 +113,15 @@ class DuckDBWarehouse:
             "WHERE excluded.run_started_at > pair_scores.run_started_at OR "
             "(excluded.run_started_at = pair_scores.run_started_at AND excluded.pane_index >= pair_scores.pane_index)"
         )
-        return self._insert("pair_scores", list(newest.values()), conflict)
+        self._insert("pair_scores", list(newest.values()), conflict)
+        return []  # typed from the same schema as the table: DuckDB refuses none, or fails the write
 
-    def write_dead_letters(self, rows: list[dict[str, Any]]) -> int:
+    def write_dead_letters(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
         """Append dead letters; one already stored for the same origin and error is kept as it was."""
         key = schemas.table_layout("dead_letters")["primary_key"]
         unique = {tuple(row[c] for c in key): row for row in rows}
-        return self._insert("dead_letters", list(unique.values()), "ON CONFLICT DO NOTHING")
+        self._insert("dead_letters", list(unique.values()), "ON CONFLICT DO NOTHING")
+        return []
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         """Run an analyst query from ``schemas/queries`` with named parameters (never formatted in)."""

@@ -110,3 +110,14 @@ def test_streaming_gives_the_batch_scores_when_nothing_is_late(tmp_path):
         build_scoring_pipeline(p | stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
     assert scores_of(stream_wh) == scores_of(batch_wh)
     assert len(scores_of(batch_wh)) > 100
+
+
+def test_the_summary_names_refused_rows_apart_from_the_balance_of_records():
+    from pipelines.scoring import RunSummary
+
+    summary = RunSummary(records_in=10, scored=8, skipped={"post": 2}, duplicates=0, dead_letters={},
+                         pair_score_rows=12, seconds=1.0, warehouse="bigquery://p/d", refused_rows=3)
+    text = summary.render()
+    assert summary.balanced and "accounting      balanced" in text
+    assert "refused rows               3" in text and "WAREHOUSE_REFUSED" in text
+    assert "refused rows" not in RunSummary(10, 8, {"post": 2}, 0, {}, 12, 1.0, "w").render()

@@ -73,12 +73,14 @@ def test_a_retried_insert_adds_no_row_and_a_retried_older_pane_does_not_win(bigq
     assert [r[columns.index("mentor_score")] for r in rows] == [0.3]  # ... that the view passes over
 
 
-def test_a_row_bigquery_refuses_fails_the_write_with_bigquery_s_reason(bigquery_url):
+def test_a_row_bigquery_refuses_comes_back_with_its_reason_and_the_rest_are_stored(bigquery_url):
     warehouse = open_warehouse(bigquery_url)
     bad = row("a", "r", E, 0.2)
     bad["reader_comments"] = "many"
-    with pytest.raises(RuntimeError, match="BigQuery refused rows of pair_scores.*reader_comments"):
-        warehouse.write_scores([row("a", "r2", E, 0.1), bad])
+    # BigQuery refuses the whole request and marks the valid rows "stopped": they are sent again.
+    refused = warehouse.write_scores([row("a", "r2", E, 0.1), bad, row("a", "r3", E, 0.1)])
+    assert [(r.row["reader_id"], "reader_comments" in r.reason and "many" in r.reason) for r in refused] == [("r", True)]
+    assert sorted(r[2] for r in warehouse.export("pair_scores")[1]) == ["r2", "r3"]
 
 
 def test_each_analyst_query_is_a_table_function_an_analyst_can_call(bigquery_url):

@@ -1,0 +1,37 @@
+"""Writing to the warehouse: rows it refuses are kept as dead letters, never lost."""
+import json
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from helpers import E, score_row
+from transforms.events import WAREHOUSE_REFUSED, DeadLetter
+from transforms.sink import WriteDeadLetters, WriteScores
+from warehouse import open_warehouse
+
+
+def test_a_refused_score_row_becomes_a_dead_letter_with_bigquery_s_reason(bigquery_url):
+    bad = score_row("a", "r-bad", E, 0.2)
+    bad["reader_comments"] = "many"
+    rows = [score_row("a", f"r{i}", E, 0.1) for i in range(5)] + [bad]
+    decode_dead = DeadLetter("file.avro:7", "PARSE_ERROR", "not JSON", None, "{")
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    refused = pipeline | "Scores" >> beam.Create(rows) | WriteScores(bigquery_url)
+    dead = pipeline | "DeadLetters" >> beam.Create([decode_dead])
+    (dead, refused) | beam.Flatten() | WriteDeadLetters(bigquery_url)
+    result = pipeline.run()
+    result.wait_until_finish()
+
+    warehouse = open_warehouse(bigquery_url)
+    assert warehouse.count("pair_scores") == 5
+    columns, letters = warehouse.export("dead_letters")
+    letters = [dict(zip(columns, letter)) for letter in letters]
+    by_kind = {letter["error_kind"]: letter for letter in letters}
+    assert set(by_kind) == {"PARSE_ERROR", WAREHOUSE_REFUSED}
+    refused_letter = by_kind[WAREHOUSE_REFUSED]
+    assert refused_letter["origin"].startswith("warehouse:pair_scores/s/a/r-bad/")
+    assert "reader_comments" in refused_letter["message"]
+    assert json.loads(refused_letter["raw_payload"])["reader_comments"] == "many"
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
+                if c.key.metric.namespace == "warehouse"}
+    assert counters == {"pair_scores_written": 5, "pair_scores_refused": 1, "dead_letters_written": 2}
