@@ -307,8 +307,9 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     import schemas
     from warehouse import open_warehouse
 
-    open_warehouse(args.warehouse)  # creates what is missing: tables from schemas/, the rest from schemas/queries
+    warehouse = open_warehouse(args.warehouse)  # creates what is missing: tables from schemas/, the rest from schemas/queries
     if args.warehouse.startswith("bigquery://"):
+        warehouse.ensure(update_definitions=True)  # the view and table functions as the repository has them now
         queries = f"table functions {', '.join(schemas.ANALYST_QUERIES)} (or run `social-mentors query`)"
     else:
         queries = f"queries {', '.join(schemas.ANALYST_QUERIES)} (run with `social-mentors query`)"

@@ -172,8 +172,9 @@ def _parsed_for_bigquery(name: str, project: str, dataset: str) -> Any:
     return tree
 
 
-def bigquery_ddl(name: str, project: str, dataset: str) -> str:
-    """The statement that creates a view (``VIEWS``) or an analyst query's table function in BigQuery.
+def bigquery_ddl(name: str, project: str, dataset: str, replace: bool = True) -> str:
+    """The statement that creates a view (``VIEWS``) or an analyst query's table function in BigQuery:
+    ``CREATE OR REPLACE``, or with ``replace=False`` ``CREATE ... IF NOT EXISTS``.
 
     A table function takes the query's parameters as arguments, in order; its body is the query with
     each ``@name`` read as the argument ``arg_name``. The prefix keeps arguments apart from columns
@@ -183,12 +184,15 @@ def bigquery_ddl(name: str, project: str, dataset: str) -> str:
 
     tree = _parsed_for_bigquery(name, project, dataset)
     if name in VIEWS:
+        tree.set("replace", replace)
+        tree.set("exists", not replace)
         return tree.sql(dialect="bigquery", pretty=True)
     for parameter in list(tree.find_all(exp.Parameter)):
         parameter.replace(exp.column(TABLE_FUNCTION_ARGUMENT_PREFIX + parameter.name))
     signature = ", ".join(f"{TABLE_FUNCTION_ARGUMENT_PREFIX}{param} {kind}" for param, kind in query_parameters(name))
     body = tree.sql(dialect="bigquery", pretty=True, comments=False)
-    return f"CREATE OR REPLACE TABLE FUNCTION `{project}.{dataset}.{name}`({signature}) AS (\n{body}\n)"
+    create = "CREATE OR REPLACE TABLE FUNCTION" if replace else "CREATE TABLE FUNCTION IF NOT EXISTS"
+    return f"{create} `{project}.{dataset}.{name}`({signature}) AS (\n{body}\n)"
 
 
 def bigquery_call(name: str, project: str, dataset: str) -> str:

@@ -74,7 +74,6 @@ class FlinkJobServer:
 
     work_dir: Path
     flink_master: str = LOCAL_MASTER
-    parallelism: Optional[int] = None
     heap: str = "1g"
     port: int = 0
     process: Optional[subprocess.Popen] = None
@@ -128,13 +127,6 @@ class FlinkJobServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-    def beam_args(self) -> list[str]:
-        """Arguments that send a Python pipeline to this job server, its SDK workers in-process."""
-        args = ["--runner=FlinkRunner", f"--job_endpoint={self.endpoint}", "--environment_type=LOOPBACK"]
-        if self.parallelism:
-            args.append(f"--parallelism={self.parallelism}")
-        return args
 
     def __enter__(self) -> "FlinkJobServer":
         self.start()

@@ -3,8 +3,7 @@
 The broker's jars come from Maven Central: ``services.maven`` resolves ``org.apache.kafka:kafka_2.13``
 and its dependencies into a cache directory once, then ``java kafka.Kafka`` runs them. ``start``
 formats the storage on first use, starts the broker in the background, waits until it answers, and
-records its pid; ``stop`` ends it. The tests start their
-own broker through this same class.
+records its pid; ``stop`` ends it. The tests start their own broker through this same class.
 """
 from __future__ import annotations
 

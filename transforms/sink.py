@@ -1,4 +1,4 @@
-"""Write results to the warehouse: pair_scores rows and dead letters, batched per bundle.
+"""Write results to the warehouse: pair_scores rows and dead letters, in batches of up to 5,000.
 
 A row the warehouse refuses (BigQuery's per-row errors) is not lost: ``WriteScores`` returns it as a
 dead letter, with the reason, for ``WriteDeadLetters`` to store. A refused dead letter has nowhere

@@ -10,8 +10,8 @@ Nothing here updates or deletes rows, so the design never touches BigQuery's str
 Rows BigQuery refuses (its per-row errors, such as a partition outside the range streaming inserts
 accept) are returned with the reason, and the pipeline writes them to ``dead_letters``.
 
-The analysts' queries (``schemas/queries``) become table functions, ``mentors(reader, site,
-half_life_days, top)`` and so on, created with the tables; ``query`` calls them with query
+The analysts' queries (``schemas/queries``) become table functions, ``mentors(arg_reader, arg_site,
+arg_half_life_days, arg_top)`` and so on, created with the tables; ``query`` calls them with query
 parameters, never with user input formatted into SQL.
 
 Why not Beam's WriteToBigQuery: its table management goes through an apitools client hard-wired to
@@ -68,8 +68,11 @@ class BigQueryWarehouse:
     def table_id(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{table}"
 
-    def ensure(self) -> None:
-        """Dataset, tables (partitioned, clustered) and the latest-pane view, created when missing."""
+    def ensure(self, update_definitions: bool = False) -> None:
+        """Dataset, tables (partitioned, clustered), the latest-pane view and the table functions,
+        created when missing; ``update_definitions`` replaces the view and functions with the
+        repository's current SQL (``warehouse init``). Every worker of a run opens the warehouse, so
+        a run only creates what is missing: BigQuery limits how often one object may be updated."""
         from google.cloud import bigquery
 
         self.client.create_dataset(bigquery.Dataset(f"{self.project}.{self.dataset}"), exists_ok=True)
@@ -84,7 +87,7 @@ class BigQueryWarehouse:
             self.client.create_table(definition, exists_ok=True)
         # Views first: the table functions read pair_scores_latest.
         for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES):
-            self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset)).result()
+            self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, update_definitions)).result()
 
     def _job_config(self, name: str, values: dict[str, Any]):
         from google.cloud import bigquery

@@ -71,3 +71,9 @@ def test_each_analyst_query_becomes_a_table_function_called_with_its_typed_param
         assert f"arg_{param} {kind}" in ddl
     call = schemas.bigquery_call(name, "p", "d")
     assert f"`p.d.{name}`({', '.join('@' + p for p, _ in parameters)})" in call and "ORDER BY" in call
+
+
+@pytest.mark.parametrize("name", schemas.ANALYST_QUERIES + schemas.VIEWS)
+def test_bigquery_objects_can_be_created_only_when_missing(name):
+    ddl = " ".join(schemas.bigquery_ddl(name, "p", "d", replace=False).split())
+    assert "IF NOT EXISTS" in ddl and "OR REPLACE" not in ddl

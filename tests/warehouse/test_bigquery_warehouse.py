@@ -141,3 +141,17 @@ def test_the_readme_s_analyst_sql_runs_on_bigquery(bigquery_url):
         answers.append([dict(r.items()) for r in warehouse.client.query(sql).result()])
     assert [r["author_id"] for r in answers[0]] == ["a4", "a1", "a2"]  # a3 never answered r
     assert {r["reader_id"] for r in answers[1]} == {"r", "r2"}
+
+
+def test_runs_create_missing_definitions_and_init_brings_them_up_to_date(bigquery_url, capsys):
+    from pipelines.cli import main
+
+    warehouse = open_warehouse(bigquery_url)
+    routine = f"{warehouse.project}.{warehouse.dataset}.pair"
+    warehouse.client.query(f"CREATE OR REPLACE TABLE FUNCTION `{routine}`(arg_author STRING, arg_reader STRING, "
+                           "arg_site STRING) AS (SELECT 'stale' AS site)").result()
+    open_warehouse(bigquery_url)  # what every worker of a run does: the existing function is left alone
+    stale = f"SELECT site FROM `{routine}`('a', 'r', NULL)"
+    assert [r[0] for r in warehouse.client.query(stale).result()] == ["stale"]
+    assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
+    assert [r[0] for r in warehouse.client.query(stale).result()] == []
