@@ -126,9 +126,15 @@ class FormatPairScoreFn(beam.DoFn):
         self.bounded = bounded
         self.run_started_at = run_started_at
         self.rows = Metrics.counter("score", "pair_score_rows")
+        self.empty_panes = Metrics.counter("score", "empty_panes")
 
     def process(self, element, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
         (site, author, reader, window_start, window_end), (rc, ar, days, latencies, first, last) = element
+        if rc + ar == 0:
+            # A pane with no interaction at all: some runners fire an empty on-time pane (Beam's
+            # default FIRE_ALWAYS), e.g. Flink in streaming. A pair row needs rc + ar > 0.
+            self.empty_panes.inc()
+            return
         self.rows.inc()
         if self.bounded:
             # A bounded input is complete, so each window has exactly one pane, final and on time,

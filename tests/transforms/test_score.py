@@ -105,3 +105,20 @@ def test_interactions_in_different_windows_make_different_rows():
             rows | beam.Map(lambda r: (r["author_id"], r["window_start"], r["reader_comments"])),
             equal_to([("a", T0, 1), ("a", T0 + DAY_MS, 1), ("r", T0, 0), ("r", T0 + DAY_MS, 0)]),
         )
+
+
+def test_an_empty_pane_makes_no_row_and_is_counted():
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from transforms.score import FormatPairScoreFn, PairActivityFn
+
+    empty = PairActivityFn().create_accumulator()
+    key = ("s", "a", "r", T0, T0 + DAY_MS)
+    pipeline = beam.Pipeline("FnApiRunner")
+    rows = (pipeline | beam.Create([(key, empty)])
+            | beam.ParDo(FormatPairScoreFn(CONFIG, bounded=False, run_started_at=T0)))
+    assert_that(rows, equal_to([]))
+    result = pipeline.run()
+    result.wait_until_finish()
+    (counter,) = result.metrics().query(MetricsFilter().with_name("empty_panes"))["counters"]
+    assert counter.committed == 1
