@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
+from services import processes
 from services.maven import cache_dir, free_port
 
 EMULATOR = "local-bigquery==0.4.0"
@@ -118,12 +119,11 @@ class BigQueryEmulator:
         home = _private_home(venv, self.workdir / "home")
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(venv / "bin" / "local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--grpc-port", str(free_port()), "--project", self.project, "--data-dir", str(data)],
-                stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(home)), start_new_session=True,
-            )
+        self.process = processes.spawn(
+            [str(venv / "bin" / "local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--grpc-port", str(free_port()), "--project", self.project, "--data-dir", str(data)],
+            self.log_file, env=dict(os.environ, HOME=str(home)),
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -137,9 +137,4 @@ class BigQueryEmulator:
         raise EmulatorUnavailable(f"the BigQuery emulator did not answer within {timeout_s:.0f} s; see {self.log_file}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        processes.terminate(self.process)

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Optional
 
-from services import maven
+from services import maven, processes
 
 BEAM_FLINK_RUNNER = "org.apache.beam:beam-runners-flink-1.19:2.62.0"
 # Where a mirror serves the Flink runner of the SDK's own version (or a cluster needs another Flink),
@@ -57,7 +57,14 @@ def resolve_job_server(quiet: bool = True) -> Path:
         raise FlinkJobServerError(str(error)) from error
 
 
-def _answers(port: int) -> bool:
+def java_command(libs: Path, *jvm_options: str) -> list[str]:
+    """``java`` with Flink's Java 17 options and the job server's jars (Flink's own among them)."""
+    opens = [f"--add-opens={package}=ALL-UNNAMED" for package in _JAVA17_OPENS]
+    return ["java", *jvm_options, *opens, "-cp", f"{libs}/*"]
+
+
+def answers(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:``port``."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
@@ -87,10 +94,8 @@ class FlinkJobServer:
         return Path(self.work_dir) / "flink-job-server.log"
 
     def command(self, libs: Path) -> list[str]:
-        opens = [f"--add-opens={package}=ALL-UNNAMED" for package in _JAVA17_OPENS]
         return [
-            "java", f"-Xmx{self.heap}", *opens, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-            "-cp", f"{libs}/*", DRIVER,
+            *java_command(libs, f"-Xmx{self.heap}", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"), DRIVER,
             "--job-host", "127.0.0.1", "--job-port", str(self.port),
             "--artifact-port", "0", "--expansion-port", "0",
             "--artifacts-dir", str(Path(self.work_dir) / "artifacts"),
@@ -102,31 +107,20 @@ class FlinkJobServer:
         libs = resolve_job_server()
         Path(self.work_dir).mkdir(parents=True, exist_ok=True)
         self.port = self.port or maven.free_port()
-        with open(self.log_file, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(libs), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.process = processes.spawn(self.command(libs), self.log_file)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise FlinkJobServerError(
                     f"the Flink job server exited with code {self.process.returncode}; see {self.log_file}")
-            if _answers(self.port):
+            if answers(self.port):
                 return self.endpoint
             time.sleep(0.3)
         self.stop()
         raise FlinkJobServerError(f"the Flink job server did not answer within {timeout_s:.0f} s; see {self.log_file}")
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def stop(self) -> None:
+        processes.terminate(self.process)
 
     def __enter__(self) -> "FlinkJobServer":
         self.start()

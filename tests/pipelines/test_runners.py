@@ -1,4 +1,11 @@
-"""Runs on Beam's FlinkRunner (embedded Flink mini-cluster, job server from Maven Central)."""
+"""Runs on Beam's FlinkRunner: an embedded mini-cluster, and a standalone session cluster with SDK
+workers outside the submitting process (the job server and Flink from Maven Central)."""
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
 from pipelines.cli import main
@@ -77,3 +84,47 @@ def test_a_bounded_kafka_run_on_flink_matches_the_direct_run_and_commits_its_off
     assert main(on_flink) == 0
     assert "resuming, events before" in capsys.readouterr().err
     assert table_of(flink, "pair_scores") == table_of(direct, "pair_scores")
+
+
+@contextlib.contextmanager
+def worker_pool(tmp_path):
+    """Beam's SDK worker pool, as an operator runs it beside each task manager (deploy/flink): it
+    starts workers with the ``python`` on PATH, which must be the environment holding this package."""
+    from services.flink_job_server import answers
+    from services.maven import free_port
+
+    port = free_port()
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    with open(tmp_path / "worker-pool.log", "wb") as log:
+        pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                                 f"--service_port={port}"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not answers(port):
+            assert pool.poll() is None and time.monotonic() < deadline, "the worker pool did not start"
+            time.sleep(0.2)
+        yield f"localhost:{port}"
+    finally:
+        pool.terminate()
+        pool.wait(30)
+
+
+def test_a_run_on_a_flink_session_cluster_with_external_workers_writes_what_the_direct_runner_writes(
+        events_file, tmp_path, capsys, monkeypatch):
+    from services.flink_cluster import FlinkSessionCluster
+
+    monkeypatch.chdir(tmp_path)
+    direct, flink = str(tmp_path / "direct.duckdb"), str(tmp_path / "flink.duckdb")
+    assert main(["run", "--input", events_file, "--warehouse", direct, "--runner", "DirectRunner"]) == 0
+    direct_out = capsys.readouterr().out
+    with FlinkSessionCluster(tmp_path / "cluster") as cluster, worker_pool(tmp_path) as pool:
+        assert main(["run", "--input", events_file, "--warehouse", flink, "--runner", "FlinkRunner",
+                     "--flink_master", cluster.rest_address, "--parallelism", "2",
+                     "--environment_type", "EXTERNAL", "--environment_config", pool]) == 0
+        overview = cluster.overview()
+    captured = capsys.readouterr()
+    assert f"the Flink cluster at {cluster.rest_address}" in captured.err
+    assert (overview["taskmanagers"], overview["jobs-finished"], overview["jobs-failed"]) == (1, 1, 0)
+    assert table_of(flink, "pair_scores") == table_of(direct, "pair_scores")
+    assert table_of(flink, "dead_letters") == table_of(direct, "dead_letters")
+    assert summary_lines(captured.out) == summary_lines(direct_out)
