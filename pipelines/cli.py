@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
     run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
     _add_warehouse(run)
+    run.add_argument("--bigquery-write", choices=("auto", "load", "streaming"), default="auto",
+                     help="BigQuery: load jobs or streaming inserts (default auto: load jobs for a bounded run)")
     _add_window_options(run)
 
     produce = commands.add_parser("produce", help="publish events to Kafka (synthetic community or files)")
@@ -144,6 +146,7 @@ def _settings(args: argparse.Namespace, streaming: bool = False):
         early_firing_s=parse_duration(args.early_firing),
         streaming=streaming,
         scoring=ScoringConfig(**overrides),
+        bigquery_write=args.bigquery_write,
     )
 
 

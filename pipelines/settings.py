@@ -32,6 +32,14 @@ class RunSettings:
     scoring: ScoringConfig = ScoringConfig()
     # Set by a restarted Kafka run: events older than this are re-read as context, not scored.
     replay_fence_ms: Optional[int] = None
+    # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), or "auto": load jobs for a
+    # bounded run, streaming inserts for a stream. The embedded warehouse ignores it.
+    bigquery_write: str = "auto"
+
+    @property
+    def bulk_writes(self) -> bool:
+        """Whether the sink writes with load jobs (BigQuery) rather than streaming inserts."""
+        return self.bigquery_write == "load" or (self.bigquery_write == "auto" and not self.streaming)
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:
@@ -41,3 +49,7 @@ class RunSettings:
         if self.dedupe_horizon_s < self.allowed_lateness_s:
             # A thread's state must outlive the wait for a late parent, or the wait is cut short.
             raise ValueError("--dedupe-horizon must be at least --allowed-lateness")
+        if self.bigquery_write not in ("auto", "load", "streaming"):
+            raise ValueError("--bigquery-write is auto, load or streaming")
+        if self.streaming and self.bigquery_write == "load":
+            raise ValueError("--bigquery-write load needs a bounded run: a stream writes with streaming inserts")

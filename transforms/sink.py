@@ -17,8 +17,10 @@ from apache_beam.transforms.window import GlobalWindows
 import schemas
 from transforms.events import WAREHOUSE_REFUSED, DeadLetter
 
-# Rows per warehouse write at most: one insertAll request, or one DuckDB statement.
+# Rows per warehouse write at most: one insertAll request or DuckDB statement; a load job takes more,
+# since BigQuery allows a table 1,500 of them a day.
 MAX_BATCH_ROWS = 5_000
+MAX_BULK_BATCH_ROWS = 50_000
 
 
 def dead_letter_row(dead_letter: DeadLetter) -> dict[str, Any]:
@@ -39,9 +41,10 @@ class WriteBatchFn(beam.DoFn):
     """A batch of rows in; written to one warehouse table (upserts for pair_scores). Refused
     pair_scores rows come out as dead letters."""
 
-    def __init__(self, warehouse_url: str, table: str):
+    def __init__(self, warehouse_url: str, table: str, bulk: bool = False):
         self.warehouse_url = warehouse_url
         self.table = table
+        self.bulk = bulk
         self.written = Metrics.counter("warehouse", f"{table}_written")
         self.refused = Metrics.counter("warehouse", f"{table}_refused")
 
@@ -52,7 +55,7 @@ class WriteBatchFn(beam.DoFn):
         self.write = warehouse.write_scores if self.table == "pair_scores" else warehouse.write_dead_letters
 
     def process(self, batch: list[dict[str, Any]]) -> Iterable[DeadLetter]:
-        refused = self.write(batch)
+        refused = self.write(batch, bulk=self.bulk)
         self.written.inc(len(batch) - len(refused))
         if not refused:
             return
@@ -63,35 +66,39 @@ class WriteBatchFn(beam.DoFn):
             yield refused_score_dead_letter(row, reason)
 
 
-def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str) -> beam.PCollection:
+def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk: bool) -> beam.PCollection:
     return (
         rows
-        | "Batch" >> beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BATCH_ROWS)
-        | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table))
+        | "Batch" >> beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BULK_BATCH_ROWS if bulk else MAX_BATCH_ROWS)
+        | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table, bulk))
     )
 
 
 class WriteScores(beam.PTransform):
     """``pair_scores`` rows -> the warehouse (newest pane per pair and window kept); returns the rows
-    it refused as dead letters, in the global window beside the other dead letters."""
+    it refused as dead letters, in the global window beside the other dead letters. ``bulk`` writes
+    with BigQuery load jobs (a bounded run) instead of streaming inserts."""
 
-    def __init__(self, warehouse_url: str):
+    def __init__(self, warehouse_url: str, bulk: bool = False):
         super().__init__()
         self.warehouse_url = warehouse_url
+        self.bulk = bulk
 
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
         return (
-            _batched_write(rows, self.warehouse_url, "pair_scores")
+            _batched_write(rows, self.warehouse_url, "pair_scores", self.bulk)
             | "RefusedIntoGlobalWindow" >> beam.WindowInto(GlobalWindows())
         )
 
 
 class WriteDeadLetters(beam.PTransform):
-    """DeadLetters -> the warehouse's ``dead_letters`` table."""
+    """DeadLetters -> the warehouse's ``dead_letters`` table (``bulk`` as for WriteScores)."""
 
-    def __init__(self, warehouse_url: str):
+    def __init__(self, warehouse_url: str, bulk: bool = False):
         super().__init__()
         self.warehouse_url = warehouse_url
+        self.bulk = bulk
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
-        return _batched_write(dead_letters | "ToRows" >> beam.Map(dead_letter_row), self.warehouse_url, "dead_letters")
+        rows = dead_letters | "ToRows" >> beam.Map(dead_letter_row)
+        return _batched_write(rows, self.warehouse_url, "dead_letters", self.bulk)

@@ -21,13 +21,14 @@ class RefusedRow(NamedTuple):
 
 class Warehouse(Protocol):
     """``write_*`` store every row but those they return as refused; a failure of the whole write
-    (the warehouse unreachable, say) raises, and the runner retries the bundle."""
+    (the warehouse unreachable, say) raises, and the runner retries the bundle. ``bulk`` asks for
+    the warehouse's bulk path where it has one (BigQuery load jobs)."""
 
     url: str
 
-    def write_scores(self, rows: list[dict[str, Any]]) -> list[RefusedRow]: ...
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]: ...
 
-    def write_dead_letters(self, rows: list[dict[str, Any]]) -> list[RefusedRow]: ...
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]: ...
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
 

@@ -1,14 +1,19 @@
-"""BigQuery as the warehouse: tables, view and table functions from ``schemas/``, rows by streaming insert.
+"""BigQuery as the warehouse: tables, view and table functions from ``schemas/``; rows by load job or
+streaming insert.
 
 ``bigquery://PROJECT/DATASET``. Tables are created when missing with the schema derived from
 ``schemas/*.avsc``: ``pair_scores`` partitioned by the window's date and clustered by site, author_id,
-reader_id; ``dead_letters`` partitioned by arrival date. Rows are appended with the
-google-cloud-bigquery client's ``insert_rows_json``, each with a stable insert id (its key, run and
-pane), so a retried insert is deduplicated by BigQuery and what it cannot deduplicate the
-``pair_scores_latest`` view removes: it keeps the newest run's highest pane per pair and window.
-Nothing here updates or deletes rows, so the design never touches BigQuery's streaming buffer.
-Rows BigQuery refuses (its per-row errors, such as a partition outside the range streaming inserts
-accept) are returned with the reason, and the pipeline writes them to ``dead_letters``.
+reader_id; ``dead_letters`` partitioned by arrival date. Nothing here updates or deletes rows, so
+the design never touches BigQuery's streaming buffer. Rows are appended in one of two ways:
+
+* streaming inserts (``insert_rows_json``, a stream's way), each row with a stable insert id (its
+  key, run and pane), so BigQuery drops a retried row;
+* load jobs (``bulk``, a bounded run's way): free, and without the streaming limits on old
+  partitions, but without insert ids.
+
+Either way, the ``pair_scores_latest`` view removes what BigQuery did not deduplicate: it keeps the
+newest run's highest pane per pair and window. Rows BigQuery refuses (its per-row errors) are
+returned with the reason, and the pipeline writes them to ``dead_letters``.
 
 The analysts' queries (``schemas/queries``) become table functions, ``mentors(arg_reader, arg_site,
 arg_half_life_days, arg_top)`` and so on, created with the tables; ``query`` calls them with query
@@ -47,6 +52,13 @@ def _client(project: str):
     return bigquery.Client(project=project)
 
 
+def _schema(table: str) -> list:
+    from google.cloud import bigquery
+
+    return [bigquery.SchemaField(f["name"], f["type"], mode=f["mode"], description=f.get("description"))
+            for f in schemas.bigquery_fields(table)]
+
+
 def _bq_value(value: Any, is_timestamp: bool) -> Any:
     if value is None:
         return None
@@ -77,9 +89,7 @@ class BigQueryWarehouse:
 
         self.client.create_dataset(bigquery.Dataset(f"{self.project}.{self.dataset}"), exists_ok=True)
         for table in schemas.WAREHOUSE_TABLES:
-            fields = [bigquery.SchemaField(f["name"], f["type"], mode=f["mode"], description=f.get("description"))
-                      for f in schemas.bigquery_fields(table)]
-            definition = bigquery.Table(self.table_id(table), schema=fields)
+            definition = bigquery.Table(self.table_id(table), schema=_schema(table))
             layout = schemas.table_layout(table)
             definition.time_partitioning = bigquery.TimePartitioning(
                 type_=bigquery.TimePartitioningType.DAY, field=layout["partition_by"])
@@ -97,14 +107,42 @@ class BigQueryWarehouse:
             for param, kind in schemas.query_parameters(name)
         ])
 
+    def _payload(self, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stamps = set(schemas.timestamp_fields(table))
+        return [{k: _bq_value(v, k in stamps) for k, v in row.items()} for row in rows]
+
+    def _write(self, table: str, rows: list[dict[str, Any]], row_ids: list[str], bulk: bool) -> list[RefusedRow]:
+        if not rows:
+            return []
+        if bulk:
+            return self._load(table, rows, row_ids)
+        return self._insert(table, rows, row_ids)
+
+    def _load(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> list[RefusedRow]:
+        """Append ``rows`` with one load job: free, no streaming buffer, no limit on how old a
+        partition may be. A load job has no insert ids (a retried bundle's rows appear twice and the
+        view keeps one) and is all or nothing: when BigQuery rejects its data, the same rows go
+        through streaming inserts, which name the rows it refuses and store the others."""
+        from google.api_core.exceptions import BadRequest
+        from google.cloud import bigquery
+
+        config = bigquery.LoadJobConfig(
+            schema=_schema(table), write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+        )
+        try:
+            self.client.load_table_from_json(self._payload(table, rows), self.table_id(table), job_config=config).result()
+        except BadRequest:
+            return self._insert(table, rows, row_ids)
+        return []
+
     def _insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> list[RefusedRow]:
         """Stream ``rows`` in; returns those BigQuery refused, with its reasons.
 
         One invalid row makes BigQuery refuse the whole request: the others come back marked
         ``stopped``, and are sent again (with their insert ids, so nothing is stored twice).
         """
-        stamps = set(schemas.timestamp_fields(table))
-        payload = [{k: _bq_value(v, k in stamps) for k, v in row.items()} for row in rows]
+        payload = self._payload(table, rows)
         refused: list[RefusedRow] = []
         pending = list(range(len(rows)))
         for _ in range(MAX_INSERT_ATTEMPTS):
@@ -127,14 +165,14 @@ class BigQueryWarehouse:
                                f"the runner will retry the bundle")
         return refused
 
-    def write_scores(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
         key = schemas.table_layout("pair_scores")["primary_key"]
         ids = ["|".join(str(row[c]) for c in key + ["run_started_at", "pane_index"]) for row in rows]
-        return self._insert("pair_scores", rows, ids)
+        return self._write("pair_scores", rows, ids, bulk)
 
-    def write_dead_letters(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
         key = schemas.table_layout("dead_letters")["primary_key"]
-        return self._insert("dead_letters", rows, ["|".join(str(row[c]) for c in key) for row in rows])
+        return self._write("dead_letters", rows, ["|".join(str(row[c]) for c in key) for row in rows], bulk)
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         call = schemas.bigquery_call(name, self.project, self.dataset)

@@ -98,9 +98,10 @@ class DuckDBWarehouse:
             )
         return len(rows)
 
-    def write_scores(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
         """Upsert rows, keeping the newest row of each (site, author, reader, window): the latest run's,
-        then the highest pane (a retried, older pane of the same run never replaces a newer one)."""
+        then the highest pane (a retried, older pane of the same run never replaces a newer one).
+        ``bulk`` changes nothing here: every write is one statement."""
         key = schemas.table_layout("pair_scores")["primary_key"]
         newest: dict[tuple, dict[str, Any]] = {}
         for row in rows:  # one command may not update a row twice: keep the newest pane per key
@@ -116,7 +117,7 @@ class DuckDBWarehouse:
         self._insert("pair_scores", list(newest.values()), conflict)
         return []  # typed from the same schema as the table: DuckDB refuses none, or fails the write
 
-    def write_dead_letters(self, rows: list[dict[str, Any]]) -> list[RefusedRow]:
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
         """Append dead letters; one already stored for the same origin and error is kept as it was."""
         key = schemas.table_layout("dead_letters")["primary_key"]
         unique = {tuple(row[c] for c in key): row for row in rows}

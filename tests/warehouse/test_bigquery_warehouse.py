@@ -95,12 +95,19 @@ def test_each_analyst_query_is_a_table_function_an_analyst_can_call(bigquery_url
     assert [tuple(r.values()) for r in warehouse.client.query(sql).result()] == [("a1",)]
 
 
-def test_the_pipeline_writes_the_same_scores_to_bigquery_as_to_the_embedded_warehouse(bigquery_url, warehouse_path, tmp_path):
+@pytest.mark.parametrize("method", ["auto", "streaming"])  # auto: load jobs, as the run is bounded
+def test_the_pipeline_writes_the_same_scores_to_bigquery_as_to_the_embedded_warehouse(
+        bigquery_url, warehouse_path, tmp_path, method):
     community = generate_community(SMALL)
     events = tmp_path / "events.avro"
     write_community(community, events, tmp_path / "truth.jsonl")
-    summaries = [run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=url)) for url in (bigquery_url, warehouse_path)]
+    summaries = [run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=url, bigquery_write=method))
+                 for url in (bigquery_url, warehouse_path)]
     assert summaries[0].pair_score_rows == summaries[1].pair_score_rows > 50
+    bigquery = open_warehouse(bigquery_url)
+    loads = [job for job in bigquery.client.list_jobs()
+             if job.job_type == "load" and job.destination.dataset_id == bigquery.dataset]
+    assert bool(loads) == (method == "auto")
     exported = [sorted(open_warehouse(url).export("pair_scores")[1]) for url in (bigquery_url, warehouse_path)]
     skip = {"computed_at", "run_started_at"}
     columns = open_warehouse(warehouse_path).export("pair_scores")[0]
@@ -155,3 +162,16 @@ def test_runs_create_missing_definitions_and_init_brings_them_up_to_date(bigquer
     assert [r[0] for r in warehouse.client.query(stale).result()] == ["stale"]
     assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
     assert [r[0] for r in warehouse.client.query(stale).result()] == []
+
+
+def test_bulk_writes_load_rows_and_a_load_that_bigquery_rejects_names_the_bad_row(bigquery_url):
+    warehouse = open_warehouse(bigquery_url)
+    assert warehouse.write_scores([dict(r) for r in DATASET_ROWS], bulk=True) == []
+    jobs = [job for job in warehouse.client.list_jobs() if job.job_type == "load"]
+    assert jobs and all(job.state == "DONE" and job.error_result is None for job in jobs)
+    assert warehouse.count("pair_scores") == len(DATASET_ROWS)
+    bad = row("a", "r-bad", E, 0.2)
+    bad["reader_comments"] = "many"
+    refused = warehouse.write_scores([row("a", "r-ok", E, 0.1), bad], bulk=True)
+    assert [r.row["reader_id"] for r in refused] == ["r-bad"]  # found by the streaming fallback
+    assert warehouse.count("pair_scores") == len(DATASET_ROWS) + 1
