@@ -69,7 +69,10 @@ class WriteBatchFn(beam.DoFn):
 def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk: bool) -> beam.PCollection:
     return (
         rows
-        | "Batch" >> beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BULK_BATCH_ROWS if bulk else MAX_BATCH_ROWS)
+        # Load jobs cost seconds whatever their size, and are counted: always as large as the
+        # bundle allows. Streaming inserts: batches sized by Beam to the observed write time.
+        | "Batch" >> (beam.BatchElements(min_batch_size=MAX_BULK_BATCH_ROWS, max_batch_size=MAX_BULK_BATCH_ROWS)
+                      if bulk else beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BATCH_ROWS))
         | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table, bulk))
     )
 

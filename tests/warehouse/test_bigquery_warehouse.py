@@ -107,7 +107,9 @@ def test_the_pipeline_writes_the_same_scores_to_bigquery_as_to_the_embedded_ware
     bigquery = open_warehouse(bigquery_url)
     loads = [job for job in bigquery.client.list_jobs()
              if job.job_type == "load" and job.destination.dataset_id == bigquery.dataset]
-    assert bool(loads) == (method == "auto")
+    # A bounded run of this size needs one load per table it writes to (a table allows 1,500 a day).
+    tables_written = 1 + (summaries[0].dead_letters_total > 0)
+    assert len(loads) == (tables_written if method == "auto" else 0)
     exported = [sorted(open_warehouse(url).export("pair_scores")[1]) for url in (bigquery_url, warehouse_path)]
     skip = {"computed_at", "run_started_at"}
     columns = open_warehouse(warehouse_path).export("pair_scores")[0]
