@@ -177,3 +177,42 @@ def test_bulk_writes_load_rows_and_a_load_that_bigquery_rejects_names_the_bad_ro
     refused = warehouse.write_scores([row("a", "r-ok", E, 0.1), bad], bulk=True)
     assert [r.row["reader_id"] for r in refused] == ["r-bad"]  # found by the streaming fallback
     assert warehouse.count("pair_scores") == len(DATASET_ROWS) + 1
+
+
+def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquery_url):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.testing.test_stream import TestStream
+    from apache_beam.transforms.window import TimestampedValue
+
+    from helpers import HOUR_MS, T0, event
+    from pipelines.scoring import build_scoring_pipeline
+
+    day = 86400.0
+
+    def stamped(e):
+        return TimestampedValue(e, e.created_at / 1000)
+
+    post = event("p1", "POST", "a", T0 + HOUR_MS)
+    comment = event("c1", "COMMENT", "r", T0 + 2 * HOUR_MS, parent="p1")
+    reply = event("c2", "REPLY", "a", T0 + 3 * HOUR_MS, parent="c1")
+    late_comment = event("c3", "COMMENT", "r", T0 + 4 * HOUR_MS, parent="p1")
+    stream = (TestStream()
+              .add_elements([stamped(post), stamped(comment), stamped(reply)])
+              .advance_watermark_to(T0 / 1000 + day + 3600)  # the day's window closes: its on-time pane
+              .add_elements([stamped(late_comment)])  # late, within the allowed lateness: a late pane
+              .advance_watermark_to_infinity())
+    options = PipelineOptions()
+    options.view_as(StandardOptions).streaming = True
+    settings = RunSettings(warehouse=bigquery_url, streaming=True, early_firing_s=None)
+    assert not settings.bulk_writes  # a stream writes with streaming inserts
+    with beam.Pipeline("BundleBasedDirectRunner", options=options) as p:
+        build_scoring_pipeline(p | stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
+
+    warehouse = open_warehouse(bigquery_url)
+    columns, rows = warehouse.export("pair_scores")
+    panes = sorted((r[columns.index("pane_index")], r[columns.index("pane_timing")], r[columns.index("reader_comments")])
+                   for r in rows if r[columns.index("author_id")] == "a")
+    assert panes == [(0, "ON_TIME", 1), (1, "LATE", 2)]  # both panes appended
+    columns, latest = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    assert [(r[columns.index("pane_timing")], r[columns.index("reader_comments")]) for r in latest] == [("LATE", 2)]
