@@ -2,7 +2,6 @@
 workers outside the submitting process (the job server and Flink from Maven Central)."""
 import contextlib
 import os
-import subprocess
 import sys
 import time
 
@@ -90,14 +89,14 @@ def test_a_bounded_kafka_run_on_flink_matches_the_direct_run_and_commits_its_off
 def worker_pool(tmp_path):
     """Beam's SDK worker pool, as an operator runs it beside each task manager (deploy/flink): it
     starts workers with the ``python`` on PATH, which must be the environment holding this package."""
+    from services import processes
     from services.flink_job_server import answers
     from services.maven import free_port
 
     port = free_port()
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    with open(tmp_path / "worker-pool.log", "wb") as log:
-        pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                                 f"--service_port={port}"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    pool = processes.spawn([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                            f"--service_port={port}"], tmp_path / "worker-pool.log", env=env)
     try:
         deadline = time.monotonic() + 30
         while not answers(port):
@@ -105,8 +104,7 @@ def worker_pool(tmp_path):
             time.sleep(0.2)
         yield f"localhost:{port}"
     finally:
-        pool.terminate()
-        pool.wait(30)
+        processes.terminate(pool)
 
 
 def test_a_run_on_a_flink_session_cluster_with_external_workers_writes_what_the_direct_runner_writes(
