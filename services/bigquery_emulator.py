@@ -21,7 +21,6 @@ import glob
 import os
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from typing import Optional
@@ -124,17 +123,16 @@ class BigQueryEmulator:
              "--grpc-port", str(free_port()), "--project", self.project, "--data-dir", str(data)],
             self.log_file, env=dict(os.environ, HOME=str(home)),
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EmulatorUnavailable(f"the BigQuery emulator exited; see {self.log_file}")
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/bigquery/v2/projects/{self.project}/datasets", timeout=2)
-                return self.endpoint
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise EmulatorUnavailable(f"the BigQuery emulator did not answer within {timeout_s:.0f} s; see {self.log_file}")
+        processes.wait_until_ready("BigQuery emulator", self._answers, [("BigQuery emulator", self.process, self.log_file)],
+                                   EmulatorUnavailable, self.stop, timeout_s)
+        return self.endpoint
+
+    def _answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"{self.endpoint}/bigquery/v2/projects/{self.project}/datasets", timeout=2)
+            return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         processes.terminate(self.process)

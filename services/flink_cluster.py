@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -90,18 +89,12 @@ class FlinkSessionCluster:
         self.task_manager = processes.spawn(
             [*java_command(libs, *jvm), _TASK_MANAGER, "--configDir", str(conf), *dynamic],
             self.work_dir / "taskmanager.log")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for name, process in (("JobManager", self.job_manager), ("TaskManager", self.task_manager)):
-                if process.poll() is not None:
-                    self.stop()
-                    raise FlinkJobServerError(f"the Flink {name} exited; see {self.work_dir}/{name.lower()}.log")
-            overview = self.overview()
-            if overview and overview.get("taskmanagers", 0) >= 1:
-                return self.rest_address
-            time.sleep(0.5)
-        self.stop()
-        raise FlinkJobServerError(f"the Flink cluster did not come up within {timeout_s:.0f} s; see {self.work_dir}")
+        processes.wait_until_ready(
+            "Flink cluster", lambda: (self.overview() or {}).get("taskmanagers", 0) >= 1,
+            [("Flink JobManager", self.job_manager, self.work_dir / "jobmanager.log"),
+             ("Flink TaskManager", self.task_manager, self.work_dir / "taskmanager.log")],
+            FlinkJobServerError, self.stop, timeout_s, poll_s=0.5)
+        return self.rest_address
 
     def stop(self) -> None:
         processes.terminate(self.task_manager)

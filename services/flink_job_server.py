@@ -19,7 +19,6 @@ import dataclasses
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Optional
@@ -108,16 +107,10 @@ class FlinkJobServer:
         Path(self.work_dir).mkdir(parents=True, exist_ok=True)
         self.port = self.port or maven.free_port()
         self.process = processes.spawn(self.command(libs), self.log_file)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise FlinkJobServerError(
-                    f"the Flink job server exited with code {self.process.returncode}; see {self.log_file}")
-            if answers(self.port):
-                return self.endpoint
-            time.sleep(0.3)
-        self.stop()
-        raise FlinkJobServerError(f"the Flink job server did not answer within {timeout_s:.0f} s; see {self.log_file}")
+        processes.wait_until_ready("Flink job server", lambda: answers(self.port),
+                                   [("Flink job server", self.process, self.log_file)],
+                                   FlinkJobServerError, self.stop, timeout_s)
+        return self.endpoint
 
     def stop(self) -> None:
         processes.terminate(self.process)

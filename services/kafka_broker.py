@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
-from services import maven
+from services import maven, processes
 from services.maven import free_port
 
 KAFKA_VERSION = "4.1.1"
@@ -168,21 +168,11 @@ class KafkaBroker:
             )
             if formatted.returncode != 0:
                 raise KafkaBrokerError(f"formatting Kafka storage failed:\n{formatted.stdout}{formatted.stderr}")
-        with open(self.log_file, "ab") as log:
-            process = subprocess.Popen(
-                self._java(libs, "kafka.Kafka", str(config)),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )
+        process = processes.spawn(self._java(libs, "kafka.Kafka", str(config)), self.log_file)
         self._pid_file.write_text(str(process.pid))
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise KafkaBrokerError(f"the Kafka broker exited with code {process.returncode}; see {self.log_file}")
-            if self.is_ready():
-                return self.bootstrap
-            time.sleep(0.5)
-        self.stop()
-        raise KafkaBrokerError(f"the Kafka broker did not answer within {timeout_s:.0f} s; see {self.log_file}")
+        processes.wait_until_ready("Kafka broker", self.is_ready, [("Kafka broker", process, self.log_file)],
+                                   KafkaBrokerError, self.stop, timeout_s, poll_s=0.5)
+        return self.bootstrap
 
     def stop(self, timeout_s: float = 30.0, hard: bool = False) -> bool:
         """Stop the broker (SIGTERM, then SIGKILL); False when none was running."""

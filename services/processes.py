@@ -3,8 +3,9 @@ session of their own (so a Ctrl-C meant for the CLI does not reach them first), 
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 
 def spawn(command: list[str], log_file: Path, env: Optional[dict[str, str]] = None) -> subprocess.Popen:
@@ -23,3 +24,22 @@ def terminate(process: Optional[subprocess.Popen], timeout_s: float = 30.0) -> N
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def wait_until_ready(
+    what: str, ready: Callable[[], bool], watched: Sequence[tuple[str, subprocess.Popen, Path]],
+    error: type[Exception], stop: Callable[[], object], timeout_s: float, poll_s: float = 0.3,
+) -> None:
+    """Poll ``ready`` until it is true. When a watched (name, process, log) exits first, or
+    ``timeout_s`` passes, ``stop`` the service and raise ``error`` naming the log to read."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for name, process, log in watched:
+            if process.poll() is not None:
+                stop()
+                raise error(f"the {name} exited with code {process.returncode}; see {log}")
+        if ready():
+            return
+        time.sleep(poll_s)
+    stop()
+    raise error(f"the {what} did not answer within {timeout_s:.0f} s; see {watched[0][2]}")
