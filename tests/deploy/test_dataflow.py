@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_flex_template_spec_parses_and_names_real_run_options():
     spec = json.loads((ROOT / "deploy" / "dataflow" / "metadata.json").read_text())
-    run = build_parser()._subparsers._group_actions[0].choices["run"]
+    run = build_parser()[0]._subparsers._group_actions[0].choices["run"]
     options = {action.dest for action in run._actions}
     assert spec["name"] and {p["name"] for p in spec["parameters"]} <= options
 
