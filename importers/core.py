@@ -1,21 +1,23 @@
 """The event-building core every importer shares: records in, EngagementEvents or counted skips out.
 
 An importer is a generator of :class:`Converted` (an event record) and :class:`Skipped` (a reason and
-an origin such as ``Posts.xml:row 12``). :func:`run_import` pseudonymizes actors when asked, writes
-the events to a sink (an Avro or JSON Lines file, or Kafka), shows progress and returns an
+an origin such as ``Posts.xml:row 12``). :func:`run_import` pseudonymizes ids when given a key
+(:mod:`importers.pseudonymize`), writes the events to a sink (an Avro or JSON Lines file, written
+whole or not at all by :mod:`importers.outfile`, or Kafka), shows progress and returns an
 :class:`ImportSummary` whose ``converted`` equals what the sink received.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import hmac
+import json
 import sys
 import time
-from typing import Any, Iterable, Iterator, NamedTuple, Optional, TextIO, Union
+from typing import Any, Iterable, Iterator, NamedTuple, Optional, Sequence, TextIO, Union
 from urllib.parse import urlparse
 
+from importers.outfile import check_target, replacing
+from importers.pseudonymize import Pseudonymizer
 from transforms.events import InvalidEvent, event_from_record
 
 
@@ -63,24 +65,6 @@ def to_millis(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class Pseudonymizer:
-    """Keyed hash of actor ids (HMAC-SHA256, first 16 hex digits): stable for one key, not reversible
-    without it, so raw e-mail addresses and user names never reach Kafka or the warehouse."""
-
-    def __init__(self, key: Optional[str]):
-        self.key = key.encode("utf-8") if key else None
-
-    def __call__(self, actor: Optional[str]) -> Optional[str]:
-        if actor is None or self.key is None:
-            return actor
-        return "u:" + hmac.new(self.key, actor.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-
-    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        if self.key is None:
-            return record
-        return {**record, "actor_id": self(record["actor_id"]), "parent_actor_id": self(record["parent_actor_id"])}
-
-
 @dataclasses.dataclass
 class ImportSummary:
     read: int = 0
@@ -108,10 +92,12 @@ class ImportSummary:
 
 
 class EventSink:
-    """Where imported events go: ``avro:PATH``, ``jsonl:PATH`` or ``kafka://HOST:PORT/TOPIC``."""
+    """Where imported events go: ``avro:PATH``, ``jsonl:PATH`` or ``kafka://HOST:PORT/TOPIC``.
+    A file target is checked here, before anything is read (see :mod:`importers.outfile`)."""
 
-    def __init__(self, target: str):
+    def __init__(self, target: str, inputs: Sequence[str] = (), force: bool = False):
         self.target = target
+        self.force = force
         self._records: list[dict[str, Any]] = []
         if target.startswith("kafka://"):
             parsed = urlparse(target)
@@ -126,6 +112,9 @@ class EventSink:
             self.kind, self.path = target.split(":", 1)
             if self.kind == "avro" and not self.path.endswith(".avro"):
                 raise ValueError(f"{target!r}: an Avro target's file name must end in .avro")
+            if not self.path:
+                raise ValueError(f"{target!r}: name the file, e.g. {self.kind}:events.{self.kind}")
+            check_target(self.path, inputs, force)
         else:
             raise ValueError(f"{target!r}: write avro:PATH, jsonl:PATH or kafka://HOST:PORT/TOPIC")
 
@@ -137,9 +126,25 @@ class EventSink:
             if report.failed:
                 raise RuntimeError(f"Kafka refused {report.failed:,} events: {report.reasons}")
             return report.sent
-        from producers.event_files import write_events
+        count = 0
+        with replacing(self.path, self.force) as out:
+            if self.kind == "avro":
+                import fastavro
 
-        return write_events(self.path, records)
+                from schemas import engagement_event_schema
+
+                def counted() -> Iterator[dict[str, Any]]:
+                    nonlocal count
+                    for record in records:
+                        count += 1
+                        yield record
+
+                fastavro.writer(out, engagement_event_schema(), counted(), codec="deflate")
+            else:
+                for record in records:
+                    out.write(json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n")
+                    count += 1
+        return count
 
 
 def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseudonymizer,
@@ -173,12 +178,16 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
         progress.write("\n")
 
 
-def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[str] = None,
-               progress: Optional[TextIO] = sys.stderr) -> ImportSummary:
+def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[Union[bytes, str]] = None,
+               progress: Optional[TextIO] = sys.stderr, inputs: Sequence[str] = (), force: bool = False) -> ImportSummary:
+    """Import ``items`` into ``target``. ``inputs`` are the archive's paths, which a file target may
+    never overwrite; ``force`` lets it replace another existing file. Nothing is read before the
+    key and the target are checked."""
     summary = ImportSummary()
     started = time.monotonic()
-    sink = EventSink(target)
-    written = sink.write(validated(items, summary, Pseudonymizer(pseudonymize_key), progress))
+    hashing = Pseudonymizer(pseudonymize_key)
+    sink = EventSink(target, inputs, force)
+    written = sink.write(validated(items, summary, hashing, progress))
     summary.seconds = time.monotonic() - started
     if written != summary.converted:
         raise RuntimeError(f"the sink took {written:,} events but {summary.converted:,} were converted")

@@ -68,14 +68,15 @@ def test_durations():
         90, 45, 1800, 21600, 86400, 1209600, 5400]
 
 
-def test_import_prints_what_was_read_converted_and_skipped(tmp_path, capsys):
+def test_import_prints_what_was_read_converted_and_skipped(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SM_KEY", "a-key-of-sixteen-bytes-or-more")
     folder = tmp_path / "tiny"
     folder.mkdir()
     (folder / "Posts.xml").write_text(
         '<posts><row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" />'
         '<row Id="2" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000" /></posts>', encoding="utf-8")
     out = tmp_path / "events.jsonl"
-    assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{out}", "--pseudonymize", "secret"]) == 0
+    assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{out}", "--pseudonymize-key-env", "SM_KEY"]) == 0
     printed = capsys.readouterr().out
     assert "records read               2" in printed and "deleted_user" in printed and "Posts.xml:row 2" in printed
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
