@@ -21,6 +21,9 @@ from importers.pseudonymize import Pseudonymizer
 from transforms.events import InvalidEvent, event_from_record
 
 
+STDERR: Any = object()  # progress goes to sys.stderr as it is when the import runs, not at import time
+
+
 class Converted(NamedTuple):
     record: dict[str, Any]
 
@@ -152,37 +155,40 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
     """Count every item; yield converted records that pass the pipeline's own validation."""
     started = time.monotonic()
     last = 0.0
-    for item in items:
-        summary.read += 1
-        if isinstance(item, Skipped):
-            summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
-            summary.examples.setdefault(item.reason, item.origin)
-        else:
-            try:  # an importer bug must show as a counted skip, never as a dead letter downstream
-                event_from_record(item.record, "import")
-            except InvalidEvent as error:
-                reason = f"invalid_{error.error_kind.lower()}"
-                summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
-                summary.examples.setdefault(reason, f"{item.record.get('item_id')}: {error}")
-                continue
-            summary.converted += 1
-            summary.by_kind[item.record["kind"]] = summary.by_kind.get(item.record["kind"], 0) + 1
-            yield pseudonymize.apply(item.record)
-        now = time.monotonic()
-        if progress and now - last > 0.5:
-            last = now
-            progress.write(f"\r  importing: {summary.read:,} read, {summary.converted:,} converted "
-                           f"({summary.read / max(now - started, 1e-9):,.0f}/s)")
-            progress.flush()
-    if progress:
-        progress.write("\n")
+    try:
+        for item in items:
+            summary.read += 1
+            if isinstance(item, Skipped):
+                summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
+                summary.examples.setdefault(item.reason, item.origin)
+            else:
+                try:  # an importer bug must show as a counted skip, never as a dead letter downstream
+                    event_from_record(item.record, "import")
+                except InvalidEvent as error:
+                    reason = f"invalid_{error.error_kind.lower()}"
+                    summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
+                    summary.examples.setdefault(reason, f"{item.record.get('item_id')}: {error}")
+                    continue
+                summary.converted += 1
+                summary.by_kind[item.record["kind"]] = summary.by_kind.get(item.record["kind"], 0) + 1
+                yield pseudonymize.apply(item.record)
+            now = time.monotonic()
+            if progress and now - last > 0.5:
+                last = now
+                progress.write(f"\r  importing: {summary.read:,} read, {summary.converted:,} converted "
+                               f"({summary.read / max(now - started, 1e-9):,.0f}/s)")
+                progress.flush()
+    finally:  # also when the archive fails half way: the error then starts a line of its own
+        if progress and last:
+            progress.write("\n")
 
 
 def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[Union[bytes, str]] = None,
-               progress: Optional[TextIO] = sys.stderr, inputs: Sequence[str] = (), force: bool = False) -> ImportSummary:
+               progress: Optional[TextIO] = STDERR, inputs: Sequence[str] = (), force: bool = False) -> ImportSummary:
     """Import ``items`` into ``target``. ``inputs`` are the archive's paths, which a file target may
     never overwrite; ``force`` lets it replace another existing file. Nothing is read before the
     key and the target are checked."""
+    progress = sys.stderr if progress is STDERR else progress
     summary = ImportSummary()
     started = time.monotonic()
     hashing = Pseudonymizer(pseudonymize_key)

@@ -23,6 +23,7 @@ DELETED = {"[deleted]", "[removed]", "", None}
 
 
 TOO_LONG = "line_too_long"
+_BOM = b"\xef\xbb\xbf"
 _TEXT_FIELDS = ("name", "author", "parent_id", "link_id", "subreddit")
 
 
@@ -36,6 +37,8 @@ def _records(path: Path, limit: int) -> Iterator[tuple[str, Any]]:
             if line is None:
                 yield f"{path.name}:{number}", TOO_LONG
                 continue
+            if number == 1 and line.startswith(_BOM):  # a byte-order mark is not part of the first record
+                line = line[len(_BOM):]
             if not line.strip():
                 continue
             try:
@@ -55,7 +58,7 @@ def _csv_records(name: str, raw: Any, limit: int) -> Iterator[tuple[str, Any]]:
                 too_long.add(number)
                 yield "\n"  # a stand-in, so the reader's line count stays true
             else:
-                yield line.decode("utf-8", errors="replace")
+                yield line.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace")
 
     reader = csv.reader(lines())
     header: Optional[list[str]] = None
@@ -75,8 +78,8 @@ def _csv_records(name: str, raw: Any, limit: int) -> Iterator[tuple[str, Any]]:
             yield f"{name}:{first}", TOO_LONG
         elif header is None:
             header = row
-        elif row:
-            yield f"{name}:{first}", _checked(dict(zip(header, row)))
+        elif row:  # a row of another width than the header is malformed (an unclosed quote, say)
+            yield f"{name}:{first}", _checked(dict(zip(header, row))) if len(row) == len(header) else None
 
 
 def _checked(record: Any) -> Optional[dict[str, Any]]:

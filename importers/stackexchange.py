@@ -71,6 +71,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None) -> Iterator[I
             yield Skipped(f"post_type_{post_type}", origin)
             continue
         question_id = post_id if post_type == QUESTION else row.get("ParentId", "")
+        if question_id == post_id and post_type == ANSWER:  # an answer to itself: no thread to join
+            yield Skipped("malformed_row", origin)
+            continue
         owner = row.get("OwnerUserId")
         index[post_id] = IndexedPost(post_type, question_id, owner, created)
         if owner is None:

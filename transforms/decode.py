@@ -79,7 +79,7 @@ def iter_jsonl_file(path: str, stream: Any) -> Iterator[Event | DeadLetter]:
         try:
             text = line.decode("utf-8")
             record = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, too deep, an int past 4300 digits
             yield DeadLetter(origin, PARSE_ERROR, f"not a JSON object: {error}", None, raw_text(line.rstrip(b"\r\n")))
             continue
         yield decode_record(record, origin, text.rstrip("\r\n"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Callable
 
 from pipelines.commands.options import positive_int
@@ -41,7 +42,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                          "or a file and pass --pseudonymize-key-env NAME or --pseudonymize-key-file PATH")
     key = load_key(env=args.pseudonymize_key_env, file=args.pseudonymize_key_file)
     items = import_items(args.format, args.paths, args.site, max_line_bytes=args.max_line_bytes)
-    summary = run_import(items, args.to, key, inputs=args.paths, force=args.force)
+    progress = sys.stderr if sys.stderr.isatty() else None  # a line redrawn with \r is for terminals only
+    summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress)
     print(printable(summary.render(), keep_newlines=True))
     print(f"wrote {summary.converted:,} events to {printable(args.to)}"
           + (" (ids pseudonymized)" if key else ""))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.commands.options import add_kafka_options, add_warehouse
+from pipelines.commands.options import add_kafka_options, add_warehouse, fraction, positive_float
 from pipelines.commands.warehouse import run_query
 
 
@@ -15,15 +15,15 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
     demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier")
+    demo.add_argument("--scale", type=positive_float, default=1.0, help="community size multiplier")
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
     generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
     generate.add_argument("--seed", type=int, default=7)
-    generate.add_argument("--scale", type=float, default=1.0)
-    generate.add_argument("--invalid-rate", type=float, default=0.0, help="share of invalid records to add")
+    generate.add_argument("--scale", type=positive_float, default=1.0)
+    generate.add_argument("--invalid-rate", type=fraction, default=0.0, help="share of invalid records to add")
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
@@ -50,9 +50,9 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allowed-lateness", default="2d", help="how late an interaction may still count (default 2d)")
     parser.add_argument("--dedupe-horizon", default="7d", help="how long a thread's dedupe state lives (default 7d)")
     parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
-    parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
+    parser.add_argument("--comment-saturation", type=positive_float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
-    parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
+    parser.add_argument("--speed-weight", type=fraction, default=None, help="score constant (default 0.5)")
 
 
 def _settings(args: argparse.Namespace, streaming: bool = False):
@@ -91,6 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.streaming:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
+    _require_inputs(args.input)
+    _check_warehouse(settings.warehouse)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
     with runner_services(beam_args) as runner_args:
         summary = run_scoring(ReadEventFiles(args.input), settings, runner_args)
@@ -119,6 +121,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
     )
     settings = _settings(args, streaming=args.streaming)
+    _check_warehouse(settings.warehouse)
     if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
         signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_read(source, settings)
@@ -133,6 +136,31 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         )
     print(summary.render())
     return 0 if args.streaming or (summary.balanced and not summary.refused_rows) else 1
+
+
+def _require_inputs(patterns: list[str]) -> None:
+    """Every --input names at least one file, checked before the pipeline is built."""
+    from apache_beam.io.filesystems import FileSystems
+
+    for pattern in patterns:
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
+
+
+def _check_warehouse(url: str) -> None:
+    """Open the warehouse for writing now (creating its tables), so a locked, read-only or
+    unreachable warehouse is reported before the pipeline runs, not after."""
+    from warehouse import open_warehouse
+
+    if not url.startswith("bigquery://"):
+        from warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()), lock_retry_s=PREFLIGHT_LOCK_WAIT_S)
+    else:
+        open_warehouse(url)
+
+
+PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writes lets go sooner
 
 
 def _interrupt(signum: int, frame: Any) -> None:
