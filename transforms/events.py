@@ -126,7 +126,7 @@ def event_from_record(record: Any, origin: str) -> Event:
         raise InvalidEvent(PARSE_ERROR, f"expected an object, got {type(record).__name__}")
     event_id = _text(record, "event_id", True)
     kind = record.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:  # a list or object is unhashable: no crash
         if kind is None:
             raise InvalidEvent(MISSING_FIELD, "kind is missing")
         raise InvalidEvent(UNKNOWN_KIND, f"kind {kind!r} is not one of POST, COMMENT, REPLY")
