@@ -55,10 +55,25 @@ def _not_beam_chatter(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.CRITICAL or f"{os.sep}apache_beam{os.sep}" not in record.pathname
 
 
-# Failures the user can fix (bad input, a path, a refused connection): exit 2 and say what to do.
-# Anything else is unexpected: exit 1, and --verbose shows the traceback.
+# Failures the user can fix (bad input, a path, a refused connection, a service's refusal): exit 2
+# and say what to do. Anything else is unexpected: exit 1, and --verbose shows the traceback.
 USER_ERRORS = (ValueError, OSError, RuntimeError, NotImplementedError, LookupError)
+# Errors of the clients we drive, by their module: (what failed, what to do). kafka-python's
+# KafkaError stopped being a RuntimeError in 2.1.
+SERVICE_ERRORS = {
+    "kafka": ("Kafka", "check --bootstrap-servers, that the broker is up, and the topic"),
+    "google": ("BigQuery", "check the project, dataset and credentials of --warehouse"),
+    "duckdb": ("DuckDB warehouse", "check --warehouse; `social-mentors run` creates a warehouse"),
+}
 MAX_MESSAGE = 600
+
+
+def _service(error: BaseException) -> Optional[tuple[str, str]]:
+    return SERVICE_ERRORS.get((type(error).__module__ or "").split(".")[0].lstrip("_"))  # duckdb's are in _duckdb
+
+
+def _is_xml_error(error: BaseException) -> bool:
+    return isinstance(error, SyntaxError) and type(error).__name__ == "ParseError"
 
 
 def describe(error: BaseException) -> str:
@@ -68,11 +83,10 @@ def describe(error: BaseException) -> str:
         text = text[len(type(error).__name__) + 2:]
     if isinstance(error, OSError) and error.filename and error.strerror:
         text = f"{error.filename}: {error.strerror}"
-    module = type(error).__module__ or ""
-    if module.startswith("kafka"):  # kafka-python's KafkaError is no RuntimeError since 2.1
-        text = (f"Kafka: {type(error).__name__}{': ' + text if text else ''}; check --bootstrap-servers, "
-                "that the broker is up, and the topic")
-    elif isinstance(error, SyntaxError) and type(error).__name__ == "ParseError":
+    service = _service(error)
+    if service:
+        text = f"{service[0]}: {type(error).__name__}{': ' + text if text else ''}; {service[1]}"
+    elif _is_xml_error(error):
         text = f"not well-formed XML ({text}); fix or remove the file"
     elif not isinstance(error, USER_ERRORS):
         text = f"unexpected {type(error).__name__}: {text} (run with --verbose for the traceback, and report it)"
@@ -81,9 +95,7 @@ def describe(error: BaseException) -> str:
 
 
 def exit_code(error: BaseException) -> int:
-    expected = isinstance(error, USER_ERRORS) or (type(error).__module__ or "").startswith("kafka") or (
-        isinstance(error, SyntaxError) and type(error).__name__ == "ParseError")
-    return 2 if expected else 1
+    return 2 if isinstance(error, USER_ERRORS) or _service(error) or _is_xml_error(error) else 1
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
