@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Callable
 
-from pipelines.commands.options import add_kafka_options
+from pipelines.commands.options import add_kafka_options, kafka_security
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -28,6 +28,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from producers.synthetic import CommunitySpec, generate_community
     from transforms.decode import iter_event_file
     from transforms.events import Event
+    from transforms.kafka_preflight import check_connection
+
+    security = kafka_security(args)
+    check_connection(args.bootstrap_servers, security)  # a wrong password or address: one line, at once
 
     failed_reading = 0
     if args.input:
@@ -46,7 +50,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         community = generate_community(CommunitySpec(seed=args.seed).scaled(args.scale))
         source, total = community.events, len(community.events)
     schema_id = (args.schema_id or [1])[0]
-    with EventPublisher(args.bootstrap_servers, args.topic, args.wire_format, schema_id) as publisher:
+    with EventPublisher(args.bootstrap_servers, args.topic, args.wire_format, schema_id, security) as publisher:
         report = publisher.publish_all(source, total=total)
     if failed_reading:
         report.failed += failed_reading
