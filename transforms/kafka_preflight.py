@@ -48,6 +48,9 @@ def _explain(error: BaseException, server: str, security: KafkaSecurity, timeout
                 "TLS listener? (check --security-protocol; SSL and SASL_SSL need one)")
     if "getaddrinfo" in text or "Name or service not known" in text or "nodename nor servname" in text:
         return f"cannot resolve the host of {server} (check --bootstrap-servers)"
+    if "Invalid frame length" in text and not security.uses_tls:  # a TLS alert read as a Kafka frame
+        return (f"Kafka at {server} closed the connection at once: is it a TLS or SASL listener? "
+                "(check --security-protocol)")
     if "socket disconnected" in text or "Connection reset" in text:
         if security.uses_sasl:
             return (f"Kafka at {server} closed the connection during {login}: wrong user name or password, "
