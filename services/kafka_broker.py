@@ -304,4 +304,30 @@ class KafkaBroker:
         pid = self.pid()
         if pid is None:
             return f"stopped (state in {self.state_dir})"
-        return f"running, pid {pid}, bootstrap {self.bootstrap}, {'ready' if self.is_ready() else 'not answering'}"
+        info = self._read_info() or {}
+        secured = (f"; SASL_SSL 127.0.0.1:{info['sasl_ssl_port']}, SSL 127.0.0.1:{info['ssl_port']} (CA {self.tls.ca_file})"
+                   if info.get("sasl_ssl_port") else "")
+        return (f"running, pid {pid}, bootstrap {self.bootstrap}{secured}, "
+                f"{'ready' if self.is_ready() else 'not answering'}")
+
+
+def local_secured_listeners(state_dir: Path, user: str, sasl_ssl_port: Optional[int] = None,
+                            ssl_port: Optional[int] = None, password: Optional[str] = None) -> tuple[SecuredListeners, Path]:
+    """Secured listeners of a development broker, and the file holding ``user``'s password (0600).
+
+    The password is the one given (e.g. from $SOCIAL_MENTORS_KAFKA_SASL_PASSWORD) on the first start,
+    else a random one; either way it is kept in ``state_dir/tls/sasl.password``, since the SCRAM
+    credentials are made once, when the storage is formatted."""
+    import secrets
+
+    folder = Path(state_dir).resolve() / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    password_file = folder / "sasl.password"
+    if password_file.exists():
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = password or secrets.token_urlsafe(18)
+        password_file.touch(mode=0o600)
+        password_file.write_text(password + "\n", encoding="utf-8")
+    return SecuredListeners({user: password}, sasl_ssl_port, ssl_port), password_file

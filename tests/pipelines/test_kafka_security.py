@@ -199,3 +199,14 @@ def test_a_streaming_run_reads_and_commits_over_sasl_ssl(secured_kafka_broker, t
     output = log_path.read_text()
     assert "Run summary" in output
     assert_secret_nowhere(password, [produced.stdout, produced.stderr], tmp_path)
+
+
+def test_a_wrong_bootstrap_address_is_one_line_not_a_thirty_second_retry(tmp_path):
+    from services.maven import free_port
+
+    nobody = f"127.0.0.1:{free_port()}"
+    for command in (["produce"], ["run", "--source", "kafka", "--until-end"]):
+        done = cli([*command, "--bootstrap-servers", nobody], tmp_path, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert error_lines(done.stderr) == [
+            f"error: nothing listens at {nobody}: is the broker running? (check --bootstrap-servers)"]

@@ -124,3 +124,16 @@ def test_a_secured_broker_keeps_its_ports_across_restarts(secured_kafka_broker):
     again = KafkaBroker(state_dir=secured_kafka_broker.state_dir, secured=SecuredListeners({"alice": "x"}))
     assert (again.sasl_ssl_bootstrap, again.ssl_bootstrap) == (secured_kafka_broker.sasl_ssl_bootstrap,
                                                                secured_kafka_broker.ssl_bootstrap)
+
+
+def test_a_local_secured_broker_keeps_its_user_password_in_an_owner_only_file(tmp_path):
+    from services.kafka_broker import local_secured_listeners
+
+    first, path = local_secured_listeners(tmp_path, "mentors", 9093, 9094, password="from-the-environment")
+    assert first.users == {"mentors": "from-the-environment"} and (first.sasl_ssl_port, first.ssl_port) == (9093, 9094)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text().strip() == "from-the-environment"
+    # the SCRAM credentials were made at the first format: a later start keeps that password
+    again, _ = local_secured_listeners(tmp_path, "mentors", password="another")
+    assert again.users == {"mentors": "from-the-environment"}
+    generated, _ = local_secured_listeners(tmp_path / "other", "mentors")
+    assert len(generated.users["mentors"]) >= 20 and "from-the-environment" not in repr(generated)
