@@ -118,7 +118,7 @@ def plan_read(source: KafkaSourceSettings, settings: RunSettings) -> KafkaReadPl
         plans = [
             PartitionPlan(source.bootstrap_servers, source.topic, tp.partition, starts[tp],
                           None if stops[tp] is None else max(starts[tp], stops[tp]), source.group_id,
-                          source.security)
+                          security=source.security)
             for tp in tps
         ]
         return KafkaReadPlan(plans, fence, watermarks)

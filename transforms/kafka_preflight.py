@@ -5,7 +5,10 @@ bootstrap": a wrong password, an untrusted certificate, a TLS client talking to 
 broker that is not running all look alike, and slowly. :func:`check_connection` makes one connection
 (TCP, TLS, SASL login, API versions) with the same kafka-python settings and turns the first failure
 into one line that says what failed, where, and which option to check. It raises
-:class:`KafkaConnectionProblem` (a RuntimeError: the CLI prints it as ``error: ...``, exit 2).
+:class:`KafkaConnectionProblem` (a RuntimeError: the CLI prints it as ``error: ...``, exit 2), or its
+subclass :class:`KafkaNotAnswering` when nothing answered at all (refused, unresolvable, timed out):
+a caller that waits out broker outages may catch that one and go on, since retrying cannot fix a
+wrong password or certificate but can outlast a restarting broker.
 """
 from __future__ import annotations
 
@@ -18,7 +21,14 @@ DEFAULT_TIMEOUT_S = 15.0
 
 
 class KafkaConnectionProblem(RuntimeError):
-    pass
+    """The broker answered, and refused us: a setting is wrong (password, certificate, protocol)."""
+
+
+class KafkaNotAnswering(KafkaConnectionProblem):
+    """Nothing answered: the broker is down, restarting, or the address is wrong."""
+
+
+_NOT_ANSWERING = ("nothing listens at", "no Kafka answer from", "cannot resolve the host")
 
 
 def _explain(error: BaseException, server: str, security: KafkaSecurity, timeout_s: float) -> str:
@@ -112,4 +122,5 @@ def check_connection(bootstrap_servers: str, security: Optional[KafkaSecurity] =
             return time.monotonic() - started
         except Exception as error:  # every failure becomes one line; --verbose shows kafka-python's log
             first_problem = first_problem or _explain(error, server, security, timeout_s)
-    raise KafkaConnectionProblem(first_problem)
+    kind = KafkaNotAnswering if first_problem.startswith(_NOT_ANSWERING) else KafkaConnectionProblem
+    raise kind(first_problem)

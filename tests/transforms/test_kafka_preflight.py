@@ -2,7 +2,7 @@
 import pytest
 
 from services.maven import free_port
-from transforms.kafka_preflight import KafkaConnectionProblem, check_connection
+from transforms.kafka_preflight import KafkaConnectionProblem, KafkaNotAnswering, check_connection
 from transforms.kafka_security import KafkaSecurity
 
 
@@ -51,3 +51,13 @@ def test_each_misconfiguration_is_one_line_with_the_option_to_check(secured_kafk
     with pytest.raises(KafkaConnectionProblem, match=expected) as caught:
         check_connection(server, settings)
     assert "\n" not in str(caught.value) and "--" in str(caught.value)  # names an option to check
+
+
+def test_nothing_answering_is_told_apart_from_a_refusal(secured_kafka_broker, monkeypatch):
+    """A caller that waits out broker restarts may catch KafkaNotAnswering; a wrong password is never that."""
+    with pytest.raises(KafkaNotAnswering):
+        check_connection(f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("TEST_PREFLIGHT_PW", "not-the-password")
+    with pytest.raises(KafkaConnectionProblem) as caught:
+        check_connection(secured_kafka_broker.sasl_ssl_bootstrap, secured(secured_kafka_broker))
+    assert not isinstance(caught.value, KafkaNotAnswering)
