@@ -46,9 +46,12 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--window", default="1d", help="event-time window length (default 1d)")
+    parser.add_argument("--window", default="7d",
+                        help="event-time window length, windows aligned to Monday 00:00 UTC (default 7d: a week)")
     parser.add_argument("--allowed-lateness", default="2d", help="how late an interaction may still count (default 2d)")
-    parser.add_argument("--dedupe-horizon", default="7d", help="how long a thread's dedupe state lives (default 7d)")
+    parser.add_argument("--dedupe-horizon", default="14d",
+                        help="streaming: how long an event id and a thread are remembered; at least window + "
+                             "allowed lateness (default 14d)")
     parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
     parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
@@ -100,7 +103,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_run_kafka(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
-    import dataclasses as dc
 
     from pipelines.kafka_runs import KafkaSourceSettings, commit_bounded_run, plan_read
     from pipelines.runners import runner_services
@@ -122,7 +124,6 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
         signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_read(source, settings)
-    settings = dc.replace(settings, replay_fence_ms=plan.replay_fence_ms)
     print(f"Scoring {source.topic} on {source.bootstrap_servers} (group {source.group_id}, "
           f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
