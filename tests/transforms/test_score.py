@@ -105,3 +105,31 @@ def test_contributions_in_different_windows_make_different_rows():
             rows | beam.Map(lambda r: (r["author_id"], r["window_start"], r["reader_comments"])),
             equal_to([("a", T0, 1), ("a", T0 + DAY_MS, 1)]),
         )
+
+
+def test_the_readmes_worked_example_from_its_seven_events():
+    from helpers import event
+    from transforms.conversations import ResolveConversations
+
+    minute = 60_000
+    mon, wed, thu, fri, sat = (T0 + d * DAY_MS for d in (0, 2, 3, 4, 5))
+    events = [
+        event("p1", "POST", "A", mon),
+        event("c1", "COMMENT", "R", mon + 10 * HOUR_MS, parent="p1"),
+        event("r1", "REPLY", "A", mon + 10 * HOUR_MS + 10 * minute, parent="c1"),
+        event("c2", "COMMENT", "R", wed + 23 * HOUR_MS + 50 * minute, parent="p1"),
+        event("r2", "REPLY", "A", thu + 10 * minute, parent="c2"),
+        event("c3", "COMMENT", "R", sat + 9 * HOUR_MS, parent="p1"),
+        event("p2", "POST", "R", fri + 8 * HOUR_MS, thread="t2"),
+        event("c4", "COMMENT", "A", fri + 12 * HOUR_MS, parent="p2", thread="t2"),
+    ]
+    with beam.Pipeline("FnApiRunner") as p:
+        resolved = p | beam.Create(events) | ResolveConversations()
+        rows = (
+            (resolved.interactions, resolved.author_replies) | beam.Flatten()
+            | KeyByWindow(7 * 86400.0) | ScorePairs(CONFIG)
+            | beam.Map(lambda r: (r["author_id"], r["reader_id"], r["window_start"], r["reader_comments"],
+                                  r["author_replies"], r["reader_active_days"], r["reply_latency_p50_s"],
+                                  round(r["mentor_score"], 5)))
+        )
+        assert_that(rows, equal_to([("A", "R", T0, 3, 2, 3, 900.0, 0.41924), ("R", "A", T0, 3, 0, 3, None, 0.0)]))
