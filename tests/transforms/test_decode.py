@@ -1,5 +1,6 @@
 import io
 import json
+import tracemalloc
 
 import apache_beam as beam
 import fastavro
@@ -8,10 +9,27 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from helpers import T0, record
 from producers.event_files import write_events
-from transforms.decode import ReadEventFiles, iter_avro_file, iter_event_file
-from transforms.events import (
-    BAD_TIMESTAMP, MISSING_FIELD, MISSING_PARENT, PARSE_ERROR, UNKNOWN_KIND, DeadLetter, Event,
+from schemas import engagement_event_schema
+from transforms.decode import (
+    MAX_RAW_PAYLOAD, MAX_RECORD_BYTES, DecodeLimits, ReadEventFiles, iter_avro_file, iter_event_file,
+    repeated_paths,
 )
+from transforms.events import (
+    BAD_TIMESTAMP, BAD_VALUE, FIELD_TOO_LONG, MISSING_FIELD, MISSING_PARENT, PARSE_ERROR, RECORD_TOO_LARGE,
+    UNKNOWN_KIND, DeadLetter, Event,
+)
+
+
+def decode_file(path, limits=DecodeLimits()):
+    with open(path, "rb") as stream:
+        return list(iter_event_file(str(path), stream, limits))
+
+
+def writable(item):
+    """What the warehouse will do with a dead letter: encode its text as UTF-8."""
+    for text in (item.origin, item.message, item.event_id or "", item.raw_payload or ""):
+        text.encode("utf-8")
+    return True
 
 
 def test_avro_records_keep_their_record_number_as_origin(tmp_path):
@@ -82,3 +100,150 @@ def test_a_pattern_that_matches_nothing_says_so(tmp_path):
     with pytest.raises(Exception, match="no input file matches"):
         with beam.Pipeline("FnApiRunner") as p:
             p | ReadEventFiles([str(tmp_path / "missing-*.avro")])
+
+
+
+def test_hostile_jsonl_records_are_dead_letters_and_the_rest_of_the_file_is_read(tmp_path):
+    # Issue 9, item 5: each of these used to end the whole run with a traceback.
+    path = tmp_path / "hostile.jsonl"
+    lines = [
+        (json.dumps(record(event_id="ok1")), None),
+        (json.dumps(record(event_id="k1", kind=["POST"])), BAD_VALUE),
+        (json.dumps(record(event_id="k2", kind={"POST": True})), BAD_VALUE),
+        ("[" * 5000 + "]" * 5000, PARSE_ERROR),  # RecursionError in json
+        ('{"a":' * 5000 + "1" + "}" * 5000, PARSE_ERROR),
+        ('{"event_id": "n1", "created_at": ' + "9" * 5000 + "}", PARSE_ERROR),  # int() digit limit
+        (json.dumps(record(event_id="t1", created_at=T0 * 1000)), BAD_TIMESTAMP),  # microseconds
+        (json.dumps(record(event_id="t2", created_at=1e300)), BAD_TIMESTAMP),
+        (json.dumps(record(event_id="t3", created_at="--5")), BAD_TIMESTAMP),
+        (json.dumps(record(event_id="t4", created_at="\u00b2")), BAD_TIMESTAMP),
+        (json.dumps(record(event_id="s1", actor_id="\ud800")), BAD_VALUE),  # "\ud800" in the JSON text
+        (json.dumps(record(event_id="\udfff")), BAD_VALUE),
+        (json.dumps(record(event_id="ok2")), None),
+    ]
+    path.write_text("\n".join(line for line, _ in lines) + "\n", encoding="utf-8")
+    items = decode_file(path)
+    assert [(i.origin, getattr(i, "error_kind", None)) for i in items] == [
+        (f"{path}:{n}", kind) for n, (_, kind) in enumerate(lines, start=1)]
+    assert [i.event_id for i in items if isinstance(i, Event)] == ["ok1", "ok2"]
+    dead = [i for i in items if isinstance(i, DeadLetter)]
+    assert all(writable(d) and d.raw_payload and len(d.message) < 300 for d in dead)
+    assert [d.event_id for d in dead] == ["k1", "k2", None, None, None, "t1", "t2", "t3", "t4", "s1", None]
+    assert "nested too deeply" in dead[2].message and "digits" in dead[4].message
+    assert "lone surrogate" in dead[9].message
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_record(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(record(event_id="first")) + "\r\n").encode()
+                     + (json.dumps(record(event_id="second")) + "\r\n").encode())
+    items = decode_file(path)
+    assert [(i.event_id, i.origin) for i in items] == [("first", f"{path}:1"), ("second", f"{path}:2")]
+
+
+def padded(event_id, size, ending="\n"):
+    """A valid JSON line of exactly ``size`` bytes before its line ending."""
+    line = json.dumps(record(event_id=event_id, note=""))
+    return line.replace('"note": ""', '"note": "' + "x" * (size - len(line)) + '"') + ending
+
+
+def test_a_line_over_the_limit_is_a_dead_letter_and_the_next_line_is_read(tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text(padded("at-limit", 1000) + padded("over", 1001) + padded("crlf-at-limit", 1000, "\r\n")
+                    + padded("ok", 200) + padded("over-at-eof", 5000, ""), encoding="utf-8")
+    items = decode_file(path, DecodeLimits(max_record_bytes=1000))
+    assert [(i.origin.rsplit(":", 1)[1], i.event_id, getattr(i, "error_kind", None)) for i in items] == [
+        ("1", "at-limit", None), ("2", None, RECORD_TOO_LARGE), ("3", "crlf-at-limit", None), ("4", "ok", None),
+        ("5", None, RECORD_TOO_LARGE)]
+    assert items[1].message == "line is 1,001 bytes long, more than the limit of 1,000 bytes (--max-record-bytes)"
+    assert items[1].raw_payload == padded("over", 1001)[:-1]
+
+
+def test_a_huge_line_keeps_only_the_start_of_its_raw_payload(tmp_path):
+    path = tmp_path / "huge.jsonl"
+    path.write_text(padded("huge", 2 * MAX_RECORD_BYTES + 7) + padded("after", 300), encoding="utf-8")
+    huge, after = decode_file(path)
+    assert huge.error_kind == RECORD_TOO_LARGE and f"{2 * MAX_RECORD_BYTES + 7:,} bytes" in huge.message
+    assert huge.raw_payload == padded("huge", 2 * MAX_RECORD_BYTES + 7)[:MAX_RAW_PAYLOAD]
+    assert after.event_id == "after"
+
+
+def test_reading_a_long_line_takes_memory_of_the_limit_not_of_the_line(tmp_path):
+    # Issue 12: `run` iterated whole lines, so one 100 MB line cost hundreds of MB.
+    path = tmp_path / "one-long-line.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        out.write('{"event_id": "long", "actor_id": "')
+        for _ in range(40):
+            out.write("a" * 1_000_000)
+        out.write('"}\n' + json.dumps(record(event_id="after")) + "\n")
+    tracemalloc.start()
+    try:
+        items = decode_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [getattr(i, "error_kind", i.event_id) for i in items] == [RECORD_TOO_LARGE, "after"]
+    assert peak < 4 * MAX_RECORD_BYTES, f"peak {peak:,} bytes for a 40 MB line"
+
+
+def test_an_id_over_the_length_limit_is_a_dead_letter_with_a_bounded_payload(tmp_path):
+    path = tmp_path / "long-id.jsonl"
+    path.write_text(json.dumps(record(event_id="big", actor_id="a" * 600_000)) + "\n"
+                    + json.dumps(record(event_id="x" * 1000)) + "\n" + json.dumps(record(event_id="ok")) + "\n")
+    big, long_event_id, ok = decode_file(path)
+    assert (big.error_kind, big.event_id, len(big.raw_payload)) == (FIELD_TOO_LONG, "big", MAX_RAW_PAYLOAD)
+    assert "actor_id is 600,000 characters long" in big.message
+    assert (long_event_id.error_kind, long_event_id.event_id) == (FIELD_TOO_LONG, None)
+    assert ok.event_id == "ok"
+    items = decode_file(path, DecodeLimits(max_id_length=1_000_000))
+    assert [i.event_id for i in items] == ["big", "x" * 1000, "ok"]
+
+
+def avro_bytes(records, **options):
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, engagement_event_schema(), records, **options)
+    return buffer.getvalue()
+
+
+def test_an_out_of_range_avro_timestamp_is_one_dead_letter_and_the_file_goes_on():
+    # Issue 9, item 5: fastavro's timestamp-millis conversion failed on record 8, and the 993 records
+    # after it were lost ("7 of 1,001 records read").
+    records = [record(event_id=str(n), created_at=T0 + n) for n in range(1, 1002)]
+    records[7]["created_at"] = 10 ** 18
+    records[500]["parent_created_at"] = -(10 ** 17)
+    items = list(iter_avro_file("big.avro", io.BytesIO(avro_bytes(records, sync_interval=4000))))
+    dead = [i for i in items if isinstance(i, DeadLetter)]
+    assert [(d.origin, d.error_kind, d.event_id) for d in dead] == [
+        ("big.avro:8", BAD_TIMESTAMP, "8"), ("big.avro:501", BAD_TIMESTAMP, "501")]
+    events = [i for i in items if isinstance(i, Event)]
+    assert len(events) == 999 and events[-1].origin == "big.avro:1001" and events[-1].created_at == T0 + 1001
+    assert '"created_at": 1000000000000000000' in dead[0].raw_payload
+
+
+def test_invalid_utf8_in_an_avro_string_is_a_dead_letter_not_the_end_of_the_file():
+    data = avro_bytes([record(event_id="1"), record(event_id="2", actor_id="MARKER"), record(event_id="3")])
+    data = data.replace(b"MARKER", b"MA\xff\xfeER")
+    items = list(iter_avro_file("latin.avro", io.BytesIO(data)))
+    assert [(i.event_id, getattr(i, "error_kind", None)) for i in items] == [("1", None), ("2", BAD_VALUE), ("3", None)]
+    assert "not valid Unicode" in items[1].message and writable(items[1])
+
+
+def test_an_avro_record_over_the_size_limit_is_a_dead_letter():
+    data = avro_bytes([record(event_id="1"), record(event_id="2", actor_id="a" * 300), record(event_id="3")])
+    items = list(iter_avro_file("big.avro", io.BytesIO(data), DecodeLimits(max_record_bytes=200)))
+    assert [(i.event_id, getattr(i, "error_kind", None)) for i in items] == [
+        ("1", None), ("2", RECORD_TOO_LARGE), ("3", None)]
+    assert "more than the limit of 200 bytes" in items[1].message
+
+
+def test_a_file_named_twice_is_read_once(tmp_path):
+    # Issue 9, item 8: `--input f --input f` counted 10 dead letters while the table held 5.
+    write_events(tmp_path / "a.jsonl", [record(event_id="a1"), record(event_id="a2", actor_id=None)])
+    write_events(tmp_path / "b.jsonl", [record(event_id="b1")])
+    a = str(tmp_path / "a.jsonl")
+    patterns = [a, str(tmp_path / "*.jsonl"), a, str(tmp_path / "." / "a.jsonl")]
+    with beam.Pipeline("FnApiRunner") as p:
+        decoded = p | ReadEventFiles(patterns)
+        assert_that(decoded.events | beam.Map(lambda e: e.event_id), equal_to(["a1", "b1"]))
+        assert_that(decoded.dead_letters | beam.Map(lambda d: d.event_id), equal_to(["a2"]), label="dead letters")
+    assert repeated_paths(patterns) == {a: patterns}
