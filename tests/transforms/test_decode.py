@@ -247,3 +247,57 @@ def test_a_file_named_twice_is_read_once(tmp_path):
         assert_that(decoded.events | beam.Map(lambda e: e.event_id), equal_to(["a1", "b1"]))
         assert_that(decoded.dead_letters | beam.Map(lambda d: d.event_id), equal_to(["a2"]), label="dead letters")
     assert repeated_paths(patterns) == {a: patterns}
+
+
+def test_kafka_messages_obey_the_same_record_and_id_limits():
+    from schemas import wire
+    from transforms.decode import decode_kafka_record
+    from transforms.kafka_source import KafkaRecord
+
+    def message(offset, **fields):
+        return KafkaRecord("events", 0, offset, b"key", wire.encode(record(**fields)), T0)
+
+    ids = frozenset({wire.DEFAULT_SCHEMA_ID})
+    limits = DecodeLimits(max_record_bytes=300, max_id_length=32)
+    ok, too_large, too_long = (decode_kafka_record(m, ids, limits) for m in (
+        message(1, event_id="ok"), message(2, event_id="big", note="n", actor_id="a" * 30 + "x" * 300),
+        message(3, event_id="long", actor_id="a" * 33)))
+    assert ok.event_id == "ok"
+    assert (too_large.origin, too_large.error_kind) == ("kafka:events/0@2", RECORD_TOO_LARGE)
+    assert "more than the limit of 300 bytes" in too_large.message and "value_b64" in too_large.raw_payload
+    assert (too_long.error_kind, too_long.event_id) == (FIELD_TOO_LONG, "long")
+
+
+def community_records(count, bad_at):
+    """``count`` records: threads of a post and three comments; record ``bad_at`` has a year-31 million time."""
+    for n in range(count):
+        thread, position = divmod(n, 4)
+        fields = {"event_id": f"e{n}", "site": "s", "thread_id": f"t{thread}", "item_id": f"i{n}",
+                  "actor_id": f"u{(thread + position) % 997}", "created_at": T0 + n * 1000,
+                  "kind": "POST" if position == 0 else "COMMENT", "parent_id": None, "parent_actor_id": None,
+                  "parent_created_at": None}
+        if position:
+            fields.update(parent_id=f"i{n - position}", parent_actor_id=f"u{thread % 997}")
+        if n == bad_at:
+            fields["created_at"] = 10 ** 18
+        yield fields
+
+
+@pytest.mark.slow
+def test_one_malformed_record_among_many_costs_one_dead_letter(tmp_path):
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from warehouse import open_warehouse
+
+    count, bad_at = 200_000, 100_000
+    path = tmp_path / "many.avro"
+    with path.open("wb") as out:
+        fastavro.writer(out, engagement_event_schema(), community_records(count, bad_at), codec="deflate")
+    warehouse = str(tmp_path / "w.duckdb")
+    summary = run_scoring(ReadEventFiles([str(path)]), RunSettings(warehouse=warehouse))
+    assert summary.records_in == count and summary.balanced
+    assert summary.dead_letters == {BAD_TIMESTAMP: 1}
+    assert summary.scored + summary.skipped_total + summary.duplicates == count - 1
+    columns, rows = open_warehouse(warehouse).export("dead_letters")
+    (dead,) = [dict(zip(columns, row)) for row in rows]
+    assert (dead["origin"], dead["error_kind"], dead["event_id"]) == (f"{path}:{bad_at + 1}", BAD_TIMESTAMP, f"e{bad_at}")
