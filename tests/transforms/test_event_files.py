@@ -257,3 +257,18 @@ def test_mutated_lines_never_crash_and_every_line_is_accounted_for(tmp_path):
             assert writable(item) and len(item.message) < 500 and len(item.raw_payload or "") <= MAX_RAW_PAYLOAD
     kinds = {getattr(item, "error_kind", "event") for item in items}
     assert {"event", PARSE_ERROR, BAD_TIMESTAMP, RECORD_TOO_LARGE} <= kinds, kinds
+
+
+def test_an_undecodable_avro_record_loses_only_the_rest_of_its_block():
+    records = [record(event_id=f"r{n:02d}") for n in range(1, 31)]
+    data = avro_bytes(records, sync_interval=300)  # null codec: the record bytes can be edited in place
+    assert data.count(b"r12\x02") == 1  # event_id "r12", then kind COMMENT as enum index 1 (zigzag 2)
+    data = data.replace(b"r12\x02", b"r12\x7e")  # enum index 63: there is no such kind
+    items = list(iter_avro_file("damaged.avro", io.BytesIO(data)))
+    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
+    first, last = (int(n) for n in dead.message.split("records ")[1].split(" ")[0].split(".."))
+    assert (dead.origin, dead.error_kind, first) == ("damaged.avro:12", PARSE_ERROR, 12)
+    assert 12 <= last < 30  # the rest of that block only
+    events = [i for i in items if isinstance(i, Event)]
+    assert [e.event_id for e in events] == [f"r{n:02d}" for n in range(1, 31) if not 12 <= n <= last]
+    assert all(e.origin == f"damaged.avro:{int(e.event_id[1:])}" for e in events)
