@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from pathlib import Path
@@ -69,11 +70,10 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 def _byte_size(text: str) -> int:
     units = {"": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
-    number = text.strip().lower().rstrip("kmgib").strip()
-    unit = text.strip().lower()[len(number):]
-    if not number.isascii() or not number.isdigit() or unit not in units or int(number) < 1:
+    match = re.fullmatch(r"\s*([0-9]+)\s*([a-z]*)\s*", text.lower(), re.ASCII)
+    if not match or match.group(2) not in units or int(match.group(1)) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size: give bytes, or a number with KiB, MiB or GiB")
-    return int(number) * units[unit]
+    return int(match.group(1)) * units[match.group(2)]
 
 
 def _positive_int(text: str) -> int:
