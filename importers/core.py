@@ -98,7 +98,7 @@ class EventSink:
     """Where imported events go: ``avro:PATH``, ``jsonl:PATH`` or ``kafka://HOST:PORT/TOPIC``.
     A file target is checked here, before anything is read (see :mod:`importers.outfile`)."""
 
-    def __init__(self, target: str, inputs: Sequence[str] = (), force: bool = False):
+    def __init__(self, target: str, inputs: Sequence[str] = (), force: bool = False, kafka_security: Any = None):
         self.target = target
         self.force = force
         self._records: list[dict[str, Any]] = []
@@ -109,7 +109,7 @@ class EventSink:
                 raise ValueError(f"{target!r}: write kafka://HOST:PORT/TOPIC")
             from producers.kafka_producer import EventPublisher
 
-            self.publisher = EventPublisher(parsed.netloc, topic)
+            self.publisher = EventPublisher(parsed.netloc, topic, security=kafka_security)
             self.kind = "kafka"
         elif target.startswith(("avro:", "jsonl:")):
             self.kind, self.path = target.split(":", 1)
@@ -184,15 +184,17 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
 
 
 def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[Union[bytes, str]] = None,
-               progress: Optional[TextIO] = STDERR, inputs: Sequence[str] = (), force: bool = False) -> ImportSummary:
+               progress: Optional[TextIO] = STDERR, inputs: Sequence[str] = (), force: bool = False,
+               kafka_security: Any = None) -> ImportSummary:
     """Import ``items`` into ``target``. ``inputs`` are the archive's paths, which a file target may
-    never overwrite; ``force`` lets it replace another existing file. Nothing is read before the
-    key and the target are checked."""
+    never overwrite; ``force`` lets it replace another existing file; ``kafka_security`` (a
+    transforms.kafka_security.KafkaSecurity) is TLS/SASL for a Kafka target. Nothing is read before
+    the key and the target are checked."""
     progress = sys.stderr if progress is STDERR else progress
     summary = ImportSummary()
     started = time.monotonic()
     hashing = Pseudonymizer(pseudonymize_key)
-    sink = EventSink(target, inputs, force)
+    sink = EventSink(target, inputs, force, kafka_security)
     written = sink.write(validated(items, summary, hashing, progress))
     summary.seconds = time.monotonic() - started
     if written != summary.converted:

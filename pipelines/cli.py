@@ -99,12 +99,14 @@ def exit_code(error: BaseException) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # before the parser: building it imports modules that log (Beam warns about GCP on import)
+    _configure_logging(bool({"-v", "--verbose"} & set(argv)))
     parser, handlers = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     if beam_args and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     args.beam_args = beam_args
-    _configure_logging(args.verbose)
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted

@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Callable
 
-from pipelines.commands.options import positive_int
+from pipelines.commands.options import add_kafka_security_options, kafka_security, positive_int
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -27,6 +27,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     importing.add_argument("--max-line-bytes", type=positive_int, default=DEFAULT_MAX_LINE_BYTES,
                            help="mbox and Reddit: a longer line (or mail header block) is a counted skip "
                                 f"(default {DEFAULT_MAX_LINE_BYTES:,})")
+    add_kafka_security_options(importing)  # for --to kafka://...
     return {"import": cmd_import}
 
 
@@ -43,7 +44,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     key = load_key(env=args.pseudonymize_key_env, file=args.pseudonymize_key_file)
     items = import_items(args.format, args.paths, args.site, max_line_bytes=args.max_line_bytes)
     progress = sys.stderr if sys.stderr.isatty() else None  # a line redrawn with \r is for terminals only
-    summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress)
+    security = kafka_security(args) if args.to.startswith("kafka://") else None
+    summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress,
+                         kafka_security=security)
     print(printable(summary.render(), keep_newlines=True))
     print(f"wrote {summary.converted:,} events to {printable(args.to)}"
           + (" (ids pseudonymized)" if key else ""))

@@ -282,3 +282,12 @@ def test_an_unexpected_error_is_one_line_and_verbose_shows_the_traceback(monkeyp
     assert "unexpected TypeError: a bug" in one_line_error(capsys.readouterr().err)
     assert main(["-v", "export", "pair_scores"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_import_to_kafka_takes_the_kafka_security_options(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SOCIAL_MENTORS_KAFKA_SASL_PASSWORD", raising=False)
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text('{"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "r"}\n')
+    assert main(["import", "reddit", str(dump), "--to", "kafka://127.0.0.1:1/t", "--security-protocol", "SASL_SSL",
+                 "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-username", "u"]) == 2
+    assert "SASL password is missing" in one_line_error(capsys.readouterr().err)
