@@ -242,7 +242,22 @@ def test_kafka_errors_are_one_line(tmp_path):
     assert code in (0, 1, 2) and "Traceback" not in err
     code, _, err = cli("produce", "--bootstrap-servers", f"127.0.0.1:{free_port()}", "--topic", "t", "--scale", "0.01",
                        timeout=120)
-    assert code == 2 and "Kafka" in one_line_error(err)
+    assert code == 2 and "--bootstrap-servers" in one_line_error(err)
+
+
+def test_client_errors_that_are_no_runtime_errors_are_one_line_with_what_to_do():
+    import duckdb
+    from kafka.errors import KafkaTimeoutError
+
+    from pipelines.cli import describe, exit_code
+
+    kafka_error = KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1")  # not a RuntimeError since kafka-python 2.1
+    assert not isinstance(kafka_error, RuntimeError) and exit_code(kafka_error) == 2
+    assert describe(kafka_error) == ("Kafka: KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:1; check "
+                                     "--bootstrap-servers, that the broker is up, and the topic")
+    missing = duckdb.CatalogException("Table with name pair_scores does not exist!\nDid you mean ...")
+    assert exit_code(missing) == 2 and "\n" not in describe(missing) and describe(missing).startswith("DuckDB warehouse")
+    assert exit_code(TypeError("bug")) == 1
 
 
 XML_BOMB = """<?xml version="1.0"?>
