@@ -52,11 +52,9 @@ def publish(bootstrap, topic, events):
 
 def bounded_run(bootstrap, topic, warehouse, group="bounded"):
     source = KafkaSourceSettings(bootstrap, topic, group_id=group, until_end=True)
-    settings = RunSettings(warehouse=warehouse)
-    plan = plan_read(source, settings)
-    settings = RunSettings(warehouse=warehouse, replay_fence_ms=plan.replay_fence_ms)
-    summary = run_scoring(ReadEventsFromKafka(ReadFromKafkaPartitions(plan.plans)), settings,
-                          on_success=lambda result: commit_bounded_run(source, plan, result))
+    plan = plan_read(source)
+    summary = run_scoring(ReadEventsFromKafka(ReadFromKafkaPartitions(plan.plans)), RunSettings(warehouse=warehouse),
+                          on_success=lambda result: commit_bounded_run(source, plan))
     return summary, plan
 
 
@@ -65,23 +63,73 @@ def test_a_bounded_run_gives_exactly_the_scores_of_the_same_events_from_a_file(k
     sent = publish(kafka_broker.bootstrap, topic, events)
     summary, plan = bounded_run(kafka_broker.bootstrap, topic, str(tmp_path / "kafka.duckdb"))
     assert summary.records_in == sent == len(events)
-    assert summary.balanced and plan.replay_fence_ms is None
+    assert summary.balanced and plan.reread == 0
     expected = file_scores(events, tmp_path)
     assert scores_of(str(tmp_path / "kafka.duckdb")) == expected and len(expected) > 100
 
 
-def test_a_second_bounded_run_of_the_same_group_resumes_without_double_counting(kafka_broker, topic, tmp_path):
+def test_a_second_bounded_run_of_the_same_group_recomputes_from_everything_retained(kafka_broker, topic, tmp_path):
     events = generate_community(SMALL).events
     half = len(events) // 2
     publish(kafka_broker.bootstrap, topic, events[:half])
     warehouse = str(tmp_path / "kafka.duckdb")
-    first, _ = bounded_run(kafka_broker.bootstrap, topic, warehouse)
+    bounded_run(kafka_broker.bootstrap, topic, warehouse)
     publish(kafka_broker.bootstrap, topic, events[half:])
     second, plan = bounded_run(kafka_broker.bootstrap, topic, warehouse)
-    assert plan.replay_fence_ms is not None
-    assert second.skipped.get("replay_context", 0) > 0  # re-read for context, not scored twice
-    assert second.records_in < len(events)  # it did not start over
+    assert plan.reread == half  # the first run's records, read again below the committed offsets
+    assert second.records_in == len(events) and second.balanced and not second.skipped.get("replay_context")
+    assert committed_offsets(kafka_broker.bootstrap, topic, "bounded") == len(events)
     assert scores_of(warehouse) == file_scores(events, tmp_path)
+
+
+def test_a_tombstone_stamped_now_does_not_hide_older_events_produced_after_it(kafka_broker, topic, tmp_path):
+    """Issue 9, item 1: a tombstone (Kafka stamps it "now") used to become the resume watermark, and
+    the 41 valid older events produced after it were all skipped as replay context."""
+    events = sorted(generate_community(SMALL).events, key=lambda e: e["created_at"])
+    early, late = events[:-41], events[-41:]
+    publish(kafka_broker.bootstrap, topic, early)
+    warehouse = str(tmp_path / "kafka.duckdb")
+    bounded_run(kafka_broker.bootstrap, topic, warehouse)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap)  # any tool: timestamp = now
+    producer.send(topic, key=b"some/thread", value=None).get(timeout=30)
+    producer.close()
+    publish(kafka_broker.bootstrap, topic, late)
+    second, _ = bounded_run(kafka_broker.bootstrap, topic, warehouse)
+    assert not second.skipped.get("replay_context")
+    assert second.records_in == len(events) + 1 and second.dead_letters["EMPTY_PAYLOAD"] == 1
+    assert second.balanced
+    assert scores_of(warehouse) == file_scores(events, tmp_path)
+
+
+def test_old_events_backfilled_into_a_live_topic_are_scored(kafka_broker, topic, tmp_path):
+    """Issue 9, item 1: a backfill of events older than what a previous run saw is scored, not skipped."""
+    events = sorted(generate_community(SMALL).events, key=lambda e: e["created_at"])
+    third = len(events) // 3
+    publish(kafka_broker.bootstrap, topic, events[third:])
+    warehouse = str(tmp_path / "kafka.duckdb")
+    bounded_run(kafka_broker.bootstrap, topic, warehouse)
+    publish(kafka_broker.bootstrap, topic, events[:third])  # the backfill: the oldest third, afterwards
+    second, _ = bounded_run(kafka_broker.bootstrap, topic, warehouse)
+    assert not second.skipped.get("replay_context") and second.balanced
+    assert scores_of(warehouse) == file_scores(events, tmp_path)
+
+
+def test_a_resumed_run_resolves_a_comment_on_an_old_post_as_one_long_run_does(kafka_broker, topic, tmp_path):
+    """Issue 9, item 4: a comment (without parent_actor_id) on a post from long before the resume point
+    was dead-lettered PARENT_UNRESOLVED by a resumed run; one long run resolves it."""
+    old_post = ev("p1", "POST", "a", T0)
+    traffic = [ev(f"q{d}", "POST", "x", T0 + d * DAY_MS, thread=f"t{d}") for d in range(1, 21)]
+    comment = ev("c1", "COMMENT", "r", T0 + 20 * DAY_MS + HOUR_MS, "p1")  # parent_actor_id unknown
+    reply = ev("r1", "REPLY", "a", T0 + 20 * DAY_MS + 2 * HOUR_MS, "c1")
+    publish(kafka_broker.bootstrap, topic, [old_post, *traffic])
+    warehouse = str(tmp_path / "kafka.duckdb")
+    bounded_run(kafka_broker.bootstrap, topic, warehouse)
+    publish(kafka_broker.bootstrap, topic, [comment, reply])
+    second, _ = bounded_run(kafka_broker.bootstrap, topic, warehouse)
+    assert not second.dead_letters and second.balanced
+    row = pair_row(warehouse, T0 + 20 * DAY_MS)
+    assert row and (row["reader_comments"], row["author_replies"]) == (1, 1)
+    assert scores_of(warehouse) == file_scores([old_post, *traffic, comment, reply], tmp_path)
 
 
 def test_poison_messages_become_dead_letters_with_their_offsets(kafka_broker, topic, tmp_path):
