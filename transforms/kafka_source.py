@@ -117,7 +117,7 @@ class _TopicReader:
             group_id=first.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            bootstrap_timeout_ms=int(min(first.timeout_s, 30.0) * 1000),
+            bootstrap_timeout_ms=int(min(first.timeout_s, PROGRESS_EVERY_S) * 1000),
             **{**CONSUMER_CONFIG, **consumer_config},
         )
         self.consumer.assign(list(self.partitions.values()))
@@ -203,14 +203,21 @@ class ReadTopicFn(_ReadTopicBase):
         from kafka.errors import KafkaError
 
         timeout_s = plans[0].timeout_s
-        try:
-            reader = self._reader(plans)
-        except KafkaError as error:
-            raise KafkaUnreachable(unreachable_message(plans[0].bootstrap_servers, timeout_s)) from error
+        last_progress = reported = time.monotonic()
         stops = dict(tracker.current_restriction().stops)
         positions = dict(tracker.current_restriction().starts)
+        reader = None
+        while reader is None:
+            try:
+                reader = self._reader(plans)
+            except KafkaError as error:  # no broker to bootstrap from: wait, within the timeout
+                now = time.monotonic()
+                if now - last_progress >= timeout_s:
+                    raise KafkaUnreachable(unreachable_message(plans[0].bootstrap_servers, timeout_s)) from error
+                progress_log.info("no answer from Kafka at %s for %.0f s; waiting up to %.0f s",
+                                  plans[0].bootstrap_servers, now - last_progress, timeout_s)
+                time.sleep(1.0)
         reader.seek(positions)
-        last_progress = reported = time.monotonic()
         while not all(positions[p] >= stop for p, stop in stops.items()):
             before = dict(positions)
             try:

@@ -316,3 +316,93 @@ def test_the_pipeline_survives_a_broker_restart_and_catches_up(tmp_path, prism_b
             stop(process)
     finally:
         broker.stop()
+
+
+# --- Kafka away: a bounded run waits a bounded time, says so, and fails with one clear line ------
+
+def test_planning_against_a_port_where_nothing_listens_fails_in_the_configured_time(capsys):
+    from pipelines.cli import main
+    from services.maven import free_port
+
+    bootstrap = f"127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    code = main(["run", "--source", "kafka", "--bootstrap-servers", bootstrap, "--topic", "t", "--until-end",
+                 "--kafka-timeout", "12s", "--warehouse", "unused.duckdb"])
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code != 0 and took < 60
+    assert f"error: cannot reach Kafka at {bootstrap} for 12 s: is the broker running?" in err
+    assert "waiting for Kafka" in err or "no answer from Kafka" in err  # progress while it waits
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory):
+    """A broker these tests stop and start, apart from the session's."""
+    from services.kafka_broker import KafkaBroker
+    from services.maven import free_port
+
+    broker = KafkaBroker(state_dir=tmp_path_factory.mktemp("own-kafka"), port=free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def run_with_broker_stopped_after_planning(broker, topic, warehouse, monkeypatch, back_after_s=None, timeout="15s"):
+    """The CLI's bounded run, the broker stopped between planning and reading (and started again
+    ``back_after_s`` later when given)."""
+    import threading
+
+    from pipelines import kafka_runs
+    from pipelines.cli import main
+
+    plan_read_for_real = kafka_runs.plan_read
+    restarted = []
+
+    def plan_then_stop_the_broker(source):
+        plan = plan_read_for_real(source)
+        broker.stop()
+        if back_after_s is not None:
+            timer = threading.Timer(back_after_s, lambda: restarted.append(broker.start()))
+            timer.start()
+        return plan
+
+    monkeypatch.setattr(kafka_runs, "plan_read", plan_then_stop_the_broker)
+    try:
+        return main(["run", "--source", "kafka", "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+                     "--until-end", "--kafka-timeout", timeout, "--warehouse", warehouse])
+    finally:
+        deadline = time.monotonic() + 120
+        while back_after_s is not None and not restarted and time.monotonic() < deadline:
+            time.sleep(0.5)
+        broker.start()  # a no-op when it is running
+
+
+@pytest.mark.slow
+def test_a_bounded_run_whose_broker_never_comes_back_fails_in_the_configured_time(own_broker, tmp_path, capsys,
+                                                                               monkeypatch):
+    topic = "gone"
+    publish(own_broker.bootstrap, topic, generate_community(SMALL).events[:300])
+    started = time.monotonic()
+    code = run_with_broker_stopped_after_planning(own_broker, topic, str(tmp_path / "k.duckdb"), monkeypatch)
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"error: cannot reach Kafka at {own_broker.bootstrap} for 15 s: is the broker running?" in err
+    assert "no answer from Kafka" in err  # progress every few seconds while it waits
+    assert "Traceback" not in err.split("error: cannot reach")[-1]
+    assert took < 15 + 120  # bounded: the wait, start-up and the broker's own restart in the test
+
+
+@pytest.mark.slow
+def test_a_bounded_run_completes_after_a_short_broker_outage(own_broker, tmp_path, capsys, monkeypatch):
+    topic = "outage"
+    events = generate_community(SMALL).events
+    publish(own_broker.bootstrap, topic, events)
+    warehouse = str(tmp_path / "k.duckdb")
+    code = run_with_broker_stopped_after_planning(own_broker, topic, warehouse, monkeypatch, back_after_s=5,
+                                                  timeout="120s")
+    out = capsys.readouterr()
+    assert code == 0, out.err[-3000:]
+    assert "no answer from Kafka" in out.err  # the wait was reported
+    assert scores_of(warehouse) == file_scores(events, tmp_path)
