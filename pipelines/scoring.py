@@ -172,6 +172,9 @@ def run_scoring(
         try:
             with stopping.drain_on_signals(drain):
                 result.wait_until_finish()
+                if on_success is not None:
+                    on_success(result)
+                return summarize(result, time.monotonic() - started, settings.warehouse)  # from the runner
         finally:
             stopping.end_runner_children()
     else:

@@ -14,6 +14,10 @@ from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.transforms.core import RestrictionProvider
 
 
+# Claimed to end an unbounded read at the positions reached: no partition or offset is negative.
+STOP_HERE = (-1, -1)
+
+
 class TopicRestriction(NamedTuple):
     """Per partition, the next offset to read and (bounded) the offset to stop before."""
 
@@ -43,6 +47,13 @@ class TopicPositionsTracker(RestrictionTracker):
         return dict(self._positions)
 
     def try_claim(self, position: tuple[int, int]) -> bool:
+        """Claim (partition, offset); :data:`STOP_HERE` instead ends the read (see :meth:`stop_here`).
+
+        (A DoFn sees its tracker through Beam's RestrictionTrackerView, which only offers
+        try_claim: the stop goes through it.)"""
+        if position == STOP_HERE:
+            self.stop_here()
+            return False
         partition, offset = position
         if self._checkpointed:
             return False
@@ -50,11 +61,6 @@ class TopicPositionsTracker(RestrictionTracker):
             return False
         self._positions[partition] = max(self._positions[partition], offset + 1)
         return True
-
-    def finish_partition(self, partition: int) -> None:
-        """Bounded: the partition's consumer is at or past its stop (offset gaps included)."""
-        if self._stops is not None:
-            self._positions[partition] = max(self._positions[partition], self._stops[partition])
 
     def stop_here(self) -> None:
         """End the read at the positions reached (the run is stopping): the restriction becomes

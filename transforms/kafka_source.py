@@ -37,7 +37,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from transforms.kafka_positions import TopicPositionsTracker, TopicRestrictionProvider
+from transforms.kafka_positions import STOP_HERE, TopicPositionsTracker, TopicRestrictionProvider
 
 log = logging.getLogger(__name__)
 progress_log = logging.getLogger("social_mentors.progress")
@@ -235,7 +235,7 @@ class ReadTopicFn(_ReadTopicBase):
             for partition, stop in stops.items():
                 position = reader.position(partition)
                 if position is not None and position >= stop > positions[partition]:  # offset gaps at the end
-                    tracker.finish_partition(partition)
+                    tracker.try_claim((partition, stop - 1))  # the gap up to the stop is read
                     positions[partition] = stop
             now = time.monotonic()
             if positions != before:
@@ -306,7 +306,7 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
 
     def _stop(self, plans, tracker: TopicPositionsTracker, bundle_finalizer, positions: dict[int, int]) -> None:
         """End the read here (no residual), and commit the positions reached once they are safe."""
-        tracker.stop_here()
+        tracker.try_claim(STOP_HERE)
         reader = getattr(self, "readers", {}).get(plans[0].topic)
         if reader is not None:
             self._commit_when_finalized(reader, bundle_finalizer, positions)

@@ -406,3 +406,49 @@ def test_a_bounded_run_completes_after_a_short_broker_outage(own_broker, tmp_pat
     assert code == 0, out.err[-3000:]
     assert "no answer from Kafka" in out.err  # the wait was reported
     assert scores_of(warehouse) == file_scores(events, tmp_path)
+
+
+# --- stopping a stream drains it -----------------------------------------------------------------
+
+def topic_end(bootstrap, topic):
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def drain(process, sig):
+    """Stop the stream as an operator does: Ctrl-C in its terminal (SIGINT to the process group), or
+    `kill PID` (SIGTERM to the pipeline's process); it must drain and exit by itself."""
+    if sig == signal.SIGINT:
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=180)
+    finally:
+        output = stop(process)
+    return process.returncode, output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_a_stream_fires_writes_and_commits_everything_then_exits_0(kafka_broker, topic, tmp_path,
+                                                                           prism_binary, sig):
+    """Issue 9, item 9: Ctrl-C printed no summary, exited 1 with gRPC tracebacks; SIGTERM lost panes.
+    With no idle timeout, no window closes by itself: only the drain can fire them."""
+    events = generate_community(SMALL).events
+    sent = publish(kafka_broker.bootstrap, topic, events)
+    warehouse = str(tmp_path / "stream.duckdb")
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "drain", idle="3600s")
+    wait_for(lambda: committed_offsets(kafka_broker.bootstrap, topic, "drain") == sent, 240, process,
+             "every record read")
+    code, output = drain(process, sig)
+    assert code == 0, output[-4000:]
+    assert "Run summary" in output and "accounting      balanced" in output
+    assert "Traceback" not in output, output[-4000:]
+    assert f"records in      {sent:>12,}" in output
+    assert scores_of(warehouse) == file_scores(events, tmp_path)  # = a bounded run of the same topic
+    assert committed_offsets(kafka_broker.bootstrap, topic, "drain") == topic_end(kafka_broker.bootstrap, topic)
