@@ -141,15 +141,24 @@ class _TopicReader:
         position = self.position(partition)
         return highwater is not None and position is not None and position >= highwater
 
-    def commit(self, positions: dict[int, int]) -> None:
+    def commit(self, positions: dict[int, int], wait: bool) -> None:
+        """Commit as progress. Without ``wait`` it never blocks: a bundle finalization that waited on
+        an absent broker made the runner ask again for a bundle already finalized (an SDK error)."""
         from kafka.structs import OffsetAndMetadata
 
         offsets = {self.partitions[p]: OffsetAndMetadata(offset, commit_metadata("streaming"), -1)
                    for p, offset in positions.items()}
         try:
-            self.consumer.commit(offsets, timeout_ms=10_000)
+            if wait:
+                self.consumer.commit(offsets, timeout_ms=5_000)
+            else:
+                self.consumer.commit_async(offsets, callback=self._committed)
         except Exception as error:  # a broker restart: the next finalized bundle commits again
             log.warning("could not commit offsets of %s: %s", self.topic, error)
+
+    def _committed(self, offsets: Any, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.info("could not commit offsets of %s (the next bundle commits again): %s", self.topic, result)
 
 
 class _ReadTopicBase(beam.DoFn):
@@ -309,7 +318,7 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
         tracker.try_claim(STOP_HERE)
         reader = getattr(self, "readers", {}).get(plans[0].topic)
         if reader is not None:
-            self._commit_when_finalized(reader, bundle_finalizer, positions)
+            self._commit_when_finalized(reader, bundle_finalizer, positions, last=True)
         log.info("stopped reading %s at %s", plans[0].topic, positions)
 
     def _advance_watermark(self, reader: _TopicReader, estimator, active: set[int]) -> None:
@@ -336,14 +345,16 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
         if current is None or proposed > current:
             estimator.set_watermark(proposed)
 
-    def _commit_when_finalized(self, reader: _TopicReader, bundle_finalizer, positions: dict[int, int]) -> None:
-        """Commit the positions as progress once the runner has durably taken this bundle's output."""
+    def _commit_when_finalized(self, reader: _TopicReader, bundle_finalizer, positions: dict[int, int],
+                               last: bool = False) -> None:
+        """Commit the positions as progress once the runner has durably taken this bundle's output
+        (waiting for the broker only for the last commit of a stopping stream)."""
         if reader.consumer.config.get("group_id") is None:
             return
         snapshot = dict(positions)
 
         def commit() -> None:
-            reader.commit(snapshot)
+            reader.commit(snapshot, wait=last)
             self.commits.inc()
 
         bundle_finalizer.register(commit)
