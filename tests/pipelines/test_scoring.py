@@ -28,7 +28,7 @@ def runs_of(warehouse_url):
 def dead_letters_of_run(warehouse_url, run_started_at):
     columns, rows = open_warehouse(warehouse_url).export("dead_letters")
     runs = [row[columns.index("run_started_at")] for row in rows]
-    return sum(1 for run in runs if round(run.timestamp() * 1000) == run_started_at)
+    return sum(1 for run in runs if utc_millis(run) == run_started_at)
 
 
 def utc_millis(naive_utc):
@@ -172,6 +172,22 @@ def test_dead_letters_missing_from_the_warehouse_after_the_run_are_named(communi
     assert not summary.balanced and summary.records_in == summary.accounted
     assert f"PARENT_UNRESOLVED: {counted:,} counted, 0 stored" in summary.render()
     assert "NOT balanced" in summary.render()
+
+
+def test_on_prism_the_summary_balances_from_the_ledger_and_equals_the_warehouse(community, batch_run, prism_binary,
+                                                                                 tmp_path):
+    _, events_path = community
+    on_fn_api, fn_api_warehouse = batch_run
+    warehouse = str(tmp_path / "prism.duckdb")
+    summary = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=warehouse),
+                          ["--runner", "PrismRunner", "--prism_location", str(prism_binary)])
+    assert summary.balanced and summary.error is None
+    assert summary.stored_dead_letters == summary.dead_letters
+    assert open_warehouse(warehouse).count("dead_letters") == summary.dead_letters_total
+    assert open_warehouse(warehouse).count("pair_scores") == summary.pair_score_rows
+    counts = ("records_in", "scored", "skipped", "duplicates", "dead_letters", "pair_score_rows")
+    assert [getattr(summary, c) for c in counts] == [getattr(on_fn_api, c) for c in counts]
+    assert scores_of(warehouse) == scores_of(fn_api_warehouse)
 
 
 @pytest.mark.slow
