@@ -13,20 +13,24 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipelines.settings import RunSettings
 from pipelines.summary import FAILED, RUNNING, RunSummary, record_run, run_row, summarize
 from transforms.conversations import ResolveConversations
+from transforms.dedupe import DedupeEvents
+from transforms.panes import ScorePairPanes
 from transforms.ledger import WriteWithLedger
-from transforms.score import PairContributions, ScorePairs
-from transforms.windowing import WindowInteractions
+from transforms.score import ScorePairs
+from transforms.windowing import KeyByWindow
 
 
 @dataclasses.dataclass
 class ScoringOutputs:
-    """The pipeline's PCollections, for tests that assert on them."""
+    """The pipeline's PCollections, for the ledger and for tests that assert on them."""
 
     scores: beam.PCollection
-    dead_letters: beam.PCollection
-    interactions: beam.PCollection
+    dead_letters: beam.PCollection  # every input record's dead letter: decode, dedupe, resolve, TOO_LATE
+    interactions: beam.PCollection  # one reader-comment Contribution per record the resolver scored
+    author_replies: beam.PCollection  # author-reply credits (not records)
     skipped: beam.PCollection
     duplicates: beam.PCollection
+    late_author_replies: Optional[beam.PCollection] = None  # streaming: credits to windows already closed
 
 
 def build_scoring_pipeline(
@@ -36,23 +40,31 @@ def build_scoring_pipeline(
     write the results and the run ledger under the run id ``settings.run_started_at`` (stamped now
     when None)."""
     settings = settings.started()
-    resolved = events | "ResolveConversations" >> ResolveConversations(
+    unique = events | "DedupeEvents" >> DedupeEvents(settings.streaming, settings.dedupe_horizon_s)
+    resolved = unique.events | "ResolveConversations" >> ResolveConversations(
         streaming=settings.streaming,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedupe_horizon_s=settings.dedupe_horizon_s,
-        replay_fence_ms=settings.replay_fence_ms,
     )
-    scores = (
-        resolved.interactions
-        | "PairContributions" >> PairContributions()
-        | "WindowInteractions" >> WindowInteractions(
-            settings.window_s, settings.allowed_lateness_s, settings.early_firing_s, streaming=settings.streaming
-        )
-        | "ScorePairs" >> ScorePairs(settings.scoring, bounded=not settings.streaming,
-                                     run_started_at=settings.run_started_at)
+    keyed = (
+        (resolved.interactions, resolved.author_replies)
+        | "AllContributions" >> beam.Flatten()
+        | "KeyByWindow" >> KeyByWindow(settings.window_s)
     )
-    dead_letters = (decode_dead_letters, resolved.dead_letters) | "AllDeadLetters" >> beam.Flatten()
-    outputs = ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.skipped, resolved.duplicates)
+    late_dead_letters, late_author_replies = [], None
+    if settings.streaming:
+        panes = keyed | "ScorePairPanes" >> ScorePairPanes(
+            settings.scoring, settings.allowed_lateness_s, settings.dedupe_horizon_s, settings.early_firing_s,
+            run_started_at=settings.run_started_at)
+        scores, late_dead_letters, late_author_replies = panes.rows, [panes.too_late], panes.late_author_replies
+    else:
+        scores = keyed | "ScorePairs" >> ScorePairs(settings.scoring, run_started_at=settings.run_started_at)
+    dead_letters = (
+        (decode_dead_letters, unique.dead_letters, resolved.dead_letters, *late_dead_letters)
+        | "AllDeadLetters" >> beam.Flatten()
+    )
+    outputs = ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.author_replies, resolved.skipped,
+                             unique.duplicates, late_author_replies)
     if write:
         results = dict(events=events, decode_dead_letters=decode_dead_letters, interactions=outputs.interactions,
                        skipped=outputs.skipped, duplicates=outputs.duplicates, dead_letters=outputs.dead_letters,

