@@ -270,3 +270,4 @@ def test_refused_rows_stored_apart_from_those_counted_do_not_balance():
 
     summary = RunSummary(10, 8, {"post": 2}, 0, {}, 12, 1.0, "w", refused_rows=3, stored_refused_rows=1)
     assert not summary.balanced and "refused rows: 3 counted, 1 stored" in summary.render()
+
