@@ -184,6 +184,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
                 ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
                 on_success=lambda result: None if args.streaming else commit_bounded_run(source, plan),
                 drain=STOP_READING if args.streaming else None,
+                source_description=f"kafka: {source.topic} on {source.bootstrap_servers}, group {source.group_id}",
             )
     except Exception as error:  # a runner wraps the source's error in pages of tracebacks: say it in one line
         line = unreachable_line(error)
