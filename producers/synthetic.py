@@ -62,6 +62,7 @@ class CommunitySpec:
     planted_per_site: int = 20
     days: int = 28
     start_ms: int = START_MS  # posts fall in [start_ms, start_ms + days)
+    end_ms: Optional[int] = None  # what would happen later is left out: the community as seen then
     id_prefix: Optional[str] = None  # default "s<seed>"
     posts_per_author_per_week: float = 3.0
     posting_reader_share: float = 0.3  # readers who also blog now and then
@@ -137,9 +138,9 @@ def generate_community(spec: CommunitySpec = CommunitySpec()) -> Community:
 class Simulation:
     """Writes a community's events in creation order (no re-deliveries, no invalid records)."""
 
-    def __init__(self, spec: CommunitySpec):
+    def __init__(self, spec: CommunitySpec, activity_seed: Optional[str] = None):
         self.spec = spec
-        self.rng = random.Random(spec.seed)
+        self.rng = random.Random(spec.seed if activity_seed is None else activity_seed)
         self.events: list[dict[str, Any]] = []
         self.planted: list[dict[str, str]] = []
         self.thread_counts = {"blog": 0, "question": 0}
@@ -269,12 +270,16 @@ class Simulation:
                 record["parent_created_at"] = None
 
 
-def simulate(spec: CommunitySpec) -> Simulation:
-    """Every site's threads and the noise, in creation order per thread (see :class:`Simulation`)."""
-    simulation = Simulation(spec)
+def simulate(spec: CommunitySpec, activity_seed: Optional[str] = None) -> Simulation:
+    """Every site's threads and the noise, in creation order per thread (see :class:`Simulation`).
+    ``activity_seed`` (default: the spec's seed) draws who does what; the planted pairs depend on the
+    spec's seed alone."""
+    simulation = Simulation(spec, activity_seed)
     for number in range(1, spec.sites + 1):
         simulation.site(number)
     simulation.noise()
+    if spec.end_ms is not None:  # a later event answers only earlier ones: no answer loses its parent
+        simulation.events = [e for e in simulation.events if e["created_at"] <= spec.end_ms]
     return simulation
 
 

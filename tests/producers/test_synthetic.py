@@ -127,3 +127,12 @@ def test_start_places_the_community_in_time():
     assert start <= min(posts) and max(posts) < start + 14 * DAY_MS
     assert min(e["created_at"] for e in valid) >= start
     assert generate_community(CommunitySpec(seed=7)).events[0]["created_at"] >= START_MS
+
+
+def test_end_leaves_out_what_has_not_happened_yet():
+    spec = CommunitySpec(seed=7, days=14)
+    whole = generate_community(spec).events
+    end = spec.start_ms + 10 * DAY_MS
+    cut = generate_community(dataclasses.replace(spec, end_ms=end)).events
+    assert max(e["created_at"] for e in cut) <= end
+    assert {e["event_id"] for e in cut} == {e["event_id"] for e in whole if e["created_at"] <= end}
