@@ -14,7 +14,8 @@ communities the definitions must hold on:
   some answers cross a UTC midnight and some come days later;
 * **planted mentor pairs**: a planted reader R comments on most posts of one author M, and M answers R
   quickly and often, also R's questions and on R's own posts; written as ground truth (site,
-  author_id = M, reader_id = R);
+  author_id = M, reader_id = R). R comments as often on a favorite author, who answers as rarely as
+  anyone: the comments alone do not tell the mentor, the answers do;
 * **noise**, as real feeds have it: self-responses, re-deliveries (same event_id, same content),
   responses delivered before their parents, responses naming no parent author (resolution needed),
   orphans whose parent never arrives, and optionally invalid records for the dead-letter path.
@@ -72,6 +73,7 @@ class CommunitySpec:
     casual_comment_rate: float = 0.05  # chance a casual reader comments on a given post
     mentee_comment_rate: float = 0.6  # chance a planted reader comments on the mentor's post
     mentee_casual_rate: float = 0.03  # chance a planted reader comments on another author's post
+    favorite_comment_rate: float = 0.6  # ... on their favorite author's post, who answers as rarely as anyone
     author_comment_rate: float = 0.03  # chance an author comments on another's post
     mentor_on_mentee_post_rate: float = 0.5  # chance a mentor comments on the planted reader's post
     mentor_reply_rate: float = 0.85
@@ -195,9 +197,13 @@ class Simulation:
         # Drawn apart from the activity, so every live round of a seed plants the same pairs.
         mentor_rng = random.Random(f"mentors:{spec.seed}:{site}")
         mentor_of = {reader: mentor_rng.choice(authors) for reader in mentees}
+        # A planted reader comments as often on a favorite author who rarely answers: counting comments
+        # alone does not find the mentor, the answers do.
+        favorite_of = {reader: mentor_rng.choice([a for a in authors if a != mentor_of[reader]] or authors)
+                       for reader in mentees}
         self.planted.extend({"site": site, "author_id": mentor_of[r], "reader_id": r} for r in mentees)
         posting = [reader for reader in readers if rng.random() < spec.posting_reader_share]
-        people = _People(spec, authors, readers, mentor_of)
+        people = _People(spec, authors, readers, mentor_of, favorite_of)
 
         for author in authors:
             for _ in range(self.count(spec.posts_per_author_per_week)):
@@ -291,6 +297,7 @@ class _People:
     authors: list[str]
     readers: list[str]
     mentor_of: dict[str, str]
+    favorite_of: dict[str, str]
 
     @property
     def everyone(self) -> list[str]:
@@ -305,6 +312,8 @@ class _People:
             return (spec.mentee_comment_rate, spec.mentor_reply_rate, spec.mentor_delay, spec.mentee_follow_up_rate)
         if self.mentor_of.get(owner) == person:  # the mentor on the planted reader's post
             return (spec.mentor_on_mentee_post_rate, *casual)
+        if self.favorite_of.get(person) == owner and owner != self.mentor_of[person]:
+            return (spec.favorite_comment_rate, *casual)
         if person in self.mentor_of:
             return (spec.mentee_casual_rate, *casual)
         if person in self.authors:

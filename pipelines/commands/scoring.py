@@ -202,10 +202,10 @@ def render_planted_ranking(ranked: list[dict[str, Any]], per_line: int = 4) -> s
     for entry in ranked:
         by_site.setdefault(entry["site"], []).append(entry)
     width = max(len(entry["site"]) for entry in ranked) if ranked else 0
-    for site, entries in by_site.items():
-        cells = [f"{short(site, e['reader_id'])} -> {short(site, e['top'])}{'*' if e['rank'] == 1 else ' '}"
-                 for e in entries]
-        cell_width = max(len(cell) for cell in cells)
+    cells_of = {site: [f"{short(site, e['reader_id'])} -> {short(site, e['top'])}{'*' if e['rank'] == 1 else ' '}"
+                       for e in entries] for site, entries in by_site.items()}
+    cell_width = max((len(cell) for cells in cells_of.values() for cell in cells), default=0)
+    for site, cells in cells_of.items():
         for start in range(0, len(cells), per_line):
             lines.append(f"  {site:<{width}}  " + "  ".join(c.ljust(cell_width) for c in cells[start:start + per_line]).rstrip())
     misses = [e for e in ranked if e["rank"] != 1]

@@ -93,9 +93,9 @@ def test_planted_mentors_answer_their_readers_quickly_and_often(community):
             key = (e["site"], e["actor_id"], parent["actor_id"])
             (answers[key] if key in planted else casual).append(e["created_at"] - parent["created_at"])
     for key in planted:
-        assert comments[key] >= 5 and len(answers[key]) >= 0.5 * comments[key], key
-        assert statistics.median(answers[key]) < 2 * HOUR_MS, key
-    assert statistics.median(casual) > 3 * HOUR_MS
+        assert comments[key] >= 3 and len(answers[key]) >= max(2, 0.3 * comments[key]), key
+    assert sum(len(a) for a in answers.values()) > 0.6 * sum(comments[key] for key in planted)
+    assert statistics.median(d for a in answers.values() for d in a) < HOUR_MS < 3 * HOUR_MS < statistics.median(casual)
 
 
 def test_event_and_item_ids_never_collide_across_seeds():
