@@ -19,7 +19,8 @@ import random
 import time
 from typing import Any, Callable, Iterator, Optional
 
-from producers.synthetic import CommunitySpec, simulate
+from producers.synthetic_simulation import simulate
+from producers.synthetic_spec import CommunitySpec
 
 
 def live_events(spec: CommunitySpec, rate: float, clock: Callable[[], float] = time.time,
