@@ -36,8 +36,8 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from transforms.events import Event
 
     failed_reading = 0
-    if args.live and args.input:
-        raise ValueError("--live plays the synthetic community: leave out --input")
+    if args.live and (args.input or args.start is not None):
+        raise ValueError("--live plays the synthetic community stamped with the current time: leave out --input and --start")
     if args.live:
         if args.rate <= 0:
             raise ValueError(f"--rate must be positive, got {args.rate}")

@@ -52,3 +52,10 @@ def test_two_seeds_on_one_topic_never_collide(kafka_broker, topic, capsys):
         assert content.setdefault(event["event_id"], event) == event
     assert time.time() * 1000 - 36 * 86_400_000 <= min(e["created_at"] for e in events)
     assert max(e["created_at"] for e in events) <= time.time() * 1000  # a broker refuses the future
+
+
+def test_live_events_have_the_current_time_so_start_and_input_are_refused(tmp_path, capsys):
+    assert main(["produce", "--live", "--start", "now"]) == 2
+    assert main(["produce", "--live", "--input", str(tmp_path / "events.avro")]) == 2
+    assert main(["produce", "--live", "--rate", "0"]) == 2
+    assert capsys.readouterr().err.count("error: ") == 3
