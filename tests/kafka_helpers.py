@@ -13,7 +13,10 @@ from warehouse import open_warehouse
 SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies",
                  "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
                  "first_interaction_at", "last_interaction_at")
-SMALL = CommunitySpec(seed=21, sites=1, authors_per_site=6, readers_per_site=50, planted_per_site=8, days=40)
+# Answers within 2 days: none comes after its comment's week plus the default 2 days of allowed
+# lateness, so a stream (which counts such replies as late) must end with exactly the batch scores.
+SMALL = CommunitySpec(seed=21, sites=1, authors_per_site=6, readers_per_site=50, planted_per_site=8, days=40,
+                      max_delay_s=2 * 86_400)
 
 
 def scores_of(warehouse_url):
