@@ -7,11 +7,11 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from pipelines.commands import importing, kafka, scoring, warehouse
+from pipelines.commands import importing, kafka, report, scoring, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse)
+COMMAND_GROUPS = (scoring, kafka, importing, warehouse, report)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

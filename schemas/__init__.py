@@ -25,6 +25,7 @@ QUERY_DIR = SCHEMA_DIR / "queries"
 WAREHOUSE_TABLES = ("pair_scores", "dead_letters")
 ANALYST_QUERIES = ("mentors", "regulars", "pair")
 VIEWS = ("pair_scores_latest",)
+REPORT_QUERIES = ("report_windows", "report_dead_letters")  # social-mentors report's, table functions in BigQuery too
 
 
 @functools.lru_cache(maxsize=None)
