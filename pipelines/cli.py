@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from pipelines.commands import importing, kafka, report, scoring, warehouse
@@ -28,8 +30,48 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, handlers
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LOG = Path.home() / ".cache" / "social-mentors" / "social-mentors.log"
+
+
+class _OwnRecords(logging.Filter):
+    """Lets through what the project's own code logs; the libraries' records (Beam's "Failed to
+    import GCSFileSystem" and "apitools not found" at import, runner chatter, Python warnings) are
+    not about the user's data, so they go to the log file instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("social_mentors") or (
+            record.name != "py.warnings" and Path(record.pathname).resolve().is_relative_to(PROJECT_ROOT)
+            and "site-packages" not in Path(record.pathname).parts)
+
+
+def log_file() -> Path:
+    """Where the libraries' logging goes without --verbose: $SOCIAL_MENTORS_LOG, else the cache."""
+    return Path(os.environ.get("SOCIAL_MENTORS_LOG") or DEFAULT_LOG).expanduser()
+
+
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr)
+    """Before anything imports Beam (its import logs the noise): stderr gets the project's own
+    warnings (all of everything with --verbose); the log file gets everything, libraries included."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "social_mentors", False)]:
+        root.removeHandler(handler)  # ours from an earlier main() in this process; others' stay (pytest's)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    if not verbose:
+        console.addFilter(_OwnRecords())
+        try:
+            log_file().parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.FileHandler(log_file(), encoding="utf-8", delay=True)
+            to_file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+            to_file.social_mentors = True
+            root.addHandler(to_file)
+        except OSError:  # an unwritable cache: the noise is dropped, never shown
+            pass
+    console.social_mentors = True
+    root.addHandler(console)
+    logging.captureWarnings(True)  # Python warnings of libraries: through the same filter
     progress = logging.getLogger("social_mentors.progress")
     progress.setLevel(logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
@@ -41,12 +83,14 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Logging first: building the parser imports Beam, whose import logs its noise.
+    _configure_logging("-v" in argv or "--verbose" in argv)
     parser, handlers = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     if beam_args and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     args.beam_args = beam_args
-    _configure_logging(args.verbose)
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
