@@ -194,6 +194,17 @@ class BigQueryWarehouse:
         (row,) = self.client.query(f"SELECT COUNT(*) FROM `{self.table_id(table)}`").result()
         return row[0]
 
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]:
+        """One analyst's read-only statement (``social-mentors sql``); unqualified tables are the dataset's."""
+        from google.cloud import bigquery
+
+        from warehouse import check_read_only
+
+        check_read_only(text, "bigquery")
+        config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{self.dataset}")
+        result = self.client.query(text, job_config=config).result()
+        return [field.name for field in result.schema], [_naive_row(tuple(row.values())) for row in result]
+
 
 def _naive_row(row: tuple) -> tuple:
     """UTC datetimes without tzinfo, as the embedded warehouse returns them."""

@@ -38,7 +38,17 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     export.add_argument("table", choices=("pair_scores", "dead_letters"))
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     add_warehouse(export)
-    return {"warehouse": cmd_warehouse, "query": cmd_query, "export": cmd_export}
+
+    sql = commands.add_parser(
+        "sql", help="run one read-only SQL statement on the warehouse",
+        description="Run one SELECT (or WITH ... SELECT, DESCRIBE, SHOW) on the warehouse: DuckDB's SQL on a "
+                    "DuckDB file, BigQuery's on bigquery:// (unqualified tables are the dataset's). Anything "
+                    "that writes is refused. Tables: pair_scores, dead_letters; view: pair_scores_latest.")
+    sql.add_argument("statement", help='the SQL, e.g. "SELECT * FROM pair_scores_latest LIMIT 5"')
+    sql.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
+                     help="output format (default: table)")
+    add_warehouse(sql)
+    return {"warehouse": cmd_warehouse, "query": cmd_query, "export": cmd_export, "sql": cmd_sql}
 
 
 def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]:
@@ -92,4 +102,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     columns, rows = open_warehouse(args.warehouse).export(args.table)
     count = write_rows(columns, rows, args.format)
     print(f"exported {count:,} rows of {args.table}", file=sys.stderr)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from warehouse import open_warehouse
+
+    _require_warehouse(args.warehouse)
+    columns, rows = open_warehouse(args.warehouse).sql(args.statement)
+    write_rows(columns, rows, args.format)
     return 0
