@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from pipelines.commands import importing, kafka, report, scoring, warehouse
+from pipelines.commands import importing, kafka, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse, report)
+COMMAND_GROUPS = (scoring, kafka, importing, warehouse, report, status)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -96,7 +96,8 @@ class BigQueryWarehouse:
             definition.clustering_fields = layout["cluster_by"] or None
             self.client.create_table(definition, exists_ok=True)
         # Views first: the table functions read pair_scores_latest.
-        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES, *schemas.REPORT_QUERIES):
+        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES, *schemas.REPORT_QUERIES,
+                     *schemas.STATUS_QUERIES):
             self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, update_definitions)).result()
 
     def _job_config(self, name: str, values: dict[str, Any]):
