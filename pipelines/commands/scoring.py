@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +39,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
     run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
     _add_limit_options(run)
+    run.add_argument("--kafka-timeout", default="60s",
+                     help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
     add_warehouse(run)
     run.add_argument("--bigquery-write", choices=("auto", "load", "streaming"), default="auto",
                      help="BigQuery: load jobs or streaming inserts (default auto: load jobs for a bounded run)")
@@ -146,38 +147,48 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
     from transforms.events import to_millis
-    from transforms.kafka_preflight import check_connection
-    from transforms.kafka_source import ReadFromKafkaPartitions
+    from transforms.kafka_preflight import KafkaNotAnswering, check_connection
+    from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line
 
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
     security = kafka_security(args)
-    check_connection(args.bootstrap_servers, security)  # a wrong password or address: one line, at once
+    try:  # a wrong password or certificate: one line, at once
+        check_connection(args.bootstrap_servers, security)
+    except KafkaNotAnswering:
+        pass  # nobody answers (yet): plan_read waits up to --kafka-timeout, printing progress
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
         accepted_schema_ids=frozenset(args.schema_id or [1]),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
+        timeout_s=parse_duration(args.kafka_timeout),
         security=security,
     )
     settings = _settings(args, streaming=args.streaming)
-    if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
-        signal.signal(signal.SIGTERM, _interrupt)
-    plan = plan_read(source, settings)
+    try:
+        plan = plan_read(source)
+    except KeyboardInterrupt:
+        print("interrupted before reading Kafka: nothing was read or written", file=sys.stderr)
+        return 130
     print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
-          f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
+          f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
+          file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
-    with runner_services(beam_args, streaming=args.streaming) as runner_args:
-        summary = run_scoring(
-            ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
-            on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
-        )
+    try:
+        with runner_services(beam_args, streaming=args.streaming) as runner_args:
+            summary = run_scoring(
+                ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
+                on_success=lambda result: None if args.streaming else commit_bounded_run(source, plan),
+                drain=STOP_READING if args.streaming else None,
+            )
+    except Exception as error:  # a runner wraps the source's error in pages of tracebacks: say it in one line
+        line = unreachable_line(error)
+        if line is None:
+            raise
+        raise KafkaUnreachable(line) from None
     print(summary.render())
-    return 0 if args.streaming or (summary.balanced and not summary.refused_rows) else 1
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    return 0 if summary.balanced and not summary.refused_rows else 1
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
