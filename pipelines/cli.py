@@ -27,7 +27,19 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     handlers: dict = {}
     for group in COMMAND_GROUPS:
         handlers.update(group.add_commands(commands))
+    _describe_from_help(commands)
     return parser, handlers
+
+
+def _describe_from_help(commands: argparse._SubParsersAction) -> None:
+    """A command without a description of its own shows its one-line help at the top of its --help."""
+    helps = {action.dest: action.help for action in commands._choices_actions}
+    for name, sub in commands.choices.items():
+        if not sub.description and helps.get(name):
+            sub.description = helps[name][0].upper() + helps[name][1:] + "."
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe_from_help(action)
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

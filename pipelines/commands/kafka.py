@@ -12,14 +12,15 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     produce = commands.add_parser("produce", help="publish events to Kafka (synthetic community or files)")
     add_kafka_options(produce)
     produce.add_argument("--input", action="append", help="Avro or JSON Lines files to publish (default: synthetic)")
-    produce.add_argument("--seed", type=int, default=7)
-    produce.add_argument("--scale", type=float, default=1.0)
-    produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro")
+    produce.add_argument("--seed", type=int, default=7, help="synthetic community: random seed (default 7)")
+    produce.add_argument("--scale", type=float, default=1.0, help="synthetic community: size multiplier (default 1)")
+    produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro",
+                         help="plain Avro, or Confluent's (magic byte, schema id, Avro) (default avro)")
 
     kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
     kafka.add_argument("action", choices=("start", "stop", "status"))
-    kafka.add_argument("--port", type=int, default=9092)
-    kafka.add_argument("--state-dir", default=".social-mentors/kafka", help="broker config, data and logs")
+    kafka.add_argument("--port", type=int, default=9092, help="start: the plaintext port (default 9092)")
+    kafka.add_argument("--state-dir", default=".social-mentors/kafka", help="broker config, data and logs (default .social-mentors/kafka)")
     kafka.add_argument("--secure", action="store_true",
                        help="start: also listen with SASL_SSL (SCRAM-SHA-256/512, PLAIN) and SSL (client certificates), "
                             "on a CA and certificates made under STATE_DIR/tls")

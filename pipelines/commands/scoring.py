@@ -13,31 +13,31 @@ from pipelines.commands.warehouse import run_query
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
-    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier")
+    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth (default social-mentors-demo)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the synthetic community (default 7)")
+    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier (default 1)")
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
     generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
-    generate.add_argument("--seed", type=int, default=7)
-    generate.add_argument("--scale", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=7, help="random seed: the same seed, the same events (default 7)")
+    generate.add_argument("--scale", type=float, default=1.0, help="community size multiplier (default 1)")
     generate.add_argument("--invalid-rate", type=float, default=0.0, help="share of invalid records to add")
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
         description="Score events into the warehouse. Unknown options go to Beam (e.g. --runner, --direct_num_workers).",
     )
-    run.add_argument("--source", choices=("file", "kafka"), default="file")
+    run.add_argument("--source", choices=("file", "kafka"), default="file", help="read --input files or a Kafka topic (default file)")
     run.add_argument("--input", action="append", help="file source: Avro or JSON Lines file or glob; repeatable")
     add_kafka_options(run)
     run.add_argument("--group-id", default="social-mentors", help="Kafka consumer group (default social-mentors)")
     run.add_argument("--until-end", action="store_true", help="Kafka, bounded: read to the end offsets seen at start")
     run.add_argument("--stop-at", default=None, help="Kafka, bounded: stop at this event time (ISO 8601 or epoch ms)")
     run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
-    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
-    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
+    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark (default 10s)")
+    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record (default 0s)")
     _add_limit_options(run)
     run.add_argument("--kafka-timeout", default="60s",
                      help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
