@@ -18,6 +18,12 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):  # as JSON writes them; Python's True/False puzzle other tools
+        return "true" if value else "false"
+    return _json_value(value)
+
+
 def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None) -> int:
     """Rows to ``out`` (stdout) as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC."""
     out = out or sys.stdout
@@ -30,7 +36,7 @@ def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optiona
         writer = csv.writer(out)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if v is None else _json_value(v) for v in row])
+            writer.writerow(["" if v is None else _csv_value(v) for v in row])
             count += 1
     else:
         cells = [[("" if v is None else str(_json_value(v))) for v in row] for row in rows]
