@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.commands.options import add_kafka_options, add_warehouse, kafka_security
+from pipelines.commands.options import add_kafka_options, add_warehouse, fraction, kafka_security, positive_float
 from pipelines.commands.warehouse import run_query
 
 
@@ -15,15 +15,15 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
     demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth (default social-mentors-demo)")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the synthetic community (default 7)")
-    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier (default 1)")
+    demo.add_argument("--scale", type=positive_float, default=1.0, help="community size multiplier (default 1)")
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
     generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
     generate.add_argument("--seed", type=int, default=7, help="random seed: the same seed, the same events (default 7)")
-    generate.add_argument("--scale", type=float, default=1.0, help="community size multiplier (default 1)")
-    generate.add_argument("--invalid-rate", type=float, default=0.0, help="share of invalid records to add")
+    generate.add_argument("--scale", type=positive_float, default=1.0, help="community size multiplier (default 1)")
+    generate.add_argument("--invalid-rate", type=fraction, default=0.0, help="share of invalid records to add")
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
@@ -56,9 +56,9 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
                         help="streaming: how long an event id and a thread are remembered; at least window + "
                              "allowed lateness (default 14d)")
     parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
-    parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
+    parser.add_argument("--comment-saturation", type=positive_float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
-    parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
+    parser.add_argument("--speed-weight", type=fraction, default=None, help="score constant (default 0.5)")
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.streaming:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
+    _require_inputs(args.input)
+    _check_warehouse(settings.warehouse)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
@@ -166,6 +168,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         security=security,
     )
     settings = _settings(args, streaming=args.streaming)
+    _check_warehouse(settings.warehouse)
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:
@@ -189,6 +192,32 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         raise KafkaUnreachable(line) from None
     print(summary.render())
     return 0 if summary.balanced and not summary.refused_rows else 1
+
+
+def _require_inputs(patterns: list[str]) -> None:
+    """Every --input names at least one file, checked before the pipeline is built."""
+    from apache_beam.io.filesystems import FileSystems
+
+    for pattern in patterns:
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
+
+
+def _check_warehouse(url: str) -> None:
+    """Open the warehouse for writing now (creating its tables), so a locked, read-only or
+    unreachable warehouse is reported before the pipeline runs, not after."""
+    from warehouse import open_warehouse
+
+    if not url.startswith("bigquery://"):
+        from warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()), lock_retry_s=PREFLIGHT_LOCK_WAIT_S)
+    else:
+        open_warehouse(url)
+
+
+PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writes lets go sooner
+
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
