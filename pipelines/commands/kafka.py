@@ -78,7 +78,10 @@ def cmd_kafka(args: argparse.Namespace) -> int:
                                                          args.ssl_port, os.environ.get(DEFAULT_PASSWORD_ENV))
     broker = KafkaBroker(state_dir=args.state_dir, port=args.port, secured=secured)
     if args.action == "start":
-        print("starting Kafka (first start resolves the broker with Maven; this can take a minute) ...", file=sys.stderr)
+        from services.kafka_broker import jars_cached
+
+        first = "" if jars_cached() else " (first start resolves the broker with Maven; this can take a minute)"
+        print(f"starting Kafka{first} ...", file=sys.stderr)
         print(broker.start())
         if secured:
             tls = broker.tls
