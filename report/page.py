@@ -10,7 +10,7 @@ from html import escape
 from typing import Any, Iterable, Optional, Sequence
 
 from report import charts
-from report.data import (REGULAR_MIN_WINDOWS, ReportData, authors, reciprocal_pairs, regular_readers,
+from report.data import (REGULAR_MIN_WINDOWS, Pair, ReportData, authors, reciprocal_pairs, regular_readers,
                          responsive_authors, top_edges)
 
 LATENCY_BINS = ((60, "<1m"), (600, "<10m"), (3600, "<1h"), (6 * 3600, "<6h"), (86400, "<1d"),
@@ -84,6 +84,18 @@ def _regulars_bins(author_rows: Sequence[dict[str, Any]]) -> list[tuple[str, flo
     return [(str(i) if i < 10 else "10+", c) for i, c in enumerate(counts)]
 
 
+def timeline_slots(pair: Pair) -> list[tuple[dt.datetime, Optional[dict[str, Any]]]]:
+    """Every window from the pair's first to its last, a quiet one as None: gaps show as gaps."""
+    rows = {w["window_start"]: w for w in pair.timeline}
+    first = pair.timeline[0]
+    step = first["window_end"] - first["window_start"]
+    slots, start = [], min(rows)
+    while start <= max(rows):
+        slots.append((start, rows.get(start)))
+        start += step
+    return slots
+
+
 def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 10) -> str:
     """The whole page for ``data``: ``top`` edges in the network, ``timelines`` pair timelines,
     ``leaders`` rows per leaderboard."""
@@ -129,8 +141,8 @@ def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 1
         f'<span style="background:{charts.LATENCY_COLOR}"></span>median reply latency (right scale)</p>',
     ]
     for pair in edges[:timelines]:
-        windows = [(w["window_start"].strftime("%Y-%m-%d"), w["reader_comments"], w["author_replies"],
-                    w["reply_latency_p50_s"]) for w in pair.timeline]
+        windows = [(start.strftime("%Y-%m-%d"), w["reader_comments"] if w else 0, w["author_replies"] if w else 0,
+                    w["reply_latency_p50_s"] if w else None) for start, w in timeline_slots(pair)]
         parts.append(f"<h3>{escape(_person(pair.site, pair.author_id, many_sites))} → "
                      f"{escape(_person(pair.site, pair.reader_id, many_sites))}: {pair.reader_comments:,} comments, "
                      f"{pair.author_replies:,} replies, weight {pair.weight:.3f}</h3>")

@@ -35,3 +35,18 @@ def test_the_layout_is_the_same_for_the_same_data():
     edges = [("a", "b", 1.0), ("c", "d", 1.0), ("b", "c", 0.2)]
     labels = {n: n for n in "abcd"}
     assert charts.network(edges, labels) == charts.network(edges, labels)
+
+
+def test_a_timeline_shows_quiet_windows_as_gaps():
+    import datetime as dt
+
+    from report.data import Pair
+    from report.page import timeline_slots
+
+    week = dt.timedelta(days=7)
+    monday = dt.datetime(2026, 1, 5)
+    pair = Pair("s", "a", "r", timeline=[
+        {"window_start": monday, "window_end": monday + week}, {"window_start": monday + 3 * week, "window_end": monday + 4 * week}])
+    slots = timeline_slots(pair)
+    assert [start for start, _ in slots] == [monday + n * week for n in range(4)]
+    assert [row is None for _, row in slots] == [False, True, True, False]
