@@ -7,13 +7,14 @@ import logging
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Optional, Sequence
 
-from pipelines.commands import importing, kafka, scoring, warehouse
+from pipelines.commands import importing, kafka, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse)
+COMMAND_GROUPS = (scoring, kafka, importing, warehouse, report, status)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -27,13 +28,63 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     handlers: dict = {}
     for group in COMMAND_GROUPS:
         handlers.update(group.add_commands(commands))
+    _describe_from_help(commands)
     return parser, handlers
 
 
+def _describe_from_help(commands: argparse._SubParsersAction) -> None:
+    """A command without a description of its own shows its one-line help at the top of its --help."""
+    helps = {action.dest: action.help for action in commands._choices_actions}
+    for name, sub in commands.choices.items():
+        if not sub.description and helps.get(name):
+            sub.description = helps[name][0].upper() + helps[name][1:] + "."
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe_from_help(action)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LOG = Path.home() / ".cache" / "social-mentors" / "social-mentors.log"
+
+
+class _OwnRecords(logging.Filter):
+    """Lets through what the project's own code logs; the libraries' records (Beam's "Failed to
+    import GCSFileSystem" and "apitools not found" at import, runner chatter, Python warnings) are
+    not about the user's data, so they go to the log file instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("social_mentors") or (
+            record.name != "py.warnings" and Path(record.pathname).resolve().is_relative_to(PROJECT_ROOT)
+            and "site-packages" not in Path(record.pathname).parts)
+
+
+def log_file() -> Path:
+    """Where the libraries' logging goes without --verbose: $SOCIAL_MENTORS_LOG, else the cache."""
+    return Path(os.environ.get("SOCIAL_MENTORS_LOG") or DEFAULT_LOG).expanduser()
+
+
 def _configure_logging(verbose: bool) -> None:
-    # force: main() may run many times in one process (tests, scripts); each run logs to the stderr it has now
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr,
-                        force=True)
+    """Before anything imports Beam (its import logs the noise): stderr gets the project's own
+    warnings (all of everything with --verbose); the log file gets everything, libraries included."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "social_mentors", False)]:
+        root.removeHandler(handler)  # ours from an earlier main() in this process; others' stay (pytest's)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    if not verbose:
+        console.addFilter(_OwnRecords())
+        try:
+            log_file().parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.FileHandler(log_file(), encoding="utf-8", delay=True)
+            to_file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+            to_file.social_mentors = True
+            root.addHandler(to_file)
+        except OSError:  # an unwritable cache: the noise is dropped, never shown
+            pass
+    console.social_mentors = True
+    root.addHandler(console)
+    logging.captureWarnings(True)  # Python warnings of libraries: through the same filter
     progress = logging.getLogger("social_mentors.progress")
     progress.setLevel(logging.INFO)
     for old in list(progress.handlers):
@@ -44,15 +95,9 @@ def _configure_logging(verbose: bool) -> None:
     progress.propagate = False
     if not verbose:  # kafka-python logs every refused connection while a broker starts or restarts
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-        # Beam logs a failed step's traceback before raising it (main() reports the failure in one
-        # line), and warns on the root logger about optional GCP modules on import
-        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_not_beam_chatter)
-
-
-def _not_beam_chatter(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.CRITICAL or f"{os.sep}apache_beam{os.sep}" not in record.pathname
+    # Beam logs a failed step's traceback before raising it (main() reports the failure in one
+    # line) and warns about optional GCP modules on import: both are libraries' records, kept
+    # off stderr by _OwnRecords and written to the log file.
 
 
 # Failures the user can fix (bad input, a path, a refused connection, a service's refusal): exit 2

@@ -29,6 +29,8 @@ WAREHOUSE_TABLES = ("pair_scores", "dead_letters", "run_ledger", "runs")
 ANALYST_QUERIES = ("mentors", "regulars", "pair")
 VIEWS = ("pair_scores_latest", "run_ledger_latest", "runs_latest")
 RUN_QUERIES = ("run_accounting", "newest_run")
+REPORT_QUERIES = ("report_windows", "report_dead_letters")  # social-mentors report's, table functions in BigQuery too
+STATUS_QUERIES = ("status_newest_window", "status_dead_letters")  # social-mentors status's, likewise
 
 
 @functools.lru_cache(maxsize=None)

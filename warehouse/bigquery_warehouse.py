@@ -99,7 +99,8 @@ class BigQueryWarehouse:
             definition.clustering_fields = layout["cluster_by"] or None
             self.client.create_table(definition, exists_ok=True)
         # Views first: the table functions read pair_scores_latest.
-        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES):
+        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES, *schemas.REPORT_QUERIES,
+                     *schemas.STATUS_QUERIES):
             self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, update_definitions)).result()
 
     def _job_config(self, name: str, values: dict[str, Any]):
@@ -214,6 +215,17 @@ class BigQueryWarehouse:
             raise ValueError(f"unknown table {table!r}")
         (row,) = self.client.query(f"SELECT COUNT(*) FROM `{self.table_id(table)}`").result()
         return row[0]
+
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]:
+        """One analyst's read-only statement (``social-mentors sql``); unqualified tables are the dataset's."""
+        from google.cloud import bigquery
+
+        from warehouse import check_read_only
+
+        check_read_only(text, "bigquery")
+        config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{self.dataset}")
+        result = self.client.query(text, job_config=config).result()
+        return [field.name for field in result.schema], [_naive_row(tuple(row.values())) for row in result]
 
 
 def _naive_row(row: tuple) -> tuple:

@@ -220,3 +220,21 @@ class DuckDBWarehouse:
             raise ValueError(f"unknown table {table!r}")
         with connect(self.path, read_only=self.read_only) as connection:
             return connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]:
+        """One analyst's read-only statement (``social-mentors sql``), on a read-only connection."""
+        from warehouse import check_read_only
+
+        check_read_only(text, "duckdb")
+        with _LOCK:
+            try:
+                connection = duckdb.connect(self.path, read_only=True)
+            except duckdb.IOException as error:
+                raise RuntimeError(f"cannot open the warehouse {self.path} to read: {error}") from error
+            try:
+                result = connection.execute(text)
+                return [d[0] for d in result.description], result.fetchall()
+            except duckdb.Error as error:
+                raise ValueError(str(error).splitlines()[0]) from error
+            finally:
+                connection.close()

@@ -19,12 +19,13 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                               "(or --count); ids unique to this run")
     produce.add_argument("--rate", type=float, default=10.0, help="--live: events per second (default 10)")
     produce.add_argument("--count", type=int, default=None, help="--live: stop after this many events")
-    produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro")
+    produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro",
+                         help="plain Avro, or Confluent's (magic byte, schema id, Avro) (default avro)")
 
     kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
     kafka.add_argument("action", choices=("start", "stop", "status"))
-    kafka.add_argument("--port", type=int, default=9092)
-    kafka.add_argument("--state-dir", default=".social-mentors/kafka", help="broker config, data and logs")
+    kafka.add_argument("--port", type=int, default=9092, help="start: the plaintext port (default 9092)")
+    kafka.add_argument("--state-dir", default=".social-mentors/kafka", help="broker config, data and logs (default .social-mentors/kafka)")
     kafka.add_argument("--secure", action="store_true",
                        help="start: also listen with SASL_SSL (SCRAM-SHA-256/512, PLAIN) and SSL (client certificates), "
                             "on a CA and certificates made under STATE_DIR/tls")
@@ -100,7 +101,10 @@ def cmd_kafka(args: argparse.Namespace) -> int:
                                                          args.ssl_port, os.environ.get(DEFAULT_PASSWORD_ENV))
     broker = KafkaBroker(state_dir=args.state_dir, port=args.port, secured=secured)
     if args.action == "start":
-        print("starting Kafka (first start resolves the broker with Maven; this can take a minute) ...", file=sys.stderr)
+        from services.kafka_broker import jars_cached
+
+        first = "" if jars_cached() else " (first start resolves the broker with Maven; this can take a minute)"
+        print(f"starting Kafka{first} ...", file=sys.stderr)
         print(broker.start())
         if secured:
             tls = broker.tls

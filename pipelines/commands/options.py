@@ -23,8 +23,8 @@ def add_warehouse(parser: argparse.ArgumentParser, default: str = DEFAULT_WAREHO
 
 
 def add_kafka_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="Kafka bootstrap HOST:PORT")
-    parser.add_argument("--topic", default="engagement-events")
+    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="Kafka bootstrap HOST:PORT (default 127.0.0.1:9092)")
+    parser.add_argument("--topic", default="engagement-events", help="Kafka topic of the events (default engagement-events)")
     parser.add_argument("--schema-id", type=int, action="append", default=None,
                         help="Confluent schema id(s) of EngagementEvent (default 1)")
     add_kafka_security_options(parser)

@@ -30,7 +30,7 @@ def csv_cell(value: Any) -> Any:
     """A CSV cell a spreadsheet shows as text: a string that starts a formula gets a leading quote."""
     if value is None:
         return ""
-    value = _json_value(value)
+    value = _csv_value(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -44,6 +44,12 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     return value
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):  # as JSON writes them; Python's True/False puzzle other tools
+        return "true" if value else "false"
+    return _json_value(value)
 
 
 def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None) -> int:

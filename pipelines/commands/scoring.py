@@ -14,7 +14,7 @@ from pipelines.commands.warehouse import run_query
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
-    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth")
+    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth (default social-mentors-demo)")
     add_community_options(demo)
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
@@ -28,15 +28,15 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
         "run", help="score events into the warehouse",
         description="Score events into the warehouse. Unknown options go to Beam (e.g. --runner, --direct_num_workers).",
     )
-    run.add_argument("--source", choices=("file", "kafka"), default="file")
+    run.add_argument("--source", choices=("file", "kafka"), default="file", help="read --input files or a Kafka topic (default file)")
     run.add_argument("--input", action="append", help="file source: Avro or JSON Lines file or glob; repeatable")
     add_kafka_options(run)
     run.add_argument("--group-id", default="social-mentors", help="Kafka consumer group (default social-mentors)")
     run.add_argument("--until-end", action="store_true", help="Kafka, bounded: read to the end offsets seen at start")
     run.add_argument("--stop-at", default=None, help="Kafka, bounded: stop at this event time (ISO 8601 or epoch ms)")
     run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
-    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
-    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
+    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark (default 10s)")
+    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record (default 0s)")
     _add_limit_options(run)
     run.add_argument("--kafka-timeout", default="60s",
                      help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
