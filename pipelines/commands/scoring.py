@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -122,6 +124,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.source == "kafka":
         return cmd_run_kafka(args)
+    if args.input:  # local patterns as absolute paths: Beam's file matching misses relative globs
+        args.input = [p if "://" in p else os.path.abspath(os.path.expanduser(p)) for p in args.input]
     if not args.input:
         raise ValueError("--input FILE is required with the file source (or use --source kafka)")
     if args.streaming:
@@ -154,16 +158,19 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
     security = kafka_security(args)
+    kafka_timeout_s = parse_duration(args.kafka_timeout)
+    asked = time.monotonic()
     try:  # a wrong password or certificate: one line, at once
-        check_connection(args.bootstrap_servers, security)
+        check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, kafka_timeout_s))
     except KafkaNotAnswering:
-        pass  # nobody answers (yet): plan_read waits up to --kafka-timeout, printing progress
+        pass  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout, printing progress
+    kafka_timeout_s = max(1.0, kafka_timeout_s - (time.monotonic() - asked))
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
         accepted_schema_ids=frozenset(args.schema_id or [1]),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
-        timeout_s=parse_duration(args.kafka_timeout),
+        timeout_s=kafka_timeout_s,
         security=security,
     )
     settings = _settings(args, streaming=args.streaming)

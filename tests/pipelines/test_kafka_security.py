@@ -13,7 +13,6 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from pipelines.kafka_runs import KafkaSourceSettings, plan_read
-from pipelines.settings import RunSettings
 from producers.synthetic import CommunitySpec
 from transforms.kafka_security import KafkaSecurity, client_kwargs
 from warehouse import open_warehouse
@@ -22,13 +21,15 @@ PASSWORD_ENV = "MENTORS_TEST_KAFKA_PASSWORD"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(args, cwd, password=None, timeout=600, extra_env=None):
+def cli(args, cwd, password=None, timeout=600, extra_env=None, verbose=True):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIAL_MENTORS_KAFKA_")}
     env["PYTHONPATH"] = str(REPO)
     if password is not None:
         env[PASSWORD_ENV] = password
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "--verbose", *args], cwd=cwd, env=env,
+    # --verbose shows every library log line (where a leaked secret would be), and tracebacks: the
+    # one-line error tests run without it.
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *(["--verbose"] if verbose else []), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -103,7 +104,7 @@ def test_a_wrong_password_fails_at_once_with_one_line_and_a_non_zero_exit(secure
     for command in (["produce", "--scale", "0.02"], ["run", "--source", "kafka", "--until-end",
                                                       "--warehouse", str(tmp_path / "w.duckdb")]):
         done = cli([*command, *tls_args(broker), "--sasl-password-env", PASSWORD_ENV, "--topic", topic], tmp_path,
-                   password="wrong-password-123", timeout=120)
+                   password="wrong-password-123", timeout=120, verbose=False)
         assert done.returncode == 2, done.stderr[-3000:]
         (line,) = error_lines(done.stderr)  # the preflight's line, not a 30 s bootstrap timeout
         assert "SASL SCRAM-SHA-512 login of user alice" in line and "wrong user name or password" in line
@@ -145,7 +146,7 @@ def test_the_plan_that_travels_to_the_workers_names_the_secret_but_does_not_hold
     with EventPublisher(broker.sasl_ssl_bootstrap, topic, security=secured(broker)) as publisher:
         publisher.publish_all(generate_community(CommunitySpec(seed=3).scaled(0.02)).events[:20], progress=None)
     source = KafkaSourceSettings(broker.sasl_ssl_bootstrap, topic, until_end=True, security=secured(broker))
-    plan = plan_read(source, RunSettings(warehouse=str(tmp_path / "w.duckdb")))
+    plan = plan_read(source)
     assert plan.plans and all(p.security == secured(broker) for p in plan.plans)
     shipped = pickle.dumps(plan.plans)
     assert password.encode() not in shipped and PASSWORD_ENV.encode() in shipped
@@ -205,8 +206,14 @@ def test_a_wrong_bootstrap_address_is_one_line_not_a_thirty_second_retry(tmp_pat
     from services.maven import free_port
 
     nobody = f"127.0.0.1:{free_port()}"
-    for command in (["produce"], ["run", "--source", "kafka", "--until-end"]):
-        done = cli([*command, "--bootstrap-servers", nobody], tmp_path, timeout=120)
-        assert done.returncode == 2 and "Traceback" not in done.stderr
-        assert error_lines(done.stderr) == [
-            f"error: nothing listens at {nobody}: is the broker running? (check --bootstrap-servers)"]
+    done = cli(["produce", "--bootstrap-servers", nobody], tmp_path, timeout=120, verbose=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert error_lines(done.stderr) == [
+        f"error: nothing listens at {nobody}: is the broker running? (check --bootstrap-servers)"]
+    # A run waits for a broker that is not there (yet) up to --kafka-timeout, then says so in one line.
+    done = cli(["run", "--source", "kafka", "--until-end", "--bootstrap-servers", nobody, "--kafka-timeout", "5s"],
+               tmp_path, timeout=120, verbose=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert error_lines(done.stderr) == [
+        f"error: cannot reach Kafka at {nobody} for 5 s: is the broker running? "
+        "(check --bootstrap-servers; --kafka-timeout sets how long to wait)"]
