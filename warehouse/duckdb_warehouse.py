@@ -8,6 +8,7 @@ once. Writers and readers may be different processes: see :func:`connect`.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 from typing import Any, Iterator
@@ -62,6 +63,12 @@ def connect(path: str, retry_s: float = LOCK_RETRY_S) -> Iterator[duckdb.DuckDBP
             yield connection
         finally:
             connection.close()
+
+
+def _naive_row(row: tuple) -> tuple:
+    """UTC datetimes without tzinfo, whichever timestamp type the query returned."""
+    return tuple(v.astimezone(dt.timezone.utc).replace(tzinfo=None) if isinstance(v, dt.datetime) and v.tzinfo else v
+                 for v in row)
 
 
 def _recency(row: dict[str, Any]) -> tuple[int, int]:
@@ -128,8 +135,10 @@ class DuckDBWarehouse:
         """Run an analyst query from ``schemas/queries`` with named parameters (never formatted in)."""
         sql = schemas.query_sql(name, "duckdb")
         with connect(self.path) as connection:
-            result = connection.execute(sql, params)
-            return [d[0] for d in result.description], result.fetchall()
+            # BigQuery's TIMESTAMP parameters arrive as DuckDB's TIMESTAMPTZ: compare and print them in UTC.
+            connection.execute("SET TimeZone = 'UTC'")
+            result = connection.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+            return [d[0] for d in result.description], [_naive_row(row) for row in result.fetchall()]
 
     def export(self, table: str) -> tuple[list[str], Iterator[tuple]]:
         if table not in schemas.WAREHOUSE_TABLES:

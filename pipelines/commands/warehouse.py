@@ -2,17 +2,31 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from pipelines.commands.options import add_warehouse
 from pipelines.commands.output import write_rows
 
+# Each query's own arguments; every one also takes --site. The ranked ones (and pair) take --as-of
+# and --half-life-days, and all ranked ones --top.
 QUERY_PARAMS = {
     "mentors": ("reader",),
     "regulars": ("author",),
+    "top": (),
     "pair": ("author", "reader"),
+    "history": ("author", "reader"),
+}
+RANKED = ("mentors", "regulars", "top")
+AS_OF = ("mentors", "regulars", "top", "pair")
+QUERY_HELP = {
+    "mentors": "the mentors of a reader, by relationship strength",
+    "regulars": "the regulars (mentees) of an author, by relationship strength",
+    "top": "the strongest relationships of a site, mentor side first",
+    "pair": "one relationship explained: strength, each factor with its weight, the mentor side",
+    "history": "every window of one pair, both directions",
 }
 
 
@@ -21,15 +35,18 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     warehouse_cmd.add_argument("action", choices=("init",))
     add_warehouse(warehouse_cmd)
 
-    query = commands.add_parser("query", help="ask the warehouse: mentors, regulars, pair")
+    query = commands.add_parser("query", help=f"ask the warehouse: {', '.join(QUERY_PARAMS)}")
     query_kinds = query.add_subparsers(dest="query", required=True)
     for name, needed in QUERY_PARAMS.items():
-        q = query_kinds.add_parser(name)
+        q = query_kinds.add_parser(name, help=QUERY_HELP[name])
         for param in needed:
             q.add_argument(f"--{param}", required=True)
         q.add_argument("--site", default=None)
-        if name != "pair":
+        if name in RANKED:
             q.add_argument("--top", type=int, default=10)
+        if name in AS_OF:
+            q.add_argument("--as-of", default=None, metavar="TIME",
+                           help="rank as of this time, ISO 8601 or epoch ms (default: the newest data in the warehouse)")
             q.add_argument("--half-life-days", type=float, default=None, help="decay half-life (default 14)")
         q.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
         add_warehouse(q)
@@ -41,6 +58,19 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     return {"warehouse": cmd_warehouse, "query": cmd_query, "export": cmd_export}
 
 
+def parse_as_of(value: Any) -> Optional[dt.datetime]:
+    """A naive UTC datetime from ISO 8601, epoch millis or a datetime; None stays None (the newest data)."""
+    from transforms.events import InvalidEvent, to_millis
+
+    if value is None or value == "":
+        return None
+    try:
+        millis = to_millis(value, "--as-of")
+    except InvalidEvent as error:
+        raise ValueError(f"--as-of: {error}") from None
+    return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=millis)
+
+
 def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     from transforms.score import ScoringConfig
     from warehouse import open_warehouse
@@ -48,8 +78,10 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
     params = {"site": values.get("site")}
     for param in QUERY_PARAMS[name]:
         params[param] = values[param]
-    if name != "pair":
+    if name in RANKED:
         params["top"] = values.get("top", 10)
+    if name in AS_OF:
+        params["as_of"] = parse_as_of(values.get("as_of"))
         params["half_life_days"] = values.get("half_life_days") or ScoringConfig().decay_half_life_days
     return open_warehouse(warehouse_url).query(name, params)
 
@@ -79,10 +111,29 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     _require_warehouse(args.warehouse)
     columns, rows = run_query(args.warehouse, args.query, vars(args))
-    write_rows(columns, rows, args.format)
+    if args.query == "pair" and args.format == "table":
+        _write_pair(columns, rows)
+    else:
+        write_rows(columns, rows, args.format)
     if not rows and args.format == "table":
         print("(no rows: check the id and --site; ids are case-sensitive)", file=sys.stderr)
     return 0
+
+
+def _write_pair(columns: list[str], rows: list[tuple]) -> None:
+    """One relationship per block, a factor a line: value, weight and what it adds to the strength."""
+    for row in rows:
+        value = dict(zip(columns, row))
+        print(f"{value['site']}: {value['mentor_id']} (mentor) and {value['mentee_id']}, as of {value['as_of'].isoformat()}Z")
+        print(f"  strength {value['strength']:.4f} = sum of weight x ln(1 + factor):")
+        for factor in ("exchanges", "mentor_activity", "mentee_activity"):
+            print(f"    {factor:<16} {value[factor]:>10.4f}  weight {value[factor + '_weight']:.1f}  adds {value[factor + '_part']:.4f}")
+        print(f"  mentor side: {value['mentor_partners']} partners against {value['mentee_partners']} (more partners = mentor)")
+        print(f"  responses: mentor wrote {value['mentor_comments']} comments and {value['mentor_replies']} replies to the mentee, "
+              f"mentee {value['mentee_comments']} and {value['mentee_replies']}; {value['windows']} windows, "
+              f"last {value['last_interaction_at'].isoformat()}Z")
+        print(f"  baselines: decayed reader comments {value['decayed_reader_comments']:.4f}, comments + replies "
+              f"{value['decayed_comments_and_replies']:.4f}, mentor_score {value['decayed_mentor_score']:.4f}")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
