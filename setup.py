@@ -9,7 +9,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers"],
+    packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers", "analysis"],
     package_data={"schemas": ["*.avsc", "queries/*.sql"]},
     install_requires=[
         "apache-beam>=2.77,<3",

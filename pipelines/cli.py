@@ -1,5 +1,5 @@
 """The ``social-mentors`` command line: the parser and dispatch. Each command group lives in its own
-module under ``pipelines/commands`` (scoring, Kafka, importing, warehouse)."""
+module under ``pipelines/commands`` (scoring, Kafka, importing, warehouse, evaluate)."""
 from __future__ import annotations
 
 import argparse
@@ -7,11 +7,11 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from pipelines.commands import importing, kafka, scoring, warehouse
+from pipelines.commands import evaluate, importing, kafka, scoring, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse)
+COMMAND_GROUPS = (scoring, kafka, importing, warehouse, evaluate)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -86,7 +86,7 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
     return open_warehouse(warehouse_url).query(name, params)
 
 
-def _require_warehouse(path: str) -> None:
+def require_warehouse(path: str) -> None:
     if not path.startswith(("bigquery://",)) and not Path(path.removeprefix("duckdb://")).exists():
         raise SystemExit(
             f"error: no warehouse at {path}. Run `social-mentors run --input FILE --warehouse {path}` "
@@ -109,7 +109,7 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    _require_warehouse(args.warehouse)
+    require_warehouse(args.warehouse)
     columns, rows = run_query(args.warehouse, args.query, vars(args))
     if args.query == "pair" and args.format == "table":
         _write_pair(columns, rows)
@@ -139,7 +139,7 @@ def _write_pair(columns: list[str], rows: list[tuple]) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from warehouse import open_warehouse
 
-    _require_warehouse(args.warehouse)
+    require_warehouse(args.warehouse)
     columns, rows = open_warehouse(args.warehouse).export(args.table)
     count = write_rows(columns, rows, args.format)
     print(f"exported {count:,} rows of {args.table}", file=sys.stderr)
