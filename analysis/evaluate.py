@@ -69,10 +69,11 @@ class Evaluation:
         scored = [m for m in self.months if m.metrics["strength"]["auc"] is not None]
         lines = []
         if not scored:
-            return "No month has both a pair with and a pair without a two-way exchange next month: nothing to evaluate."
-        lines.append(f"Months evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
+            return ("No period has both a pair with and a pair without a two-way exchange in the next one: nothing to "
+                    "evaluate (a short data set may need a shorter --period).")
+        lines.append(f"Periods evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
                      f"pair-months ranked: {sum(m.pairs for m in scored):,}; "
-                     f"with a two-way exchange next month: {sum(m.positives for m in scored):,}")
+                     f"with a two-way exchange in the next period: {sum(m.positives for m in scored):,}")
         lines.append("")
         lines.append("| ranking | ROC AUC | precision@10 | precision@100 |")
         lines.append("|---|---|---|---|")
@@ -114,14 +115,22 @@ def read_actors(path: Path) -> dict[tuple[Optional[str], str], float]:
     return signals
 
 
-def month_cuts(first: dt.datetime, last: dt.datetime, window_s: float) -> list[dt.datetime]:
-    """Month ends from the first month of the data to the last, each moved back to a window bound."""
+def period_cuts(first: dt.datetime, last: dt.datetime, window_s: float, period_s: Optional[float] = None) -> list[dt.datetime]:
+    """Period ends (calendar months, or every ``period_s`` seconds from the epoch) from the first
+    period of the data to the last, each moved back to a window bound. Windows are fixed and
+    aligned like ``first`` (the start of a window), whatever their offset from the epoch."""
+    offset = (first - EPOCH).total_seconds() % window_s
     cuts = []
     month = dt.datetime(first.year, first.month, 1)
+    step = EPOCH + dt.timedelta(seconds=(first - EPOCH).total_seconds() // period_s * period_s) if period_s else None
     while True:
-        month = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
-        seconds = (month - EPOCH).total_seconds()
-        cut = EPOCH + dt.timedelta(seconds=seconds // window_s * window_s)
+        if period_s:
+            step += dt.timedelta(seconds=period_s)
+            seconds = (step - EPOCH).total_seconds()
+        else:
+            month = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
+            seconds = (month - EPOCH).total_seconds()
+        cut = EPOCH + dt.timedelta(seconds=(seconds - offset) // window_s * window_s + offset)
         if cut > last:
             return cuts
         if not cuts or cut > cuts[-1]:
@@ -134,12 +143,14 @@ def _rows(warehouse: Any, name: str, params: dict[str, Any]) -> list[dict[str, A
 
 
 def evaluate(warehouse: Any, site: Optional[str] = None, half_life_days: float = 14.0,
-             actors: Optional[dict[tuple[Optional[str], str], float]] = None) -> Evaluation:
-    """Rank, month by month, and (with actors) check the mentor side; see the module docstring."""
+             actors: Optional[dict[tuple[Optional[str], str], float]] = None,
+             period_s: Optional[float] = None) -> Evaluation:
+    """Rank, month by month (or every ``period_s``), and (with actors) check the mentor side; see the
+    module docstring."""
     span = _rows(warehouse, "span", {"site": site})
     months: list[MonthResult] = []
     if span and span[0]["windows"]:
-        cuts = month_cuts(span[0]["first_window_start"], span[0]["last_window_end"], float(span[0]["window_s"]))
+        cuts = period_cuts(span[0]["first_window_start"], span[0]["last_window_end"], float(span[0]["window_s"]), period_s)
         for cut, next_cut in zip(cuts, cuts[1:]):
             months.append(_month(warehouse, site, half_life_days, cut, next_cut))
     evaluation = Evaluation(months, [])

@@ -17,6 +17,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                     "strength and the baselines. With --actors, check the mentor side against an outside signal.")
     evaluate.add_argument("--site", default=None, help="one site (default: every site)")
     evaluate.add_argument("--half-life-days", type=float, default=None, help="decay half-life (default 14)")
+    evaluate.add_argument("--period", default="month",
+                          help="how far ahead to predict: month (calendar months, default) or a duration such as 7d")
     evaluate.add_argument("--actors", default=None, metavar="FILE",
                           help='JSONL of {"actor_id": ..., "signal": NUMBER[, "site": ..., "name": ...]}, '
                                "e.g. from `import stackexchange --actors-out FILE`")
@@ -32,8 +34,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     require_warehouse(args.warehouse)
     actors = read_actors(Path(args.actors)) if args.actors else None
+    from pipelines.settings import parse_duration
+
     half_life = args.half_life_days or ScoringConfig().decay_half_life_days
+    period_s = None if args.period == "month" else parse_duration(args.period)
     print(f"Evaluating {args.warehouse} (half-life {half_life:g} days) ...", file=sys.stderr)
-    result = evaluate(open_warehouse(args.warehouse), args.site, half_life, actors)
+    result = evaluate(open_warehouse(args.warehouse), args.site, half_life, actors, period_s)
     print(result.render())
     return 0

@@ -121,19 +121,27 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def _write_pair(columns: list[str], rows: list[tuple]) -> None:
-    """One relationship per block, a factor a line: value, weight and what it adds to the strength."""
+    """One relationship per block, a factor a line: its value, its weight and what its term adds."""
+    def stamp(moment: dt.datetime) -> str:
+        return moment.isoformat(timespec="seconds") + "Z"
+
     for row in rows:
-        value = dict(zip(columns, row))
-        print(f"{value['site']}: {value['mentor_id']} (mentor) and {value['mentee_id']}, as of {value['as_of'].isoformat()}Z")
-        print(f"  strength {value['strength']:.4f} = sum of weight x ln(1 + factor):")
-        for factor in ("exchanges", "mentor_activity", "mentee_activity"):
-            print(f"    {factor:<16} {value[factor]:>10.4f}  weight {value[factor + '_weight']:.1f}  adds {value[factor + '_part']:.4f}")
-        print(f"  mentor side: {value['mentor_partners']} partners against {value['mentee_partners']} (more partners = mentor)")
-        print(f"  responses: mentor wrote {value['mentor_comments']} comments and {value['mentor_replies']} replies to the mentee, "
-              f"mentee {value['mentee_comments']} and {value['mentee_replies']}; {value['windows']} windows, "
-              f"last {value['last_interaction_at'].isoformat()}Z")
-        print(f"  baselines: decayed reader comments {value['decayed_reader_comments']:.4f}, comments + replies "
-              f"{value['decayed_comments_and_replies']:.4f}, mentor_score {value['decayed_mentor_score']:.4f}")
+        v = dict(zip(columns, row))
+        print(f"{v['site']}: {v['mentor_id']} (mentor) and {v['mentee_id']}, as of {stamp(v['as_of'])}")
+        print(f"  strength {v['strength']:.4f} = ln(1 + 1 comments + 4 replies + 8 quick_replies) "
+              f"+ 0.5 ln(1 + mentor_activity) + 0.5 ln(1 + mentee_activity)")
+        print(f"    comments         {v['comments']:>10.4f}  weight {v['comments_weight']:g}")
+        print(f"    replies          {v['replies']:>10.4f}  weight {v['replies_weight']:g}")
+        print(f"    quick_replies    {v['quick_replies']:>10.4f}  weight {v['quick_replies_weight']:g}")
+        print(f"      conversation term adds {v['conversation_part']:.4f}")
+        for side in ("mentor_activity", "mentee_activity"):
+            print(f"    {side:<16} {v[side]:>10.4f}  weight {v[side + '_weight']:g}  adds {v[side + '_part']:.4f}")
+        print(f"  mentor side: {v['mentor_partners']} partners against {v['mentee_partners']} (more partners = mentor)")
+        print(f"  written to each other: mentor {v['mentor_comments']} comments, {v['mentor_replies']} replies; "
+              f"mentee {v['mentee_comments']} comments, {v['mentee_replies']} replies; {v['windows']} windows, "
+              f"last {stamp(v['last_interaction_at'])}")
+        print(f"  baselines: decayed reader comments {v['decayed_reader_comments']:.4f}, comments + replies "
+              f"{v['decayed_comments_and_replies']:.4f}, mentor_score {v['decayed_mentor_score']:.4f}")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

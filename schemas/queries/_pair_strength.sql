@@ -3,17 +3,20 @@
 -- It reads the CTE `params` of the including query: as_of TIMESTAMP (NULL = the newest data),
 -- site STRING (NULL = every site), half_life_days FLOAT64.
 --
--- A pair is two people on one site, whichever wrote first; both directions of pair_scores count.
+-- A pair is two people on one site, whoever wrote first; both directions of pair_scores count.
 -- Anchor: as_of, else the newest window_end in the whole warehouse, so every query (and every
 -- site) decays from the same moment. Only windows that ended by the anchor count. Each row is
 -- weighted by 0.5 ^ (age / half-life), the age measured from its last interaction (not from its
 -- window's bounds, so a conversation across midnight or a window edge weighs what it would inside
--- one window).
--- Factors (named as in the output, weights in `strength` below):
---   exchanges         decayed reader comments + author replies of the pair, both directions
---   mentor_activity   decayed responses (comments and replies) of the mentor side with everyone else
---   mentee_activity   the same for the other side
--- strength = 1.0 * ln(1 + exchanges) + 0.5 * ln(1 + mentor_activity) + 0.5 * ln(1 + mentee_activity)
+-- one window), and the factors are summed over windows before any curve is applied.
+-- Factors (named as in the output; weights in `strengths` below, documented in the README):
+--   comments          decayed reader comments of the pair, both directions            weight 1
+--   replies           decayed author replies of the pair, both directions             weight 4
+--   quick_replies     the same, each window's replies times 1 / (1 + median latency / 1 h)  weight 8
+--   mentor_activity   decayed comments + replies of the mentor side with everyone else     weight 0.5
+--   mentee_activity   the same for the other side                                         weight 0.5
+-- strength = ln(1 + comments + 4 replies + 8 quick_replies)
+--            + 0.5 ln(1 + mentor_activity) + 0.5 ln(1 + mentee_activity)
 -- Mentor side: the one with more distinct partners on the site up to the anchor (people who help
 -- talk with many); ties: the one who wrote more responses on the site, then the smaller id.
 anchor AS (
@@ -31,6 +34,7 @@ weighted_rows AS (
     s.reader_comments,
     s.author_replies,
     s.mentor_score,
+    s.reply_latency_p50_s,
     s.last_interaction_at,
     POW(0.5, GREATEST(TIMESTAMP_DIFF(a.as_of, s.last_interaction_at, SECOND), 0) / (a.half_life_days * 86400.0)) AS weight
   FROM pair_scores_latest AS s CROSS JOIN anchor AS a
@@ -55,6 +59,9 @@ pairs AS (
     site,
     LEAST(author_id, reader_id) AS actor_a,
     GREATEST(author_id, reader_id) AS actor_b,
+    SUM(weight * reader_comments) AS comments,
+    SUM(weight * author_replies) AS replies,
+    SUM(weight * author_replies / (1 + COALESCE(reply_latency_p50_s, 0) / 3600.0)) AS quick_replies,
     SUM(weight * (reader_comments + author_replies)) AS exchanges,
     SUM(weight * reader_comments) AS decayed_reader_comments,
     SUM(weight * (reader_comments + author_replies)) AS decayed_comments_and_replies,
@@ -88,7 +95,9 @@ pair_strengths AS (
     site,
     IF(a_is_mentor, actor_a, actor_b) AS mentor_id,
     IF(a_is_mentor, actor_b, actor_a) AS mentee_id,
-    exchanges,
+    comments,
+    replies,
+    quick_replies,
     GREATEST(IF(a_is_mentor, activity_a, activity_b), 0.0) AS mentor_activity,
     GREATEST(IF(a_is_mentor, activity_b, activity_a), 0.0) AS mentee_activity,
     IF(a_is_mentor, partners_a, partners_b) AS mentor_partners,
@@ -107,7 +116,7 @@ pair_strengths AS (
 strengths AS (
   SELECT
     ps.*,
-    1.0 * LN(1 + exchanges) + 0.5 * LN(1 + mentor_activity) + 0.5 * LN(1 + mentee_activity) AS strength,
+    LN(1 + comments + 4 * replies + 8 * quick_replies) + 0.5 * LN(1 + mentor_activity) + 0.5 * LN(1 + mentee_activity) AS strength,
     (mentor_replies + mentee_replies) > 0 AS two_way,
     anchor.as_of AS as_of
   FROM pair_strengths AS ps CROSS JOIN anchor

@@ -15,7 +15,7 @@ ranked AS (
   FROM strengths AS s CROSS JOIN params
   WHERE s.mentee_id = params.reader AND s.two_way
 )
-SELECT site, mentor_id AS author_id, strength, exchanges, mentor_activity, mentee_activity,
+SELECT site, mentor_id AS author_id, strength, comments, replies, quick_replies, mentor_activity, mentee_activity,
        mentee_comments AS reader_comments, mentor_replies AS author_replies, windows, last_interaction_at, as_of
 FROM ranked
 WHERE TRUE

@@ -1,5 +1,5 @@
--- One relationship explained: its strength as of the anchor, every factor, its weight and what it
--- adds, the mentor side and why, and the baselines. The two people may be given in either order.
+-- One relationship explained: its strength as of the anchor, every factor with its weight, what each
+-- term adds, the mentor side and why, and the baselines. The two people may be given in either order.
 -- Parameters: author STRING, reader STRING, site STRING, as_of TIMESTAMP, half_life_days FLOAT64.
 -- site NULL = every site; as_of NULL = the newest data in the warehouse.
 -- Each parameter is read once, in `params`, and comments name them without their @: some engines
@@ -17,7 +17,8 @@ chosen AS (
 )
 SELECT
   site, mentor_id, mentee_id, as_of, strength,
-  exchanges, 1.0 AS exchanges_weight, 1.0 * LN(1 + exchanges) AS exchanges_part,
+  comments, 1.0 AS comments_weight, replies, 4.0 AS replies_weight, quick_replies, 8.0 AS quick_replies_weight,
+  LN(1 + comments + 4 * replies + 8 * quick_replies) AS conversation_part,
   mentor_activity, 0.5 AS mentor_activity_weight, 0.5 * LN(1 + mentor_activity) AS mentor_activity_part,
   mentee_activity, 0.5 AS mentee_activity_weight, 0.5 * LN(1 + mentee_activity) AS mentee_activity_part,
   mentor_partners, mentee_partners, mentor_comments, mentee_comments, mentor_replies, mentee_replies,

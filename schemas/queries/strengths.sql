@@ -11,7 +11,7 @@ WITH params AS (
 everything AS (
   SELECT * FROM strengths
 )
-SELECT site, mentor_id, mentee_id, strength, exchanges, mentor_activity, mentee_activity,
+SELECT site, mentor_id, mentee_id, strength, comments, replies, quick_replies, mentor_activity, mentee_activity,
        mentor_partners, mentee_partners, mentor_comments, mentee_comments, mentor_replies, mentee_replies,
        decayed_reader_comments, decayed_comments_and_replies, decayed_mentor_score,
        windows, two_way, last_interaction_at, as_of

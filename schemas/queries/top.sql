@@ -13,7 +13,7 @@ ranked AS (
   FROM strengths AS s CROSS JOIN params
   WHERE s.two_way
 )
-SELECT site, mentor_id, mentee_id, strength, exchanges, mentor_activity, mentee_activity,
+SELECT site, mentor_id, mentee_id, strength, comments, replies, quick_replies, mentor_activity, mentee_activity,
        mentor_comments, mentee_comments, mentor_replies, mentee_replies, windows, last_interaction_at, as_of
 FROM ranked
 WHERE TRUE
