@@ -9,7 +9,7 @@
 -- weighted by 0.5 ^ (age / half-life), the age measured from its last interaction (not from its
 -- window's bounds, so a conversation across midnight or a window edge weighs what it would inside
 -- one window), and the factors are summed over windows before any curve is applied.
--- Factors (named as in the output; weights in `strengths` below, documented in the README):
+-- Factors (named as in the output; their weights in `weights` below, documented in the README):
 --   comments          decayed reader comments of the pair, both directions            weight 1
 --   replies           decayed author replies of the pair, both directions             weight 4
 --   quick_replies     the same, each window's replies times 1 / (1 + median latency / 1 h)  weight 8
@@ -61,7 +61,8 @@ pairs AS (
     GREATEST(author_id, reader_id) AS actor_b,
     SUM(weight * reader_comments) AS comments,
     SUM(weight * author_replies) AS replies,
-    SUM(weight * author_replies / (1 + COALESCE(reply_latency_p50_s, 0) / 3600.0)) AS quick_replies,
+    -- replies of unknown latency (their comment's time unknown) are not counted as quick
+    COALESCE(SUM(weight * author_replies / (1 + reply_latency_p50_s / 3600.0)), 0.0) AS quick_replies,
     SUM(weight * (reader_comments + author_replies)) AS exchanges,
     SUM(weight * reader_comments) AS decayed_reader_comments,
     SUM(weight * (reader_comments + author_replies)) AS decayed_comments_and_replies,
@@ -113,11 +114,24 @@ pair_strengths AS (
     last_interaction_at
   FROM oriented
 ),
-strengths AS (
+weights AS (
+  SELECT 1.0 AS comments_weight, 4.0 AS replies_weight, 8.0 AS quick_replies_weight,
+         0.5 AS mentor_activity_weight, 0.5 AS mentee_activity_weight
+),
+terms AS (
   SELECT
     ps.*,
-    LN(1 + comments + 4 * replies + 8 * quick_replies) + 0.5 * LN(1 + mentor_activity) + 0.5 * LN(1 + mentee_activity) AS strength,
+    w.*,
+    LN(1 + w.comments_weight * comments + w.replies_weight * replies + w.quick_replies_weight * quick_replies) AS conversation_part,
+    w.mentor_activity_weight * LN(1 + mentor_activity) AS mentor_activity_part,
+    w.mentee_activity_weight * LN(1 + mentee_activity) AS mentee_activity_part
+  FROM pair_strengths AS ps CROSS JOIN weights AS w
+),
+strengths AS (
+  SELECT
+    terms.*,
+    conversation_part + mentor_activity_part + mentee_activity_part AS strength,
     (mentor_replies + mentee_replies) > 0 AS two_way,
     anchor.as_of AS as_of
-  FROM pair_strengths AS ps CROSS JOIN anchor
+  FROM terms CROSS JOIN anchor
 )

@@ -17,10 +17,9 @@ chosen AS (
 )
 SELECT
   site, mentor_id, mentee_id, as_of, strength,
-  comments, 1.0 AS comments_weight, replies, 4.0 AS replies_weight, quick_replies, 8.0 AS quick_replies_weight,
-  LN(1 + comments + 4 * replies + 8 * quick_replies) AS conversation_part,
-  mentor_activity, 0.5 AS mentor_activity_weight, 0.5 * LN(1 + mentor_activity) AS mentor_activity_part,
-  mentee_activity, 0.5 AS mentee_activity_weight, 0.5 * LN(1 + mentee_activity) AS mentee_activity_part,
+  comments, comments_weight, replies, replies_weight, quick_replies, quick_replies_weight, conversation_part,
+  mentor_activity, mentor_activity_weight, mentor_activity_part,
+  mentee_activity, mentee_activity_weight, mentee_activity_part,
   mentor_partners, mentee_partners, mentor_comments, mentee_comments, mentor_replies, mentee_replies,
   decayed_reader_comments, decayed_comments_and_replies, decayed_mentor_score, windows, two_way, last_interaction_at
 FROM chosen

@@ -39,10 +39,30 @@ def test_query_regulars_and_pair_print_tables(scored, capsys):
     pair = truth[0]
     assert main(["query", "regulars", "--author", pair["author_id"], "--top", "3", "--warehouse", warehouse]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:3] == ["site", "reader_id", "regularity"] and 1 < len(table) <= 4
+    assert table[0].split()[:3] == ["site", "reader_id", "strength"] and 1 < len(table) <= 4
     assert main(["query", "pair", "--author", pair["author_id"], "--reader", pair["reader_id"],
                  "--warehouse", warehouse]) == 0
+    explained = capsys.readouterr().out
+    assert f"{pair['author_id']} (mentor)" in explained and "weight 4" in explained and "mentor_activity" in explained
+    assert main(["query", "history", "--author", pair["author_id"], "--reader", pair["reader_id"],
+                 "--warehouse", warehouse]) == 0
     assert "mentor_score" in capsys.readouterr().out
+    assert main(["query", "top", "--top", "2", "--as-of", "2026-01-20", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    top = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(top) == 2 and {t["as_of"] for t in top} == {"2026-01-20T00:00:00.000Z"}
+
+
+def test_evaluate_prints_the_strength_against_the_baselines(scored, tmp_path, capsys):
+    warehouse, _, truth = scored
+    actors = tmp_path / "actors.jsonl"
+    # An outside signal that ranks planted mentors above their mentees.
+    actors.write_text("".join(json.dumps({"site": p["site"], "actor_id": a, "signal": s}) + "\n"
+                              for p in truth for a, s in ((p["author_id"], 10), (p["reader_id"], 1))))
+    assert main(["evaluate", "--period", "7d", "--actors", str(actors), "--warehouse", warehouse]) == 0
+    out = capsys.readouterr().out
+    for ranking in ("| strength |", "| decayed reader_comments |", "| decayed reader_comments + author_replies |",
+                    "| decayed sum of window mentor_score |", "| strength's mentor side (more partners) |"):
+        assert ranking in out
 
 
 def test_export_writes_whole_tables_as_csv_or_jsonl(scored, capsys):
