@@ -28,6 +28,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     if args.actors_out and args.format != "stackexchange":
         raise ValueError("--actors-out needs a Stack Exchange dump: other archives carry no reputation")
+    missing = [p for p in args.paths if args.actors_out and not (Path(p) / "Users.xml").exists()]
+    if missing:  # said before anything is imported
+        raise FileNotFoundError(f"no Users.xml in {', '.join(missing)}: --actors-out needs the dump's Users.xml")
     summary = run_import(import_items(args.format, args.paths, args.site), args.to, args.pseudonymize)
     print(summary.render())
     print(f"wrote {summary.converted:,} events to {args.to}")

@@ -1,4 +1,6 @@
 """The BigQuery warehouse through the google-cloud-bigquery client, against a local emulator."""
+import datetime as dt
+
 import pytest
 
 from helpers import DAY_MS, E, score_row as row
@@ -6,18 +8,20 @@ from pipelines.cli import run_query
 from pipelines.scoring import run_scoring
 from pipelines.settings import RunSettings
 from producers.synthetic import CommunitySpec, generate_community, write_community
-from schemas import bigquery_fields
+from schemas import ANALYST_QUERIES, bigquery_fields
 from transforms.decode import ReadEventFiles
 from warehouse import open_warehouse
 
 SMALL = CommunitySpec(seed=3, sites=1, authors_per_site=5, readers_per_site=30, planted_per_site=5, days=14)
-DATASET_ROWS = [
+DATASET_ROWS = [  # a blog: authors a1..a3 answer many readers; r reads them all
     row("a1", "r", E, 0.4, days=3),
     row("a1", "r", E - 14 * DAY_MS, 0.6, days=2),
     row("a2", "r", E, 0.65),
-    row("a3", "r", E, 0.0, ar=0),
+    row("a3", "r", E, 0.0, ar=0),  # a3 never answered r
     row("a4", "r", E, 5.0, site="other"),
     row("a1", "r2", E - 14 * DAY_MS, 0.1, days=5),
+    *(row(a, f"{a}-reader-{n}", E - n * DAY_MS, 0.2) for a in ("a1", "a2", "a3") for n in range(3)),
+    *(row("a4", f"a4-reader-{n}", E, 0.2, site="other") for n in range(3)),
 ]
 
 
@@ -36,11 +40,22 @@ def test_tables_take_their_schema_partitioning_and_clustering_from_the_avro_sche
     assert dead.time_partitioning.field == "arrived_at"
 
 
+RANKED = {"as_of": None, "half_life_days": 14.0}
+EARLIER = dt.datetime(2026, 3, 20)  # between the data set's two window ends
+
+
 @pytest.mark.parametrize("name, params", [
-    ("mentors", {"reader": "r", "site": "s", "top": 10, "half_life_days": 14.0}),
-    ("mentors", {"reader": "r", "site": None, "top": 2, "half_life_days": 14.0}),
-    ("regulars", {"author": "a1", "site": None, "top": 10, "half_life_days": 14.0}),
-    ("pair", {"author": "a1", "reader": "r", "site": None}),
+    ("mentors", {"reader": "r", "site": "s", "top": 10, **RANKED}),
+    ("mentors", {"reader": "r", "site": None, "top": 2, **RANKED}),
+    ("regulars", {"author": "a1", "site": None, "top": 10, **RANKED}),
+    ("regulars", {"author": "a1", "site": None, "top": 10, "as_of": EARLIER, "half_life_days": 7.0}),
+    ("top", {"site": None, "top": 10, **RANKED}),
+    ("pair", {"author": "a1", "reader": "r", "site": None, **RANKED}),
+    ("strengths", {"site": None, **RANKED}),
+    ("strengths", {"site": "s", "as_of": EARLIER, "half_life_days": 14.0}),
+    ("history", {"author": "a1", "reader": "r", "site": None}),
+    ("exchanges", {"site": None, "from_time": dt.datetime(2026, 3, 1), "to_time": dt.datetime(2026, 4, 1)}),
+    ("span", {"site": None}),
 ])
 def test_every_analyst_query_gives_the_same_rows_in_both_warehouses(bigquery_url, warehouse_path, name, params):
     results = []
@@ -56,7 +71,7 @@ def test_the_latest_view_keeps_one_row_per_pair_and_window_through_panes_and_ret
     warehouse = open_warehouse(bigquery_url)
     warehouse.write_scores([row("a", "r", E, 0.1, pane=0, timing="EARLY")])
     warehouse.write_scores([row("a", "r", E, 0.2, pane=1), row("a", "r", E, 0.3, pane=2, timing="LATE")])
-    columns, rows = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("mentor_score")]) for r in rows] == [("LATE", 0.3)]
     assert warehouse.count("pair_scores") == 3  # panes are appended, never updated in place
 
@@ -69,7 +84,7 @@ def test_a_retried_insert_adds_no_row_and_a_retried_older_pane_does_not_win(bigq
     # BigQuery's dedupe is best effort (about a minute): a copy it misses is a second row ...
     warehouse._insert("pair_scores", [row("a", "r", E, 0.2, pane=1)], ["a-retry-after-the-dedupe-window"])
     assert warehouse.count("pair_scores") == 3
-    columns, rows = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [r[columns.index("mentor_score")] for r in rows] == [0.3]  # ... that the view passes over
 
 
@@ -87,11 +102,11 @@ def test_each_analyst_query_is_a_table_function_an_analyst_can_call(bigquery_url
     warehouse = open_warehouse(bigquery_url)
     warehouse.write_scores([dict(r) for r in DATASET_ROWS])
     routines = {r.routine_id: r for r in warehouse.client.list_routines(f"{warehouse.project}.{warehouse.dataset}")}
-    assert set(routines) == {"mentors", "regulars", "pair"}
+    assert set(routines) == set(ANALYST_QUERIES)
     mentors = warehouse.client.get_routine(routines["mentors"].reference)
     assert mentors.type_ == "TABLE_VALUED_FUNCTION"
-    assert [a.name for a in mentors.arguments] == ["arg_reader", "arg_site", "arg_half_life_days", "arg_top"]
-    sql = f"SELECT author_id FROM `{warehouse.project}.{warehouse.dataset}.mentors`('r', 's', 14.0, 1)"
+    assert [a.name for a in mentors.arguments] == ["arg_reader", "arg_site", "arg_as_of", "arg_half_life_days", "arg_top"]
+    sql = f"SELECT author_id FROM `{warehouse.project}.{warehouse.dataset}.mentors`('r', 's', NULL, 14.0, 1)"
     assert [tuple(r.values()) for r in warehouse.client.query(sql).result()] == [("a1",)]
 
 
@@ -126,11 +141,11 @@ def test_warehouse_init_and_query_from_the_command_line(bigquery_url, capsys):
 
     assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
     out = capsys.readouterr().out
-    assert "pair_scores_latest" in out and "table functions mentors, regulars, pair" in out
+    assert "pair_scores_latest" in out and "table functions mentors, regulars, top, pair" in out
     open_warehouse(bigquery_url).write_scores([dict(r) for r in DATASET_ROWS])
     assert main(["query", "mentors", "--reader", "r", "--site", "s", "--warehouse", bigquery_url, "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("site,author_id,strength") and lines[1].startswith("s,a1,0.7")
+    assert lines[0].startswith("site,author_id,strength") and lines[1].startswith("s,a1,")
 
 
 def test_the_readme_s_analyst_sql_runs_on_bigquery(bigquery_url):
@@ -214,5 +229,5 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
     panes = sorted((r[columns.index("pane_index")], r[columns.index("pane_timing")], r[columns.index("reader_comments")])
                    for r in rows if r[columns.index("author_id")] == "a")
     assert panes == [(0, "ON_TIME", 1), (1, "LATE", 2)]  # both panes appended
-    columns, latest = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, latest = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("reader_comments")]) for r in latest] == [("LATE", 2)]
