@@ -36,7 +36,8 @@ weighted_rows AS (
     s.mentor_score,
     s.reply_latency_p50_s,
     s.last_interaction_at,
-    POW(0.5, GREATEST(TIMESTAMP_DIFF(a.as_of, s.last_interaction_at, SECOND), 0) / (a.half_life_days * 86400.0)) AS weight
+    -- in milliseconds: engines differ in how they round a part of a second
+    POW(0.5, GREATEST(TIMESTAMP_DIFF(a.as_of, s.last_interaction_at, MILLISECOND), 0) / (a.half_life_days * 86400000.0)) AS weight
   FROM pair_scores_latest AS s CROSS JOIN anchor AS a
   WHERE s.window_end <= a.as_of AND (a.site IS NULL OR s.site = a.site)
 ),
