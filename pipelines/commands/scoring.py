@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.commands.options import add_kafka_options, add_warehouse
+from pipelines.commands.options import add_kafka_options, add_warehouse, kafka_security
 from pipelines.commands.warehouse import run_query
 
 
@@ -38,6 +39,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
     run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
     run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
+    _add_limit_options(run)
     add_warehouse(run)
     run.add_argument("--bigquery-write", choices=("auto", "load", "streaming"), default="auto",
                      help="BigQuery: load jobs or streaming inserts (default auto: load jobs for a bounded run)")
@@ -46,13 +48,47 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--window", default="1d", help="event-time window length (default 1d)")
+    parser.add_argument("--window", default="7d",
+                        help="event-time window length, windows aligned to Monday 00:00 UTC (default 7d: a week)")
     parser.add_argument("--allowed-lateness", default="2d", help="how late an interaction may still count (default 2d)")
-    parser.add_argument("--dedupe-horizon", default="7d", help="how long a thread's dedupe state lives (default 7d)")
+    parser.add_argument("--dedupe-horizon", default="14d",
+                        help="streaming: how long an event id and a thread are remembered; at least window + "
+                             "allowed lateness (default 14d)")
     parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
     parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
     parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    from transforms.decode import MAX_RECORD_BYTES
+    from transforms.events import MAX_ID_LENGTH
+
+    parser.add_argument("--max-record-bytes", type=_byte_size, default=MAX_RECORD_BYTES,
+                        help="a larger record (JSON line, Avro record, Kafka message) is a dead letter, "
+                             "RECORD_TOO_LARGE (default 1MiB; bytes, or a number with KiB, MiB or GiB)")
+    parser.add_argument("--max-id-length", type=_positive_int, default=MAX_ID_LENGTH,
+                        help=f"a longer id field is a dead letter, FIELD_TOO_LONG (default {MAX_ID_LENGTH} characters)")
+
+
+def _byte_size(text: str) -> int:
+    units = {"": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+    match = re.fullmatch(r"\s*([0-9]+)\s*([a-z]*)\s*", text.lower(), re.ASCII)
+    if not match or match.group(2) not in units or int(match.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: give bytes, or a number with KiB, MiB or GiB")
+    return int(match.group(1)) * units[match.group(2)]
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _decode_limits(args: argparse.Namespace):
+    from transforms.decode import DecodeLimits
+
+    return DecodeLimits(max_record_bytes=args.max_record_bytes, max_id_length=args.max_id_length)
 
 
 def _settings(args: argparse.Namespace, streaming: bool = False):
@@ -82,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
     from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
-    from transforms.decode import ReadEventFiles
+    from transforms.decode import ReadEventFiles, repeated_paths
 
     if args.source == "kafka":
         return cmd_run_kafka(args)
@@ -92,15 +128,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
+    for path, patterns in repeated_paths(args.input).items():
+        print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
+              "it is read once", file=sys.stderr)
     with runner_services(beam_args) as runner_args:
-        summary = run_scoring(ReadEventFiles(args.input), settings, runner_args)
+        summary = run_scoring(ReadEventFiles(args.input, _decode_limits(args)), settings, runner_args)
     print(summary.render())
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
 def cmd_run_kafka(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
-    import dataclasses as dc
 
     from pipelines.kafka_runs import KafkaSourceSettings, commit_bounded_run, plan_read
     from pipelines.runners import runner_services
@@ -108,27 +146,30 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
     from transforms.events import to_millis
+    from transforms.kafka_preflight import check_connection
     from transforms.kafka_source import ReadFromKafkaPartitions
 
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
+    security = kafka_security(args)
+    check_connection(args.bootstrap_servers, security)  # a wrong password or address: one line, at once
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
         accepted_schema_ids=frozenset(args.schema_id or [1]),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
+        security=security,
     )
     settings = _settings(args, streaming=args.streaming)
     if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
         signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_read(source, settings)
-    settings = dc.replace(settings, replay_fence_ms=plan.replay_fence_ms)
-    print(f"Scoring {source.topic} on {source.bootstrap_servers} (group {source.group_id}, "
+    print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
           f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
     with runner_services(beam_args, streaming=args.streaming) as runner_args:
         summary = run_scoring(
-            ReadEventsFromKafka(read, source.accepted_schema_ids), settings, runner_args,
+            ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
             on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
         )
     print(summary.render())
