@@ -129,7 +129,7 @@ def _write_pair(columns: list[str], rows: list[tuple]) -> None:
         v = dict(zip(columns, row))
         print(f"{v['site']}: {v['mentor_id']} (mentor) and {v['mentee_id']}, as of {stamp(v['as_of'])}")
         print(f"  strength {v['strength']:.4f} = ln(1 + 1 comments + 4 replies + 8 quick_replies) "
-              f"+ 0.5 ln(1 + mentor_activity) + 0.5 ln(1 + mentee_activity)")
+              f"+ 0.25 ln(1 + mentor_activity) + 0.25 ln(1 + mentee_activity)")
         print(f"    comments         {v['comments']:>10.4f}  weight {v['comments_weight']:g}")
         print(f"    replies          {v['replies']:>10.4f}  weight {v['replies_weight']:g}")
         print(f"    quick_replies    {v['quick_replies']:>10.4f}  weight {v['quick_replies_weight']:g}")
