@@ -232,3 +232,25 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
     assert panes == [(0, "ON_TIME", 1), (1, "LATE", 2)]  # both panes appended
     columns, latest = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("reader_comments")]) for r in latest] == [("LATE", 2)]
+
+
+def test_evaluate_gives_the_same_figures_on_bigquery_as_on_the_embedded_warehouse(bigquery_url, warehouse_path):
+    from analysis.evaluate import evaluate
+
+    week = 7 * DAY_MS
+    rows = []
+    for w in range(12):  # three months of weeks: a-b talk every week, a-c every third, c-d now and then
+        end = E - w * week
+        rows.append(row("a", "b", end, 0.3, rc=2, ar=1))
+        if w % 3 == 0:
+            rows.append(row("a", "c", end, 0.1, rc=1, ar=1 if w % 2 else 0))
+        if w in (1, 5, 6):
+            rows.append(row("c", "d", end, 0.2))
+    results = []
+    for url in (bigquery_url, warehouse_path):
+        open_warehouse(url).write_scores([dict(r) for r in rows])
+        evaluation = evaluate(open_warehouse(url), actors={(None, "a"): 3.0, (None, "b"): 1.0, (None, "c"): 2.0})
+        results.append(([(m.cut, m.pairs, m.positives, {k: {n: round(v, 9) if v is not None else None for n, v in d.items()}
+                                                         for k, d in m.metrics.items()}) for m in evaluation.months],
+                         [(d.name, d.agree, d.decided) for d in evaluation.direction]))
+    assert results[0] == results[1] and results[0][0]
