@@ -12,23 +12,14 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-import duckdb
-
-from analysis.evaluate import evaluate, read_actors
-from importers import import_items
-from importers.core import run_import
-from pipelines.commands.importing import write_actors
-from pipelines.commands.warehouse import run_query
-from pipelines.scoring import run_scoring
-from pipelines.settings import RunSettings
-from transforms.decode import ReadEventFiles
-
 DEFAULT_DUMP = Path(__file__).resolve().parents[2] / "shared" / "data" / "stackexchange-quantumcomputing-2018"
 
 
 def display_names(folder: Path) -> dict[str, str]:
     """Each user id's display name, its id and its reputation, as the table shows them."""
-    names = {}
+    names: dict[str, str] = {}
+    if not (folder / "Users.xml").is_file():  # the table then shows user ids only
+        return names
     for _, row in ElementTree.iterparse(folder / "Users.xml"):
         if row.tag == "row":
             names[row.get("Id")] = f"{row.get('DisplayName', '?')} ({row.get('Id')}, rep {row.get('Reputation', '?')})"
@@ -36,8 +27,27 @@ def display_names(folder: Path) -> dict[str, str]:
     return names
 
 
-def main() -> None:
+def main() -> int:
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]) or len(sys.argv) > 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 0 if len(sys.argv) == 2 else 2
     dump = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DUMP
+    if not (dump / "Posts.xml").is_file():
+        print(f"error: no Posts.xml in {dump}: pass the folder of a Stack Exchange dump, "
+              "python docs/stackexchange_example.py DUMP_FOLDER", file=sys.stderr)
+        return 2
+    import duckdb  # after the check: Beam's import is slow and chatty
+
+    from analysis.evaluate import evaluate, read_actors
+    from importers import import_items
+    from importers.core import run_import
+    from pipelines.commands.importing import write_actors
+    from pipelines.commands.warehouse import run_query
+    from pipelines.scoring import run_scoring
+    from warehouse import open_warehouse
+    from pipelines.settings import RunSettings
+    from transforms.decode import ReadEventFiles
+
     with tempfile.TemporaryDirectory() as folder:
         events = Path(folder) / "events.avro"
         imported = run_import(import_items("stackexchange", [str(dump)], "quantumcomputing"), f"avro:{events}", progress=None)
@@ -52,8 +62,6 @@ def main() -> None:
         connection.close()
         columns, rows = run_query(warehouse, "top", {"site": "quantumcomputing", "top": 10})
         top = [dict(zip(columns, row)) for row in rows]
-        from warehouse import open_warehouse
-
         evaluation = evaluate(open_warehouse(warehouse), actors=read_actors(actors_path))
     names = display_names(dump)
     responses = imported.by_kind.get("COMMENT", 0) + imported.by_kind.get("REPLY", 0)
@@ -75,7 +83,8 @@ def main() -> None:
     print("\n`social-mentors evaluate --actors actors.jsonl` on the same warehouse:\n")
     print(evaluation.render())
     print(f"\n(responses skipped in import: {response_skips:,})", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -162,28 +163,45 @@ def pipeline_options(beam_args: list[str], streaming: bool) -> PipelineOptions:
 
 def run_scoring(
     source: beam.PTransform, settings: RunSettings, beam_args: Optional[list[str]] = None,
-    on_success: Optional[Callable[[Any], None]] = None,
+    on_success: Optional[Callable[[Any], None]] = None, drain: Optional[threading.Event] = None,
 ) -> RunSummary:
     """Run the pipeline on ``source`` (a PTransform yielding events and dead_letters) to the end.
 
-    A streaming run ends when the process is interrupted (Ctrl-C or SIGTERM); its summary covers what
-    was processed until then. ``on_success`` gets the finished pipeline result of a bounded run.
+    A streaming run with a ``drain`` switch (the switch its unbounded source checks) runs until
+    SIGINT or SIGTERM, then drains: the source stops reading, every pending window fires and is
+    written, and the run ends normally (see :mod:`pipelines.stopping`). ``on_success`` gets the
+    finished pipeline result.
     """
+    from pipelines import stopping
+
     started = time.monotonic()
     pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
     decoded = pipeline | "ReadEvents" >> source
     build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
-    result = pipeline.run()
-    try:
-        result.wait_until_finish()
-    except KeyboardInterrupt:
-        if not settings.streaming:
-            raise
+    if settings.streaming and drain is not None:
+        drain.clear()
+        with stopping.children_ignore_ctrl_c():
+            result = pipeline.run()
         try:
-            result.cancel()
-        except Exception as error:  # the runner may already be gone with the same signal
-            logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+            with stopping.drain_on_signals(drain):
+                result.wait_until_finish()
+                if on_success is not None:
+                    on_success(result)
+                return summarize(result, time.monotonic() - started, settings.warehouse)  # from the runner
+        finally:
+            stopping.end_runner_children()
     else:
-        if on_success is not None:
-            on_success(result)
+        result = pipeline.run()
+        try:
+            result.wait_until_finish()
+        except KeyboardInterrupt:
+            if not settings.streaming:
+                raise
+            try:
+                result.cancel()
+            except Exception as error:  # the runner may already be gone with the same signal
+                logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+            return summarize(result, time.monotonic() - started, settings.warehouse)
+    if on_success is not None:
+        on_success(result)
     return summarize(result, time.monotonic() - started, settings.warehouse)

@@ -39,6 +39,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     half_life = args.half_life_days or ScoringConfig().decay_half_life_days
     period_s = None if args.period == "month" else parse_duration(args.period)
     print(f"Evaluating {args.warehouse} (half-life {half_life:g} days) ...", file=sys.stderr)
-    result = evaluate(open_warehouse(args.warehouse), args.site, half_life, actors, period_s)
+    result = evaluate(open_warehouse(args.warehouse, read_only=True), args.site, half_life, actors, period_s)
     print(result.render())
     return 0

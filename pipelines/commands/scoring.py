@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.commands.options import add_kafka_options, add_warehouse, kafka_security
+from pipelines.commands.options import add_kafka_options, add_warehouse, fraction, kafka_security, positive_float
 from pipelines.commands.warehouse import run_query
 
 
@@ -16,15 +15,15 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
     demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier")
+    demo.add_argument("--scale", type=positive_float, default=1.0, help="community size multiplier")
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
     generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
     generate.add_argument("--seed", type=int, default=7)
-    generate.add_argument("--scale", type=float, default=1.0)
-    generate.add_argument("--invalid-rate", type=float, default=0.0, help="share of invalid records to add")
+    generate.add_argument("--scale", type=positive_float, default=1.0)
+    generate.add_argument("--invalid-rate", type=fraction, default=0.0, help="share of invalid records to add")
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
@@ -40,6 +39,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
     run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
     _add_limit_options(run)
+    run.add_argument("--kafka-timeout", default="60s",
+                     help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
     add_warehouse(run)
     run.add_argument("--bigquery-write", choices=("auto", "load", "streaming"), default="auto",
                      help="BigQuery: load jobs or streaming inserts (default auto: load jobs for a bounded run)")
@@ -55,9 +56,9 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
                         help="streaming: how long an event id and a thread are remembered; at least window + "
                              "allowed lateness (default 14d)")
     parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
-    parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
+    parser.add_argument("--comment-saturation", type=positive_float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
-    parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
+    parser.add_argument("--speed-weight", type=fraction, default=None, help="score constant (default 0.5)")
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.streaming:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
+    _require_inputs(args.input)
+    _check_warehouse(settings.warehouse)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
@@ -146,38 +149,75 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
     from transforms.events import to_millis
-    from transforms.kafka_preflight import check_connection
-    from transforms.kafka_source import ReadFromKafkaPartitions
+    from transforms.kafka_preflight import KafkaNotAnswering, check_connection
+    from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line
 
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
     security = kafka_security(args)
-    check_connection(args.bootstrap_servers, security)  # a wrong password or address: one line, at once
+    try:  # a wrong password or certificate: one line, at once
+        check_connection(args.bootstrap_servers, security)
+    except KafkaNotAnswering:
+        pass  # nobody answers (yet): plan_read waits up to --kafka-timeout, printing progress
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
         accepted_schema_ids=frozenset(args.schema_id or [1]),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
+        timeout_s=parse_duration(args.kafka_timeout),
         security=security,
     )
     settings = _settings(args, streaming=args.streaming)
-    if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
-        signal.signal(signal.SIGTERM, _interrupt)
-    plan = plan_read(source, settings)
+    _check_warehouse(settings.warehouse)
+    try:
+        plan = plan_read(source)
+    except KeyboardInterrupt:
+        print("interrupted before reading Kafka: nothing was read or written", file=sys.stderr)
+        return 130
     print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
-          f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
+          f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
+          file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
-    with runner_services(beam_args, streaming=args.streaming) as runner_args:
-        summary = run_scoring(
-            ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
-            on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
-        )
+    try:
+        with runner_services(beam_args, streaming=args.streaming) as runner_args:
+            summary = run_scoring(
+                ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
+                on_success=lambda result: None if args.streaming else commit_bounded_run(source, plan),
+                drain=STOP_READING if args.streaming else None,
+            )
+    except Exception as error:  # a runner wraps the source's error in pages of tracebacks: say it in one line
+        line = unreachable_line(error)
+        if line is None:
+            raise
+        raise KafkaUnreachable(line) from None
     print(summary.render())
-    return 0 if args.streaming or (summary.balanced and not summary.refused_rows) else 1
+    return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _require_inputs(patterns: list[str]) -> None:
+    """Every --input names at least one file, checked before the pipeline is built."""
+    from apache_beam.io.filesystems import FileSystems
+
+    for pattern in patterns:
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
+
+
+def _check_warehouse(url: str) -> None:
+    """Open the warehouse for writing now (creating its tables), so a locked, read-only or
+    unreachable warehouse is reported before the pipeline runs, not after."""
+    from warehouse import open_warehouse
+
+    if not url.startswith("bigquery://"):
+        from warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()), lock_retry_s=PREFLIGHT_LOCK_WAIT_S)
+    else:
+        open_warehouse(url)
+
+
+PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writes lets go sooner
+
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

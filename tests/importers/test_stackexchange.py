@@ -100,8 +100,10 @@ def test_actors_out_writes_each_user_s_reputation_with_the_events_ids(dump, tmp_
     assert written == [{"site": dump.name, "actor_id": "7", "signal": 101, "name": "Asker"},
                        {"site": dump.name, "actor_id": "8", "signal": 2645, "name": "Helper"}]
     # Pseudonymized: the ids are hashed as the events' are, and names left out.
+    key = tmp_path / "key"
+    key.write_text("a key of at least sixteen bytes")
     assert main(["import", "stackexchange", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(actors),
-                 "--pseudonymize", "k"]) == 0
+                 "--pseudonymize-key-file", str(key), "--force"]) == 0
     hashed = {json.loads(line)["actor_id"] for line in events.read_text().splitlines()}
     written = [json.loads(line) for line in actors.read_text().splitlines()]
     assert {w["actor_id"] for w in written} == hashed and all(w["name"] is None for w in written)
