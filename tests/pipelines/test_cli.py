@@ -143,10 +143,11 @@ def hostile_warehouse(warehouse_path):
 
 
 def test_csv_output_escapes_cells_a_spreadsheet_would_run(hostile_warehouse, capsys):
-    for command in (["export", "pair_scores"], ["query", "mentors", "--reader", "reader"]):
+    # "reader" talks with all six, so it is the mentor side: its regulars are the hostile ids
+    for command, column in ((["export", "pair_scores"], "author_id"), (["query", "regulars", "--author", "reader"], "reader_id")):
         assert main([*command, "--format", "csv", "--warehouse", hostile_warehouse]) == 0
         rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-        authors = {r["author_id"] for r in rows if r["author_id"] != "a"}
+        authors = {r[column] for r in rows if r[column] not in ("a", "r")}
         assert authors == {"'" + a if a[0] in "=+-@\t" else a for a in HOSTILE}
     assert main(["export", "pair_scores", "--format", "csv", "--warehouse", hostile_warehouse]) == 0
     numbers = [r["mentor_score"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["author_id"] == "a"]
@@ -154,7 +155,7 @@ def test_csv_output_escapes_cells_a_spreadsheet_would_run(hostile_warehouse, cap
 
 
 def test_the_table_shows_control_characters_instead_of_sending_them(hostile_warehouse, capsys):
-    assert main(["query", "mentors", "--reader", "reader", "--warehouse", hostile_warehouse]) == 0
+    assert main(["query", "regulars", "--author", "reader", "--warehouse", hostile_warehouse]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J\\x1b]0;pwned\\x07evil" in out
 
@@ -199,7 +200,8 @@ def _hold(path: str, read_only: bool) -> subprocess.Popen:
 def test_query_and_export_open_the_warehouse_read_only(hostile_warehouse, capsys):
     holder = _hold(hostile_warehouse, read_only=True)  # a read-write open would conflict with its shared lock
     try:
-        assert main(["query", "mentors", "--reader", "r", "--format", "jsonl", "--warehouse", hostile_warehouse]) == 0
+        assert main(["query", "history", "--author", "a", "--reader", "r", "--format", "jsonl",
+                     "--warehouse", hostile_warehouse]) == 0
         assert main(["export", "pair_scores", "--warehouse", hostile_warehouse]) == 0
         assert len(capsys.readouterr().out.splitlines()) == 1 + len(HOSTILE) + 1
     finally:
