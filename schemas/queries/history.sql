@@ -1,5 +1,5 @@
--- The whole history of one author-reader pair, window by window (the author's rows first, then
--- the same pair the other way round).
+-- The whole history of one author-reader pair, window by window (both directions, by window and
+-- then by author_id).
 -- Parameters: author STRING, reader STRING, site STRING (NULL = every site).
 -- Each parameter is read once, in `params`, and comments name them without their @: some engines
 -- bind every @name they find in the text, comments and repeats included.
@@ -24,4 +24,4 @@ SELECT
 FROM pair_scores_latest AS s CROSS JOIN params AS p
 WHERE ((s.author_id = p.author AND s.reader_id = p.reader) OR (s.author_id = p.reader AND s.reader_id = p.author))
   AND (p.site IS NULL OR s.site = p.site)
-ORDER BY s.site, s.window_start, s.author_id = p.reader
+ORDER BY s.site, s.window_start, s.author_id

@@ -147,7 +147,7 @@ def test_history_lists_every_window_of_both_directions_in_order(warehouse):
     warehouse.write_scores([pair_row("a", "r", E, 1, 1, score=0.4), pair_row("a", "r", E - 14 * DAY_MS, 2, 1, score=0.6),
                             pair_row("r", "a", E, 1, 0, score=0.0)])
     rows = ranked(warehouse, "history", author="a", reader="r")
-    assert [(r["author_id"], r["mentor_score"]) for r in rows] == [("a", 0.6), ("a", 0.4), ("r", 0.0)]
+    assert [(r["author_id"], r["mentor_score"]) for r in rows] == [("a", 0.6), ("a", 0.4), ("r", 0.0)]  # a < r
 
 
 def test_the_newest_pane_wins_whatever_order_panes_arrive_in(warehouse_path):
