@@ -9,7 +9,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers", "report"],
+    packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers", "report", "analysis"],
     package_data={"schemas": ["*.avsc", "queries/*.sql"]},
     # Compatible ranges: the lowest version known to work, below the next major (Beam: the next
     # minor, whose runner internals this project relies on). CI audits what they resolve to.

@@ -1,5 +1,5 @@
 """The ``social-mentors`` command line: the parser and dispatch. Each command group lives in its own
-module under ``pipelines/commands`` (scoring, Kafka, importing, warehouse)."""
+module under ``pipelines/commands`` (scoring, Kafka, importing, warehouse, evaluate)."""
 from __future__ import annotations
 
 import argparse
@@ -10,11 +10,11 @@ import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
-from pipelines.commands import importing, kafka, report, scoring, status, warehouse
+from pipelines.commands import evaluate, importing, kafka, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse, report, status)
+COMMAND_GROUPS = (scoring, kafka, importing, warehouse, evaluate, report, status)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -59,7 +59,7 @@ def topic_end(bootstrap, topic):
 
 
 def pair_row(warehouse, window_start):
-    columns, rows = open_warehouse(warehouse).query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = open_warehouse(warehouse).query("history", {"author": "a", "reader": "r", "site": None})
     for row in rows:
         if row[columns.index("window_start")].timestamp() * 1000 == window_start:
             return dict(zip(columns, row))

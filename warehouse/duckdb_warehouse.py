@@ -14,6 +14,7 @@ reason; ``runs`` the newest status per run. Writers and readers may be different
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 from typing import Any, Iterator
@@ -90,6 +91,12 @@ def replaces(new: dict[str, Any], old: dict[str, Any]) -> bool:
         return new["pane_index"] >= old["pane_index"]
     contributions = [row["reader_comments"] + row["author_replies"] for row in (new, old)]
     return (contributions[0], new["run_started_at"]) > (contributions[1], old["run_started_at"])
+
+
+def _naive_row(row: tuple) -> tuple:
+    """UTC datetimes without tzinfo, whichever timestamp type the query returned."""
+    return tuple(v.astimezone(dt.timezone.utc).replace(tzinfo=None) if isinstance(v, dt.datetime) and v.tzinfo else v
+                 for v in row)
 
 
 class DuckDBWarehouse:
@@ -190,8 +197,10 @@ class DuckDBWarehouse:
         """Run an analyst query from ``schemas/queries`` with named parameters (never formatted in)."""
         sql = schemas.query_sql(name, "duckdb")
         with connect(self.path, read_only=self.read_only) as connection:
-            result = connection.execute(sql, params)
-            return [d[0] for d in result.description], result.fetchall()
+            # BigQuery's TIMESTAMP parameters arrive as DuckDB's TIMESTAMPTZ: compare and print them in UTC.
+            connection.execute("SET TimeZone = 'UTC'")
+            result = connection.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+            return [d[0] for d in result.description], [_naive_row(row) for row in result.fetchall()]
 
     def export(self, table: str) -> tuple[list[str], Iterator[tuple]]:
         if table not in schemas.WAREHOUSE_TABLES:

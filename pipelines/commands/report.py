@@ -47,10 +47,10 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.commands.warehouse import _require_warehouse
+    from pipelines.commands.warehouse import require_warehouse
     from report import data, page
 
-    _require_warehouse(args.warehouse)
+    require_warehouse(args.warehouse)
     report_data = data.load(args.warehouse, site=args.site, since=args.since, as_of=args.as_of)
     html = page.render(report_data, top=args.top, timelines=args.timelines)
     out = Path(args.out)

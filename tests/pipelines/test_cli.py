@@ -39,10 +39,30 @@ def test_query_regulars_and_pair_print_tables(scored, capsys):
     pair = truth[0]
     assert main(["query", "regulars", "--author", pair["author_id"], "--top", "3", "--warehouse", warehouse]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:3] == ["site", "reader_id", "regularity"] and 1 < len(table) <= 4
+    assert table[0].split()[:3] == ["site", "reader_id", "strength"] and 1 < len(table) <= 4
     assert main(["query", "pair", "--author", pair["author_id"], "--reader", pair["reader_id"],
                  "--warehouse", warehouse]) == 0
+    explained = capsys.readouterr().out
+    assert f"{pair['author_id']} (mentor)" in explained and "weight 4" in explained and "mentor_activity" in explained
+    assert main(["query", "history", "--author", pair["author_id"], "--reader", pair["reader_id"],
+                 "--warehouse", warehouse]) == 0
     assert "mentor_score" in capsys.readouterr().out
+    assert main(["query", "top", "--top", "2", "--as-of", "2026-01-20", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    top = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(top) == 2 and {t["as_of"] for t in top} == {"2026-01-20T00:00:00.000Z"}
+
+
+def test_evaluate_prints_the_strength_against_the_baselines(scored, tmp_path, capsys):
+    warehouse, _, truth = scored
+    actors = tmp_path / "actors.jsonl"
+    # An outside signal that ranks planted mentors above their mentees.
+    actors.write_text("".join(json.dumps({"site": p["site"], "actor_id": a, "signal": s}) + "\n"
+                              for p in truth for a, s in ((p["author_id"], 10), (p["reader_id"], 1))))
+    assert main(["evaluate", "--period", "7d", "--actors", str(actors), "--warehouse", warehouse]) == 0
+    out = capsys.readouterr().out
+    for ranking in ("| strength |", "| decayed reader_comments |", "| decayed reader_comments + author_replies |",
+                    "| decayed sum of window mentor_score |", "| strength's mentor side (more partners) |"):
+        assert ranking in out
 
 
 def test_export_writes_whole_tables_as_csv_or_jsonl(scored, capsys):
@@ -162,10 +182,11 @@ def hostile_warehouse(warehouse_path):
 
 
 def test_csv_output_escapes_cells_a_spreadsheet_would_run(hostile_warehouse, capsys):
-    for command in (["export", "pair_scores"], ["query", "mentors", "--reader", "reader"]):
+    # "reader" talks with all six, so it is the mentor side: its regulars are the hostile ids
+    for command, column in ((["export", "pair_scores"], "author_id"), (["query", "regulars", "--author", "reader"], "reader_id")):
         assert main([*command, "--format", "csv", "--warehouse", hostile_warehouse]) == 0
         rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-        authors = {r["author_id"] for r in rows if r["author_id"] != "a"}
+        authors = {r[column] for r in rows if r[column] not in ("a", "r")}
         assert authors == {"'" + a if a[0] in "=+-@\t" else a for a in HOSTILE}
     assert main(["export", "pair_scores", "--format", "csv", "--warehouse", hostile_warehouse]) == 0
     numbers = [r["mentor_score"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["author_id"] == "a"]
@@ -173,7 +194,7 @@ def test_csv_output_escapes_cells_a_spreadsheet_would_run(hostile_warehouse, cap
 
 
 def test_the_table_shows_control_characters_instead_of_sending_them(hostile_warehouse, capsys):
-    assert main(["query", "mentors", "--reader", "reader", "--warehouse", hostile_warehouse]) == 0
+    assert main(["query", "regulars", "--author", "reader", "--warehouse", hostile_warehouse]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J\\x1b]0;pwned\\x07evil" in out
 
@@ -218,7 +239,8 @@ def _hold(path: str, read_only: bool) -> subprocess.Popen:
 def test_query_and_export_open_the_warehouse_read_only(hostile_warehouse, capsys):
     holder = _hold(hostile_warehouse, read_only=True)  # a read-write open would conflict with its shared lock
     try:
-        assert main(["query", "mentors", "--reader", "r", "--format", "jsonl", "--warehouse", hostile_warehouse]) == 0
+        assert main(["query", "history", "--author", "a", "--reader", "r", "--format", "jsonl",
+                     "--warehouse", hostile_warehouse]) == 0
         assert main(["export", "pair_scores", "--warehouse", hostile_warehouse]) == 0
         assert len(capsys.readouterr().out.splitlines()) == 1 + len(HOSTILE) + 1
     finally:
