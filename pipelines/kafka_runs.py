@@ -29,6 +29,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from schemas import wire
+from transforms.kafka_security import KafkaSecurity, client_kwargs
 from transforms.kafka_source import (
     CONSUMER_CONFIG, PROGRESS_EVERY_S, KafkaUnreachable, PartitionPlan, commit_metadata, unreachable_message,
 )
@@ -51,6 +52,7 @@ class KafkaSourceSettings:
     idle_timeout_s: float = 10.0
     max_out_of_orderness_s: float = 0.0
     timeout_s: float = DEFAULT_TIMEOUT_S  # how long a bounded run waits for an unreachable broker
+    security: Optional[KafkaSecurity] = None  # TLS/SASL of every client, secrets by reference
 
     @property
     def bounded(self) -> bool:
@@ -74,7 +76,7 @@ class KafkaReadPlan:
 def _consumer(source: KafkaSourceSettings, timeout_s: float) -> KafkaConsumer:
     return KafkaConsumer(bootstrap_servers=source.bootstrap_servers, group_id=source.group_id,
                          enable_auto_commit=False, bootstrap_timeout_ms=max(1000, int(timeout_s * 1000)),
-                         **CONSUMER_CONFIG)
+                         **{**CONSUMER_CONFIG, **client_kwargs(source.security, "consumer")})
 
 
 def with_kafka(source: KafkaSourceSettings, what: str, work: Callable[[KafkaConsumer], T]) -> T:
@@ -151,7 +153,8 @@ def _plan(consumer: KafkaConsumer, source: KafkaSourceSettings) -> KafkaReadPlan
         stops = dict(ends)
     plans = [
         PartitionPlan(source.bootstrap_servers, source.topic, tp.partition, starts[tp],
-                      None if stops[tp] is None else max(starts[tp], stops[tp]), source.group_id, source.timeout_s)
+                      None if stops[tp] is None else max(starts[tp], stops[tp]), source.group_id, source.timeout_s,
+                      security=source.security)
         for tp in tps
     ]
     return KafkaReadPlan(plans, reread)

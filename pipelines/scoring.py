@@ -13,40 +13,52 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipelines.settings import RunSettings
 from transforms.conversations import ResolveConversations
-from transforms.score import PairContributions, ScorePairs
+from transforms.dedupe import DedupeEvents
+from transforms.panes import ScorePairPanes
+from transforms.score import ScorePairs
 from transforms.sink import WriteDeadLetters, WriteScores
-from transforms.windowing import WindowInteractions
+from transforms.windowing import KeyByWindow
 
 
 @dataclasses.dataclass
 class ScoringOutputs:
-    """The pipeline's PCollections, for tests that assert on them."""
+    """The pipeline's PCollections, for the ledger and for tests that assert on them."""
 
     scores: beam.PCollection
-    dead_letters: beam.PCollection
-    interactions: beam.PCollection
+    dead_letters: beam.PCollection  # every input record's dead letter: decode, dedupe, resolve, TOO_LATE
+    interactions: beam.PCollection  # one reader-comment Contribution per record the resolver scored
+    author_replies: beam.PCollection  # author-reply credits (not records)
     skipped: beam.PCollection
     duplicates: beam.PCollection
+    late_author_replies: Optional[beam.PCollection] = None  # streaming: credits to windows already closed
 
 
 def build_scoring_pipeline(
     events: beam.PCollection, decode_dead_letters: beam.PCollection, settings: RunSettings, write: bool = True
 ) -> ScoringOutputs:
     """Wire the scoring steps onto already-decoded Events and their decode dead letters."""
-    resolved = events | "ResolveConversations" >> ResolveConversations(
+    unique = events | "DedupeEvents" >> DedupeEvents(settings.streaming, settings.dedupe_horizon_s)
+    resolved = unique.events | "ResolveConversations" >> ResolveConversations(
         streaming=settings.streaming,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedupe_horizon_s=settings.dedupe_horizon_s,
     )
-    scores = (
-        resolved.interactions
-        | "PairContributions" >> PairContributions()
-        | "WindowInteractions" >> WindowInteractions(
-            settings.window_s, settings.allowed_lateness_s, settings.early_firing_s, streaming=settings.streaming
-        )
-        | "ScorePairs" >> ScorePairs(settings.scoring, bounded=not settings.streaming)
+    keyed = (
+        (resolved.interactions, resolved.author_replies)
+        | "AllContributions" >> beam.Flatten()
+        | "KeyByWindow" >> KeyByWindow(settings.window_s)
     )
-    dead_letters = (decode_dead_letters, resolved.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    late_dead_letters, late_author_replies = [], None
+    if settings.streaming:
+        panes = keyed | "ScorePairPanes" >> ScorePairPanes(
+            settings.scoring, settings.allowed_lateness_s, settings.dedupe_horizon_s, settings.early_firing_s)
+        scores, late_dead_letters, late_author_replies = panes.rows, [panes.too_late], panes.late_author_replies
+    else:
+        scores = keyed | "ScorePairs" >> ScorePairs(settings.scoring)
+    dead_letters = (
+        (decode_dead_letters, unique.dead_letters, resolved.dead_letters, *late_dead_letters)
+        | "AllDeadLetters" >> beam.Flatten()
+    )
     if write:
         refused = scores | "WriteScores" >> WriteScores(settings.warehouse, settings.bulk_writes)
         (
@@ -54,7 +66,8 @@ def build_scoring_pipeline(
             | "WithRefusedScores" >> beam.Flatten()
             | "WriteDeadLetters" >> WriteDeadLetters(settings.warehouse, settings.bulk_writes)
         )
-    return ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.skipped, resolved.duplicates)
+    return ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.author_replies, resolved.skipped,
+                          unique.duplicates, late_author_replies)
 
 
 @dataclasses.dataclass
@@ -126,9 +139,9 @@ def summarize(result: Any, seconds: float, warehouse: str) -> RunSummary:
 
     return RunSummary(
         records_in=counters.get(("decode", "records_read"), 0),
-        scored=counters.get(("resolve", "interactions"), 0),
+        scored=counters.get(("resolve", "reader_comments"), 0) - counters.get(("dead_letters", "TOO_LATE"), 0),
         skipped=by_namespace("skipped"),
-        duplicates=counters.get(("resolve", "duplicates"), 0),
+        duplicates=counters.get(("dedupe", "duplicates"), 0),
         dead_letters=by_namespace("dead_letters"),
         pair_score_rows=counters.get(("score", "pair_score_rows"), 0),
         refused_rows=counters.get(("warehouse", "pair_scores_refused"), 0),

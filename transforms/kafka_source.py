@@ -37,6 +37,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
+from transforms.kafka_security import KafkaSecurity, client_kwargs
+
 from transforms.kafka_positions import STOP_HERE, TopicPositionsTracker, TopicRestrictionProvider
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,10 @@ class KafkaRecord(NamedTuple):
 
 
 class PartitionPlan(NamedTuple):
-    """Read ``topic``/``partition`` from ``start`` to ``stop`` (exclusive; None = unbounded)."""
+    """Read ``topic``/``partition`` from ``start`` to ``stop`` (exclusive; None = unbounded).
+
+    ``security`` travels with the plan to the workers: it names where the password is (environment
+    variable or file), never holds it; each worker reads it when it opens its consumer."""
 
     bootstrap_servers: str
     topic: str
@@ -95,6 +100,7 @@ class PartitionPlan(NamedTuple):
     stop: Optional[int]
     group_id: Optional[str]
     timeout_s: float = 60.0  # bounded: fail after this long without an answer from Kafka
+    security: Optional[KafkaSecurity] = None
 
 
 def commit_metadata(run_kind: str) -> str:
@@ -118,7 +124,7 @@ class _TopicReader:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             bootstrap_timeout_ms=int(min(first.timeout_s, PROGRESS_EVERY_S) * 1000),
-            **{**CONSUMER_CONFIG, **consumer_config},
+            **{**CONSUMER_CONFIG, **client_kwargs(first.security, "consumer"), **consumer_config},
         )
         self.consumer.assign(list(self.partitions.values()))
         self.max_timestamp_ms: dict[int, int] = {}

@@ -37,8 +37,9 @@ class Warehouse(Protocol):
     def count(self, table: str) -> int: ...
 
 
-def open_warehouse(url: str) -> Warehouse:
-    """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://`` optional)."""
+def open_warehouse(url: str, read_only: bool = False) -> Warehouse:
+    """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://``
+    optional). ``read_only`` (query, export) opens a DuckDB file for reading only."""
     if url.startswith("bigquery://"):
         from warehouse.bigquery_warehouse import BigQueryWarehouse
 
@@ -46,4 +47,4 @@ def open_warehouse(url: str) -> Warehouse:
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
     path = url[len("duckdb://"):] if url.startswith("duckdb://") else url
-    return DuckDBWarehouse(str(Path(path).expanduser()))
+    return DuckDBWarehouse(str(Path(path).expanduser()), read_only=read_only)

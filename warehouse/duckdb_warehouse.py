@@ -37,23 +37,26 @@ _ARROW_TYPES = {
 
 
 @contextlib.contextmanager
-def connect(path: str, retry_s: float = LOCK_RETRY_S) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An open connection to the warehouse file, its tables and views in place; closed afterwards."""
+def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An open connection to the warehouse file, its tables and views in place; closed afterwards.
+    ``read_only`` opens it for reading only (a read-only file or mount, a shared lock) and creates nothing."""
     deadline = time.monotonic() + retry_s
     with _LOCK:
         while True:
             try:
-                connection = duckdb.connect(path)
+                connection = duckdb.connect(path, read_only=read_only)
                 break
             except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"cannot open the warehouse {path}: {error}. If another process holds it, wait for "
-                        "it or pass a different --warehouse PATH."
-                    ) from error
+                locked = "lock" in str(error).lower()
+                if not locked or time.monotonic() > deadline:
+                    mode = "for reading" if read_only else "for writing"
+                    advice = ("another process holds it: wait for it, or pass a different --warehouse PATH" if locked
+                              else "check that the folder exists and is writable, or pass a different --warehouse PATH"
+                              if not read_only else "check the path and its permissions")
+                    raise RuntimeError(f"cannot open the warehouse {path} {mode}: {advice} ({error})") from error
                 time.sleep(0.05)
         try:
-            if path not in _INITIALIZED:
+            if not read_only and path not in _INITIALIZED:
                 for table in schemas.WAREHOUSE_TABLES:
                     connection.execute(schemas.duckdb_ddl(table))
                 for view in schemas.VIEWS:
@@ -70,10 +73,18 @@ def _recency(row: dict[str, Any]) -> tuple[int, int]:
 
 
 class DuckDBWarehouse:
-    def __init__(self, path: str):
+    """``read_only`` for analysts (``query``, ``export``): the file is never written, so it may sit
+    on a read-only mount, and readers share it. Otherwise the tables are created now, so a
+    warehouse that cannot be written (locked, read-only, no such folder) fails here, before a run."""
+
+    def __init__(self, path: str, read_only: bool = False, lock_retry_s: float = LOCK_RETRY_S):
+        if not path or path.startswith(":memory:"):
+            raise ValueError(f"{path or 'an empty path'!r} is not a warehouse: an in-memory database vanishes "
+                             "with each connection; pass --warehouse PATH of a file")
         self.url = path
         self.path = path
-        with connect(path):  # create the tables now, so that a bad path fails here
+        self.read_only = read_only
+        with connect(path, lock_retry_s, read_only=read_only):
             pass
 
     def _arrow(self, table: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -127,7 +138,7 @@ class DuckDBWarehouse:
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         """Run an analyst query from ``schemas/queries`` with named parameters (never formatted in)."""
         sql = schemas.query_sql(name, "duckdb")
-        with connect(self.path) as connection:
+        with connect(self.path, read_only=self.read_only) as connection:
             result = connection.execute(sql, params)
             return [d[0] for d in result.description], result.fetchall()
 
@@ -142,7 +153,7 @@ class DuckDBWarehouse:
             # not hold the warehouse away from a running pipeline.
             offset = 0
             while True:
-                with connect(self.path) as connection:
+                with connect(self.path, read_only=self.read_only) as connection:
                     page = connection.execute(
                         f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order} LIMIT 10000 OFFSET {offset}"
                     ).fetchall()
@@ -156,5 +167,5 @@ class DuckDBWarehouse:
     def count(self, table: str) -> int:
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}")
-        with connect(self.path) as connection:
+        with connect(self.path, read_only=self.read_only) as connection:
             return connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.commands.options import add_kafka_options, add_warehouse
+from pipelines.commands.options import add_kafka_options, add_warehouse, fraction, kafka_security, positive_float
 from pipelines.commands.warehouse import run_query
 
 
@@ -14,15 +15,15 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
     demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier")
+    demo.add_argument("--scale", type=positive_float, default=1.0, help="community size multiplier")
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
     generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
     generate.add_argument("--seed", type=int, default=7)
-    generate.add_argument("--scale", type=float, default=1.0)
-    generate.add_argument("--invalid-rate", type=float, default=0.0, help="share of invalid records to add")
+    generate.add_argument("--scale", type=positive_float, default=1.0)
+    generate.add_argument("--invalid-rate", type=fraction, default=0.0, help="share of invalid records to add")
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
@@ -37,6 +38,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
     run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
     run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
+    _add_limit_options(run)
     run.add_argument("--kafka-timeout", default="60s",
                      help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
     add_warehouse(run)
@@ -47,13 +49,47 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--window", default="1d", help="event-time window length (default 1d)")
+    parser.add_argument("--window", default="7d",
+                        help="event-time window length, windows aligned to Monday 00:00 UTC (default 7d: a week)")
     parser.add_argument("--allowed-lateness", default="2d", help="how late an interaction may still count (default 2d)")
-    parser.add_argument("--dedupe-horizon", default="7d", help="how long a thread's dedupe state lives (default 7d)")
+    parser.add_argument("--dedupe-horizon", default="14d",
+                        help="streaming: how long an event id and a thread are remembered; at least window + "
+                             "allowed lateness (default 14d)")
     parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
-    parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
+    parser.add_argument("--comment-saturation", type=positive_float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
-    parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
+    parser.add_argument("--speed-weight", type=fraction, default=None, help="score constant (default 0.5)")
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    from transforms.decode import MAX_RECORD_BYTES
+    from transforms.events import MAX_ID_LENGTH
+
+    parser.add_argument("--max-record-bytes", type=_byte_size, default=MAX_RECORD_BYTES,
+                        help="a larger record (JSON line, Avro record, Kafka message) is a dead letter, "
+                             "RECORD_TOO_LARGE (default 1MiB; bytes, or a number with KiB, MiB or GiB)")
+    parser.add_argument("--max-id-length", type=_positive_int, default=MAX_ID_LENGTH,
+                        help=f"a longer id field is a dead letter, FIELD_TOO_LONG (default {MAX_ID_LENGTH} characters)")
+
+
+def _byte_size(text: str) -> int:
+    units = {"": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+    match = re.fullmatch(r"\s*([0-9]+)\s*([a-z]*)\s*", text.lower(), re.ASCII)
+    if not match or match.group(2) not in units or int(match.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: give bytes, or a number with KiB, MiB or GiB")
+    return int(match.group(1)) * units[match.group(2)]
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _decode_limits(args: argparse.Namespace):
+    from transforms.decode import DecodeLimits
+
+    return DecodeLimits(max_record_bytes=args.max_record_bytes, max_id_length=args.max_id_length)
 
 
 def _settings(args: argparse.Namespace, streaming: bool = False):
@@ -83,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
     from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
-    from transforms.decode import ReadEventFiles
+    from transforms.decode import ReadEventFiles, repeated_paths
 
     if args.source == "kafka":
         return cmd_run_kafka(args)
@@ -92,46 +128,60 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.streaming:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
+    _require_inputs(args.input)
+    _check_warehouse(settings.warehouse)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
+    for path, patterns in repeated_paths(args.input).items():
+        print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
+              "it is read once", file=sys.stderr)
     with runner_services(beam_args) as runner_args:
-        summary = run_scoring(ReadEventFiles(args.input), settings, runner_args)
+        summary = run_scoring(ReadEventFiles(args.input, _decode_limits(args)), settings, runner_args)
     print(summary.render())
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
 def cmd_run_kafka(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
+
     from pipelines.kafka_runs import KafkaSourceSettings, commit_bounded_run, plan_read
     from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
     from transforms.events import to_millis
+    from transforms.kafka_preflight import KafkaNotAnswering, check_connection
     from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line
 
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
+    security = kafka_security(args)
+    try:  # a wrong password or certificate: one line, at once
+        check_connection(args.bootstrap_servers, security)
+    except KafkaNotAnswering:
+        pass  # nobody answers (yet): plan_read waits up to --kafka-timeout, printing progress
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
         accepted_schema_ids=frozenset(args.schema_id or [1]),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
         timeout_s=parse_duration(args.kafka_timeout),
+        security=security,
     )
     settings = _settings(args, streaming=args.streaming)
+    _check_warehouse(settings.warehouse)
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:
         print("interrupted before reading Kafka: nothing was read or written", file=sys.stderr)
         return 130
-    print(f"Scoring {source.topic} on {source.bootstrap_servers} (group {source.group_id}, "
+    print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
           f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
           file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
     try:
         with runner_services(beam_args, streaming=args.streaming) as runner_args:
             summary = run_scoring(
-                ReadEventsFromKafka(read, source.accepted_schema_ids), settings, runner_args,
+                ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
                 on_success=lambda result: None if args.streaming else commit_bounded_run(source, plan),
                 drain=STOP_READING if args.streaming else None,
             )
@@ -142,6 +192,32 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         raise KafkaUnreachable(line) from None
     print(summary.render())
     return 0 if summary.balanced and not summary.refused_rows else 1
+
+
+def _require_inputs(patterns: list[str]) -> None:
+    """Every --input names at least one file, checked before the pipeline is built."""
+    from apache_beam.io.filesystems import FileSystems
+
+    for pattern in patterns:
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
+
+
+def _check_warehouse(url: str) -> None:
+    """Open the warehouse for writing now (creating its tables), so a locked, read-only or
+    unreachable warehouse is reported before the pipeline runs, not after."""
+    from warehouse import open_warehouse
+
+    if not url.startswith("bigquery://"):
+        from warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()), lock_retry_s=PREFLIGHT_LOCK_WAIT_S)
+    else:
+        open_warehouse(url)
+
+
+PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writes lets go sooner
+
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.commands.options import add_warehouse
+from pipelines.commands.options import add_warehouse, positive_float, positive_int
 from pipelines.commands.output import write_rows
 
 QUERY_PARAMS = {
@@ -29,8 +29,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
             q.add_argument(f"--{param}", required=True)
         q.add_argument("--site", default=None)
         if name != "pair":
-            q.add_argument("--top", type=int, default=10)
-            q.add_argument("--half-life-days", type=float, default=None, help="decay half-life (default 14)")
+            q.add_argument("--top", type=positive_int, default=10)
+            q.add_argument("--half-life-days", type=positive_float, default=None, help="decay half-life (default 14)")
         q.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
         add_warehouse(q)
 
@@ -51,7 +51,7 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
     if name != "pair":
         params["top"] = values.get("top", 10)
         params["half_life_days"] = values.get("half_life_days") or ScoringConfig().decay_half_life_days
-    return open_warehouse(warehouse_url).query(name, params)
+    return open_warehouse(warehouse_url, read_only=True).query(name, params)
 
 
 def _require_warehouse(path: str) -> None:
@@ -89,7 +89,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from warehouse import open_warehouse
 
     _require_warehouse(args.warehouse)
-    columns, rows = open_warehouse(args.warehouse).export(args.table)
+    columns, rows = open_warehouse(args.warehouse, read_only=True).export(args.table)
     count = write_rows(columns, rows, args.format)
     print(f"exported {count:,} rows of {args.table}", file=sys.stderr)
     return 0

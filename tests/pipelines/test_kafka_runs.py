@@ -98,7 +98,7 @@ def test_a_resumed_run_resolves_a_comment_on_an_old_post_as_one_long_run_does(ka
     publish(kafka_broker.bootstrap, topic, [comment, reply])
     second, _ = bounded_run(kafka_broker.bootstrap, topic, warehouse)
     assert not second.dead_letters and second.balanced
-    row = pair_row(warehouse, T0 + 20 * DAY_MS)
+    row = pair_row(warehouse, T0 + 14 * DAY_MS)  # the week (from Monday) that holds day 20
     assert row and (row["reader_comments"], row["author_replies"]) == (1, 1)
     assert scores_of(warehouse) == file_scores([old_post, *traffic, comment, reply], tmp_path)
 

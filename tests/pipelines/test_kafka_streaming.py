@@ -73,7 +73,8 @@ def test_streaming_rows_appear_while_running_and_late_events_update_their_window
         ev("c1", "COMMENT", "r", T0 + 9 * HOUR_MS, "p1"),
         ev("r1", "REPLY", "a", T0 + 10 * HOUR_MS, "c1"),
     ])
-    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "live")
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "live",
+                              extra=("--window", "1d", "--dedupe-horizon", "3d"))
     try:
         # the second day's events move the watermark past the first day's window
         publish(kafka_broker.bootstrap, topic, [
@@ -88,9 +89,8 @@ def test_streaming_rows_appear_while_running_and_late_events_update_their_window
         on_time_index = row["pane_index"]
         row = wait_for(lambda: (r := pair_row(warehouse, T0)) and r["reader_comments"] == 2 and r, 120, process,
                        "the late pane")
-        # A later pane of the same window. (Prism labels it ON_TIME, not LATE: the pane timing of late
-        # firings is pinned on the DirectRunner in tests/transforms/test_windowing.py.)
-        assert row["pane_index"] > on_time_index and row["author_replies"] == 1
+        # A later pane of the same window, fired from state (transforms/panes.py), so labelled LATE.
+        assert row["pane_index"] > on_time_index and row["author_replies"] == 1 and row["pane_timing"] == "LATE"
     finally:
         output = stop(process)
     assert "Run summary" in output
