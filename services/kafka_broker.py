@@ -269,7 +269,9 @@ class KafkaBroker:
         libs = resolve_jars(self.version)
         config = self._write_config()
         if not (self.state_dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # as Kafka's own Uuid: a leading "-" reads as an option
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
             formatted = subprocess.run(
                 self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
                            *self._scram_arguments()),
