@@ -77,7 +77,8 @@ class BufferInShardsFn(beam.DoFn):
 
 
 class GroupInShards(beam.PTransform):
-    """Elements -> (shard, iterable of batches): every element of one key in the same shard."""
+    """Elements (a PCollection, or a tuple of them) -> (shard, iterable of batches): every element of
+    one key in the same shard."""
 
     def __init__(self, key_fn: Callable[[Any], Any], to_wire: Callable[[Any], Any] = tuple,
                  shards: int = DEFAULT_SHARDS, combine: Optional[Callable[[dict, Any, Any], None]] = None):
@@ -87,12 +88,16 @@ class GroupInShards(beam.PTransform):
         self.shards = shards
         self.combine = combine
 
-    def expand(self, elements: beam.PCollection) -> beam.PCollection:
-        return (
-            elements
-            | "BufferInShards" >> beam.ParDo(BufferInShardsFn(self.key_fn, self.to_wire, self.shards, self.combine))
-            | "GroupShards" >> beam.GroupByKey()
-        )
+    def expand(self, elements: beam.PCollection | tuple) -> beam.PCollection:
+        buffer = BufferInShardsFn(self.key_fn, self.to_wire, self.shards, self.combine)
+        if isinstance(elements, beam.PCollection):
+            batches = elements | "BufferInShards" >> beam.ParDo(buffer)
+        else:  # several inputs: flatten their batches, not their elements (a Flatten may be materialized)
+            batches = (
+                [part | f"BufferInShards{n}" >> beam.ParDo(buffer) for n, part in enumerate(elements)]
+                | "AllBatches" >> beam.Flatten()
+            )
+        return batches | "GroupShards" >> beam.GroupByKey()
 
 
 def grouped_by_key(batches: Iterable[list], key_fn: Callable[[Any], Any],

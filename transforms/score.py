@@ -178,7 +178,8 @@ class ScorePairShardFn(beam.DoFn):
 
 class ScorePairs(beam.PTransform):
     """Bounded: contributions keyed by (site, author, reader, window_start, window_end) -> one
-    ``pair_scores`` row per key."""
+    ``pair_scores`` row per key. The input may be a tuple of PCollections (reader comments and author
+    replies), flattened after pre-aggregation rather than element by element."""
 
     def __init__(self, config: ScoringConfig, run_started_at: Optional[int] = None, batched: bool = True):
         super().__init__()
@@ -193,6 +194,8 @@ class ScorePairs(beam.PTransform):
                 | "CombinePairActivity" >> GroupInShards(_pair_key, to_wire=list, combine=add_to_activity)
                 | "ScoreShards" >> beam.ParDo(ScorePairShardFn(self.config, self.run_started_at))
             )
+        if not isinstance(keyed, beam.PCollection):
+            keyed = keyed | "AllContributions" >> beam.Flatten()
         return (
             keyed
             | "CombinePairActivity" >> beam.CombinePerKey(PairActivityFn())
