@@ -29,6 +29,7 @@ from kafka.structs import OffsetAndMetadata
 
 from pipelines.settings import RunSettings
 from schemas import wire
+from transforms.kafka_security import KafkaSecurity, client_kwargs
 from transforms.kafka_source import FINAL, PROGRESS, PartitionPlan, commit_metadata, parse_commit_metadata
 
 DEFAULT_GROUP = "social-mentors"
@@ -44,6 +45,7 @@ class KafkaSourceSettings:
     accepted_schema_ids: frozenset[int] = frozenset({wire.DEFAULT_SCHEMA_ID})
     idle_timeout_s: float = 10.0
     max_out_of_orderness_s: float = 0.0
+    security: Optional[KafkaSecurity] = None  # TLS/SASL of every client, secrets by reference
 
     @property
     def bounded(self) -> bool:
@@ -66,7 +68,8 @@ class KafkaReadPlan:
 
 def _consumer(source: KafkaSourceSettings) -> KafkaConsumer:
     return KafkaConsumer(bootstrap_servers=source.bootstrap_servers, group_id=source.group_id,
-                         enable_auto_commit=False, request_timeout_ms=30_000)
+                         enable_auto_commit=False, **{"request_timeout_ms": 30_000,
+                                                      **client_kwargs(source.security, "consumer")})
 
 
 def align_down(millis: int, window_ms: int) -> int:
@@ -114,7 +117,8 @@ def plan_read(source: KafkaSourceSettings, settings: RunSettings) -> KafkaReadPl
             stops = dict(ends)
         plans = [
             PartitionPlan(source.bootstrap_servers, source.topic, tp.partition, starts[tp],
-                          None if stops[tp] is None else max(starts[tp], stops[tp]), source.group_id)
+                          None if stops[tp] is None else max(starts[tp], stops[tp]), source.group_id,
+                          security=source.security)
             for tp in tps
         ]
         return KafkaReadPlan(plans, fence, watermarks)

@@ -64,3 +64,21 @@ def bigquery_url(bigquery_emulator, request):
 
     name = re.sub(r"[^a-zA-Z0-9_]", "_", request.node.name)[:40] + "_" + uuid.uuid4().hex[:6]
     return f"bigquery://{bigquery_emulator.project}/{name}"
+
+
+@pytest.fixture(scope="session")
+def secured_kafka_broker(tmp_path_factory):
+    """A real broker that also listens with SASL_SSL (SCRAM-SHA-256/512 and PLAIN; user ``alice``, a
+    random password in ``secured.users``) and with SSL requiring a client certificate. Its CA and
+    certificates are made for the test by ``services.kafka_tls`` (openssl)."""
+    import secrets
+
+    from services.kafka_broker import KafkaBroker, SecuredListeners
+    from services.maven import free_port
+
+    users = {"alice": "pw-" + secrets.token_urlsafe(18)}
+    broker = KafkaBroker(state_dir=tmp_path_factory.mktemp("kafka-secured"), port=free_port(),
+                         secured=SecuredListeners(users))
+    broker.start()
+    yield broker
+    broker.stop()

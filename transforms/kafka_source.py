@@ -30,6 +30,8 @@ from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
+from transforms.kafka_security import KafkaSecurity, client_kwargs
+
 log = logging.getLogger(__name__)
 
 POLL_MS = 200
@@ -50,7 +52,10 @@ class KafkaRecord(NamedTuple):
 
 
 class PartitionPlan(NamedTuple):
-    """Read ``topic``/``partition`` from ``start`` to ``stop`` (exclusive; None = unbounded)."""
+    """Read ``topic``/``partition`` from ``start`` to ``stop`` (exclusive; None = unbounded).
+
+    ``security`` travels with the plan to the workers: it names where the password is (environment
+    variable or file), never holds it; each worker reads it when it opens its consumer."""
 
     bootstrap_servers: str
     topic: str
@@ -58,6 +63,7 @@ class PartitionPlan(NamedTuple):
     start: int
     stop: Optional[int]
     group_id: Optional[str]
+    security: Optional[KafkaSecurity] = None
 
 
 class TopicRestriction(NamedTuple):
@@ -189,7 +195,7 @@ class _TopicReader:
             group_id=first.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **consumer_config,
+            **{**client_kwargs(first.security, "consumer"), **consumer_config},
         )
         self.consumer.assign(list(self.partitions.values()))
         self.max_timestamp_ms: dict[int, int] = {}

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from pipelines.commands.options import add_kafka_options, add_warehouse
+from pipelines.commands.options import add_kafka_options, add_warehouse, kafka_security
 from pipelines.commands.warehouse import run_query
 
 
@@ -146,21 +146,25 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
     from transforms.events import to_millis
+    from transforms.kafka_preflight import check_connection
     from transforms.kafka_source import ReadFromKafkaPartitions
 
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
+    security = kafka_security(args)
+    check_connection(args.bootstrap_servers, security)  # a wrong password or address: one line, at once
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
         accepted_schema_ids=frozenset(args.schema_id or [1]),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
+        security=security,
     )
     settings = _settings(args, streaming=args.streaming)
     if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
         signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_read(source, settings)
-    print(f"Scoring {source.topic} on {source.bootstrap_servers} (group {source.group_id}, "
+    print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
           f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
     with runner_services(beam_args, streaming=args.streaming) as runner_args:
