@@ -17,7 +17,7 @@ HOUR_MS = 3_600_000
 
 
 def tricky_events() -> list[Event]:
-    """Copies across threads and sites, a conflicting copy, a copy earlier in time but later in file
+    """Copies across threads and sites, a thread id on two sites, a conflicting copy, a copy earlier in time but later in file
     order, a reply before its parent, an orphan."""
     def ev(event_id, kind, thread, item, parent, actor, at, origin, site="s", parent_actor=None):
         return Event(event_id, kind, site, thread, item, parent, actor, parent_actor, at, None, origin)
@@ -29,6 +29,7 @@ def tricky_events() -> list[Event]:
         ev("c1", "COMMENT", "t1", "c1", "p1", "reader", T0 + HOUR_MS, "f:4"),  # a re-delivery
         ev("c1", "COMMENT", "t2", "c9", "p1", "reader", T0 - HOUR_MS, "f:5"),  # same id, another thread
         ev("c1", "COMMENT", "t1", "c1", "p1", "reader", T0 + HOUR_MS, "g:1", site="other"),  # another site
+        ev("o1", "COMMENT", "t1", "c1", "p1", "reader", T0, "g:2", site="other"),  # same thread id, other site
         ev("x1", "COMMENT", "t3", "x1", "gone", "someone", T0, "f:6"),  # orphan: PARENT_UNRESOLVED
         ev("x2", "COMMENT", "t3", "x2", "gone", "someone", T0, "f:10"),
         ev("x2", "COMMENT", "t3", "x2", "gone", "someone", T0, "f:9"),  # earlier in file order (9 < 10)
