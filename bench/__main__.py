@@ -184,17 +184,26 @@ def main(argv: Optional[list[str]] = None) -> int:
             except Exception as error:
                 print(f"  the Kafka broker did not start ({error}): the Kafka rows are skipped", file=sys.stderr)
                 broker = None
-    results = []
+    results: list[dict[str, Any]] = []
+    out = args.out or RESULTS / f"{dt.date.today().isoformat()}.json"
     try:
         for count in args.events:
             with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
                 folder = Path(args.keep or scratch) / str(count)
                 folder.mkdir(parents=True, exist_ok=True)
                 results.append(bench_one(count, args, folder, broker))
+            print(render(results[-1:]), file=sys.stderr, flush=True)
+            write_report(out, args, results)  # after each N, so a long run leaves what it measured
     finally:
         if broker is not None:
             broker.stop()
     print(render(results))
+    print(f"written to {out}", file=sys.stderr)
+    failed = any(problems for result in results for problems in result["checks"].values())
+    return 1 if failed else 0
+
+
+def write_report(out: Path, args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     largest = results[-1]["stages"]
     headline = largest.get("pipeline fnapi", {})
     report = {
@@ -209,12 +218,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         "cpu_ratio_pipeline_vs_duckdb": headline.get("cpu_vs_duckdb"),
         "results": results,
     }
-    out = args.out or RESULTS / f"{dt.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written to {out}", file=sys.stderr)
-    failed = any(problems for result in results for problems in result["checks"].values())
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
