@@ -53,7 +53,9 @@ def run_stage(name: str, arguments: dict[str, Any], folder: Path) -> dict[str, A
         tail = b"".join(stderr_lines).decode(errors="replace")
         raise RuntimeError(f"stage {name} failed (exit {child.returncode}):\n{tail}")
     result = json.loads(result_path.read_text())
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024.0  # KiB on Linux
+    # The child's own VmHWM; ru_maxrss (KiB) where /proc is missing (it may include this parent's peak)
+    own = result.pop("own_peak_rss_mib", None)
+    result["peak_rss_mib"] = own if own is not None else usage.ru_maxrss / 1024.0
     return result
 
 

@@ -120,7 +120,20 @@ STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "kafka_produce": kafka_produce, "kafka_read": kafka_read, "export": export,
 }
 
+def peak_rss_mib() -> float | None:
+    """This process's own peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries the parent's
+    peak at fork into it, so a child of a large parent would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 if __name__ == "__main__":
     name, arguments, result_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
     result = STAGES[name](**arguments)
+    result["own_peak_rss_mib"] = peak_rss_mib()
     Path(result_path).write_text(json.dumps(result))
