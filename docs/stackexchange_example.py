@@ -10,19 +10,13 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-import duckdb
-
-from importers import import_items
-from importers.core import run_import
-from pipelines.scoring import run_scoring
-from pipelines.settings import RunSettings
-from transforms.decode import ReadEventFiles
-
 DEFAULT_DUMP = Path(__file__).resolve().parents[2] / "shared" / "data" / "stackexchange-quantumcomputing-2018"
 
 
 def display_names(folder: Path) -> dict[str, str]:
-    names = {}
+    names: dict[str, str] = {}
+    if not (folder / "Users.xml").is_file():  # the table then shows user ids only
+        return names
     for _, row in ElementTree.iterparse(folder / "Users.xml"):
         if row.tag == "row":
             names[row.get("Id")] = row.get("DisplayName", "?")
@@ -30,8 +24,23 @@ def display_names(folder: Path) -> dict[str, str]:
     return names
 
 
-def main() -> None:
+def main() -> int:
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]) or len(sys.argv) > 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 0 if len(sys.argv) == 2 else 2
     dump = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DUMP
+    if not (dump / "Posts.xml").is_file():
+        print(f"error: no Posts.xml in {dump}: pass the folder of a Stack Exchange dump, "
+              "python docs/stackexchange_example.py DUMP_FOLDER", file=sys.stderr)
+        return 2
+    import duckdb  # after the check: Beam's import is slow and chatty
+
+    from importers import import_items
+    from importers.core import run_import
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from transforms.decode import ReadEventFiles
+
     with tempfile.TemporaryDirectory() as folder:
         events = Path(folder) / "events.avro"
         imported = run_import(import_items("stackexchange", [str(dump)], "quantumcomputing"), f"avro:{events}", progress=None)
@@ -62,7 +71,8 @@ def main() -> None:
         print(f"| {rank} | {names.get(author, author)} ({author}) | {names.get(reader, reader)} ({reader}) | "
               f"{score:.3f} | {rc} | {ar} | {windows} |")
     print(f"\n(responses skipped in import: {response_skips:,})", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

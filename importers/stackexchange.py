@@ -14,11 +14,11 @@ responses whose parent is missing or has no user, and other post types (wikis, .
 from __future__ import annotations
 
 import datetime as dt
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event
+from importers.xmlutil import iterparse
 
 QUESTION, ANSWER = "1", "2"
 
@@ -33,7 +33,7 @@ class IndexedPost(NamedTuple):
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     number = 0
     root = None
-    for action, element in ElementTree.iterparse(path, events=("start", "end")):
+    for action, element in iterparse(path, events=("start", "end")):
         if action == "start":
             root = root if root is not None else element
         elif element.tag == "row":
@@ -71,6 +71,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None) -> Iterator[I
             yield Skipped(f"post_type_{post_type}", origin)
             continue
         question_id = post_id if post_type == QUESTION else row.get("ParentId", "")
+        if question_id == post_id and post_type == ANSWER:  # an answer to itself: no thread to join
+            yield Skipped("malformed_row", origin)
+            continue
         owner = row.get("OwnerUserId")
         index[post_id] = IndexedPost(post_type, question_id, owner, created)
         if owner is None:

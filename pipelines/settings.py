@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from typing import Optional
 
 from transforms.score import ScoringConfig
@@ -33,6 +34,15 @@ class RunSettings:
     # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), or "auto": load jobs for a
     # bounded run, streaming inserts for a stream. The embedded warehouse ignores it.
     bigquery_write: str = "auto"
+    # The run's id: when it started, in epoch millis, on every row it writes (pair_scores,
+    # dead_letters, run_ledger, runs). None: stamped when the run starts (``started``).
+    run_started_at: Optional[int] = None
+
+    def started(self) -> "RunSettings":
+        """These settings with the run id stamped now, unless they carry one already."""
+        if self.run_started_at is not None:
+            return self
+        return dataclasses.replace(self, run_started_at=int(time.time() * 1000))
 
     @property
     def bulk_writes(self) -> bool:

@@ -60,6 +60,11 @@ def resolve_jars(version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
         raise KafkaBrokerError(str(error)) from error
 
 
+def jars_cached(version: str = KAFKA_VERSION) -> bool:
+    """Whether the broker's jars are resolved already (a start then needs no Maven)."""
+    return (maven.cache_dir() / f"kafka-{version}" / "libs" / ".resolved").exists()
+
+
 SASL_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN")
 
 

@@ -1,4 +1,5 @@
-"""The warehouse behind one small interface: write scores and dead letters, run analyst queries.
+"""The warehouse behind one small interface: write scores, dead letters, the run ledger and run
+statuses; run analyst queries and the run summary's reads.
 
 ``open_warehouse(url)`` returns the implementation for a URL: a path (or ``duckdb://PATH``) is the
 embedded DuckDB file; ``bigquery://PROJECT/DATASET`` is BigQuery. Tables come from ``schemas/*.avsc``
@@ -19,16 +20,29 @@ class RefusedRow(NamedTuple):
     reason: str
 
 
+class Written(NamedTuple):
+    """What a write did besides storing rows: the rows the warehouse refused, and (pair_scores) how
+    many rows it did not store because it keeps a row of another run computed from more data."""
+
+    refused: list[RefusedRow]
+    kept: int = 0
+
+
 class Warehouse(Protocol):
-    """``write_*`` store every row but those they return as refused; a failure of the whole write
-    (the warehouse unreachable, say) raises, and the runner retries the bundle. ``bulk`` asks for
-    the warehouse's bulk path where it has one (BigQuery load jobs)."""
+    """``write_*`` store every row but those they return as refused or kept; a failure of the whole
+    write (the warehouse unreachable, say) raises, and the runner retries the bundle. ``bulk`` asks
+    for the warehouse's bulk path where it has one (BigQuery load jobs). ``query`` runs an analyst
+    query or one of ``schemas.RUN_QUERIES``."""
 
     url: str
 
-    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]: ...
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written: ...
 
-    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]: ...
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written: ...
+
+    def write_ledger(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written: ...
+
+    def record_run(self, row: dict[str, Any]) -> None: ...
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
 
@@ -36,9 +50,31 @@ class Warehouse(Protocol):
 
     def count(self, table: str) -> int: ...
 
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]: ...
 
-def open_warehouse(url: str) -> Warehouse:
-    """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://`` optional)."""
+
+READ_ONLY_STATEMENTS = ("Select", "Union", "Intersect", "Except", "Describe", "Show")
+
+
+def check_read_only(sql: str, dialect: str) -> None:
+    """Refuse anything but one reading statement (SELECT, WITH ... SELECT, set operations, DESCRIBE,
+    SHOW) before it reaches the warehouse: ``social-mentors sql`` is for looking, never for changing."""
+    import sqlglot
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except sqlglot.errors.ParseError as error:
+        raise ValueError(f"cannot read the SQL: {str(error).splitlines()[0]}") from error
+    if len(statements) != 1:
+        raise ValueError(f"give exactly one statement, found {len(statements)}")
+    kind = type(statements[0]).__name__
+    if kind not in READ_ONLY_STATEMENTS:
+        raise ValueError(f"read-only: {kind.upper()} statements are refused; use SELECT (or WITH ... SELECT, DESCRIBE)")
+
+
+def open_warehouse(url: str, read_only: bool = False) -> Warehouse:
+    """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://``
+    optional). ``read_only`` (query, export) opens a DuckDB file for reading only."""
     if url.startswith("bigquery://"):
         from warehouse.bigquery_warehouse import BigQueryWarehouse
 
@@ -46,4 +82,4 @@ def open_warehouse(url: str) -> Warehouse:
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
     path = url[len("duckdb://"):] if url.startswith("duckdb://") else url
-    return DuckDBWarehouse(str(Path(path).expanduser()))
+    return DuckDBWarehouse(str(Path(path).expanduser()), read_only=read_only)

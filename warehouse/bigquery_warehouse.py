@@ -11,9 +11,12 @@ the design never touches BigQuery's streaming buffer. Rows are appended in one o
 * load jobs (``bulk``, a bounded run's way): free, and without the streaming limits on old
   partitions, but without insert ids.
 
-Either way, the ``pair_scores_latest`` view removes what BigQuery did not deduplicate: it keeps the
-newest run's highest pane per pair and window. Rows BigQuery refuses (its per-row errors) are
-returned with the reason, and the pipeline writes them to ``dead_letters``.
+Either way, the ``pair_scores_latest`` view removes what BigQuery did not deduplicate and chooses the
+row the embedded warehouse keeps: per pair and window, of each run its highest pane, then the row
+of the most data (reader_comments + author_replies), then the newest run. Rows BigQuery refuses
+(its per-row errors) are returned with the reason, and the pipeline writes them to ``dead_letters``.
+``run_ledger`` and ``runs`` are appended the same way; ``run_ledger_latest`` and ``runs_latest``
+show the newest count and status.
 
 The analysts' queries (``schemas/queries``) become table functions, ``mentors(arg_reader, arg_site,
 arg_half_life_days, arg_top)`` and so on, created with the tables; ``query`` calls them with query
@@ -32,7 +35,7 @@ import os
 from typing import Any, Iterator
 
 import schemas
-from warehouse import RefusedRow
+from warehouse import RefusedRow, Written
 
 # A request holding one invalid row is refused whole; the valid rows are sent again this often.
 MAX_INSERT_ATTEMPTS = 3
@@ -96,7 +99,8 @@ class BigQueryWarehouse:
             definition.clustering_fields = layout["cluster_by"] or None
             self.client.create_table(definition, exists_ok=True)
         # Views first: the table functions read pair_scores_latest.
-        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES):
+        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES, *schemas.REPORT_QUERIES,
+                     *schemas.STATUS_QUERIES):
             self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, update_definitions)).result()
 
     def _job_config(self, name: str, values: dict[str, Any]):
@@ -165,17 +169,35 @@ class BigQueryWarehouse:
                                f"the runner will retry the bundle")
         return refused
 
-    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
-        key = schemas.table_layout("pair_scores")["primary_key"]
-        ids = ["|".join(str(row[c]) for c in key + ["run_started_at", "pane_index"]) for row in rows]
-        return self._write("pair_scores", rows, ids, bulk)
+    def _ids(self, table: str, rows: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> list[str]:
+        """Stable insert ids: the row's key (and ``extra`` columns), so a retried insert adds no row."""
+        columns = schemas.table_layout(table)["primary_key"] + list(extra)
+        return ["|".join(str(row[c]) for c in columns) for row in rows]
 
-    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
-        key = schemas.table_layout("dead_letters")["primary_key"]
-        return self._write("dead_letters", rows, ["|".join(str(row[c]) for c in key) for row in rows], bulk)
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        """Append rows; the view chooses among them (nothing is kept back at write time)."""
+        ids = self._ids("pair_scores", rows, ("run_started_at", "pane_index"))
+        return Written(self._write("pair_scores", rows, ids, bulk))
+
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        return Written(self._write("dead_letters", rows, self._ids("dead_letters", rows), bulk))
+
+    def write_ledger(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        return Written(self._write("run_ledger", rows, self._ids("run_ledger", rows, ("pane_index",)), bulk))
+
+    def record_run(self, row: dict[str, Any]) -> None:
+        """Append a run's status by streaming insert: two small rows a run, which load jobs (1,500 a
+        table a day) should not be spent on."""
+        refused = self._insert("runs", [row], self._ids("runs", [row], ("status", "recorded_at")))
+        if refused:
+            raise RuntimeError(f"BigQuery refused the status of run {row['run_started_at']}: {refused[0].reason}")
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
-        call = schemas.bigquery_call(name, self.project, self.dataset)
+        """An analyst query through its table function, or one of ``schemas.RUN_QUERIES`` as it is."""
+        if name in schemas.RUN_QUERIES:
+            call = schemas.bigquery_sql(name, self.project, self.dataset)
+        else:
+            call = schemas.bigquery_call(name, self.project, self.dataset)
         result = self.client.query(call, job_config=self._job_config(name, params)).result()
         columns = [field.name for field in result.schema]
         return columns, [_naive_row(tuple(row.values())) for row in result]
@@ -193,6 +215,17 @@ class BigQueryWarehouse:
             raise ValueError(f"unknown table {table!r}")
         (row,) = self.client.query(f"SELECT COUNT(*) FROM `{self.table_id(table)}`").result()
         return row[0]
+
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]:
+        """One analyst's read-only statement (``social-mentors sql``); unqualified tables are the dataset's."""
+        from google.cloud import bigquery
+
+        from warehouse import check_read_only
+
+        check_read_only(text, "bigquery")
+        config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{self.dataset}")
+        result = self.client.query(text, job_config=config).result()
+        return [field.name for field in result.schema], [_naive_row(tuple(row.values())) for row in result]
 
 
 def _naive_row(row: tuple) -> tuple:

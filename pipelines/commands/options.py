@@ -1,9 +1,14 @@
-"""Options that several command groups share."""
+"""Options that several command groups share, and the argparse types that check numbers."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import os
+import re
 import sys
+import time
+from typing import Any
 
 from transforms.kafka_security import (DEFAULT_KEY_PASSWORD_ENV, DEFAULT_PASSWORD_ENV, ENV_PREFIX, MECHANISMS,
                                        PROTOCOLS, KafkaSecurity, read_kafka_config)
@@ -18,8 +23,8 @@ def add_warehouse(parser: argparse.ArgumentParser, default: str = DEFAULT_WAREHO
 
 
 def add_kafka_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="Kafka bootstrap HOST:PORT")
-    parser.add_argument("--topic", default="engagement-events")
+    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="Kafka bootstrap HOST:PORT (default 127.0.0.1:9092)")
+    parser.add_argument("--topic", default="engagement-events", help="Kafka topic of the events (default engagement-events)")
     parser.add_argument("--schema-id", type=int, action="append", default=None,
                         help="Confluent schema id(s) of EngagementEvent (default 1)")
     add_kafka_security_options(parser)
@@ -72,3 +77,89 @@ def kafka_security(args: argparse.Namespace) -> KafkaSecurity:
     for note in security.warnings():
         print(f"warning: {note}", file=sys.stderr)
     return security
+
+
+def add_community_options(parser: argparse.ArgumentParser) -> None:
+    """--seed, --scale and --start: which synthetic community, how large, and when."""
+    parser.add_argument("--seed", type=int, default=7,
+                        help="seed of the synthetic community: the same seed gives the same events, ids never "
+                             "collide across seeds (default 7)")
+    parser.add_argument("--scale", type=positive_float, default=1.0,
+                        help="community size multiplier (default 1: 2 sites, 24 authors, 240 readers, 40 planted pairs)")
+    parser.add_argument("--start", type=start_time, default=None, metavar="TIME",
+                        help="when the community's 28 days of posts begin: ISO 8601, epoch millis, now-DURATION "
+                             "(now-90d), or 'now' for the 28 days up to now; what would come after now is left "
+                             "out (default 2026-01-05)")
+
+
+NOW = "now"
+
+
+def start_time(text: str) -> int | str:
+    """Epoch millis from ISO 8601, epoch millis or ``now-DURATION`` (e.g. ``now-90d``); or ``NOW``."""
+    from pipelines.settings import parse_duration
+    from transforms.events import InvalidEvent, to_millis
+
+    relative = re.fullmatch(r"\s*now\s*(?:-\s*(\S+))?\s*", text)
+    try:
+        if relative and not relative.group(1):
+            return NOW
+        if relative:
+            return int(time.time() * 1000) - int(parse_duration(relative.group(1)) * 1000)
+        return to_millis(text, "--start")
+    except (InvalidEvent, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"{error}; write e.g. 2026-11-20T00:00:00Z, now or now-90d") from None
+
+
+def community_spec(args: argparse.Namespace, **overrides: Any):
+    """The CommunitySpec that --seed, --scale and --start (and ``overrides``) describe. With --start,
+    nothing later than now is generated: it has not happened yet (and a broker refuses timestamps
+    more than an hour ahead)."""
+    from producers.synthetic import DAY_MS, CommunitySpec
+
+    spec = CommunitySpec(seed=args.seed, **overrides).scaled(args.scale)
+    if args.start is None:
+        return spec
+    now = int(time.time() * 1000)
+    start = now - spec.days * DAY_MS if args.start == NOW else args.start
+    if start > now:
+        raise ValueError(f"--start is in the future ({args.start} ms): nothing would have happened yet")
+    return dataclasses.replace(spec, start_ms=start, end_ms=now)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0 (``--top -1`` once returned nothing, silently)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0 (``--half-life-days 0`` once became 14, ``nan`` gave
+    nan strengths)."""
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be above 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a finite number from 0 to 1."""
+    value = _finite(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value

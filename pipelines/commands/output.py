@@ -1,11 +1,39 @@
-"""How commands print rows: an aligned table, JSON Lines or CSV, timestamps in ISO 8601 UTC."""
+"""How commands print rows: an aligned table, JSON Lines or CSV, timestamps in ISO 8601 UTC.
+
+Ids come from strangers, so output is defused: CSV cells that a spreadsheet would run as a formula
+(starting with = + - @, tab or carriage return) get a leading single quote (OWASP's advice), and the
+table, which goes to a terminal, shows control characters (ANSI and OSC escapes, bidirectional
+overrides) as visible ``\\xNN`` escapes instead of sending them. JSON Lines escape them already.
+"""
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
+import re
 import sys
 from typing import Any, Iterable, Optional, TextIO
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# C0 and C1 controls, DEL, and the bidirectional overrides and isolates (text shown out of order)
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """``text`` safe for a terminal: every control character shown as an escape, not sent."""
+    pattern = _CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string that starts a formula gets a leading quote."""
+    if value is None:
+        return ""
+    value = _csv_value(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _json_value(value: Any) -> Any:
@@ -16,6 +44,12 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     return value
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):  # as JSON writes them; Python's True/False puzzle other tools
+        return "true" if value else "false"
+    return _json_value(value)
 
 
 def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None) -> int:
@@ -30,10 +64,10 @@ def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optiona
         writer = csv.writer(out)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if v is None else _json_value(v) for v in row])
+            writer.writerow([csv_cell(v) for v in row])
             count += 1
     else:
-        cells = [[("" if v is None else str(_json_value(v))) for v in row] for row in rows]
+        cells = [[("" if v is None else printable(str(_json_value(v)))) for v in row] for row in rows]
         count = len(cells)
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
         out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")

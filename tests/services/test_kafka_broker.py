@@ -137,3 +137,19 @@ def test_a_local_secured_broker_keeps_its_user_password_in_an_owner_only_file(tm
     assert again.users == {"mentors": "from-the-environment"}
     generated, _ = local_secured_listeners(tmp_path / "other", "mentors")
     assert len(generated.users["mentors"]) >= 20 and "from-the-environment" not in repr(generated)
+
+
+def test_kafka_start_mentions_maven_only_when_the_broker_is_not_cached(kafka_broker, tmp_path, capsys):
+    # Issue 14: `kafka start` warned "first start resolves ... with Maven" on every start.
+    from pipelines.cli import main
+    from services.kafka_broker import jars_cached
+    from services.maven import free_port
+
+    assert jars_cached()  # the session's broker resolved them
+    state = str(tmp_path / "kafka")
+    assert main(["kafka", "start", "--port", str(free_port()), "--state-dir", state]) == 0
+    try:
+        captured = capsys.readouterr()
+        assert "starting Kafka ..." in captured.err and "Maven" not in captured.err
+    finally:
+        assert main(["kafka", "stop", "--state-dir", state]) == 0
