@@ -47,18 +47,24 @@ def build_scoring_pipeline(
         allowed_lateness_s=settings.allowed_lateness_s,
         dedupe_horizon_s=settings.dedupe_horizon_s,
     )
-    keyed = (
-        (resolved.interactions, resolved.author_replies)
-        | "AllContributions" >> beam.Flatten()
-        | "KeyByWindow" >> KeyByWindow(settings.window_s)
-    )
     late_dead_letters, late_author_replies = [], None
     if settings.streaming:
+        keyed = (
+            (resolved.interactions, resolved.author_replies)
+            | "AllContributions" >> beam.Flatten()
+            | "KeyByWindow" >> KeyByWindow(settings.window_s)
+        )
         panes = keyed | "ScorePairPanes" >> ScorePairPanes(
             settings.scoring, settings.allowed_lateness_s, settings.dedupe_horizon_s, settings.early_firing_s,
             run_started_at=settings.run_started_at)
         scores, late_dead_letters, late_author_replies = panes.rows, [panes.too_late], panes.late_author_replies
     else:
+        # Reader comments and author replies reach ScorePairs apart: it flattens them after
+        # pre-aggregating (the FnApiRunner materializes a Flatten of 10^5 elements, encoding each).
+        keyed = (
+            resolved.interactions | "KeyByWindow" >> KeyByWindow(settings.window_s),
+            resolved.author_replies | "KeyRepliesByWindow" >> KeyByWindow(settings.window_s),
+        )
         scores = keyed | "ScorePairs" >> ScorePairs(settings.scoring, run_started_at=settings.run_started_at)
     dead_letters = (
         (decode_dead_letters, unique.dead_letters, resolved.dead_letters, *late_dead_letters)

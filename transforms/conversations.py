@@ -38,6 +38,7 @@ from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
+from transforms.batching import GroupInShards, grouped_by_key
 from transforms.dedupe import event_json
 from transforms.events import PARENT_UNRESOLVED, POST, DeadLetter, Event
 
@@ -206,24 +207,40 @@ class _CountedOutputs:
         return beam.pvalue.TaggedOutput(DEAD_LETTERS, unresolved_dead_letter(event))
 
 
+def resolve_thread(events: Iterable[Event], out: _CountedOutputs) -> Iterable[Any]:
+    """One whole thread in; its contributions, skips and dead letters out."""
+    ledger = ThreadLedger()
+    events = sorted(events, key=lambda e: (e.created_at, e.event_id))
+    for event in events:  # every item is indexed first: a reply before its parent still resolves
+        ledger.index(event)
+    for event in events:
+        outcome = ledger.classify(event)
+        yield out.dead_letter(event) if outcome is None else out.emit(*outcome)
+        credit = ledger.author_reply(event)
+        if credit is not None:
+            yield out.emit(AUTHOR_REPLIES, credit)
+
+
 class ResolveThreadFn(beam.DoFn):
-    """Batch: one whole thread in; its contributions, skips and dead letters out."""
+    """Batch, element-wise (the oracle of ResolveThreadShardFn): one whole thread in; its
+    contributions, skips and dead letters out."""
 
     def setup(self) -> None:
         self.out = _CountedOutputs()
 
     def process(self, keyed_thread: tuple[str, Iterable[Event]]) -> Iterable[Any]:
-        _, events = keyed_thread
-        ledger = ThreadLedger()
-        events = sorted(events, key=lambda e: (e.created_at, e.event_id))
-        for event in events:  # every item is indexed first: a reply before its parent still resolves
-            ledger.index(event)
-        for event in events:
-            outcome = ledger.classify(event)
-            yield self.out.dead_letter(event) if outcome is None else self.out.emit(*outcome)
-            credit = ledger.author_reply(event)
-            if credit is not None:
-                yield self.out.emit(AUTHOR_REPLIES, credit)
+        yield from resolve_thread(keyed_thread[1], self.out)
+
+
+class ResolveThreadShardFn(beam.DoFn):
+    """Batch: one shard of threads (batches of Events as tuples) in; each thread as ResolveThreadFn."""
+
+    def setup(self) -> None:
+        self.out = _CountedOutputs()
+
+    def process(self, shard_batches: tuple[int, Iterable[list]]) -> Iterable[Any]:
+        for events in grouped_by_key(shard_batches[1], thread_key, Event._make).values():
+            yield from resolve_thread(events, self.out)
 
 
 class StreamingResolveThreadFn(beam.DoFn):
@@ -301,13 +318,21 @@ class ResolveConversations(beam.PTransform):
     ``dead_letters``."""
 
     def __init__(self, streaming: bool = False, allowed_lateness_s: float = 2 * 86400,
-                 dedupe_horizon_s: float = 14 * 86400):
+                 dedupe_horizon_s: float = 14 * 86400, batched: bool = True):
         super().__init__()
         self.streaming = streaming
         self.allowed_lateness_s = allowed_lateness_s
         self.dedupe_horizon_s = dedupe_horizon_s
+        self.batched = batched  # bounded: shuffle batches per shard of threads (False: one element per event)
 
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        if self.batched and not self.streaming:
+            return (
+                events
+                | "GroupThreads" >> GroupInShards(thread_key)
+                | "ResolveThreads" >> beam.ParDo(ResolveThreadShardFn()).with_outputs(
+                    AUTHOR_REPLIES, SKIPPED, DEAD_LETTERS, main="interactions")
+            )
         keyed = events | "KeyByThread" >> beam.Map(lambda event: (thread_key(event), event))
         if self.streaming:
             resolver = beam.ParDo(StreamingResolveThreadFn(self.allowed_lateness_s, self.dedupe_horizon_s))

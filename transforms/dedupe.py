@@ -18,6 +18,7 @@ re-delivery within the time its window may still change is always caught).
 from __future__ import annotations
 
 import json
+import operator
 import re
 from typing import Any, Iterable
 
@@ -28,6 +29,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Timestamp
 
+from transforms.batching import GroupInShards, grouped_by_key
 from transforms.events import CONFLICTING_DUPLICATE, DeadLetter, Event
 
 DUPLICATES = "duplicates"
@@ -79,20 +81,36 @@ class _DedupeCounters:
         return beam.pvalue.TaggedOutput(DEAD_LETTERS, conflicting_duplicate(kept, copy))
 
 
+def first_copy(copies: Iterable[Event], counters: _DedupeCounters) -> Iterable[Any]:
+    """All copies of one event_id in; the first delivered out, later copies tagged."""
+    ordered = sorted(copies, key=lambda e: origin_order(e.origin)) if len(copies) > 1 else copies
+    kept = ordered[0]
+    counters.unique.inc()
+    yield kept
+    for copy in ordered[1:]:
+        yield counters.later_copy(kept, copy)
+
+
 class DedupeCopiesFn(beam.DoFn):
-    """Batch: all copies of one event_id in; the first delivered out, later copies tagged."""
+    """Batch, element-wise (the oracle of DedupeShardFn): all copies of one event_id in; the first
+    delivered out, later copies tagged."""
 
     def setup(self) -> None:
         self.counters = _DedupeCounters()
 
     def process(self, keyed_copies: tuple[str, Iterable[Event]]) -> Iterable[Any]:
-        _, copies = keyed_copies
-        ordered = sorted(copies, key=lambda e: origin_order(e.origin))
-        kept = ordered[0]
-        self.counters.unique.inc()
-        yield kept
-        for copy in ordered[1:]:
-            yield self.counters.later_copy(kept, copy)
+        yield from first_copy(list(keyed_copies[1]), self.counters)
+
+
+class DedupeShardFn(beam.DoFn):
+    """Batch: one shard of event ids (batches of Events as tuples) in; per id, as DedupeCopiesFn."""
+
+    def setup(self) -> None:
+        self.counters = _DedupeCounters()
+
+    def process(self, shard_batches: tuple[int, Iterable[list]]) -> Iterable[Any]:
+        for copies in grouped_by_key(shard_batches[1], operator.itemgetter(0), Event._make).values():
+            yield from first_copy(copies, self.counters)
 
 
 class StreamingDedupeFn(beam.DoFn):
@@ -128,12 +146,19 @@ class StreamingDedupeFn(beam.DoFn):
 class DedupeEvents(beam.PTransform):
     """Events -> unique Events (main), plus ``duplicates`` and ``dead_letters`` (CONFLICTING_DUPLICATE)."""
 
-    def __init__(self, streaming: bool = False, dedupe_horizon_s: float = 14 * 86400):
+    def __init__(self, streaming: bool = False, dedupe_horizon_s: float = 14 * 86400, batched: bool = True):
         super().__init__()
         self.streaming = streaming
         self.dedupe_horizon_s = dedupe_horizon_s
+        self.batched = batched  # bounded: shuffle batches per shard of ids (False: one element per id)
 
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        if self.batched and not self.streaming:
+            return (
+                events
+                | "GroupCopies" >> GroupInShards(operator.attrgetter("event_id"))
+                | "KeepFirstCopy" >> beam.ParDo(DedupeShardFn()).with_outputs(DUPLICATES, DEAD_LETTERS, main="events")
+            )
         keyed = events | "KeyByEventId" >> beam.Map(lambda event: (event.event_id, event))
         if self.streaming:
             dedupe = beam.ParDo(StreamingDedupeFn(self.dedupe_horizon_s))

@@ -18,6 +18,7 @@ from typing import Iterable, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.batching import GroupInShards
 from transforms.conversations import Contribution
 
 MILLIS_PER_DAY = 86_400_000
@@ -141,16 +142,60 @@ class FormatPairScoreFn(beam.DoFn):
         yield score_row(element[0], element[1], self.config, self.run_started_at)
 
 
+_ACTIVITY = PairActivityFn()
+
+
+def _pair_key(keyed: tuple) -> tuple:
+    return keyed[0]
+
+
+def add_to_activity(buffer: dict, key: tuple, keyed: tuple) -> None:
+    """Pre-aggregate one keyed contribution into a shard's buffer of activity accumulators."""
+    acc = buffer.get(key)
+    if acc is None:
+        acc = buffer[key] = _ACTIVITY.create_accumulator()
+    _ACTIVITY.add_input(acc, keyed[1])
+
+
+class ScorePairShardFn(beam.DoFn):
+    """Bounded: one shard of (pair and window, partial activity) batches in; one row per key out."""
+
+    def __init__(self, config: ScoringConfig, run_started_at: int):
+        self.config = config
+        self.run_started_at = run_started_at
+        self.rows = Metrics.counter("score", "pair_score_rows")
+
+    def process(self, shard_batches: tuple[int, Iterable[list]]) -> Iterable[dict]:
+        partials: dict[tuple, list] = {}
+        for batch in shard_batches[1]:
+            for key, acc in batch:
+                partials.setdefault(key, []).append(acc)
+        for key, accs in partials.items():
+            self.rows.inc()
+            activity = accs[0] if len(accs) == 1 else _ACTIVITY.merge_accumulators(accs)
+            yield score_row(key, activity, self.config, self.run_started_at)
+
+
 class ScorePairs(beam.PTransform):
     """Bounded: contributions keyed by (site, author, reader, window_start, window_end) -> one
-    ``pair_scores`` row per key."""
+    ``pair_scores`` row per key. The input may be a tuple of PCollections (reader comments and author
+    replies), flattened after pre-aggregation rather than element by element."""
 
-    def __init__(self, config: ScoringConfig, run_started_at: Optional[int] = None):
+    def __init__(self, config: ScoringConfig, run_started_at: Optional[int] = None, batched: bool = True):
         super().__init__()
         self.config = config
         self.run_started_at = run_started_at if run_started_at is not None else int(time.time() * 1000)
+        self.batched = batched  # pre-aggregate per bundle and shuffle batches per shard of keys
 
     def expand(self, keyed: beam.PCollection) -> beam.PCollection:
+        if self.batched:
+            return (
+                keyed
+                | "CombinePairActivity" >> GroupInShards(_pair_key, to_wire=list, combine=add_to_activity)
+                | "ScoreShards" >> beam.ParDo(ScorePairShardFn(self.config, self.run_started_at))
+            )
+        if not isinstance(keyed, beam.PCollection):
+            keyed = keyed | "AllContributions" >> beam.Flatten()
         return (
             keyed
             | "CombinePairActivity" >> beam.CombinePerKey(PairActivityFn())

@@ -31,6 +31,7 @@ from warehouse import Written
 _LOCK = threading.RLock()
 _INITIALIZED: set[str] = set()
 LOCK_RETRY_S = 60.0
+EXPORT_BATCH_ROWS = 10_000
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -209,18 +210,16 @@ class DuckDBWarehouse:
         columns = schemas.field_names(table)
 
         def rows() -> Iterator[tuple]:
-            # Pages by primary key order, closing the file between pages, so a long export does
-            # not hold the warehouse away from a running pipeline.
-            offset = 0
-            while True:
-                with connect(self.path, read_only=self.read_only) as connection:
-                    page = connection.execute(
-                        f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order} LIMIT 10000 OFFSET {offset}"
-                    ).fetchall()
-                if not page:
-                    return
-                yield from page
-                offset += len(page)
+            # One cursor, read in Arrow record batches: one snapshot of the table (paging with
+            # LIMIT/OFFSET repeated or skipped rows written between pages, and re-sorted the table per
+            # page), in memory of one batch. The file stays open until the export is read.
+            with connect(self.path, read_only=self.read_only) as connection:
+                result = connection.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+                # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch
+                arrow_reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+                reader = arrow_reader(EXPORT_BATCH_ROWS)
+                for batch in reader:
+                    yield from zip(*(column.to_pylist() for column in batch.columns))
 
         return columns, rows()
 
