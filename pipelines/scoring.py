@@ -76,6 +76,8 @@ def build_scoring_pipeline(
         results = dict(events=events, decode_dead_letters=decode_dead_letters, interactions=outputs.interactions,
                        skipped=outputs.skipped, duplicates=outputs.duplicates, dead_letters=outputs.dead_letters,
                        scores=outputs.scores)
+        if late_author_replies is not None:
+            results["late_author_replies"] = late_author_replies
         results | "WriteWithLedger" >> WriteWithLedger(
             settings.warehouse, settings.run_started_at, settings.streaming, settings.bulk_writes)
     return outputs

@@ -265,6 +265,15 @@ def test_the_summary_names_refused_rows_apart_from_the_balance_of_records():
     assert "refused rows" not in RunSummary(10, 8, {"post": 2}, 0, {}, 12, 1.0, "w").render()
 
 
+def test_late_author_replies_have_their_own_line_outside_the_balance():
+    from pipelines.scoring import RunSummary
+
+    summary = RunSummary(records_in=10, scored=8, skipped={"post": 2}, duplicates=0, dead_letters={},
+                         pair_score_rows=12, seconds=1.0, warehouse="w", late_author_replies=4)
+    text = summary.render()
+    assert summary.balanced and "late replies               4" in text and "--allowed-lateness" in text
+
+
 def test_refused_rows_stored_apart_from_those_counted_do_not_balance():
     from pipelines.scoring import RunSummary
 
