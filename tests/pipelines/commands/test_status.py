@@ -32,9 +32,9 @@ def test_status_shows_the_lag_of_each_partition_the_newest_window_and_recent_dea
     warehouse.write_scores([score_row("a", "r", T0 + 7 * 86400_000, 0.5)])
     now_ms = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
     warehouse.write_dead_letters([
-        {"origin": f"kafka:{topic}/0@{n}", "error_kind": "PARSE_ERROR", "message": "bad", "arrived_at": now_ms}
+        {"origin": f"kafka:{topic}/0@{n}", "error_kind": "PARSE_ERROR", "message": "bad", "arrived_at": now_ms, "run_started_at": T0}
         for n in range(2)] + [
-        {"origin": "old:1", "error_kind": "BAD_TIMESTAMP", "message": "old", "arrived_at": now_ms - 2 * 3600_000}])
+        {"origin": "old:1", "error_kind": "BAD_TIMESTAMP", "message": "old", "arrived_at": now_ms - 2 * 3600_000, "run_started_at": T0}])
 
     assert main(["status", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic, "--group-id", group,
                  "--warehouse", warehouse_path]) == 0
