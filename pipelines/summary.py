@@ -203,7 +203,7 @@ def newest_run_warning(warehouse_url: str) -> Optional[str]:
     holds may be partial. None when it finished, or no run is recorded."""
     from warehouse import open_warehouse
 
-    columns, rows = open_warehouse(warehouse_url).query("newest_run", {})
+    columns, rows = open_warehouse(warehouse_url, read_only=True).query("newest_run", {})
     if not rows:
         return None
     run = dict(zip(columns, rows[0]))

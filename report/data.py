@@ -80,7 +80,7 @@ def load(warehouse_url: str, site: Optional[str] = None, since: Optional[dt.date
     and ``as_of`` (None: no bound)."""
     from warehouse import open_warehouse
 
-    warehouse = open_warehouse(warehouse_url)
+    warehouse = open_warehouse(warehouse_url, read_only=True)
     scope = {"site": site, "since": since, "as_of": as_of}
     columns, rows = warehouse.query("report_windows", _params("report_windows", scope))
     pairs: dict[tuple[str, str, str], Pair] = {}

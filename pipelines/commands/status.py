@@ -58,7 +58,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     from warehouse import open_warehouse
 
-    warehouse = open_warehouse(args.warehouse)
+    warehouse = open_warehouse(args.warehouse, read_only=True)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     columns, rows = warehouse.query("status_newest_window", {})
     newest = dict(zip(columns, rows[0])) if rows else {}

@@ -10,9 +10,9 @@ from warehouse import open_warehouse
 
 ROWS = [row("a1", "r", E, 0.4, days=3), row("a1", "r", E - 14 * DAY_MS, 0.6, days=2),
         row("a2", "r", E, 0.65), row("a4", "r", E, 5.0, site="other")]
-DEAD = [{"origin": "f:1", "error_kind": "PARSE_ERROR", "message": "bad", "arrived_at": E},
-        {"origin": "f:2", "error_kind": "PARSE_ERROR", "message": "bad", "arrived_at": E},
-        {"origin": "f:3", "error_kind": "BAD_TIMESTAMP", "message": "old", "arrived_at": E - DAY_MS}]
+DEAD = [{"origin": "f:1", "error_kind": "PARSE_ERROR", "message": "bad", "arrived_at": E, "run_started_at": E},
+        {"origin": "f:2", "error_kind": "PARSE_ERROR", "message": "bad", "arrived_at": E, "run_started_at": E},
+        {"origin": "f:3", "error_kind": "BAD_TIMESTAMP", "message": "old", "arrived_at": E - DAY_MS, "run_started_at": E}]
 SINCE = dt.datetime.fromtimestamp((E - 10 * DAY_MS) / 1000, dt.timezone.utc).replace(tzinfo=None)
 
 
