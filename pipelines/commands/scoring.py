@@ -162,9 +162,8 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     asked = time.monotonic()
     try:  # a wrong password or certificate: one line, at once
         check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, kafka_timeout_s))
-    except KafkaNotAnswering:
-        pass  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout, printing progress
-    kafka_timeout_s = max(1.0, kafka_timeout_s - (time.monotonic() - asked))
+    except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
+        kafka_timeout_s = max(1.0, kafka_timeout_s - (time.monotonic() - asked))
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
@@ -198,6 +197,9 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
             raise
         raise KafkaUnreachable(line) from None
     print(summary.render())
+    line = unreachable_line(RuntimeError(summary.error)) if summary.error else None
+    if line is not None:  # the run recorded itself FAILED; say why in the one line an operator reads
+        raise KafkaUnreachable(line)
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
