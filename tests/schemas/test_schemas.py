@@ -91,4 +91,5 @@ def test_fragments_are_included_once_written_and_are_not_queries():
         assert "8.0 AS quick_replies_weight" in schemas.query_sql(name)
     assert not any(name.startswith("_") for name in schemas.ANALYST_QUERIES)
     on_disk = {p.stem for p in schemas.QUERY_DIR.glob("*.sql") if not p.stem.startswith("_")}
-    assert on_disk == set(schemas.ANALYST_QUERIES) | set(schemas.VIEWS)
+    assert on_disk == (set(schemas.ANALYST_QUERIES) | set(schemas.VIEWS) | set(schemas.RUN_QUERIES)
+                       | set(schemas.REPORT_QUERIES) | set(schemas.STATUS_QUERIES))
