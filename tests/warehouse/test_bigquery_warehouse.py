@@ -103,7 +103,9 @@ def test_each_analyst_query_is_a_table_function_an_analyst_can_call(bigquery_url
     warehouse = open_warehouse(bigquery_url)
     warehouse.write_scores([dict(r) for r in DATASET_ROWS])
     routines = {r.routine_id: r for r in warehouse.client.list_routines(f"{warehouse.project}.{warehouse.dataset}")}
-    assert set(routines) == set(ANALYST_QUERIES)
+    import schemas
+
+    assert set(routines) == set(ANALYST_QUERIES) | set(schemas.REPORT_QUERIES) | set(schemas.STATUS_QUERIES)
     mentors = warehouse.client.get_routine(routines["mentors"].reference)
     assert mentors.type_ == "TABLE_VALUED_FUNCTION"
     assert [a.name for a in mentors.arguments] == ["arg_reader", "arg_site", "arg_as_of", "arg_half_life_days", "arg_top"]
