@@ -186,7 +186,9 @@ def test_runs_create_missing_definitions_and_init_brings_them_up_to_date(bigquer
     stale = f"SELECT site FROM `{routine}`('a', 'r', NULL)"
     assert [r[0] for r in warehouse.client.query(stale).result()] == ["stale"]
     assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
-    assert [r[0] for r in warehouse.client.query(stale).result()] == []
+    current = warehouse.client.get_routine(routine)  # the repository's pair.sql, with its own arguments
+    assert [a.name for a in current.arguments][:3] == ["arg_author", "arg_reader", "arg_site"]
+    assert "stale" not in current.body
 
 
 def test_bulk_writes_load_rows_and_a_load_that_bigquery_rejects_names_the_bad_row(bigquery_url):
