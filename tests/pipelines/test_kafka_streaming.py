@@ -203,7 +203,7 @@ def drain(process, sig):
     else:
         process.send_signal(sig)
     try:
-        process.wait(timeout=180)
+        process.wait(timeout=600)  # every window of the topic fires at once: slow on a loaded machine
     finally:
         output = stop(process)
     return process.returncode, output
