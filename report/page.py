@@ -157,7 +157,7 @@ def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 1
                  a["regulars"]) for a in responsive_authors(data, leaders)),
                (False, True, True, True, True)),
         "</div><div><h3>Most regular readers</h3>",
-        _table(("reader", "active days", "comments", "authors", f"regular of"),
+        _table(("reader", "active days", "comments", "authors", "regular of"),
                ((_person(r["site"], r["reader_id"], many_sites), r["active_days"], r["reader_comments"],
                  r["authors"], r["regular_of"]) for r in regular_readers(data, leaders)),
                (False, True, True, True, True)),

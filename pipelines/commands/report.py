@@ -10,7 +10,7 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from pipelines.commands.options import add_warehouse, positive_int
 
