@@ -58,6 +58,30 @@ class _OwnRecords(logging.Filter):
             and "site-packages" not in Path(record.pathname).parts)
 
 
+class _QuietBeamWorkerTracebacks:
+    """sys.stderr without the tracebacks Beam's SDK worker prints (sdk_worker._execute prints a
+    failed instruction's traceback to stderr, then logs it). A drained stream meets one as a race
+    ("Bundle is not in a finalizable state") after every result is written; a real failure still
+    fails the run and is reported in one line. The traceback stays in the log file (the logged copy)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._dropped_last = False
+
+    def write(self, text: str) -> int:
+        if text.startswith("Traceback (most recent call last):") and "apache_beam/runners/worker" in text:
+            self._dropped_last = True
+            return len(text)
+        if self._dropped_last and text == "\n":  # print()'s end of the dropped traceback
+            self._dropped_last = False
+            return len(text)
+        self._dropped_last = False
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def log_file() -> Path:
     """Where the libraries' logging goes without --verbose: $SOCIAL_MENTORS_LOG, else the cache."""
     return Path(os.environ.get("SOCIAL_MENTORS_LOG") or DEFAULT_LOG).expanduser()
@@ -95,6 +119,8 @@ def _configure_logging(verbose: bool) -> None:
     progress.propagate = False
     if not verbose:  # kafka-python logs every refused connection while a broker starts or restarts
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        if not isinstance(sys.stderr, _QuietBeamWorkerTracebacks):
+            sys.stderr = _QuietBeamWorkerTracebacks(sys.stderr)
     # Beam logs a failed step's traceback before raising it (main() reports the failure in one
     # line) and warns about optional GCP modules on import: both are libraries' records, kept
     # off stderr by _OwnRecords and written to the log file.

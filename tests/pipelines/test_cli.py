@@ -378,3 +378,19 @@ def test_the_import_summary_shows_escapes_from_the_archive_as_text(tmp_path, cap
     assert main(["import", "reddit", str(dump), "--to", f"jsonl:{tmp_path / 'e.jsonl'}"]) == 0
     out = capsys.readouterr().out
     assert "invalid_bad_timestamp" in out and "\x1b" not in out and "\\x1b]0;pwned\\x07x" in out
+
+
+def test_a_traceback_printed_by_beams_worker_stays_off_the_console_and_other_text_passes():
+    # Beam's sdk_worker._execute prints a failed instruction's traceback to stderr before logging it;
+    # a drained stream met one ("Bundle is not in a finalizable state") after every row was written
+    from pipelines.cli import _QuietBeamWorkerTracebacks
+
+    console = io.StringIO()
+    quiet = _QuietBeamWorkerTracebacks(console)
+    worker_traceback = ('Traceback (most recent call last):\n  File "/x/site-packages/apache_beam/runners/worker/'
+                        'sdk_worker.py", line 310, in _execute\nRuntimeError: Bundle is not in a finalizable state\n')
+    print(worker_traceback, file=quiet)
+    print("Run summary", file=quiet)
+    print('Traceback (most recent call last):\n  File "/x/pipelines/cli.py", line 1\nValueError: ours', file=quiet)
+    assert console.getvalue() == ('Run summary\nTraceback (most recent call last):\n  File "/x/pipelines/cli.py", '
+                                  'line 1\nValueError: ours\n')
