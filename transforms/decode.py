@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -24,7 +24,7 @@ from transforms.event_files import (  # re-exported: the file readers' public na
     AVRO_MAGIC, DEFAULT_LIMITS, MAX_RAW_PAYLOAD, MAX_RECORD_BYTES, DecodeLimits, canonical_path, decode_record,
     iter_avro_file, iter_event_file, iter_jsonl_file, raw_text, repeated_paths,
 )
-from transforms.events import RECORD_TOO_LARGE, DeadLetter, Event
+from transforms.events import RECORD_TOO_LARGE, TOO_OLD, DeadLetter, Event, iso_utc
 
 __all__ = [
     "AVRO_MAGIC", "DEAD_LETTERS", "DEFAULT_LIMITS", "MAX_RAW_PAYLOAD", "MAX_RECORD_BYTES", "DecodeLimits",
@@ -131,8 +131,12 @@ def kafka_raw_payload(record: Any) -> str:
 
 def decode_kafka_record(
     record: Any, accepted_schema_ids: frozenset[int], limits: DecodeLimits = DEFAULT_LIMITS,
+    remembered_ms: Optional[int] = None,
 ) -> Event | DeadLetter:
-    """A KafkaRecord's Event, or a DeadLetter with topic/partition@offset, key and raw bytes."""
+    """A KafkaRecord's Event, or a DeadLetter with topic/partition@offset, key and raw bytes.
+
+    ``remembered_ms`` (streaming: the dedupe horizon): an event read when the watermark was further
+    past its created_at than that is a TOO_OLD dead letter (see :func:`too_old_dead_letter`)."""
     if record.value is not None and len(record.value) > limits.max_record_bytes:
         return DeadLetter(
             record.origin, RECORD_TOO_LARGE,
@@ -147,35 +151,57 @@ def decode_kafka_record(
     item = decode_record(decoded, record.origin, decoded, limits)
     if isinstance(item, DeadLetter):
         item = item._replace(raw_payload=kafka_raw_payload(record))
+    elif remembered_ms is not None and getattr(record, "watermark_ms", None) is not None \
+            and item.created_at + remembered_ms < record.watermark_ms:
+        return too_old_dead_letter(item, record, remembered_ms)
     return item
+
+
+def too_old_dead_letter(event: Event, record: Any, remembered_ms: int) -> DeadLetter:
+    """A stream forgets an event id and its window's panes ``remembered_ms`` (the dedupe horizon)
+    after its created_at: an event read later than that could be a duplicate it can no longer
+    recognise, and its window's row is final; scoring it would count it without any row showing it."""
+    return DeadLetter(
+        record.origin, TOO_OLD,
+        f"created_at {iso_utc(event.created_at)} was read when the stream's watermark was "
+        f"{iso_utc(record.watermark_ms)}, more than the dedupe horizon ({remembered_ms / 86_400_000:g} days) "
+        "later: a backfill this old is scored by a bounded run (run --source kafka without --streaming), "
+        "or allow it with a longer --dedupe-horizon",
+        event.event_id, kafka_raw_payload(record),
+    )
 
 
 class DecodeKafkaRecordFn(beam.DoFn):
     """A KafkaRecord in; its Event out, or a DeadLetter on ``dead_letters``."""
 
-    def __init__(self, accepted_schema_ids: frozenset[int], limits: DecodeLimits = DEFAULT_LIMITS):
+    def __init__(self, accepted_schema_ids: frozenset[int], limits: DecodeLimits = DEFAULT_LIMITS,
+                 remembered_ms: Optional[int] = None):
         self.accepted_schema_ids = frozenset(accepted_schema_ids)
         self.limits = limits
+        self.remembered_ms = remembered_ms
         self.counters = DecodeCounters()
 
     def process(self, record: Any) -> Iterable[Any]:
-        yield self.counters.route(decode_kafka_record(record, self.accepted_schema_ids, self.limits))
+        yield self.counters.route(decode_kafka_record(record, self.accepted_schema_ids, self.limits,
+                                                      self.remembered_ms))
 
 
 class ReadEventsFromKafka(beam.PTransform):
     """PBegin -> Events (main output) and DeadLetters (``dead_letters``) from planned Kafka partitions."""
 
     def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] = frozenset({wire.DEFAULT_SCHEMA_ID}),
-                 limits: DecodeLimits = DEFAULT_LIMITS):
+                 limits: DecodeLimits = DEFAULT_LIMITS, remembered_s: Optional[float] = None):
         super().__init__()
         self.kafka_read = kafka_read
         self.accepted_schema_ids = accepted_schema_ids
         self.limits = limits
+        self.remembered_ms = None if remembered_s is None else int(remembered_s * 1000)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         return (
             pbegin
             | "ReadKafka" >> self.kafka_read
-            | "DecodeRecords" >> beam.ParDo(DecodeKafkaRecordFn(self.accepted_schema_ids, self.limits)).with_outputs(
+            | "DecodeRecords" >> beam.ParDo(DecodeKafkaRecordFn(self.accepted_schema_ids, self.limits,
+                                                                   self.remembered_ms)).with_outputs(
                 DEAD_LETTERS, main="events")
         )

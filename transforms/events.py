@@ -42,6 +42,9 @@ RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
 PARENT_UNRESOLVED = "PARENT_UNRESOLVED"
 CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
 TOO_LATE = "TOO_LATE"
+# Streaming: read when the watermark was already past its created_at + the dedupe horizon, so the
+# stream no longer remembers its id (a duplicate could not be recognised) nor its window.
+TOO_OLD = "TOO_OLD"
 # Not an input record: a pair_scores row the warehouse refused (kept, with the reason, as a dead letter).
 WAREHOUSE_REFUSED = "WAREHOUSE_REFUSED"
 

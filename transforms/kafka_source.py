@@ -35,7 +35,7 @@ import apache_beam as beam
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
-from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 from transforms.kafka_security import KafkaSecurity, client_kwargs
 
@@ -81,6 +81,9 @@ class KafkaRecord(NamedTuple):
     key: Optional[bytes]
     value: Optional[bytes]
     timestamp_ms: int
+    # Unbounded reads: the source's watermark when the record was read (None: bounded, or none yet);
+    # the decoder turns a record older than the stream remembers into a TOO_OLD dead letter.
+    watermark_ms: Optional[int] = None
 
     @property
     def origin(self) -> str:
@@ -190,13 +193,14 @@ class _ReadTopicBase(beam.DoFn):
             self.readers[topic] = _TopicReader(plans, self.consumer_config)
         return self.readers[topic]
 
-    def _emit(self, reader: _TopicReader, record: Any) -> TimestampedValue:
+    def _emit(self, reader: _TopicReader, record: Any, watermark_ms: Optional[int] = None) -> TimestampedValue:
         self.records_read.inc()
         newest = reader.max_timestamp_ms.get(record.partition)
         if newest is None or record.timestamp > newest:
             reader.max_timestamp_ms[record.partition] = record.timestamp
         return TimestampedValue(
-            KafkaRecord(record.topic, record.partition, record.offset, record.key, record.value, record.timestamp),
+            KafkaRecord(record.topic, record.partition, record.offset, record.key, record.value, record.timestamp,
+                        watermark_ms),
             record.timestamp / 1000.0,
         )
 
@@ -307,12 +311,14 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
                 self._stop(plans, tracker, bundle_finalizer, positions)
                 return
             batches = reader.poll()
+            watermark = watermark_estimator.current_watermark()
+            watermark_ms = None if watermark is None or watermark <= MIN_TIMESTAMP else watermark.micros // 1000
             for records in batches.values():
                 for record in records:
                     if not tracker.try_claim((record.partition, record.offset)):
                         break
                     positions[record.partition] = record.offset + 1
-                    yield self._emit(reader, record)
+                    yield self._emit(reader, record, watermark_ms)
             self._advance_watermark(reader, watermark_estimator, {tp.partition for tp, r in batches.items() if r})
             if time.monotonic() >= deadline:
                 self._commit_when_finalized(reader, bundle_finalizer, positions)

@@ -234,15 +234,10 @@ class DuckDBWarehouse:
         from warehouse import check_read_only
 
         check_read_only(text, "duckdb")
-        with _LOCK:
-            try:
-                connection = duckdb.connect(self.path, read_only=True)
-            except duckdb.IOException as error:
-                raise RuntimeError(f"cannot open the warehouse {self.path} to read: {error}") from error
+        # connect() waits out a writer's lock (a streaming run holds it while it writes), as queries do
+        with connect(self.path, read_only=True) as connection:
             try:
                 result = connection.execute(text)
                 return [d[0] for d in result.description], result.fetchall()
             except duckdb.Error as error:
                 raise ValueError(str(error).splitlines()[0]) from error
-            finally:
-                connection.close()

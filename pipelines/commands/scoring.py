@@ -186,7 +186,9 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     try:
         with runner_services(beam_args, streaming=args.streaming) as runner_args:
             summary = run_scoring(
-                ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
+                ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args),
+                                    remembered_s=settings.dedupe_horizon_s if args.streaming else None),
+                settings, runner_args,
                 on_success=lambda result: None if args.streaming else commit_bounded_run(source, plan),
                 drain=STOP_READING if args.streaming else None,
                 source_description=f"kafka: {source.topic} on {source.bootstrap_servers}, group {source.group_id}",

@@ -14,6 +14,7 @@ from helpers import DAY_MS, HOUR_MS, T0
 from kafka_helpers import (SMALL, committed_offsets, ev, file_scores, own_broker, pair_row, publish,  # noqa: F401,F811
                            scores_of, topic_end)
 from producers.synthetic import generate_community
+from warehouse import open_warehouse
 
 # The generator delivers some records hours late and answers some comments days later; a stream counts
 # an author reply that reaches a closed window as late (by design), where a batch run credits it. The
@@ -79,8 +80,10 @@ def test_streaming_rows_appear_while_running_and_late_events_update_their_window
         ev("c1", "COMMENT", "r", T0 + 9 * HOUR_MS, "p1"),
         ev("r1", "REPLY", "a", T0 + 10 * HOUR_MS, "c1"),
     ])
+    # day 1's window closes at its end + 2 days' lateness (day 3); the stream remembers it, and every
+    # event id, until the dedupe horizon (5 days) after
     process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "live",
-                              extra=("--window", "1d", "--dedupe-horizon", "3d"))
+                              extra=("--window", "1d", "--dedupe-horizon", "5d"))
     try:
         # the second day's events move the watermark past the first day's window
         publish(kafka_broker.bootstrap, topic, [
@@ -97,9 +100,39 @@ def test_streaming_rows_appear_while_running_and_late_events_update_their_window
                        "the late pane")
         # A later pane of the same window, fired from state (transforms/panes.py), so labelled LATE.
         assert row["pane_index"] > on_time_index and row["author_replies"] == 1 and row["pane_timing"] == "LATE"
+        # Day 4 moves the watermark past day 1's close: its final pane. A comment on day 1 now is TOO_LATE.
+        publish(kafka_broker.bootstrap, topic, [
+            ev("p4", "POST", "a", T0 + 4 * DAY_MS + 8 * HOUR_MS, thread="t4"),
+            ev("c4", "COMMENT", "r", T0 + 4 * DAY_MS + 9 * HOUR_MS, "p4", thread="t4"),
+        ])
+        wait_for(lambda: final_pane(warehouse, T0), 240, process, "day 1's final pane")
+        publish(kafka_broker.bootstrap, topic, [ev("c5", "COMMENT", "r", T0 + 16 * HOUR_MS, "p1", parent_actor="a")])
+        wait_for(lambda: dead_letter_kinds(warehouse) == ["TOO_LATE"], 120, process, "the TOO_LATE dead letter")
+        # Day 9 moves it past the horizon: a day-1 comment now is older than the stream remembers (its id
+        # and its window are forgotten). Before TOO_OLD it was counted as scored and shown in no row.
+        publish(kafka_broker.bootstrap, topic, [ev("p9", "POST", "a", T0 + 9 * DAY_MS + 8 * HOUR_MS, thread="t9")])
+        wait_for(lambda: final_pane(warehouse, T0 + 4 * DAY_MS), 240, process, "day 4's final pane")
+        publish(kafka_broker.bootstrap, topic, [ev("c6", "COMMENT", "r", T0 + 17 * HOUR_MS, "p1", parent_actor="a")])
+        wait_for(lambda: dead_letter_kinds(warehouse) == ["TOO_LATE", "TOO_OLD"], 120, process,
+                 "the TOO_OLD dead letter")
     finally:
         output = stop(process)
-    assert "Run summary" in output
+    assert "Run summary" in output and "balanced" in output, output[-3000:]
+    assert "TOO_LATE: 1" in output and "TOO_OLD: 1" in output, output[-3000:]
+    assert (pair_row(warehouse, T0)["reader_comments"], pair_row(warehouse, T0)["author_replies"]) == (2, 1)
+
+
+def final_pane(warehouse, window_start):
+    """Whether the warehouse holds the final pane of some pair's window starting at window_start."""
+    _, rows = open_warehouse(warehouse).sql(
+        f"SELECT count(*) FROM pair_scores_latest WHERE is_final_pane "
+        f"AND epoch_ms(window_start) = {int(window_start)}")
+    return rows[0][0] > 0
+
+
+def dead_letter_kinds(warehouse):
+    _, rows = open_warehouse(warehouse).sql("SELECT error_kind FROM dead_letters ORDER BY error_kind")
+    return [kind for (kind,) in rows]
 
 
 def read_everything_then_drain(bootstrap, topic, group, process):

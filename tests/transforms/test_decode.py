@@ -93,3 +93,27 @@ def test_one_malformed_record_among_many_costs_one_dead_letter(tmp_path):
     columns, rows = open_warehouse(warehouse).export("dead_letters")
     (dead,) = [dict(zip(columns, row)) for row in rows]
     assert (dead["origin"], dead["error_kind"], dead["event_id"]) == (f"{path}:{bad_at + 1}", BAD_TIMESTAMP, f"e{bad_at}")
+
+
+def test_a_stream_dead_letters_an_event_older_than_it_remembers_and_a_bounded_read_takes_it():
+    # A backfill read when the watermark is past created_at + the dedupe horizon: the stream has forgotten
+    # its id and its window's panes, so it would be counted as scored while no row can show it.
+    from schemas import wire
+    from transforms.decode import decode_kafka_record
+    from transforms.events import TOO_OLD
+    from transforms.kafka_source import KafkaRecord
+
+    ids, horizon = frozenset({wire.DEFAULT_SCHEMA_ID}), 3 * 86_400_000
+    payload = wire.encode(record(event_id="old", created_at=T0))
+
+    def read_at(watermark_ms):
+        return decode_kafka_record(KafkaRecord("events", 2, 9, None, payload, T0, watermark_ms), ids,
+                                   remembered_ms=horizon)
+
+    too_old = read_at(T0 + horizon + 1)
+    assert (too_old.error_kind, too_old.origin, too_old.event_id) == (TOO_OLD, "kafka:events/2@9", "old")
+    assert "bounded run" in too_old.message and "--dedupe-horizon" in too_old.message
+    assert read_at(T0 + horizon).event_id == "old"  # the last instant it is still remembered
+    assert read_at(None).event_id == "old"  # no watermark yet
+    bounded = decode_kafka_record(KafkaRecord("events", 2, 9, None, payload, T0, T0 + 10 * horizon), ids)
+    assert bounded.event_id == "old"
