@@ -33,3 +33,17 @@ def test_kafka_status_finds_the_local_broker_from_another_directory(tmp_path, mo
     monkeypatch.chdir(elsewhere)
     assert main(["kafka", "status", "--port", "1"]) == 0
     assert f"running, pid {os.getpid()}" in capsys.readouterr().out
+
+
+def test_bigquery_refusing_a_run_s_status_names_the_run_in_iso_8601():
+    import pytest
+
+    from warehouse import RefusedRow
+    from warehouse.bigquery_warehouse import BigQueryWarehouse
+
+    warehouse = object.__new__(BigQueryWarehouse)  # no client: the insert is refused below
+    warehouse._ids = lambda table, rows, fields: None
+    warehouse._insert = lambda table, rows, ids: [RefusedRow(rows[0], "no such field")]
+    with pytest.raises(RuntimeError) as refused:
+        warehouse.record_run({"run_started_at": T0, "status": "RUNNING"})
+    assert iso_utc(T0) in str(refused.value) and str(T0) not in str(refused.value)
