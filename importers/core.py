@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from importers.outfile import check_target, replacing
 from importers.pseudonymize import Pseudonymizer
+from services.progress import ProgressLine
 from transforms.events import InvalidEvent, event_from_record
 
 
@@ -155,6 +156,12 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
     """Count every item; yield converted records that pass the pipeline's own validation."""
     started = time.monotonic()
     last = 0.0
+    line = ProgressLine(progress)
+
+    def counts() -> str:
+        return (f"  importing: {summary.read:,} read, {summary.converted:,} converted "
+                f"({summary.read / max(time.monotonic() - started, 1e-9):,.0f}/s)")
+
     try:
         for item in items:
             summary.read += 1
@@ -173,14 +180,11 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
                 summary.by_kind[item.record["kind"]] = summary.by_kind.get(item.record["kind"], 0) + 1
                 yield pseudonymize.apply(item.record)
             now = time.monotonic()
-            if progress and now - last > 0.5:
+            if now - last > 0.5:
                 last = now
-                progress.write(f"\r  importing: {summary.read:,} read, {summary.converted:,} converted "
-                               f"({summary.read / max(now - started, 1e-9):,.0f}/s)")
-                progress.flush()
-    finally:  # also when the archive fails half way: the error then starts a line of its own
-        if progress and last:
-            progress.write("\n")
+                line.show(counts())
+    finally:  # the final counts, also when the archive fails half way: the error then starts a line of its own
+        line.done(counts())
 
 
 def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[Union[bytes, str]] = None,

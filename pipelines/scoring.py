@@ -103,7 +103,8 @@ def describe_source(source: beam.PTransform) -> str:
 def run_scoring(
     source: beam.PTransform, settings: RunSettings, beam_args: Optional[list[str]] = None,
     on_success: Optional[Callable[[Any], None]] = None, drain: Optional[threading.Event] = None,
-    source_description: Optional[str] = None,
+    source_description: Optional[str] = None, metrics_port: Optional[int] = None,
+    heartbeat_s: Optional[float] = None,
 ) -> RunSummary:
     """Run the pipeline on ``source`` (a PTransform yielding events and dead_letters) to the end.
 
@@ -113,49 +114,57 @@ def run_scoring(
     switch its unbounded source checks) runs until SIGINT or SIGTERM, then drains: the source stops
     reading, every pending window fires and is written, and the run ends normally (see
     :mod:`pipelines.stopping`). ``on_success`` gets the finished pipeline result of a run that balanced.
+    ``metrics_port`` serves the run's counters for Prometheus meanwhile, and a stream prints them
+    every ``heartbeat_s`` seconds (``pipelines.metrics``).
     """
     from pipelines import stopping
+    from pipelines.metrics import run_heartbeat, serving_metrics
 
     started = time.monotonic()
     settings = settings.started()
     described = source_description or describe_source(source)
+    # scraped while the run goes on (--metrics-port): its ledger as the warehouse holds it; bound
+    # before the run is recorded, so that a port in use fails the command before anything is written
+    metrics = serving_metrics(metrics_port, settings.warehouse, settings.run_started_at)
+    heartbeat = run_heartbeat(heartbeat_s if settings.streaming else None, settings.warehouse, settings.run_started_at)
     record_run(settings.warehouse, run_row(settings.run_started_at, described, RUNNING))
     failure: Optional[str] = None
     finished = False
-    try:
-        pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
-        decoded = pipeline | "ReadEvents" >> source
-        build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
-        if settings.streaming and drain is not None:
-            drain.clear()
-            with stopping.children_ignore_ctrl_c():
-                result = pipeline.run()
-            try:
-                with stopping.drain_on_signals(drain):
-                    result.wait_until_finish()
-                finished = True
-            finally:
-                stopping.end_runner_children()
-        else:
-            result = pipeline.run()
-            try:
-                result.wait_until_finish()
-            except KeyboardInterrupt:
-                if not settings.streaming:
-                    raise
+    with metrics, heartbeat:
+        try:
+            pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
+            decoded = pipeline | "ReadEvents" >> source
+            build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
+            if settings.streaming and drain is not None:
+                drain.clear()
+                with stopping.children_ignore_ctrl_c():
+                    result = pipeline.run()
                 try:
-                    result.cancel()
-                except Exception as error:  # the runner may already be gone with the same signal
-                    logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+                    with stopping.drain_on_signals(drain):
+                        result.wait_until_finish()
+                    finished = True
+                finally:
+                    stopping.end_runner_children()
             else:
-                finished = True
-    except KeyboardInterrupt:
-        record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED)
-                   | {"message": "interrupted before the end of a bounded run"})
-        raise
-    except Exception as error:  # reported in the summary, which then does not balance
-        logging.getLogger(__name__).debug("the pipeline failed", exc_info=True)
-        failure = _first_line(error)
+                result = pipeline.run()
+                try:
+                    result.wait_until_finish()
+                except KeyboardInterrupt:
+                    if not settings.streaming:
+                        raise
+                    try:
+                        result.cancel()
+                    except Exception as error:  # the runner may already be gone with the same signal
+                        logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+                else:
+                    finished = True
+        except KeyboardInterrupt:
+            record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED)
+                       | {"message": "interrupted before the end of a bounded run"})
+            raise
+        except Exception as error:  # reported in the summary, which then does not balance
+            logging.getLogger(__name__).debug("the pipeline failed", exc_info=True)
+            failure = _first_line(error)
     summary = summarize(settings.warehouse, settings.run_started_at, time.monotonic() - started, failure)
     record_run(settings.warehouse, run_row(settings.run_started_at, described, summary.status, summary))
     if finished and on_success is not None and summary.balanced:

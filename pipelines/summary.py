@@ -140,13 +140,24 @@ def _run_param(run_started_at: int) -> dict[str, Any]:
 def summarize(warehouse_url: str, run_started_at: int, seconds: float, error: Optional[str] = None) -> RunSummary:
     """The summary of run ``run_started_at`` from what the warehouse holds for it: its ledger, and the
     dead letters and pair rows stored under its id."""
-    from warehouse import open_warehouse
-
     try:
-        _, rows = open_warehouse(warehouse_url).query("run_accounting", _run_param(run_started_at))
+        rows = read_accounting(warehouse_url, run_started_at)
     except Exception as read_error:  # the warehouse may be what failed the run
         rows = []
         error = "; ".join(filter(None, [error, f"the warehouse could not be read back: {read_error}"]))
+    return summary_of(rows, warehouse_url, run_started_at, seconds, error)
+
+
+def read_accounting(warehouse_url: str, run_started_at: int) -> list[tuple]:
+    """The rows of ``run_accounting.sql`` for the run: (side, outcome, reason, count)."""
+    from warehouse import open_warehouse
+
+    return open_warehouse(warehouse_url).query("run_accounting", _run_param(run_started_at))[1]
+
+
+def summary_of(rows: list[tuple], warehouse_url: str, run_started_at: int, seconds: float,
+               error: Optional[str] = None) -> RunSummary:
+    """The summary that ``run_accounting.sql``'s rows describe."""
     ledger: dict[str, dict[str, int]] = {}
     stored: dict[str, dict[str, int]] = {}
     for side, outcome, reason, count in rows:

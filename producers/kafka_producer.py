@@ -14,6 +14,7 @@ from typing import Any, Iterable, Optional, TextIO
 from kafka import KafkaProducer
 
 from schemas import wire
+from services.progress import ProgressLine
 from transforms.events import InvalidEvent, event_from_record
 from transforms.kafka_security import KafkaSecurity, client_kwargs
 
@@ -23,6 +24,7 @@ class PublishReport:
     sent: int = 0
     failed: int = 0
     reasons: dict[str, int] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0  # how long publishing took, shown once it is known
 
     def fail(self, reason: str) -> None:
         self.failed += 1
@@ -30,7 +32,8 @@ class PublishReport:
 
     def render(self) -> str:
         detail = f" ({', '.join(f'{k}: {v:,}' for k, v in sorted(self.reasons.items()))})" if self.reasons else ""
-        return f"sent {self.sent:,} records, failed {self.failed:,}{detail}"
+        took = f" in {self.seconds:.1f} s" if self.seconds else ""
+        return f"sent {self.sent:,} records, failed {self.failed:,}{detail}{took}"
 
 
 def message_key(record: dict[str, Any]) -> bytes:
@@ -66,6 +69,7 @@ class EventPublisher:
         pending = []
         started = time.monotonic()
         last_shown = 0.0
+        line = ProgressLine(progress)
 
         def settle(futures: list) -> None:
             for future in futures:
@@ -84,15 +88,14 @@ class EventPublisher:
                 settle(pending)
                 pending = []
             now = time.monotonic()
-            if progress and now - last_shown > 0.5:
+            if now - last_shown > 0.5:
                 last_shown = now
                 of = f"/{total:,}" if total else ""
-                progress.write(f"\r  producing {number:,}{of} records ({number / max(now - started, 1e-9):,.0f}/s)")
-                progress.flush()
+                line.show(f"  producing {number:,}{of} records ({number / max(now - started, 1e-9):,.0f}/s)")
         self.producer.flush()
         settle(pending)
-        if progress:
-            progress.write(f"\r  {report.render()} to {self.topic} in {time.monotonic() - started:.1f} s\n")
+        line.done()  # emptied: the caller prints the report, once
+        report.seconds = time.monotonic() - started
         return report
 
     def close(self) -> None:

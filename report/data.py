@@ -1,6 +1,7 @@
 """What the report shows, from the warehouse: every window of every pair in scope
-(``report_windows.sql``) and the dead letters by reason (``report_dead_letters.sql``), aggregated
-here into pairs, authors, readers, the mentor network and distributions.
+(``report_windows.sql``), the relationship strength of every pair (``strengths.sql``, the measure
+`query mentors/top/pair` rank by) and the dead letters by reason (``report_dead_letters.sql``),
+aggregated here into pairs, authors, readers, the mentor network and distributions.
 
 In: a warehouse URL and the scope (site, since, as_of). Out: a :class:`ReportData`. The queries are
 SQL files run by the warehouse (DuckDB or BigQuery alike); the aggregation is plain Python so that
@@ -16,6 +17,7 @@ import schemas
 
 REGULAR_MIN_WINDOWS = 2  # a regular of an author comments on their items in at least two windows
 RECIPROCAL_MIN_EACH_WAY = 3  # a pair among the most reciprocal has at least 3 comments and 3 replies
+DEFAULT_HALF_LIFE_DAYS = 14.0  # as `query` decays (transforms.score.ScoringConfig), read without importing upward
 
 
 @dataclass
@@ -28,8 +30,6 @@ class Pair:
     windows: int = 0
     reader_windows: int = 0
     active_days: int = 0
-    mentor_score_sum: float = 0.0
-    strength: Optional[float] = None  # from the strength query when the warehouse has one
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -37,9 +37,20 @@ class Pair:
         high = max(self.reader_comments, self.author_replies)
         return min(self.reader_comments, self.author_replies) / high if high else 0.0
 
-    @property
-    def weight(self) -> float:
-        return self.strength if self.strength is not None else self.mentor_score_sum
+
+@dataclass
+class Edge:
+    """A relationship of the mentor network, mentor -> mentee as ``_pair_strength.sql`` orients it
+    (the side with more partners), weighted by its strength. A relationship is both directions of
+    a pair, so its counts and its timeline add up the two."""
+
+    site: str
+    mentor_id: str
+    mentee_id: str
+    strength: float
+    comments: int = 0
+    replies: int = 0
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -53,7 +64,8 @@ class ReportData:
     last_interaction_at: Optional[dt.datetime]
     first_window_start: Optional[dt.datetime]
     last_window_end: Optional[dt.datetime]
-    weight_name: str = "sum of mentor_score"
+    strengths: list[dict[str, Any]] = field(default_factory=list)  # strengths.sql rows of two-way pairs
+    weight_name: str = "relationship strength"
     latencies: list[tuple[float, int]] = field(default_factory=list)  # (window median s, replies)
 
     @property
@@ -74,10 +86,20 @@ def _params(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return {param: values.get(param) for param, _ in schemas.query_parameters(name)}
 
 
+def _two_way_strengths(warehouse: Any, site: Optional[str], as_of: Optional[dt.datetime],
+                       half_life_days: float) -> list[dict[str, Any]]:
+    """Every pair that answered back, with its strength as of ``as_of`` (None: the newest data):
+    the pairs `query top` ranks, measured the same way."""
+    params = {"site": site, "as_of": as_of, "half_life_days": half_life_days}
+    columns, rows = warehouse.query("strengths", _params("strengths", params))
+    return [row for row in (dict(zip(columns, values)) for values in rows) if row["two_way"]]
+
+
 def load(warehouse_url: str, site: Optional[str] = None, since: Optional[dt.datetime] = None,
-         as_of: Optional[dt.datetime] = None) -> ReportData:
+         as_of: Optional[dt.datetime] = None, half_life_days: float = DEFAULT_HALF_LIFE_DAYS) -> ReportData:
     """Read and aggregate what the report shows for ``site`` (None: every site) between ``since``
-    and ``as_of`` (None: no bound)."""
+    and ``as_of`` (None: no bound). Strengths decay from ``as_of`` (None: the newest data) with
+    ``half_life_days``, as `query top` does."""
     from warehouse import open_warehouse
 
     warehouse = open_warehouse(warehouse_url, read_only=True)
@@ -95,7 +117,6 @@ def load(warehouse_url: str, site: Optional[str] = None, since: Optional[dt.date
         pair.windows += 1
         pair.reader_windows += 1 if row["reader_comments"] > 0 else 0
         pair.active_days += row["reader_active_days"] or 0
-        pair.mentor_score_sum += row["mentor_score"] or 0.0
         pair.timeline.append(row)
         if row["reply_latency_p50_s"] is not None and row["author_replies"]:
             latencies.append((float(row["reply_latency_p50_s"]), row["author_replies"]))
@@ -109,7 +130,7 @@ def load(warehouse_url: str, site: Optional[str] = None, since: Optional[dt.date
         first_interaction_at=min(filter(None, firsts), default=None),
         last_interaction_at=max(filter(None, lasts), default=None),
         first_window_start=min(starts, default=None), last_window_end=max(ends, default=None),
-        latencies=latencies,
+        strengths=_two_way_strengths(warehouse, site, as_of, half_life_days), latencies=latencies,
     )
 
 
@@ -127,10 +148,49 @@ def weighted_median(values: list[tuple[float, int]]) -> Optional[float]:
     return values[-1][0]
 
 
-def top_edges(data: ReportData, top: int) -> list[Pair]:
-    """The mentor network's edges: the ``top`` pairs with an author reply, strongest first."""
-    answered = [p for p in data.pairs.values() if p.author_replies > 0 and p.weight > 0]
-    return sorted(answered, key=lambda p: (-p.weight, p.site, p.author_id, p.reader_id))[:top]
+def _merged_timeline(directions: list[Pair]) -> list[dict[str, Any]]:
+    """The windows of both directions of a pair, one row per window: comments and replies added,
+    the median reply latency as the replies-weighted median of the directions' medians."""
+    by_start: dict[Any, list[dict[str, Any]]] = {}
+    for pair in directions:
+        for window in pair.timeline:
+            by_start.setdefault(window["window_start"], []).append(window)
+    merged = []
+    for start in sorted(by_start):
+        rows = by_start[start]
+        merged.append({
+            "window_start": start, "window_end": rows[0]["window_end"],
+            "reader_comments": sum(r["reader_comments"] for r in rows),
+            "author_replies": sum(r["author_replies"] for r in rows),
+            "reply_latency_p50_s": weighted_median([(r["reply_latency_p50_s"], r["author_replies"]) for r in rows
+                                                    if r["reply_latency_p50_s"] is not None]),
+        })
+    return merged
+
+
+def _edge(data: ReportData, strength: dict[str, Any]) -> Optional[Edge]:
+    """The relationship of a strengths row, from its windows in scope (None: it has none)."""
+    site, mentor, mentee = strength["site"], strength["mentor_id"], strength["mentee_id"]
+    directions = [p for p in (data.pairs.get((site, mentor, mentee)), data.pairs.get((site, mentee, mentor))) if p]
+    if not directions:
+        return None
+    return Edge(site, mentor, mentee, float(strength["strength"]),
+                comments=sum(p.reader_comments for p in directions), replies=sum(p.author_replies for p in directions),
+                timeline=_merged_timeline(directions))
+
+
+def top_edges(data: ReportData, top: int) -> list[Edge]:
+    """The mentor network's edges: the ``top`` relationships that answered back and have a window in
+    scope, strongest first, as `query top` ranks them."""
+    ranked = sorted(data.strengths, key=lambda s: (-s["strength"], s["site"], s["mentor_id"], s["mentee_id"]))
+    edges = []
+    for strength in ranked:
+        edge = _edge(data, strength)
+        if edge is not None and edge.strength > 0:
+            edges.append(edge)
+        if len(edges) == top:
+            break
+    return edges
 
 
 def authors(data: ReportData) -> list[dict[str, Any]]:

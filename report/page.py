@@ -6,13 +6,17 @@ no scripts and nothing fetched: it opens the same offline, in a mail attachment 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import escape
 from typing import Any, Iterable, Optional, Sequence
 
+from analysis.actors import NO_NAMES, ActorNames
 from report import charts
-from report.data import (REGULAR_MIN_WINDOWS, Pair, ReportData, authors, reciprocal_pairs, regular_readers,
+from report.data import (REGULAR_MIN_WINDOWS, Edge, Pair, ReportData, authors, reciprocal_pairs, regular_readers,
                          responsive_authors, top_edges)
 
+# C0 and C1 controls, DEL, and the bidirectional overrides and isolates (as pipelines.commands.output)
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 LATENCY_BINS = ((60, "<1m"), (600, "<10m"), (3600, "<1h"), (6 * 3600, "<6h"), (86400, "<1d"),
                 (7 * 86400, "<1w"), (None, "≥1w"))
 
@@ -55,9 +59,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _person(site: str, actor: str, many_sites: bool) -> str:
-    """The actor's id, with its site when the report has several and the id does not say it."""
-    return f"{site}: {actor}" if many_sites and not actor.startswith(site) else actor
+def _person(site: str, actor: str, many_sites: bool, names: ActorNames) -> str:
+    """The actor's name beside its id when the actors file names them, with its site when the report
+    has several and the id does not say it. Control characters are dropped: in HTML they are
+    nothing a reader could see, only a way to garble the page (the caller escapes the rest)."""
+    label = _CONTROLS.sub("", names.label(site, actor))
+    return f"{site}: {label}" if many_sites and not actor.startswith(site) else label
 
 
 def _latency_bins(latencies: Sequence[tuple[float, int]]) -> list[tuple[str, float]]:
@@ -84,7 +91,7 @@ def _regulars_bins(author_rows: Sequence[dict[str, Any]]) -> list[tuple[str, flo
     return [(str(i) if i < 10 else "10+", c) for i, c in enumerate(counts)]
 
 
-def timeline_slots(pair: Pair) -> list[tuple[dt.datetime, Optional[dict[str, Any]]]]:
+def timeline_slots(pair: Pair | Edge) -> list[tuple[dt.datetime, Optional[dict[str, Any]]]]:
     """Every window from the pair's first to its last, a quiet one as None: gaps show as gaps."""
     rows = {w["window_start"]: w for w in pair.timeline}
     first = pair.timeline[0]
@@ -96,17 +103,22 @@ def timeline_slots(pair: Pair) -> list[tuple[dt.datetime, Optional[dict[str, Any
     return slots
 
 
-def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 10) -> str:
+def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 10,
+           names: ActorNames = NO_NAMES) -> str:
     """The whole page for ``data``: ``top`` edges in the network, ``timelines`` pair timelines,
-    ``leaders`` rows per leaderboard."""
+    ``leaders`` rows per leaderboard; people labelled ``name (id)`` when ``names`` has them."""
     many_sites = len(data.sites) > 1
+
+    def person(site: str, actor: str) -> str:
+        return _person(site, actor, many_sites, names)
+
     edges = top_edges(data, top)
     labels, graph = {}, []
-    for pair in edges:
-        mentor, mentee = f"{pair.site}\x00{pair.author_id}", f"{pair.site}\x00{pair.reader_id}"
-        labels[mentor] = _person(pair.site, pair.author_id, many_sites)
-        labels[mentee] = _person(pair.site, pair.reader_id, many_sites)
-        graph.append((mentor, mentee, pair.weight))
+    for edge in edges:
+        mentor, mentee = f"{edge.site}\x00{edge.mentor_id}", f"{edge.site}\x00{edge.mentee_id}"
+        labels[mentor] = person(edge.site, edge.mentor_id)
+        labels[mentee] = person(edge.site, edge.mentee_id)
+        graph.append((mentor, mentee, edge.strength))
     scope = data.scope
     title_site = scope.get("site") or (", ".join(data.sites) if data.sites else "every site")
     dead_total = sum(count for _, count, _, _ in data.dead_letters)
@@ -132,38 +144,38 @@ def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 1
         "</tbody></table>",
         "<h2>Mentor network</h2>",
         f'<p class="meta">The {len(edges)} strongest relationships ({escape(data.weight_name)}); an arrow '
-        "points from the mentor (the author who answers) to the mentee (the reader); its width is the "
-        "relationship's weight.</p>",
+        "points from the mentor (the side with more partners, as `query top` says) to the mentee; its width is "
+        "the relationship's strength, both directions of the pair together.</p>",
         charts.network(graph, labels),
         "<h2>Top relationships over time</h2>",
         f'<p class="meta legend">Per window:<span style="background:{charts.READER_COLOR}"></span>reader comments'
         f'<span style="background:{charts.MENTOR_COLOR}"></span>author replies'
         f'<span style="background:{charts.LATENCY_COLOR}"></span>median reply latency (right scale)</p>',
     ]
-    for pair in edges[:timelines]:
+    for edge in edges[:timelines]:
         windows = [(start.strftime("%Y-%m-%d"), w["reader_comments"] if w else 0, w["author_replies"] if w else 0,
-                    w["reply_latency_p50_s"] if w else None) for start, w in timeline_slots(pair)]
-        parts.append(f"<h3>{escape(_person(pair.site, pair.author_id, many_sites))} → "
-                     f"{escape(_person(pair.site, pair.reader_id, many_sites))}: {pair.reader_comments:,} comments, "
-                     f"{pair.author_replies:,} replies, weight {pair.weight:.3f}</h3>")
+                    w["reply_latency_p50_s"] if w else None) for start, w in timeline_slots(edge)]
+        parts.append(f"<h3>{escape(person(edge.site, edge.mentor_id))} → "
+                     f"{escape(person(edge.site, edge.mentee_id))}: {edge.comments:,} comments, "
+                     f"{edge.replies:,} replies, strength {edge.strength:.3f}</h3>")
         parts.append(charts.timeline(windows))
     author_rows = authors(data)
     parts += [
         "<h2>Leaderboards</h2><div class=\"grid\"><div>",
         "<h3>Most responsive authors</h3>",
         _table(("author", "replies", "reply rate", "median latency", "regulars"),
-               ((_person(a["site"], a["author_id"], many_sites), a["author_replies"], a["reply_rate"],
+               ((person(a["site"], a["author_id"]), a["author_replies"], a["reply_rate"],
                  charts.duration(a["median_latency_s"]) if a["median_latency_s"] is not None else None,
                  a["regulars"]) for a in responsive_authors(data, leaders)),
                (False, True, True, True, True)),
         "</div><div><h3>Most regular readers</h3>",
         _table(("reader", "active days", "comments", "authors", "regular of"),
-               ((_person(r["site"], r["reader_id"], many_sites), r["active_days"], r["reader_comments"],
+               ((person(r["site"], r["reader_id"]), r["active_days"], r["reader_comments"],
                  r["authors"], r["regular_of"]) for r in regular_readers(data, leaders)),
                (False, True, True, True, True)),
         "</div><div><h3>Most reciprocal pairs</h3>",
         _table(("author", "reader", "comments", "replies", "reciprocity"),
-               ((_person(p.site, p.author_id, many_sites), _person(p.site, p.reader_id, many_sites),
+               ((person(p.site, p.author_id), person(p.site, p.reader_id),
                  p.reader_comments, p.author_replies, p.reciprocity) for p in reciprocal_pairs(data, leaders)),
                (False, False, True, True, True)),
         "</div></div>",

@@ -25,12 +25,18 @@ from typing import Optional
 
 from services import maven, processes
 from services.kafka_tls import TlsMaterial, make_tls_material
-from services.maven import free_port
+from services.maven import cache_dir, free_port
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"
 DEFAULT_PORT = 9092
 DEFAULT_STATE_DIR = Path(".social-mentors") / "kafka"
+
+
+def local_state_dir() -> Path:
+    """Where `social-mentors kafka` keeps the local broker: in the user's cache, not the working
+    directory, so that `kafka status` and `kafka stop` find the broker from any folder."""
+    return cache_dir() / "kafka"
 
 _LOG4J2 = """status = warn
 appender.file.type = File

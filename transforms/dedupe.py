@@ -30,7 +30,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms.batching import GroupInShards, grouped_by_key
-from transforms.events import CONFLICTING_DUPLICATE, DeadLetter, Event
+from transforms.events import CONFLICTING_DUPLICATE, DeadLetter, Event, iso_utc
 
 DUPLICATES = "duplicates"
 DEAD_LETTERS = "dead_letters"
@@ -54,8 +54,12 @@ def same_content(first: Event, other: Event) -> bool:
 
 
 def event_json(event: Event) -> str:
-    """The event as a JSON record (raw payload of a dead letter about a decoded event)."""
-    return json.dumps({**event.to_record(), "origin": event.origin}, sort_keys=True)
+    """The event as a JSON record (raw payload of a dead letter about a decoded event), its times in
+    ISO 8601 UTC: people read it, and the decoder takes ISO 8601 as well as epoch millis back."""
+    record = event.to_record()
+    for field in ("created_at", "parent_created_at"):
+        record[field] = iso_utc(record[field])
+    return json.dumps({**record, "origin": event.origin}, sort_keys=True)
 
 
 def conflicting_duplicate(kept: Event, copy: Event) -> DeadLetter:

@@ -190,7 +190,8 @@ class BigQueryWarehouse:
         table a day) should not be spent on."""
         refused = self._insert("runs", [row], self._ids("runs", [row], ("status", "recorded_at")))
         if refused:
-            raise RuntimeError(f"BigQuery refused the status of run {row['run_started_at']}: {refused[0].reason}")
+            raise RuntimeError(f"BigQuery refused the status of run {_bq_value(row['run_started_at'], True)}: "
+                               f"{refused[0].reason}")
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         """An analyst query through its table function, or one of ``schemas.RUN_QUERIES`` as it is."""

@@ -25,7 +25,9 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
     kafka.add_argument("action", choices=("start", "stop", "status"))
     kafka.add_argument("--port", type=int, default=9092, help="start: the plaintext port (default 9092)")
-    kafka.add_argument("--state-dir", default=".social-mentors/kafka", help="broker config, data and logs (default .social-mentors/kafka)")
+    kafka.add_argument("--state-dir", default=None,
+                       help="broker config, data and logs (default ~/.cache/social-mentors/kafka, or "
+                            "$SOCIAL_MENTORS_CACHE/kafka: one local broker per user, found from any folder)")
     kafka.add_argument("--secure", action="store_true",
                        help="start: also listen with SASL_SSL (SCRAM-SHA-256/512, PLAIN) and SSL (client certificates), "
                             "on a CA and certificates made under STATE_DIR/tls")
@@ -73,7 +75,8 @@ def cmd_produce(args: argparse.Namespace) -> int:
         source, total = community.events, len(community.events)
     schema_id = (args.schema_id or [1])[0]
     with EventPublisher(args.bootstrap_servers, args.topic, args.wire_format, schema_id, security) as publisher:
-        report = publisher.publish_all(source, total=total, progress=sys.stderr)
+        # a line redrawn with \r is for terminals only
+        report = publisher.publish_all(source, total=total, progress=sys.stderr if sys.stderr.isatty() else None)
     if failed_reading:
         report.failed += failed_reading
         report.reasons["unreadable"] = failed_reading
@@ -92,9 +95,10 @@ def _until_interrupted(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, 
 def cmd_kafka(args: argparse.Namespace) -> int:
     import os
 
-    from services.kafka_broker import KafkaBroker, local_secured_listeners
+    from services.kafka_broker import KafkaBroker, local_secured_listeners, local_state_dir
     from transforms.kafka_security import DEFAULT_PASSWORD_ENV
 
+    args.state_dir = args.state_dir or local_state_dir()
     secured, password_file = None, None
     if args.secure and args.action == "start":
         secured, password_file = local_secured_listeners(args.state_dir, args.sasl_user, args.sasl_ssl_port,

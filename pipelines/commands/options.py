@@ -123,7 +123,9 @@ def community_spec(args: argparse.Namespace, **overrides: Any):
     now = int(time.time() * 1000)
     start = now - spec.days * DAY_MS if args.start == NOW else args.start
     if start > now:
-        raise ValueError(f"--start is in the future ({args.start} ms): nothing would have happened yet")
+        from transforms.events import iso_utc
+
+        raise ValueError(f"--start is in the future ({iso_utc(start)}): nothing would have happened yet")
     return dataclasses.replace(spec, start_ms=start, end_ms=now)
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from pipelines.commands.names import add_actors, load_names
 from pipelines.commands.options import add_warehouse, positive_int
 
 
@@ -42,6 +43,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     report.add_argument("--timelines", type=int, default=6, help="top pairs drawn as timelines (default 6)")
     report.add_argument("--png", default=None, metavar="DIR",
                         help="also save each chart as a PNG in DIR (needs the chromium browser)")
+    add_actors(report)
     add_warehouse(report)
     return {"report": cmd_report}
 
@@ -52,7 +54,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     require_warehouse(args.warehouse)
     report_data = data.load(args.warehouse, site=args.site, since=args.since, as_of=args.as_of)
-    html = page.render(report_data, top=args.top, timelines=args.timelines)
+    html = page.render(report_data, top=args.top, timelines=args.timelines, names=load_names(args.actors))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")

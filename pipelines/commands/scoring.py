@@ -43,6 +43,12 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--kafka-timeout", default="60s",
                      help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
     add_warehouse(run)
+    run.add_argument("--metrics-port", type=_port, default=None, metavar="PORT",
+                     help="serve the run's counters (its ledger) in Prometheus text format at "
+                          "http://127.0.0.1:PORT/metrics while it runs (default: not served)")
+    run.add_argument("--heartbeat", default="30s",
+                     help="Kafka streaming: print the counters so far (records in, scored, skipped, duplicates, "
+                          "dead-lettered, pair rows) this often; 0 for never (default 30s)")
     run.add_argument("--bigquery-write", choices=("auto", "load", "streaming"), default="auto",
                      help="BigQuery: load jobs or streaming inserts (default auto: load jobs for a bounded run)")
     _add_window_options(run)
@@ -81,10 +87,23 @@ def _byte_size(text: str) -> int:
     return int(match.group(1)) * units[match.group(2)]
 
 
+def _port(text: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1..65535)")
+    return int(text)
+
+
 def _positive_int(text: str) -> int:
     if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return int(text)
+
+
+def _announce_metrics(port: Optional[int]) -> Optional[int]:
+    """Say where the counters will be served (``run --metrics-port``); the port, unchanged."""
+    if port is not None:
+        print(f"  the run's counters: http://127.0.0.1:{port}/metrics (Prometheus text format)", file=sys.stderr)
+    return port
 
 
 def _decode_limits(args: argparse.Namespace):
@@ -138,7 +157,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
               "it is read once", file=sys.stderr)
     with runner_services(beam_args) as runner_args:
-        summary = run_scoring(ReadEventFiles(args.input, _decode_limits(args)), settings, runner_args)
+        summary = run_scoring(ReadEventFiles(args.input, _decode_limits(args)), settings, runner_args,
+                              metrics_port=_announce_metrics(args.metrics_port))
     print(summary.render())
     return 0 if summary.balanced and not summary.refused_rows else 1
 
@@ -192,6 +212,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
                 on_success=lambda result: None if args.streaming else commit_bounded_run(source, plan),
                 drain=STOP_READING if args.streaming else None,
                 source_description=f"kafka: {source.topic} on {source.bootstrap_servers}, group {source.group_id}",
+                metrics_port=_announce_metrics(args.metrics_port), heartbeat_s=parse_duration(args.heartbeat),
             )
     except Exception as error:  # a runner wraps the source's error in pages of tracebacks: say it in one line
         line = unreachable_line(error)

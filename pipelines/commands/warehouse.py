@@ -7,8 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from analysis.actors import ActorNames
+
+from pipelines.commands.names import (add_actors, load_names, resolve_person, unknown_person_hint,
+                                     with_names)
 from pipelines.commands.options import add_warehouse, positive_float, positive_int
-from pipelines.commands.output import write_rows
+from pipelines.commands.output import printable, write_rows
 
 # Each query's own arguments; every one also takes --site. The ranked ones (and pair) take --as-of
 # and --half-life-days, and all ranked ones --top.
@@ -40,7 +44,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     for name, needed in QUERY_PARAMS.items():
         q = query_kinds.add_parser(name, help=QUERY_HELP[name])
         for param in needed:
-            q.add_argument(f"--{param}", required=True, help=f"the {param}'s id, as in the warehouse (case-sensitive)")
+            q.add_argument(f"--{param}", required=True,
+                           help=f"the {param}'s id, as in the warehouse (case-sensitive), or their name with --actors")
         q.add_argument("--site", default=None, help="only this site (default: every site)")
         if name in RANKED:
             q.add_argument("--top", type=positive_int, default=10, help="rows to print (default 10)")
@@ -49,6 +54,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                            help="rank as of this time, ISO 8601 or epoch ms (default: the newest data in the warehouse)")
             q.add_argument("--half-life-days", type=positive_float, default=None, help="decay half-life (default 14)")
         q.add_argument("--format", choices=("table", "jsonl", "csv"), default="table", help="output format (default table)")
+        add_actors(q)
         add_warehouse(q)
 
     export = commands.add_parser("export", help="write a whole table to stdout")
@@ -130,24 +136,31 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     require_warehouse(args.warehouse)
     _warn_if_partial(args.warehouse)
-    columns, rows = run_query(args.warehouse, args.query, vars(args))
+    names = load_names(args.actors)
+    people = {role: resolve_person(getattr(args, role), role, args.site, names) for role in QUERY_PARAMS[args.query]}
+    columns, rows = run_query(args.warehouse, args.query, {**vars(args), **people})
     if args.query == "pair" and args.format == "table":
-        _write_pair(columns, rows)
+        _write_pair(columns, rows, names)
     else:
-        write_rows(columns, rows, args.format)
-    if not rows and args.format == "table":
-        print("(no rows: check the id and --site; ids are case-sensitive)", file=sys.stderr)
+        write_rows(*with_names(columns, rows, names), args.format)
+    if not rows:
+        hints = [unknown_person_hint(value, role, args.site, names) for role, value in people.items()]
+        for hint in filter(None, hints):
+            print(hint, file=sys.stderr)
+        if args.format == "table" and not any(hints):
+            print("(no rows: check the id and --site; ids are case-sensitive)", file=sys.stderr)
     return 0
 
 
-def _write_pair(columns: list[str], rows: list[tuple]) -> None:
+def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames) -> None:
     """One relationship per block, a factor a line: its value, its weight and what its term adds."""
     def stamp(moment: dt.datetime) -> str:
         return moment.isoformat(timespec="seconds") + "Z"
 
     for row in rows:
         v = dict(zip(columns, row))
-        print(f"{v['site']}: {v['mentor_id']} (mentor) and {v['mentee_id']}, as of {stamp(v['as_of'])}")
+        mentor, mentee = (printable(names.label(v["site"], v[side])) for side in ("mentor_id", "mentee_id"))
+        print(f"{printable(v['site'])}: {mentor} (mentor) and {mentee}, as of {stamp(v['as_of'])}")
         print(f"  strength {v['strength']:.4f} = ln(1 + 1 comments + 4 replies + 8 quick_replies) "
               f"+ 0.25 ln(1 + mentor_activity) + 0.25 ln(1 + mentee_activity)")
         print(f"    comments         {v['comments']:>10.4f}  weight {v['comments_weight']:g}")

@@ -47,7 +47,14 @@ def test_sql_reads_the_dataset_s_tables_unqualified(bigquery_url, warehouse_path
         open_warehouse(bigquery_url).sql("DELETE FROM pair_scores WHERE TRUE")
 
 
-def test_the_report_reads_bigquery(bigquery_url):
+def test_the_report_reads_bigquery(bigquery_url, warehouse_path):
     open_warehouse(bigquery_url).write_scores([dict(r) for r in ROWS])
     loaded = report_data.load(bigquery_url)
     assert loaded.windows == 4 and len(loaded.pairs) == 3
+    # the network ranks by the relationship strength, the same on both warehouses
+    open_warehouse(warehouse_path).write_scores([dict(r) for r in ROWS])
+
+    def edges(url):
+        return [(e.site, e.mentor_id, e.mentee_id, round(e.strength, 9)) for e in report_data.top_edges(report_data.load(url), 10)]
+
+    assert edges(bigquery_url) == edges(warehouse_path) and edges(warehouse_path)

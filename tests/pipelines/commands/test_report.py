@@ -64,7 +64,7 @@ def test_report_draws_every_chart_in_headless_chromium(community, tmp_path, caps
 
     expected = report_data.load(community)
     edges = report_data.top_edges(expected, 25)
-    people = {(p.site, p.author_id) for p in edges} | {(p.site, p.reader_id) for p in edges}
+    people = {(e.site, e.mentor_id) for e in edges} | {(e.site, e.mentee_id) for e in edges}
     assert len(edges) == 25
     assert dom.count('<circle class="node"') == len(people)
     assert dom.count('<path class="edge"') == 25

@@ -1,0 +1,69 @@
+"""Display names beside ids: the actors file that importers who know names write
+(``import stackexchange --actors-out FILE``), read for `query --actors` and `report --actors`.
+
+In: JSONL, one ``{"actor_id": ..., "name": ...[, "site": ..., "signal": ...]}`` a line (the file
+`evaluate --actors` reads). Out: :class:`ActorNames`, which finds a person's name and, the other
+way, the ids that go by a name.
+
+Ids stay authoritative: names are shown beside them, never instead, because names are neither unique
+nor stable. Names come from strangers: they are shortened here, and escaped where they are shown
+(HTML by the report, control characters by ``pipelines.commands.output.printable`` on a terminal).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+MAX_NAME_LENGTH = 80  # a display name longer than a table column is an attack or a mistake
+
+
+def _shortened(name: str) -> str:
+    return name if len(name) <= MAX_NAME_LENGTH else name[:MAX_NAME_LENGTH - 1] + "…"
+
+
+@dataclass
+class ActorNames:
+    """Names by (site, actor_id); a record without a site names the actor on every site."""
+
+    names: dict[tuple[Optional[str], str], str] = field(default_factory=dict)
+
+    def name(self, site: Optional[str], actor_id: str) -> Optional[str]:
+        """The person's name, or None when the file does not name them."""
+        return self.names.get((site, actor_id)) or self.names.get((None, actor_id))
+
+    def label(self, site: Optional[str], actor_id: str) -> str:
+        """``name (id)`` as the Stack Exchange pages write it, or the id alone when unnamed."""
+        name = self.name(site, actor_id)
+        return f"{name} ({actor_id})" if name else actor_id
+
+    def ids_named(self, name: str, site: Optional[str] = None) -> list[str]:
+        """Every id going by ``name`` (exactly as written) on ``site`` (None: any site), sorted."""
+        return sorted({actor for (actor_site, actor), known in self.names.items()
+                       if known == name and (site is None or actor_site in (None, site))})
+
+    def knows_id(self, actor_id: str, site: Optional[str] = None) -> bool:
+        return any(actor == actor_id and (site is None or actor_site in (None, site))
+                   for actor_site, actor in self.names)
+
+
+NO_NAMES = ActorNames()
+
+
+def read_actor_names(path: Path) -> ActorNames:
+    """The names of an actors file; records without a name (a pseudonymized import) are left out,
+    a line that is not a JSON object with an actor_id is an error naming the line."""
+    names: dict[tuple[Optional[str], str], str] = {}
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                actor, name, site = str(record["actor_id"]), record.get("name"), record.get("site")
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise ValueError(f"{path}:{number}: want a JSON object with actor_id and name ({error})") from None
+            if isinstance(name, str) and name.strip():
+                names[(site if isinstance(site, str) else None, actor)] = _shortened(name.strip())
+    return ActorNames(names)

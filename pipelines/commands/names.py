@@ -1,0 +1,80 @@
+"""``--actors FILE`` for `query` and `report`: names beside ids, and a name accepted for an id.
+
+The file is the one `import stackexchange --actors-out FILE` writes (``analysis.actors``). Ids stay
+authoritative: `query` adds a ``<role>_name`` column right after each id column and keeps the id;
+a name given for ``--reader``/``--author`` is turned into its id (and says so on stderr) only when
+exactly one person goes by it.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from analysis.actors import NO_NAMES, ActorNames, read_actor_names
+from pipelines.commands.output import printable
+
+# the id columns of the analyst queries, each with the name column it gets
+ACTOR_COLUMNS = {"mentor_id": "mentor_name", "mentee_id": "mentee_name", "author_id": "author_name",
+                 "reader_id": "reader_name"}
+
+
+def add_actors(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--actors", default=None, metavar="FILE",
+                        help="JSONL naming the people, e.g. from `import stackexchange --actors-out FILE`: "
+                             "names are shown beside ids and accepted for them (default: ids only)")
+
+
+def load_names(path: Optional[str]) -> ActorNames:
+    return read_actor_names(Path(path)) if path else NO_NAMES
+
+
+def with_names(columns: list[str], rows: list[tuple], names: ActorNames) -> tuple[list[str], list[tuple]]:
+    """``columns`` and ``rows`` with a name column after each actor id column (None where unnamed)."""
+    if names is NO_NAMES:
+        return columns, rows
+    site_at = columns.index("site") if "site" in columns else None
+    id_columns = [i for i, c in enumerate(columns) if c in ACTOR_COLUMNS]
+    named_columns = []
+    for i, column in enumerate(columns):
+        named_columns.append(column)
+        if i in id_columns:
+            named_columns.append(ACTOR_COLUMNS[column])
+    named_rows = []
+    for row in rows:
+        site = row[site_at] if site_at is not None else None
+        values: list[Any] = []
+        for i, value in enumerate(row):
+            values.append(value)
+            if i in id_columns:
+                values.append(names.name(site, value) if value is not None else None)
+        named_rows.append(tuple(values))
+    return named_columns, named_rows
+
+
+def resolve_person(value: str, role: str, site: Optional[str], names: ActorNames) -> str:
+    """The id ``value`` stands for: itself when it is an id (or no name matches), else the one id
+    going by that name. Several people with the name: an error listing their ids."""
+    if names is NO_NAMES or names.knows_id(value, site):
+        return value
+    ids = names.ids_named(value, site)
+    if len(ids) > 1:
+        raise ValueError(f"--{role} {printable(value)!r} names {len(ids)} people ({', '.join(map(printable, ids))}): "
+                         "give the id")
+    if ids:
+        print(f"--{role} {printable(value)!r} is actor {printable(ids[0])}", file=sys.stderr)
+        return ids[0]
+    return value
+
+
+def unknown_person_hint(value: str, role: str, site: Optional[str], names: ActorNames) -> Optional[str]:
+    """A hint for a ``--reader``/``--author`` that is neither an id nor a name in the file: the
+    closest names, or None when the file knows it (or there is no file)."""
+    if names is NO_NAMES or names.knows_id(value, site) or names.ids_named(value, site):
+        return None
+    known = {name: (s, actor) for (s, actor), name in names.names.items() if site is None or s in (None, site)}
+    close = [names.label(*known[name]) for name in difflib.get_close_matches(value, list(known), n=3)]
+    suggestion = f"; did you mean {', '.join(printable(c) for c in close)}?" if close else ""
+    return f"--{role} {printable(value)!r} is neither an id nor a name in the actors file{suggestion}"
