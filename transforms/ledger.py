@@ -30,11 +30,8 @@ import time
 from typing import Any, Callable, Iterable, Optional
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder, VarIntCoder
-from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.transforms.window import GlobalWindow, GlobalWindows
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.transforms import trigger
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms.events import TOO_LATE, DeadLetter
 from transforms.sink import WriteDeadLetters, WriteLedgerRows, WriteScores
@@ -117,66 +114,15 @@ class DistinctDeadLetters(beam.PTransform):
         )
 
 
-class SumAsItGoesFn(beam.DoFn):
-    """Streaming: ((outcome, reason), n) in, keyed; the running sum out, as
-    ((outcome, reason), count, pane_index), every ``firing_s`` of processing time while it changes
-    and once more when the watermark reaches the end (the drain).
-
-    Why state and timers rather than a processing-time trigger on a GroupByKey: Prism 2.77 panics
-    ("assignment to entry in nil map", aggregateStageKind.buildProcessingTimeBundle) when a trigger's
-    processing-time timer fires after a drain has closed the global window; that failed drained runs."""
-
-    TOTAL = ReadModifyWriteStateSpec("total", VarIntCoder())
-    PANE = ReadModifyWriteStateSpec("pane", PickleCoder())  # (next pane index, a firing pending)
-    FIRE = TimerSpec("fire", TimeDomain.REAL_TIME)
-    FINAL = TimerSpec("final", TimeDomain.WATERMARK)
-
-    def __init__(self, firing_s: float, clock: Callable[[], float] = time.time):
-        self.firing_s = max(1.0, firing_s)
-        self.clock = clock  # processing time in seconds; a test's TestStream clock starts at 0
-
-    def process(self, element: Entry, total=beam.DoFn.StateParam(TOTAL), pane=beam.DoFn.StateParam(PANE),
-                fire=beam.DoFn.TimerParam(FIRE), final=beam.DoFn.TimerParam(FINAL)) -> Iterable[Any]:
-        _, n = element
-        total.write((total.read() or 0) + n)
-        next_index, pending = pane.read() or (0, False)
-        if next_index == 0 and not pending:  # the first element of this key: the drain's final count
-            final.set(GlobalWindow().max_timestamp())
-        if not pending:
-            fire.set(Timestamp.of(self.clock() + self.firing_s))
-            pending = True
-        pane.write((next_index, pending))
-        return []
-
-    def _emit(self, key, total, pane, pending_after: bool) -> Iterable[Any]:
-        next_index, _ = pane.read() or (0, False)
-        pane.write((next_index + 1, pending_after))
-        yield key, total.read() or 0, next_index
-
-    @on_timer(FIRE)
-    def fire_early(self, key=beam.DoFn.KeyParam, total=beam.DoFn.StateParam(TOTAL),
-                   pane=beam.DoFn.StateParam(PANE)) -> Iterable[Any]:
-        yield from self._emit(key, total, pane, pending_after=False)
-
-    @on_timer(FINAL)
-    def fire_final(self, key=beam.DoFn.KeyParam, total=beam.DoFn.StateParam(TOTAL),
-                   pane=beam.DoFn.StateParam(PANE)) -> Iterable[Any]:
-        _, pending = pane.read() or (0, False)
-        yield from self._emit(key, total, pane, pending_after=pending)
-
-
 class CountOutcomes(beam.PTransform):
-    """A dict of the pipeline's PCollections (keys of ``ENTRIES``) -> ((outcome, reason), count,
-    pane_index), in the global window: once at the end of a bounded run (pane 0); in a stream every
-    ``firing_s`` of processing time and finally when the watermark reaches the end (higher panes,
-    each the count so far)."""
+    """A dict of the pipeline's PCollections (keys of ``ENTRIES``) -> ((outcome, reason), count),
+    in the global window: once at the end of a bounded run; in a stream every ``firing_s`` of
+    processing time (accumulating) and finally when the watermark reaches the end."""
 
-    def __init__(self, streaming: bool = False, firing_s: float = LEDGER_FIRING_S,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, streaming: bool = False, firing_s: float = LEDGER_FIRING_S):
         super().__init__()
         self.streaming = streaming
         self.firing_s = firing_s
-        self.clock = clock
 
     def expand(self, outputs: dict[str, beam.PCollection]) -> beam.PCollection:
         unknown = set(outputs) - set(ENTRIES)
@@ -190,23 +136,25 @@ class CountOutcomes(beam.PTransform):
         ]
         flat = entries | "AllEntries" >> beam.Flatten()
         if self.streaming:
-            return flat | "SumAsItGoes" >> beam.ParDo(SumAsItGoesFn(self.firing_s, self.clock))
-        return (flat
-                | "SumPerOutcome" >> beam.CombinePerKey(sum)
-                | "OnePane" >> beam.MapTuple(lambda key, count: (key, count, 0)))
+            flat = flat | "FireAsItGoes" >> beam.WindowInto(
+                GlobalWindows(),
+                trigger=trigger.AfterWatermark(early=trigger.AfterProcessingTime(max(1, int(self.firing_s)))),
+                accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
+            )
+        return flat | "SumPerOutcome" >> beam.CombinePerKey(sum)
 
 
 class FormatLedgerRowFn(beam.DoFn):
-    """((outcome, reason), count, pane_index) -> one ``run_ledger`` row of run ``run_started_at``."""
+    """((outcome, reason), count) in a pane -> one ``run_ledger`` row of run ``run_started_at``."""
 
     def __init__(self, run_started_at: int):
         self.run_started_at = run_started_at
 
-    def process(self, element: tuple[tuple[str, str], int, int]) -> Iterable[dict[str, Any]]:
-        (outcome, reason), count, pane_index = element
+    def process(self, element: Entry, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict[str, Any]]:
+        (outcome, reason), count = element
         yield {
             "run_started_at": self.run_started_at, "outcome": outcome, "reason": reason, "count": count,
-            "pane_index": pane_index, "recorded_at": int(time.time() * 1000),
+            "pane_index": pane.index if pane is not None else 0, "recorded_at": int(time.time() * 1000),
         }
 
 
