@@ -21,7 +21,7 @@ run computed from more data); ``credits`` ``late_author_replies`` (streaming: au
 reached a window already closed, so in no row).
 
 A bounded run writes each count once, at the end. A stream counts in the global window, fires every
-``firing_s`` of processing time (accumulating: each write is the count so far, with a higher pane
+``early_count`` entries of an outcome (accumulating: each write is the count so far, with a higher pane
 index) and once more when the stream is drained and its watermark reaches the end.
 """
 from __future__ import annotations
@@ -42,7 +42,11 @@ SAME_ORIGIN = "same_origin"
 # Credits, not records (outside the balance): author replies that reached a window already closed.
 CREDITS, LATE_AUTHOR_REPLIES = "credits", "late_author_replies"
 REPEATS = "repeats"
-LEDGER_FIRING_S = 10.0
+# A stream's counts so far are written every this many entries of an outcome, not every so many
+# seconds: Prism 2.77 panics ("assignment to entry in nil map", aggregateStageKind.
+# buildProcessingTimeBundle) when a processing-time trigger's timer fires after a drain has closed
+# the global window, which ended a drained run FAILED.
+LEDGER_EARLY_COUNT = 50
 
 Entry = tuple[tuple[str, str], int]
 
@@ -116,13 +120,13 @@ class DistinctDeadLetters(beam.PTransform):
 
 class CountOutcomes(beam.PTransform):
     """A dict of the pipeline's PCollections (keys of ``ENTRIES``) -> ((outcome, reason), count),
-    in the global window: once at the end of a bounded run; in a stream every ``firing_s`` of
-    processing time (accumulating) and finally when the watermark reaches the end."""
+    in the global window: once at the end of a bounded run; in a stream every ``early_count`` entries
+    of an outcome (accumulating) and finally when the watermark reaches the end."""
 
-    def __init__(self, streaming: bool = False, firing_s: float = LEDGER_FIRING_S):
+    def __init__(self, streaming: bool = False, early_count: int = LEDGER_EARLY_COUNT):
         super().__init__()
         self.streaming = streaming
-        self.firing_s = firing_s
+        self.early_count = early_count
 
     def expand(self, outputs: dict[str, beam.PCollection]) -> beam.PCollection:
         unknown = set(outputs) - set(ENTRIES)
@@ -138,7 +142,7 @@ class CountOutcomes(beam.PTransform):
         if self.streaming:
             flat = flat | "FireAsItGoes" >> beam.WindowInto(
                 GlobalWindows(),
-                trigger=trigger.AfterWatermark(early=trigger.AfterProcessingTime(max(1, int(self.firing_s)))),
+                trigger=trigger.AfterWatermark(early=trigger.AfterCount(self.early_count)),
                 accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
             )
         return flat | "SumPerOutcome" >> beam.CombinePerKey(sum)
@@ -166,13 +170,13 @@ class WriteWithLedger(beam.PTransform):
     ``run_started_at``."""
 
     def __init__(self, warehouse_url: str, run_started_at: int, streaming: bool = False, bulk: bool = False,
-                 firing_s: float = LEDGER_FIRING_S):
+                 early_count: int = LEDGER_EARLY_COUNT):
         super().__init__()
         self.warehouse_url = warehouse_url
         self.run_started_at = run_started_at
         self.streaming = streaming
         self.bulk = bulk
-        self.firing_s = firing_s
+        self.early_count = early_count
 
     def expand(self, results: dict[str, beam.PCollection]) -> beam.PCollection:
         counted = dict(results)
@@ -189,7 +193,7 @@ class WriteWithLedger(beam.PTransform):
         counted.update(refused=written["refused"], kept=written["kept"])
         return (
             counted
-            | "CountOutcomes" >> CountOutcomes(self.streaming, self.firing_s)
+            | "CountOutcomes" >> CountOutcomes(self.streaming, self.early_count)
             | "LedgerRows" >> beam.ParDo(FormatLedgerRowFn(self.run_started_at))
             | "WriteLedger" >> WriteLedgerRows(self.warehouse_url, self.bulk)
         )

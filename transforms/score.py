@@ -38,6 +38,15 @@ class ScoringConfig:
     speed_weight: float = 0.5
     decay_half_life_days: float = 14.0  # used by the mentors/regulars queries, not per window
 
+    def __post_init__(self) -> None:
+        # Refused where they are set, before a run: a zero scale divided by zero inside the pipeline.
+        for name in ("comment_saturation", "latency_scale_s", "decay_half_life_days"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+        if not (0.0 <= self.speed_weight <= 1.0):
+            raise ValueError(f"speed_weight must be between 0 and 1, not {self.speed_weight!r}")
+
 
 def median(values: list[float]) -> Optional[float]:
     """Exact median (mean of the two middle values when even); None for no values."""

@@ -104,8 +104,9 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
 
 def require_warehouse(path: str) -> None:
     if not path.startswith(("bigquery://",)) and not Path(path.removeprefix("duckdb://")).exists():
-        raise SystemExit(
-            f"error: no warehouse at {path}. Run `social-mentors run --input FILE --warehouse {path}` "
+        # main() prints it in one line and exits 2: a problem the user can fix
+        raise FileNotFoundError(
+            f"no warehouse at {path}. Run `social-mentors run --input FILE --warehouse {path}` "
             "(or `social-mentors demo`) first, or pass --warehouse PATH."
         )
 

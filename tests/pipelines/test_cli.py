@@ -77,8 +77,15 @@ def test_export_writes_whole_tables_as_csv_or_jsonl(scored, capsys):
 
 def test_errors_say_what_to_do(tmp_path, capsys):
     assert main(["run", "--input", str(tmp_path / "nothing-*.avro"), "--warehouse", str(tmp_path / "w.duckdb")]) != 0
-    with pytest.raises(SystemExit, match="no warehouse at"):
-        main(["query", "mentors", "--reader", "r", "--warehouse", str(tmp_path / "absent.duckdb")])
+    capsys.readouterr()
+    # a missing warehouse is the user's to fix: exit 2 (it was 1), in one line
+    for command in (["query", "mentors", "--reader", "r"], ["export", "pair_scores"], ["sql", "SELECT 1"],
+                    ["evaluate"], ["report", "--out", str(tmp_path / "r.html")]):
+        assert main([*command, "--warehouse", str(tmp_path / "absent.duckdb")]) == 2, command
+        assert capsys.readouterr().err.startswith("error: no warehouse at"), command
+    # a zero score constant is refused before the run (it divided by zero inside the pipeline)
+    assert main(["run", "--input", "x", "--latency-scale", "0", "--warehouse", str(tmp_path / "w.duckdb")]) == 2
+    assert "latency_scale_s must be a positive number" in capsys.readouterr().err
     assert main(["run", "--input", "x", "--window", "soon", "--warehouse", str(tmp_path / "w.duckdb")]) == 2
     assert "not a duration" in capsys.readouterr().err
 
