@@ -47,3 +47,23 @@ def test_a_sql_error_is_one_line(filled, capsys):
     assert main(["sql", "SELECT no_such_column FROM pair_scores", "--warehouse", filled]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "no_such_column" in err and "Traceback" not in err
+
+
+def test_sql_changes_nothing_in_the_file_it_reads(tmp_path, capsys):
+    # It opened the file for writing first: a DuckDB file that is not a warehouse got the warehouse's
+    # tables and views, and a warehouse's bytes changed.
+    import hashlib
+
+    import duckdb
+
+    path = tmp_path / "other.duckdb"
+    connection = duckdb.connect(str(path))
+    connection.execute("CREATE TABLE x (a INTEGER)")
+    connection.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert main(["sql", "SELECT count(*) AS n FROM x", "--warehouse", str(path), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "0"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    connection = duckdb.connect(str(path), read_only=True)
+    assert connection.execute("SHOW TABLES").fetchall() == [("x",)]
+    connection.close()
