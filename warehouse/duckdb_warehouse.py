@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import threading
 import time
 from typing import Any, Iterator
@@ -31,6 +32,8 @@ from warehouse import Written
 _LOCK = threading.RLock()
 _INITIALIZED: set[str] = set()
 LOCK_RETRY_S = 60.0
+LOCK_QUIET_S = 2.0  # how long a wait for the lock goes unannounced
+_progress = logging.getLogger("social_mentors.progress")
 EXPORT_BATCH_ROWS = 10_000
 
 _ARROW_TYPES = {
@@ -49,6 +52,7 @@ def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -
     """An open connection to the warehouse file, its tables and views in place; closed afterwards.
     ``read_only`` opens it for reading only (a read-only file or mount, a shared lock) and creates nothing."""
     deadline = time.monotonic() + retry_s
+    said_waiting_at = time.monotonic() + LOCK_QUIET_S
     with _LOCK:
         while True:
             try:
@@ -56,6 +60,11 @@ def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -
                 break
             except duckdb.IOException as error:
                 locked = "lock" in str(error).lower()
+                if locked and said_waiting_at is not None and time.monotonic() >= said_waiting_at:
+                    # a reader waiting out a writer said nothing for a minute
+                    _progress.info("the warehouse %s is locked by another process (a run writing to it); "
+                                   "waiting up to %.0f s more", path, max(0.0, deadline - time.monotonic()))
+                    said_waiting_at = None
                 if not locked or time.monotonic() > deadline:
                     mode = "for reading" if read_only else "for writing"
                     advice = ("another process holds it: wait for it, or pass a different --warehouse PATH" if locked

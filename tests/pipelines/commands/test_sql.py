@@ -67,3 +67,22 @@ def test_sql_changes_nothing_in_the_file_it_reads(tmp_path, capsys):
     connection = duckdb.connect(str(path), read_only=True)
     assert connection.execute("SHOW TABLES").fetchall() == [("x",)]
     connection.close()
+
+
+def test_a_reader_waiting_for_a_writers_lock_says_so(filled, capsys):
+    # export, query, report and sql said nothing for a minute while another process held the file
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(4)", filled], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        assert main(["sql", "SELECT count(*) AS n FROM pair_scores", "--warehouse", filled, "--format", "csv"]) == 0
+        assert time.monotonic() - started > 2  # it did wait for the writer
+    finally:
+        holder.wait()
+    err = capsys.readouterr().err
+    assert "is locked by another process" in err and "waiting up to" in err
