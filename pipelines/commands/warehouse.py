@@ -179,6 +179,6 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from warehouse import open_warehouse
 
     require_warehouse(args.warehouse)
-    columns, rows = open_warehouse(args.warehouse).sql(args.statement)
+    columns, rows = open_warehouse(args.warehouse, read_only=True).sql(args.statement)
     write_rows(columns, rows, args.format)
     return 0
