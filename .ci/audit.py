@@ -3,7 +3,8 @@
 A known vulnerability fails CI, unless .ci/audit-ignore lists its id with the reason it does not
 apply (one "ID  reason" a line). pip-audit asks PyPI's JSON API; where that is unreachable (a mirror
 that serves only the package index), packages are reported as not audited and CI goes on: the audit
-must not fail for lack of network, but it says plainly that it did not run.
+must not fail for lack of network, but it says plainly that it did not run: "NOT DONE", as it does
+when pip-audit itself cannot run.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def main() -> int:
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
-        print(f"dependency audit: pip-audit did not run ({' '.join(done.stderr.split())[:300]}); not audited")
+        print(f"dependency audit: NOT DONE: pip-audit did not run ({' '.join(done.stderr.split())[:300]})")
         return 0
     audited = [d for d in report["dependencies"] if "skip_reason" not in d]
     skipped = [d for d in report["dependencies"] if "skip_reason" in d]

@@ -15,9 +15,10 @@ def importer(name: str) -> Callable[[list[Path], Optional[str]], Iterator[Item]]
     if name == "stackexchange":
         from importers.stackexchange import import_stackexchange
 
-        def stackexchange(paths: list[Path], site: Optional[str]) -> Iterator[Item]:
-            for folder in paths:
-                yield from import_stackexchange(folder, site)
+        def stackexchange(paths: list[Path], site: Optional[str],
+                          max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+            for folder in paths:  # a dump holds one row a line: the line limit bounds a row
+                yield from import_stackexchange(folder, site, max_row_bytes=max_line_bytes)
 
         return stackexchange
     if name == "mbox":
@@ -39,7 +40,7 @@ def importer(name: str) -> Callable[[list[Path], Optional[str]], Iterator[Item]]
     raise ValueError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
 
 
-LINE_FORMATS = ("mbox", "reddit")  # read line by line, so bounded by max_line_bytes
+LINE_FORMATS = ("mbox", "reddit", "stackexchange")  # records bounded by max_line_bytes (a dump's row is a line)
 
 
 def import_items(name: str, paths: Iterable[str], site: Optional[str] = None,

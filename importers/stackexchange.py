@@ -8,7 +8,9 @@ Mapping:
 Parent authors and times come from the dump itself: Posts.xml is read first into a small index
 (id -> type, question, owner, time), then Comments.xml. Both files are streamed with iterparse and
 each row is cleared once read, so memory grows with the number of posts in the index, not with the
-size of the files. Rows without a user (deleted accounts) are counted and skipped, and so are
+size of the files. A row is read in bounded memory (:mod:`importers.xmlbounded`): one longer than
+``max_row_bytes`` (``import --max-line-bytes``, default 1 MiB) is never held whole and is a counted
+skip, row_too_large. Rows without a user (deleted accounts) are counted and skipped, and so are
 responses whose parent is missing or has no user, and other post types (wikis, ...).
 :func:`stackexchange_actors` reads Users.xml: each user's reputation, the outside signal that
 `social-mentors evaluate --actors` checks the mentor side against.
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event
+from importers.lines import DEFAULT_MAX_LINE_BYTES
+from importers.xmlbounded import TOO_LARGE
 from importers.xmlutil import iterparse
 
 QUESTION, ANSWER = "1", "2"
@@ -32,10 +36,11 @@ class IndexedPost(NamedTuple):
     created_at: dt.datetime
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(path: Path, max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number from 1, attributes) of each row; an over-long row's attributes are only ``TOO_LARGE``."""
     number = 0
     root = None
-    for action, element in iterparse(path, events=("start", "end")):
+    for action, element in iterparse(path, events=("start", "end"), max_markup_bytes=max_row_bytes):
         if action == "start":
             root = root if root is not None else element
         elif element.tag == "row":
@@ -53,8 +58,16 @@ def _time(text: Optional[str]) -> Optional[dt.datetime]:
         return None
 
 
-def import_stackexchange(folder: Path, site: Optional[str] = None) -> Iterator[Item]:
-    """Events of one site's dump folder (holding Posts.xml and, optionally, Comments.xml)."""
+def _too_large(row: dict[str, str], origin: str) -> Optional[Skipped]:
+    if TOO_LARGE in row:
+        return Skipped("row_too_large", f"{origin} ({int(row[TOO_LARGE]):,} bytes)")
+    return None
+
+
+def import_stackexchange(folder: Path, site: Optional[str] = None,
+                         max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+    """Events of one site's dump folder (holding Posts.xml and, optionally, Comments.xml); a row
+    longer than ``max_row_bytes`` is a counted skip (row_too_large)."""
     folder = Path(folder)
     site = site or folder.name
     posts_path = folder / "Posts.xml"
@@ -62,8 +75,12 @@ def import_stackexchange(folder: Path, site: Optional[str] = None) -> Iterator[I
         raise FileNotFoundError(f"no Posts.xml in {folder}: point at the folder of one site's dump")
     index: dict[str, IndexedPost] = {}
     pending: list[tuple[int, dict[str, str]]] = []  # answers seen before their question
-    for number, row in _rows(posts_path):
+    for number, row in _rows(posts_path, max_row_bytes):
         origin = f"Posts.xml:row {number}"
+        too_large = _too_large(row, origin)
+        if too_large:
+            yield too_large
+            continue
         created = _time(row.get("CreationDate"))
         post_id, post_type = row.get("Id"), row.get("PostTypeId")
         if not post_id or created is None:
@@ -95,8 +112,12 @@ def import_stackexchange(folder: Path, site: Optional[str] = None) -> Iterator[I
     comments_path = folder / "Comments.xml"
     if not comments_path.exists():
         return
-    for number, row in _rows(comments_path):
+    for number, row in _rows(comments_path, max_row_bytes):
         origin = f"Comments.xml:row {number}"
+        too_large = _too_large(row, origin)
+        if too_large:
+            yield too_large
+            continue
         created = _time(row.get("CreationDate"))
         if not row.get("Id") or not row.get("PostId") or created is None:
             yield Skipped("malformed_row", origin)

@@ -10,12 +10,21 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
+from importers.xmlbounded import BoundedXml
 
-def iterparse(path: Union[str, Path], events: tuple[str, ...] = ("end",)) -> Iterator[tuple[str, ElementTree.Element]]:
+
+def iterparse(path: Union[str, Path], events: tuple[str, ...] = ("end",),
+              max_markup_bytes: Optional[int] = None) -> Iterator[tuple[str, ElementTree.Element]]:
     """ElementTree.iterparse, whose ParseError (a bomb, an external entity, bad bytes) becomes a
-    ValueError: "FILE: not well-formed XML (REASON: line L, column C); ...". What was read before stays read."""
+    ValueError: "FILE: not well-formed XML (REASON: line L, column C); ...". What was read before stays read.
+    With ``max_markup_bytes``, the file is read in bounded memory (:mod:`importers.xmlbounded`): a start
+    tag over the limit arrives as a stand-in element with the attribute ``TOO_LARGE``."""
     try:
-        yield from ElementTree.iterparse(path, events=events)
+        if max_markup_bytes is None:
+            yield from ElementTree.iterparse(path, events=events)
+            return
+        with open(path, "rb") as stream:
+            yield from ElementTree.iterparse(BoundedXml(stream, max_markup_bytes, str(path)), events=events)
     except ElementTree.ParseError as error:
         raise ValueError(f"{path}: not well-formed XML ({error}); the import stopped there: fix or remove the file, "
                          "or pass the files that are whole") from None

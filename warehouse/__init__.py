@@ -53,6 +53,10 @@ class Warehouse(Protocol):
     def sql(self, text: str) -> tuple[list[str], list[tuple]]: ...
 
 
+class NotInitialised(LookupError):
+    """A reading command found no warehouse where it looked: nothing was created (readers never create)."""
+
+
 READ_ONLY_STATEMENTS = ("Select", "Union", "Intersect", "Except", "Describe", "Show")
 
 
@@ -74,11 +78,12 @@ def check_read_only(sql: str, dialect: str) -> None:
 
 def open_warehouse(url: str, read_only: bool = False) -> Warehouse:
     """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://``
-    optional). ``read_only`` (query, export) opens a DuckDB file for reading only."""
+    optional). ``read_only`` (query, export, sql, status, report) opens a DuckDB file for reading only
+    and creates nothing in BigQuery: a dataset without the tables is :class:`NotInitialised`."""
     if url.startswith("bigquery://"):
         from warehouse.bigquery_warehouse import BigQueryWarehouse
 
-        return BigQueryWarehouse(url)
+        return BigQueryWarehouse(url, read_only=read_only)
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
     path = url[len("duckdb://"):] if url.startswith("duckdb://") else url

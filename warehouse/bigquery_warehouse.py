@@ -26,6 +26,10 @@ Why not Beam's WriteToBigQuery: its table management goes through an apitools cl
 Google's endpoint, its batch default loads files through GCS, and neither can be exercised against
 an emulator offline. This sink is one DoFn over the same interface as the embedded warehouse.
 
+Readers (``query``, ``export``, ``sql``, ``status``, ``report``) open the warehouse ``read_only``: they
+check that the dataset and its tables are there and create nothing, so a mistyped dataset is one
+error line, not a new empty dataset that answers every query with no rows.
+
 ``BIGQUERY_EMULATOR_HOST`` (``http://HOST:PORT``) points the client at an emulator.
 """
 from __future__ import annotations
@@ -35,7 +39,7 @@ import os
 from typing import Any, Iterator
 
 import schemas
-from warehouse import RefusedRow, Written
+from warehouse import NotInitialised, RefusedRow, Written
 
 # A request holding one invalid row is refused whole; the valid rows are sent again this often.
 MAX_INSERT_ATTEMPTS = 3
@@ -71,17 +75,37 @@ def _bq_value(value: Any, is_timestamp: bool) -> Any:
 
 
 class BigQueryWarehouse:
-    def __init__(self, url: str):
+    def __init__(self, url: str, read_only: bool = False):
         rest = url[len("bigquery://"):].strip("/")
         if rest.count("/") != 1:
             raise ValueError(f"{url!r}: write bigquery://PROJECT/DATASET")
         self.url = url
         self.project, self.dataset = rest.split("/")
         self.client = _client(self.project)
-        self.ensure()
+        if read_only:
+            self.check_initialised()
+        else:
+            self.ensure()
 
     def table_id(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{table}"
+
+    def check_initialised(self) -> None:
+        """Raise :class:`NotInitialised` unless the dataset holds every table; reads only."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            present = {table.table_id for table in self.client.list_tables(f"{self.project}.{self.dataset}")}
+        except NotFound:
+            present = None
+        missing = [t for t in schemas.WAREHOUSE_TABLES if present is None or t not in present]
+        if missing:
+            what = (f"no dataset {self.project}.{self.dataset}" if present is None
+                    else f"no table {', '.join(missing)} in {self.project}.{self.dataset}")
+            raise NotInitialised(
+                f"{self.url}: the warehouse has not been initialised ({what}: no run has written there); run "
+                f"`social-mentors warehouse init --warehouse {self.url}` or a `social-mentors run --warehouse {self.url}` "
+                "first (nothing was created)")
 
     def ensure(self, update_definitions: bool = False) -> None:
         """Dataset, tables (partitioned, clustered), the latest-pane view and the table functions,

@@ -27,7 +27,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                            help="as --pseudonymize-key-env, the key read from the file PATH")
     importing.add_argument("--pseudonymize", metavar="KEY", default=None, help=argparse.SUPPRESS)
     importing.add_argument("--max-line-bytes", type=positive_int, default=DEFAULT_MAX_LINE_BYTES,
-                           help="mbox and Reddit: a longer line (or mail header block) is a counted skip "
+                           help="mbox, Reddit and Stack Exchange: a longer line (mail header block, XML row) "
+                                "is a counted skip, never held in memory "
                                 f"(default {DEFAULT_MAX_LINE_BYTES:,})")
     importing.add_argument("--actors-out", metavar="FILE", default=None,
                            help="stackexchange: also write each user's reputation as JSONL (site, actor_id, signal, "

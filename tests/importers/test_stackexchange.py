@@ -118,3 +118,57 @@ def test_actors_out_needs_users_xml_and_a_stack_exchange_dump(dump, tmp_path, ca
     assert "no Users.xml" in capsys.readouterr().err and not events.exists()  # said before importing
     assert main(["import", "mbox", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(tmp_path / "a.jsonl")]) == 2
     assert "Stack Exchange" in capsys.readouterr().err
+
+
+def _row(number, post_type="2", owner="8", extra=""):
+    parent = ' ParentId="1"' if post_type == "2" else ""
+    return (f'  <row Id="{number}" PostTypeId="{post_type}"{parent} CreationDate="2018-03-12T18:00:00.000" '
+            f'OwnerUserId="{owner}"{extra} />\n')
+
+
+def test_a_row_over_the_limit_is_a_counted_skip_and_the_rows_around_it_import(tmp_path):
+    folder = tmp_path / "big.stackexchange.com"
+    folder.mkdir()
+    body = ' Body="' + "It's a > b &amp; c. " * 10_000 + '"'  # 200 KB, with quotes and > in the value
+    (folder / "Posts.xml").write_text(
+        "<posts>\n" + _row(1, "1", "7") + _row(2, extra=body) + _row(3, owner="9") + "</posts>\n", encoding="utf-8")
+    (folder / "Comments.xml").write_text(
+        '<comments>\n  <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="8"'
+        + " Text='" + "x" * 50_000 + "'>\n  </row>\n"  # an element with content: its end tag still matches
+        + '  <row Id="2" PostId="3" CreationDate="2018-03-12T19:00:00.000" UserId="7" />\n</comments>\n',
+        encoding="utf-8")
+    items = list(import_stackexchange(folder, max_row_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["c2", "p1", "p3"]
+    skipped = [(s.reason, s.origin.split(" (")[0]) for s in items if isinstance(s, Skipped)]
+    assert skipped == [("row_too_large", "Posts.xml:row 2"), ("row_too_large", "Comments.xml:row 1")]
+    assert "200,1" in next(s.origin for s in items if isinstance(s, Skipped))  # its size, for the curious
+
+
+MEASURE_PEAK = """
+import resource, sys
+from importers.stackexchange import import_stackexchange
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+items = list(import_stackexchange(sys.argv[1]))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(items), [i.reason for i in items if hasattr(i, "reason")], (after - before) // 1024)
+"""
+
+
+def test_a_64_mb_row_is_read_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "huge.stackexchange.com"
+    folder.mkdir()
+    with open(folder / "Posts.xml", "w", encoding="utf-8") as posts:
+        posts.write("<posts>\n" + _row(1, "1", "7") + '  <row Id="2" PostTypeId="2" ParentId="1" '
+                    'CreationDate="2018-03-12T18:00:00.000" OwnerUserId="8" Body="')
+        for _ in range(64):
+            posts.write("a" * (1 << 20))
+        posts.write('" />\n' + _row(3) + "</posts>\n")
+    done = subprocess.run([sys.executable, "-c", MEASURE_PEAK, str(folder)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    count, reasons, grown_mb = done.stdout.split(" ", 1)[0], done.stdout.split("[")[1].split("]")[0], \
+        int(done.stdout.split()[-1])
+    assert (count, reasons) == ("3", "'row_too_large'")
+    assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB row"  # read whole: over 190 MB

