@@ -170,7 +170,8 @@ def cli(*args, cwd=REPO, env=None, timeout=300):
 
 
 def one_line_error(err: str) -> str:
-    lines = err.strip().splitlines()
+    """The failure's one line (progress lines before it, such as waiting for a lock, are not the failure)."""
+    lines = [line for line in err.strip().splitlines() if not line.strip().startswith("progress: ")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
     return lines[0]
 
