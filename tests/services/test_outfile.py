@@ -5,7 +5,7 @@ import os
 import pytest
 
 from importers.core import Converted, event, run_import
-from importers.outfile import check_target
+from services.outfile import check_target
 from pipelines.cli import main
 import datetime as dt
 
