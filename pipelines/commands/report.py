@@ -52,11 +52,11 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.commands.warehouse import require_warehouse
+    from pipelines.commands.warehouse import require_warehouse, warehouse_files
     from report import data, images, page
     from services.outfile import check_target, check_targets, replacing_all
 
-    inputs = [*_warehouse_files(args.warehouse), *([args.actors] if args.actors else [])]
+    inputs = [*warehouse_files(args.warehouse), *([args.actors] if args.actors else [])]
     check_target(args.out, inputs, args.force)  # before anything is read
     if args.png and Path(args.png).exists() and not Path(args.png).is_dir():
         raise ValueError(f"--png {args.png} is a file; give a folder for the images")
@@ -79,10 +79,3 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"saved {len(pngs)} PNG images in {args.png}")
     return 0
 
-
-def _warehouse_files(url: str) -> list[str]:
-    """A DuckDB warehouse's file and its write-ahead log (nothing for BigQuery): inputs never written over."""
-    if url.startswith("bigquery://"):
-        return []
-    path = str(Path(url.removeprefix("duckdb://")).expanduser())
-    return [path, path + ".wal"]
