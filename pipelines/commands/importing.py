@@ -44,7 +44,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from importers.core import run_import
     from importers.pseudonymize import load_key
     from pipelines.commands.output import printable
-    from services.outfile import check_target, replacing
+    from services.outfile import check_targets, replacing
 
     if args.pseudonymize is not None:
         raise ValueError("--pseudonymize KEY is no longer accepted: a key on the command line shows in `ps` "
@@ -56,9 +56,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if args.actors_out and not (Path(p) / "Users.xml").exists()]
     if missing:  # said before anything is imported
         raise FileNotFoundError(f"no Users.xml in {', '.join(missing)}: --actors-out needs the dump's Users.xml")
-    events_file = args.to.split(":", 1)[1] if args.to.startswith(("avro:", "jsonl:")) else None
-    if args.actors_out:  # checked before anything is read, like --to
-        check_target(args.actors_out, args.paths, args.force, others=[events_file] if events_file else [])
+    events_file = (args.to.split(":", 1)[1] if args.to.startswith(("avro:", "jsonl:")) else "") or None
+    if args.actors_out:  # both outputs checked before anything is read
+        check_targets([events_file, args.actors_out] if events_file else [args.actors_out], args.paths, args.force)
     items = import_items(args.format, args.paths, args.site, max_line_bytes=args.max_line_bytes)
     progress = sys.stderr if sys.stderr.isatty() else None  # a line redrawn with \r is for terminals only
     security = kafka_security(args) if args.to.startswith("kafka://") else None
