@@ -46,13 +46,15 @@ def main() -> int:
     from pipelines.scoring import run_scoring
     from warehouse import open_warehouse
     from pipelines.settings import RunSettings
+    from services.outfile import replacing
     from transforms.decode import ReadEventFiles
 
     with tempfile.TemporaryDirectory() as folder:
         events = Path(folder) / "events.avro"
         imported = run_import(import_items("stackexchange", [str(dump)], "quantumcomputing"), f"avro:{events}", progress=None)
         actors_path = Path(folder) / "actors.jsonl"
-        write_actors([str(dump)], "quantumcomputing", None, actors_path)
+        with replacing(actors_path, force=False) as actors_file:
+            write_actors([str(dump)], "quantumcomputing", None, actors_file)
         warehouse = str(Path(folder) / "w.duckdb")
         scored = run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=warehouse))
         connection = duckdb.connect(warehouse)

@@ -3,7 +3,7 @@
 An importer is a generator of :class:`Converted` (an event record) and :class:`Skipped` (a reason and
 an origin such as ``Posts.xml:row 12``). :func:`run_import` pseudonymizes ids when given a key
 (:mod:`importers.pseudonymize`), writes the events to a sink (an Avro or JSON Lines file, written
-whole or not at all by :mod:`importers.outfile`, or Kafka), shows progress and returns an
+whole or not at all by :mod:`services.outfile`, or Kafka), shows progress and returns an
 :class:`ImportSummary` whose ``converted`` equals what the sink received.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from typing import Any, Iterable, Iterator, NamedTuple, Optional, Sequence, TextIO, Union
 from urllib.parse import urlparse
 
-from importers.outfile import check_target, replacing
+from services.outfile import check_target, replacing
 from importers.pseudonymize import Pseudonymizer
 from services.progress import ProgressLine
 from transforms.events import InvalidEvent, event_from_record
@@ -97,7 +97,7 @@ class ImportSummary:
 
 class EventSink:
     """Where imported events go: ``avro:PATH``, ``jsonl:PATH`` or ``kafka://HOST:PORT/TOPIC``.
-    A file target is checked here, before anything is read (see :mod:`importers.outfile`)."""
+    A file target is checked here, before anything is read (see :mod:`services.outfile`)."""
 
     def __init__(self, target: str, inputs: Sequence[str] = (), force: bool = False, kafka_security: Any = None):
         self.target = target

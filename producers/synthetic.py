@@ -84,18 +84,21 @@ def _invalid_record(spec: CommunitySpec, i: int) -> dict[str, Any]:
     return base
 
 
-def write_community(community: Community, events_path: Path, truth_path: Path) -> int:
+def write_community(community: Community, events_path: Path, truth_path: Path, force: bool = True) -> int:
     """Write the events (Avro or JSONL by extension) and the planted pairs (JSONL); the same
-    community gives byte-identical files (the Avro sync marker is derived from the content)."""
-    from producers.event_files import write_events
+    community gives byte-identical files (the Avro sync marker is derived from the content). Both
+    files are written or neither, a symlink at either is replaced (never followed), and an existing
+    file is replaced only with ``force`` (see :mod:`services.outfile`)."""
+    from producers.event_files import is_avro_path, write_event_stream
+    from services.outfile import check_targets, replacing_all
 
-    truth_path.parent.mkdir(parents=True, exist_ok=True)
-    with truth_path.open("w", encoding="utf-8") as out:
-        for pair in community.planted_pairs:
-            out.write(json.dumps(pair) + "\n")
+    check_targets([events_path, truth_path], (), force)
     first = community.events[0]["event_id"] if community.events else ""
     marker = hashlib.sha256(f"social-mentors synthetic {first} {len(community.events)}".encode()).digest()[:16]
-    return write_events(events_path, community.events, sync_marker=marker)
+    with replacing_all([events_path, truth_path], force) as (events, truth):
+        for pair in community.planted_pairs:
+            truth.write((json.dumps(pair) + "\n").encode("utf-8"))
+        return write_event_stream(events, is_avro_path(events_path), community.events, sync_marker=marker)
 
 
 def iter_planted(truth_path: Path) -> Iterator[dict[str, str]]:

@@ -1,7 +1,8 @@
 """PNG images of the report's charts, for slides: each inline SVG of the page, screenshotted alone by
 headless Chromium (Debian's ``chromium`` package), with no network and no GPU.
 
-In: the report's HTML file. Out: ``DIR/NN-KIND.png``, one per chart.
+In: the report's HTML. Out: one PNG per chart, named ``NN-KIND.png``; ``report --png DIR`` writes
+them into DIR with the HTML file's safety (:mod:`services.outfile`).
 """
 from __future__ import annotations
 
@@ -31,22 +32,27 @@ def chromium_command(executable: str, *args: str) -> list[str]:
             "--hide-scrollbars", *args]
 
 
-def save_pngs(html_file: Path, out_dir: Path, timeout_s: float = 120.0) -> list[Path]:
+def image_names(html: str) -> list[str]:
+    """The file names ``NN-KIND.png`` the charts of ``html`` are saved as, in page order."""
+    return [f"{number:02d}-{match.group(1)}.png" for number, match in enumerate(_SVG.finditer(html), start=1)]
+
+
+def screenshots(html: str, timeout_s: float = 120.0) -> list[tuple[str, bytes]]:
+    """Each chart of ``html`` as (file name, PNG bytes), screenshotted in a scratch folder: nothing
+    is written outside it, so the caller decides where (and whether) the images go."""
     executable = browser()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    saved = []
-    html = html_file.read_text(encoding="utf-8")
+    images = []
     with tempfile.TemporaryDirectory(prefix="social-mentors-png-") as scratch:
-        for number, match in enumerate(_SVG.finditer(html), start=1):
-            kind, width, height = match.group(1), int(match.group(2)), int(match.group(3))
-            page = Path(scratch) / f"{number}.html"
+        for name, match in zip(image_names(html), _SVG.finditer(html)):
+            width, height = int(match.group(2)), int(match.group(3))
+            page = Path(scratch) / f"{name}.html"
             page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{margin:0;'
                             'font-family:sans-serif;background:#fff}</style></head><body>'
                             f"{match.group(0)}</body></html>", encoding="utf-8")
-            target = (out_dir / f"{number:02d}-{kind}.png").resolve()
+            target = Path(scratch) / name
             subprocess.run(
                 chromium_command(executable, f"--user-data-dir={scratch}/profile", f"--screenshot={target}",
                                  f"--window-size={width},{height}", page.resolve().as_uri()),
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout_s)
-            saved.append(target)
-    return saved
+            images.append((name, target.read_bytes()))
+    return images

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import BinaryIO, Callable, Optional
 
 from pipelines.commands.options import add_kafka_security_options, kafka_security, positive_int
 
@@ -18,7 +19,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     importing.add_argument("paths", nargs="+", help="files or folders of the archive")
     importing.add_argument("--to", required=True, help="avro:PATH, jsonl:PATH or kafka://HOST:PORT/TOPIC")
     importing.add_argument("--force", action="store_true",
-                           help="replace an existing --to file (never an input; a symlink is replaced, not followed)")
+                           help="replace an existing --to or --actors-out file (never an input; a symlink is replaced, "
+                                "not followed)")
     importing.add_argument("--site", default=None, help="site name (default: from the archive or folder)")
     importing.add_argument("--pseudonymize-key-env", metavar="NAME", default=None,
                            help="replace every person's id and every public item id with a keyed hash (HMAC-SHA256); "
@@ -43,6 +45,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from importers.core import run_import
     from importers.pseudonymize import load_key
     from pipelines.commands.output import printable
+    from services.outfile import check_targets, replacing
 
     if args.pseudonymize is not None:
         raise ValueError("--pseudonymize KEY is no longer accepted: a key on the command line shows in `ps` "
@@ -54,32 +57,38 @@ def cmd_import(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if args.actors_out and not (Path(p) / "Users.xml").exists()]
     if missing:  # said before anything is imported
         raise FileNotFoundError(f"no Users.xml in {', '.join(missing)}: --actors-out needs the dump's Users.xml")
+    events_file = (args.to.split(":", 1)[1] if args.to.startswith(("avro:", "jsonl:")) else "") or None
+    if args.actors_out:  # both outputs checked before anything is read
+        check_targets([events_file, args.actors_out] if events_file else [args.actors_out], args.paths, args.force)
     items = import_items(args.format, args.paths, args.site, max_line_bytes=args.max_line_bytes)
     progress = sys.stderr if sys.stderr.isatty() else None  # a line redrawn with \r is for terminals only
     security = kafka_security(args) if args.to.startswith("kafka://") else None
-    summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress,
-                         kafka_security=security)
+    with contextlib.ExitStack() as actors_file:
+        actors = 0
+        if args.actors_out:  # written first, kept only if the import succeeds too
+            out = actors_file.enter_context(replacing(args.actors_out, args.force))
+            actors = write_actors(args.paths, args.site, key, out)
+        summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress,
+                             kafka_security=security)
     print(printable(summary.render(), keep_newlines=True))
     print(f"wrote {summary.converted:,} events to {printable(args.to)}"
           + (" (ids pseudonymized)" if key else ""))
     if args.actors_out:
-        print(f"wrote {write_actors(args.paths, args.site, key, Path(args.actors_out)):,} actors to "
-              f"{printable(args.actors_out)}")
+        print(f"wrote {actors:,} actors to {printable(args.actors_out)}")
     return 0
 
 
-def write_actors(folders: list[str], site: Optional[str], pseudonymize_key: Optional[bytes], out: Path) -> int:
+def write_actors(folders: list[str], site: Optional[str], pseudonymize_key: Optional[bytes], out: BinaryIO) -> int:
     """The dumps' users with their reputation, one JSON object a line; ids pseudonymized like the events'."""
     from importers.pseudonymize import Pseudonymizer
     from importers.stackexchange import stackexchange_actors
 
     pseudonymize = Pseudonymizer(pseudonymize_key)
     count = 0
-    with open(out, "w", encoding="utf-8") as lines:
-        for folder in folders:
-            for actor in stackexchange_actors(Path(folder), site):
-                if pseudonymize_key:
-                    actor = {**actor, "actor_id": pseudonymize.actor(actor["actor_id"]), "name": None}
-                lines.write(json.dumps(actor) + "\n")
-                count += 1
+    for folder in folders:
+        for actor in stackexchange_actors(Path(folder), site):
+            if pseudonymize_key:
+                actor = {**actor, "actor_id": pseudonymize.actor(actor["actor_id"]), "name": None}
+            out.write((json.dumps(actor) + "\n").encode("utf-8"))
+            count += 1
     return count

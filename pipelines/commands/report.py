@@ -34,6 +34,9 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                     "timelines of the top pairs, leaderboards, distributions, and what was skipped or "
                     "dead-lettered.")
     report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--force", action="store_true",
+                        help="replace an existing --out file or --png image (never the warehouse or --actors; a "
+                             "symlink is replaced, not followed)")
     report.add_argument("--site", default=None, help="only this site (default: every site)")
     report.add_argument("--since", type=_timestamp, default=None,
                         help="only windows ending after this ISO 8601 date or time (default: from the first)")
@@ -49,22 +52,30 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.commands.warehouse import require_warehouse
-    from report import data, page
+    from pipelines.commands.warehouse import require_warehouse, warehouse_files
+    from report import data, images, page
+    from services.outfile import check_target, check_targets, replacing_all
 
+    inputs = [*warehouse_files(args.warehouse), *([args.actors] if args.actors else [])]
+    check_target(args.out, inputs, args.force)  # before anything is read
+    if args.png and Path(args.png).exists() and not Path(args.png).is_dir():
+        raise ValueError(f"--png {args.png} is a file; give a folder for the images")
     require_warehouse(args.warehouse)
     report_data = data.load(args.warehouse, site=args.site, since=args.since, as_of=args.as_of)
     html = page.render(report_data, top=args.top, timelines=args.timelines, names=load_names(args.actors))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    pngs = [Path(args.png) / name for name in images.image_names(html)] if args.png else []
+    check_targets([out, *pngs], inputs, args.force)
+    shots = images.screenshots(html) if args.png else []
+    with replacing_all([out, *pngs], args.force) as (html_file, *png_files):  # all written, or none
+        html_file.write(html.encode("utf-8"))
+        for png_file, (_, image) in zip(png_files, shots):
+            png_file.write(image)
     print(f"wrote {out} ({len(report_data.pairs):,} pairs, {report_data.windows:,} pair windows, "
           f"{min(args.top, len(data.top_edges(report_data, args.top)))} network edges)")
     if not report_data.pairs:
         print("(no rows in scope: check --site, --since and --as-of)", file=sys.stderr)
     if args.png:
-        from report.images import save_pngs
-
-        saved = save_pngs(out, Path(args.png))
-        print(f"saved {len(saved)} PNG images in {args.png}")
+        print(f"saved {len(pngs)} PNG images in {args.png}")
     return 0
+

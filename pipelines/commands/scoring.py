@@ -16,13 +16,16 @@ from pipelines.commands.warehouse import run_query
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
-    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth (default social-mentors-demo)")
+    demo.add_argument("--out", default="social-mentors-demo",
+                      help="folder for the demo's events and ground truth, replaced on each run (default social-mentors-demo)")
     add_community_options(demo)
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
     generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
+    generate.add_argument("--force", action="store_true",
+                          help="replace an existing --out or --truth file (a symlink is replaced, not followed)")
     add_community_options(generate)
     generate.add_argument("--invalid-rate", type=fraction, default=0.0, help="share of invalid records to add (default 0)")
 
@@ -255,11 +258,13 @@ PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writ
 def cmd_generate(args: argparse.Namespace) -> int:
     from producers.community_stats import community_statistics
     from producers.synthetic import generate_community, write_community
+    from services.outfile import check_targets
 
-    community = generate_community(community_spec(args, invalid_rate=args.invalid_rate))
     out = Path(args.out)
     truth = Path(args.truth) if args.truth else out.with_name(out.stem + ".truth.jsonl")
-    count = write_community(community, out, truth)
+    check_targets([out, truth], (), args.force)  # before the community is generated
+    community = generate_community(community_spec(args, invalid_rate=args.invalid_rate))
+    count = write_community(community, out, truth, force=args.force)
     print(f"wrote {count:,} events to {out} ({community.duplicate_count:,} re-deliveries, "
           f"{community.invalid_count:,} invalid) and {len(community.planted_pairs)} planted pairs to {truth}")
     print(community_statistics(community.events).render())
@@ -267,16 +272,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.commands.warehouse import warehouse_files
     from pipelines.scoring import run_scoring
     from pipelines.settings import RunSettings
     from producers.synthetic import generate_community, write_community
+    from services.outfile import check_targets
     from transforms.decode import ReadEventFiles
 
     out = Path(args.out)
     events_path, truth_path = out / "events.avro", out / "planted_pairs.jsonl"
+    # The demo's own two files are replaced on each run (no --force needed: running it again is the
+    # point); never the warehouse, never through a symlink, and both or neither.
+    check_targets([events_path, truth_path], warehouse_files(args.warehouse), force=True)
     print(f"Generating a synthetic community (seed {args.seed}) ...", file=sys.stderr)
     community = generate_community(community_spec(args, invalid_rate=0.002))
-    count = write_community(community, events_path, truth_path)
+    count = write_community(community, events_path, truth_path, force=True)
     print(f"  {count:,} events in {events_path}; {len(community.planted_pairs)} planted mentor pairs in {truth_path}",
           file=sys.stderr)
     print("Scoring them on the local runner ...", file=sys.stderr)

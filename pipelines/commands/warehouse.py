@@ -102,6 +102,15 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
     return open_warehouse(warehouse_url, read_only=True).query(name, params)
 
 
+def warehouse_files(url: str) -> list[str]:
+    """A DuckDB warehouse's file and its write-ahead log (nothing for BigQuery): inputs that no
+    command's output may be written over."""
+    if url.startswith("bigquery://"):
+        return []
+    path = str(Path(url.removeprefix("duckdb://")).expanduser())
+    return [path, path + ".wal"]
+
+
 def require_warehouse(path: str) -> None:
     if not path.startswith(("bigquery://",)) and not Path(path.removeprefix("duckdb://")).exists():
         # main() prints it in one line and exits 2: a problem the user can fix

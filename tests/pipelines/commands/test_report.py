@@ -121,3 +121,48 @@ def test_png_saves_one_image_per_chart(community, tmp_path):
     images = sorted(p.name for p in (tmp_path / "png").iterdir())
     assert images == ["01-network.png", "02-histogram.png", "03-histogram.png", "04-histogram.png"]
     assert all((tmp_path / "png" / name).read_bytes()[:4] == b"\x89PNG" for name in images)
+
+
+def test_report_never_writes_over_its_warehouse(community, capsys):
+    before = Path(community).read_bytes()
+    for force in ([], ["--force"]):
+        assert main(["report", "--warehouse", community, "--out", community, *force]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is one of the inputs" in err and len(err.splitlines()) == 1
+    assert Path(community).read_bytes() == before
+
+
+def test_report_replaces_an_existing_file_only_with_force(community, tmp_path, capsys):
+    out = tmp_path / "report.html"
+    out.write_text("precious\n")
+    assert main(["report", "--warehouse", community, "--out", str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "precious\n"
+    assert main(["report", "--warehouse", community, "--out", str(out), "--force"]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_never_follows_a_symlink_at_out(community, tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch\n")
+    link = tmp_path / "report.html"
+    link.symlink_to(victim)
+    assert main(["report", "--warehouse", community, "--out", str(link)]) == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert main(["report", "--warehouse", community, "--out", str(link), "--force"]) == 0
+    assert victim.read_text() == "do not touch\n" and not link.is_symlink()
+
+
+@needs_chromium
+def test_png_images_are_replaced_only_with_force_and_never_through_a_symlink(community, tmp_path, capsys):
+    out, folder = tmp_path / "report.html", tmp_path / "png"
+    folder.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch\n")
+    (folder / "01-network.png").symlink_to(victim)
+    command = ["report", "--warehouse", community, "--out", str(out), "--timelines", "0", "--png", str(folder)]
+    assert main(command) == 2
+    assert "01-network.png is a symbolic link" in capsys.readouterr().err
+    assert not out.exists()  # the report and its images are written together, or not at all
+    assert main([*command, "--force"]) == 0
+    assert victim.read_text() == "do not touch\n"
+    assert (folder / "01-network.png").read_bytes()[:4] == b"\x89PNG"

@@ -58,7 +58,7 @@ def test_generate_start_places_the_community_at_an_iso_time_or_now(tmp_path, cap
     assert min(posts) >= 1_795_132_800_000 > max(posts) - 28 * DAY_MS
 
     for start in ("now", "now-28d"):  # the 28 days up to now; nothing yet to come
-        assert main(["generate", "--out", str(out), "--start", start, "--scale", "0.3"]) == 0
+        assert main(["generate", "--out", str(out), "--start", start, "--scale", "0.3", "--force"]) == 0
         now = time.time() * 1000
         events = read_jsonl(out)
         posts = [e["created_at"] for e in events if e["kind"] == "POST"]
@@ -69,6 +69,47 @@ def test_generate_start_places_the_community_at_an_iso_time_or_now(tmp_path, cap
     with pytest.raises(SystemExit):
         main(["generate", "--out", str(out), "--start", "yesterday"])
     assert "--start" in capsys.readouterr().err
+
+
+def test_generate_replaces_an_existing_events_or_truth_file_only_with_force(tmp_path, capsys):
+    out, truth = tmp_path / "existing.jsonl", tmp_path / "existing.truth.jsonl"
+    for precious in (out, truth):
+        precious.write_text("precious\n")
+        assert main(["generate", "--out", str(out), "--scale", "0.1"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{precious} exists; pass --force" in err and len(err.splitlines()) == 1
+        assert precious.read_text() == "precious\n"
+        precious.unlink()
+    out.write_text("precious\n")
+    assert main(["generate", "--out", str(out), "--scale", "0.1", "--force"]) == 0
+    assert read_jsonl(out) and read_jsonl(truth)
+
+
+def test_generate_never_writes_through_a_symlink(tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch\n")
+    link = tmp_path / "link.avro"
+    link.symlink_to(victim)
+    assert main(["generate", "--out", str(link), "--scale", "0.1"]) == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert main(["generate", "--out", str(link), "--scale", "0.1", "--force"]) == 0
+    assert victim.read_text() == "do not touch\n"
+    assert not link.is_symlink() and link.read_bytes()[:4] == b"Obj\x01"
+
+
+def test_generate_events_and_truth_must_be_different_files(tmp_path, capsys):
+    same = tmp_path / "same.jsonl"
+    assert main(["generate", "--out", str(same), "--truth", str(same), "--force", "--scale", "0.1"]) == 2
+    assert "another output" in capsys.readouterr().err and not same.exists()
+
+
+def test_the_demo_never_writes_its_events_over_its_warehouse(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    warehouse = folder / "events.avro"
+    warehouse.write_bytes(b"a warehouse")
+    assert main(["demo", "--out", str(folder), "--warehouse", str(warehouse)]) == 2
+    assert "is one of the inputs" in capsys.readouterr().err and warehouse.read_bytes() == b"a warehouse"
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from importers.core import Converted, event, run_import
-from importers.outfile import check_target
+from services.outfile import check_target, replacing_all
 from pipelines.cli import main
 import datetime as dt
 
@@ -88,3 +88,22 @@ def test_the_written_file_follows_the_umask(tmp_path):
 def test_check_target_refuses_a_folder(tmp_path):
     with pytest.raises(ValueError, match="is a folder"):
         check_target(tmp_path, [], force=True)
+
+
+def test_several_outputs_are_written_together_or_not_at_all(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    with pytest.raises(RuntimeError, match="broke"):
+        with replacing_all([first, second], force=False) as (a, b):
+            a.write(b"a\n")
+            raise RuntimeError("broke before the second was done")
+    assert os.listdir(tmp_path) == []
+    with replacing_all([first, second], force=False) as (a, b):
+        a.write(b"a\n")
+        b.write(b"b\n")
+    assert first.read_bytes() == b"a\n" and second.read_bytes() == b"b\n"
+
+
+def test_check_target_refuses_another_output_of_the_same_command(tmp_path):
+    with pytest.raises(ValueError, match="another output"):
+        check_target(tmp_path / "x.jsonl", [], force=True, others=[tmp_path / "sub" / ".." / "x.jsonl"])
+    check_target(tmp_path / "x.jsonl", [], force=False, others=[tmp_path / "y.jsonl"])
