@@ -5,7 +5,7 @@ import tracemalloc
 
 import fastavro
 
-from helpers import T0, record
+from helpers import T0, five_block_avro, record
 from producers.event_files import write_events
 from schemas import engagement_event_schema
 from transforms.event_files import (
@@ -274,26 +274,6 @@ def test_an_undecodable_avro_record_costs_a_dead_letter_for_each_record_left_in_
     events = [i for i in items if isinstance(i, Event)]
     assert [e.event_id for e in events] == [f"r{n:02d}" for n in range(1, 31) if not 12 <= n <= last]
     assert all(e.origin == f"damaged.avro:{int(e.event_id[1:])}" for e in events)
-
-
-# A corrupt block: 31 records in blocks of 7, 7, 7, 7 and 3 (null codec, so bytes can be edited in place).
-BLOCK_SIZES = (7, 7, 7, 7, 3)
-
-
-def five_block_avro():
-    """(file bytes, [(offset, size) of each block, sync marker included])."""
-    buffer = io.BytesIO()
-    writer = fastavro.write.Writer(buffer, engagement_event_schema(), codec="null")
-    number = 0
-    for size in BLOCK_SIZES:
-        for _ in range(size):
-            number += 1
-            writer.write(record(event_id=f"r{number:02d}"))
-        writer.flush()
-    data = buffer.getvalue()
-    blocks = [(b.offset, b.size) for b in fastavro.block_reader(io.BytesIO(data))]
-    assert [b.num_records for b in fastavro.block_reader(io.BytesIO(data))] == list(BLOCK_SIZES)
-    return bytearray(data), blocks
 
 
 def numbers(items, kind):
