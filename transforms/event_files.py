@@ -7,6 +7,8 @@ over-long line is skipped in chunks, in constant memory, and dead-lettered as RE
 UTF-8 byte-order mark is not part of the first record, and Avro timestamps are read as plain longs so
 that an out-of-range one is a BAD_TIMESTAMP dead letter instead of an exception inside fastavro that
 ended the file. Origins are ``file:N``: the line number for JSON Lines, the record number for Avro.
+Avro blocks are framed here, not by fastavro, so that a damaged block costs one dead letter per record
+of it and reading resumes at the file's next sync marker (see ``iter_avro_file``).
 """
 from __future__ import annotations
 
@@ -226,7 +228,8 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
         schema = fastavro.parse_schema(_without_logical_types(json.loads(meta["avro.schema"])))
         codec = meta.get("avro.codec", b"null").decode("ascii")
         first = stream.tell()
-        file_size = stream.seek(0, os.SEEK_END)
+        stream.seek(0, os.SEEK_END)  # some filesystems' streams return None from seek
+        file_size = stream.tell()
     except Exception as error:  # fastavro raises many types on corrupt data
         yield DeadLetter(
             f"{path}:1", UNCOUNTED_RECORDS,
@@ -285,7 +288,7 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
                 yield from _lost(path, number, block.count, block_number, reason)
                 number += block.count
                 continue
-            records = _records_of_block(path, number, block.count, block_number, io.BytesIO(data), schema, limits)
+            records = _BlockRecords(path, number, block.count, block_number, io.BytesIO(data), schema, limits)
             yield from records
             number += block.count
             leftover = len(data) - records.consumed if records.consumed is not None else 0
@@ -307,7 +310,7 @@ def _lost(path: str, number: int, lost: int, block_number: int, reason: str) -> 
         )
 
 
-class _records_of_block:
+class _BlockRecords:
     """Iterator over a decompressed block's items; ``consumed`` is how many of its bytes the records
     took (None when a record could not be decoded)."""
 

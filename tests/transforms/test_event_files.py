@@ -338,3 +338,16 @@ def test_an_implausible_record_count_in_a_block_header_is_not_believed():
     assert numbers(items, Event) == list(range(1, 29))
     (dead,) = [i for i in items if isinstance(i, DeadLetter)]
     assert (dead.origin, dead.error_kind) == ("huge.avro:29", UNCOUNTED_RECORDS)
+
+
+def test_a_damaged_sync_marker_in_a_deflate_file_costs_the_records_of_its_block():
+    records = [record(event_id=f"r{n:02d}") for n in range(1, 41)]
+    data = bytearray(avro_bytes(records, codec="deflate", sync_interval=400))
+    blocks = list(fastavro.block_reader(io.BytesIO(bytes(data))))
+    assert len(blocks) >= 3
+    data[blocks[1].offset + blocks[1].size - 1] ^= 0x01  # the last byte of block 2's sync marker
+    items = list(iter_avro_file("deflate.avro", io.BytesIO(bytes(data))))
+    first, lost = blocks[0].num_records + 1, blocks[1].num_records
+    assert len(items) == 40
+    assert numbers(items, DeadLetter) == list(range(first, first + lost))
+    assert numbers(items, Event) == [n for n in range(1, 41) if not first <= n < first + lost]
