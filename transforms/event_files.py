@@ -290,6 +290,12 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
                 continue
             records = _BlockRecords(path, number, block.count, block_number, io.BytesIO(data), schema, limits)
             yield from records
+            if records.ended_after is not None:  # the data ends cleanly before the count is reached
+                number += records.ended_after
+                yield uncounted(block.start, block.data_end, f"block {block_number} claims {block.count:,} records "
+                                f"but its data ends after {records.ended_after:,}: its record count is wrong")
+                number += 1
+                continue
             number += block.count
             leftover = len(data) - records.consumed if records.consumed is not None else 0
             if leftover:
@@ -312,10 +318,13 @@ def _lost(path: str, number: int, lost: int, block_number: int, reason: str) -> 
 
 class _BlockRecords:
     """Iterator over a decompressed block's items; ``consumed`` is how many of its bytes the records
-    took (None when a record could not be decoded)."""
+    took (None when a record could not be decoded). When the data ends exactly where a record should
+    start, the block's record count is wrong, not a record: ``ended_after`` is then how many records
+    it held, and nothing is yielded for the records it does not hold."""
 
     def __init__(self, path, number, count, block_number, data, schema, limits):
         self.consumed: Optional[int] = None
+        self.ended_after: Optional[int] = None
         self._items = self._read(path, number, count, block_number, data, schema, limits)
 
     def __iter__(self):
@@ -327,6 +336,9 @@ class _BlockRecords:
             try:
                 record = fastavro.schemaless_reader(data, schema, None, handle_unicode_errors="surrogateescape")
             except Exception as error:  # fastavro raises many types on corrupt data
+                if start == len(data.getbuffer()):
+                    self.ended_after = index
+                    return
                 yield from _lost(path, number, count - index, block_number,
                                  f"{type(error).__name__}: {shown(str(error), 200)}")
                 return

@@ -351,3 +351,15 @@ def test_a_damaged_sync_marker_in_a_deflate_file_costs_the_records_of_its_block(
     assert len(items) == 40
     assert numbers(items, DeadLetter) == list(range(first, first + lost))
     assert numbers(items, Event) == [n for n in range(1, 41) if not first <= n < first + lost]
+
+
+def test_a_block_header_claiming_more_records_than_its_data_holds_is_uncounted_not_dead_letters_of_nothing():
+    data, blocks = five_block_avro()
+    offset, _ = blocks[3]  # block 4: 7 records (zigzag 14); claim 33 (zigzag 66), still one byte
+    assert data[offset] == 14
+    data[offset] = 66
+    items = list(iter_avro_file("claims.avro", io.BytesIO(bytes(data))))
+    assert numbers(items, Event) == [*range(1, 29), *range(30, 33)]  # records 29..31 numbered one on
+    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
+    assert (dead.origin, dead.error_kind) == ("claims.avro:29", UNCOUNTED_RECORDS)
+    assert "claims 33 records but its data ends after 7" in dead.message
