@@ -218,7 +218,8 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
       the bytes before it frame as blocks (each header's byte size leads to the next), each record of a
       block whose marker is damaged is a PARSE_ERROR, a block followed by the marker is read as usual,
       and reading goes on after the marker;
-    * bytes that do not frame as blocks (a damaged header, a file cut short, more records than bytes):
+    * bytes that do not frame as blocks (a damaged header, a file cut short, more records than bytes, a
+      block whose data ends before its record count or goes on after it):
       their number of records is unknown: one UNCOUNTED_RECORDS dead letter stands for them (and the
       run summary says records may be missing); records after them are numbered as if they held one.
     """
@@ -244,8 +245,8 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
     def uncounted(start: int, end: int, why: str) -> DeadLetter:
         return DeadLetter(
             f"{path}:{number + 1}", UNCOUNTED_RECORDS,
-            f"Avro bytes {start:,}..{end:,} after record {number} ({why}) do not frame as blocks: the number "
-            f"of records in them is unknown; records after them are numbered from {number + 2} on as if "
+            f"Avro bytes {start:,}..{end:,} after record {number} ({why}) cannot be read as blocks: the "
+            f"number of records in them is unknown; records after them are numbered from {number + 2} on as if "
             "they held one",
             None, None,
         )
