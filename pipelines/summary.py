@@ -5,7 +5,8 @@ every input record from its own outputs and writes the counts to ``run_ledger`` 
 (``transforms.ledger``). When the pipeline is done, ``summarize`` reads back what the warehouse holds
 for the run (``schemas/queries/run_accounting.sql``): the ledger, the dead letters stored under the
 run id, the pair rows of the run. The run is *balanced* only when the pipeline finished, the ledger
-balances (records in = scored + skipped + duplicates + dead-lettered) and the dead letters (and
+balances (records in = scored + skipped + duplicates + dead-lettered), no input had a part whose
+records could not be counted (``UNCOUNTED_RECORDS``: records may be missing) and the dead letters (and
 refused rows) stored for the run are those the ledger counted; then ``runs`` says ``FINISHED``, with
 the counts, else ``FAILED`` with what differs. A killed run stays ``RUNNING``: ``query`` and ``export``
 warn that the newest run did not finish (:func:`newest_run_warning`).
@@ -17,7 +18,7 @@ import logging
 import time
 from typing import Any, Optional
 
-from transforms.events import WAREHOUSE_REFUSED, iso_utc, millis_to_datetime
+from transforms.events import UNCOUNTED_RECORDS, WAREHOUSE_REFUSED, iso_utc, millis_to_datetime
 from transforms.ledger import (
     CREDITS, DEAD_LETTERED, DUPLICATES, KEPT_MORE_COMPLETE, LATE_AUTHOR_REPLIES, PAIR_ROWS, RECORDS_IN, REFUSED,
     SCORED, SKIPPED,
@@ -74,6 +75,10 @@ class RunSummary:
         if self.records_in != self.accounted:
             found.append(f"records in {self.records_in:,} but {self.accounted:,} accounted for "
                          "(scored + skipped + duplicates + dead-lettered)")
+        uncounted = self.dead_letters.get(UNCOUNTED_RECORDS, 0)
+        if uncounted:
+            found.append(f"records may be missing: {uncounted:,} damaged part(s) of Avro input files held an unknown "
+                         f"number of records, each counted as one ({UNCOUNTED_RECORDS} dead letters say where)")
         stored = self.stored_dead_letters
         if stored is not None and stored != self.dead_letters:
             kinds = sorted(set(stored) | set(self.dead_letters))

@@ -55,3 +55,29 @@ def score_row(author, reader, window_end, score, site="s", rc=2, ar=1, days=1, p
         "pane_timing": timing, "pane_index": pane, "is_final_pane": False, "computed_at": T0,
         "run_started_at": run,
     }
+
+
+# An Avro file to damage: 31 records in blocks of 7, 7, 7, 7 and 3 (null codec: bytes can be edited in place).
+BLOCK_SIZES = (7, 7, 7, 7, 3)
+
+
+def five_block_avro() -> tuple[bytearray, list[tuple[int, int]]]:
+    """(file bytes, [(offset, size) of each block, its sync marker included]); record n has event_id rNN."""
+    import io
+
+    import fastavro
+
+    from schemas import engagement_event_schema
+
+    buffer = io.BytesIO()
+    writer = fastavro.write.Writer(buffer, engagement_event_schema(), codec="null")
+    number = 0
+    for size in BLOCK_SIZES:
+        for _ in range(size):
+            number += 1
+            writer.write(record(event_id=f"r{number:02d}"))
+        writer.flush()
+    data = buffer.getvalue()
+    blocks = list(fastavro.block_reader(io.BytesIO(data)))
+    assert [b.num_records for b in blocks] == list(BLOCK_SIZES)
+    return bytearray(data), [(b.offset, b.size) for b in blocks]

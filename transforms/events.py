@@ -42,6 +42,9 @@ RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
 PARENT_UNRESOLVED = "PARENT_UNRESOLVED"
 CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
 TOO_LATE = "TOO_LATE"
+# Part of an Avro file whose records cannot be counted (a damaged block header, a truncated file):
+# one dead letter stands for an unknown number of records, so a run that has one is not balanced.
+UNCOUNTED_RECORDS = "UNCOUNTED_RECORDS"
 # Streaming: read when the watermark was already past its created_at + the dedupe horizon, so the
 # stream no longer remembers its id (a duplicate could not be recognised) nor its window.
 TOO_OLD = "TOO_OLD"

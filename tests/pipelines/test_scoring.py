@@ -291,3 +291,45 @@ def test_refused_rows_stored_apart_from_those_counted_do_not_balance():
     summary = RunSummary(10, 8, {"post": 2}, 0, {}, 12, 1.0, "w", refused_rows=3, stored_refused_rows=1)
     assert not summary.balanced and "refused rows: 3 counted, 1 stored" in summary.render()
 
+
+
+def _damage(kind, data, blocks):
+    """Damage one of five_block_avro's files: a record of block 3, the sync marker after block 2, or
+    the byte size in block 3's header."""
+    if kind == "record":
+        offset, size = blocks[2]
+        data[data.index(b"r17\x02", offset, offset + size) + 3] = 0x7E  # record 17: no such kind
+    elif kind == "sync marker":
+        offset, size = blocks[1]
+        data[offset + size - 8] ^= 0xFF
+    else:
+        data[blocks[2][0] + 1] ^= 0x08
+    return bytes(data)
+
+
+@pytest.mark.parametrize("damaged, parse_errors, uncounted, records_in, exit_code", [
+    ("record", 5, 0, 31, 0),  # records 17..21 (the rest of block 3): one dead letter each
+    ("sync marker", 7, 0, 31, 0),  # records 8..14 (block 2); reading resumes at the next marker
+    ("block header", 0, 1, 25, 1),  # block 3's records cannot be counted: 24 events + 1 dead letter
+])
+def test_a_damaged_avro_file_is_accounted_record_by_record_or_not_balanced(
+        damaged, parse_errors, uncounted, records_in, exit_code, tmp_path, capsys):
+    # An outside tester: a corrupt block lost records while the summary said "balanced" and run exited 0.
+    from helpers import five_block_avro
+    from pipelines.cli import main
+
+    path = tmp_path / "damaged.avro"
+    path.write_bytes(_damage(damaged, *five_block_avro()))
+    warehouse = str(tmp_path / "w.duckdb")
+    assert main(["run", "--input", str(path), "--warehouse", warehouse]) == exit_code
+    out = capsys.readouterr().out
+    (run,) = runs_of(warehouse)
+    summary = summarize(warehouse, utc_millis(run["run_started_at"]), 1.0)
+    assert summary.records_in == records_in == summary.accounted
+    assert summary.dead_letters.get("PARSE_ERROR", 0) == parse_errors
+    assert summary.dead_letters.get("UNCOUNTED_RECORDS", 0) == uncounted
+    assert summary.stored_dead_letters == summary.dead_letters
+    if uncounted:
+        assert "NOT balanced" in out and "records may be missing" in out and run["status"] == "FAILED"
+    else:
+        assert "  accounting      balanced" in out and run["status"] == "FINISHED"

@@ -5,7 +5,7 @@ import tracemalloc
 
 import fastavro
 
-from helpers import T0, record
+from helpers import T0, five_block_avro, record
 from producers.event_files import write_events
 from schemas import engagement_event_schema
 from transforms.event_files import (
@@ -13,7 +13,7 @@ from transforms.event_files import (
 )
 from transforms.events import (
     BAD_TIMESTAMP, BAD_VALUE, FIELD_TOO_LONG, MISSING_FIELD, MISSING_PARENT, PARSE_ERROR, RECORD_TOO_LARGE,
-    UNKNOWN_KIND, DeadLetter, Event,
+    UNCOUNTED_RECORDS, UNKNOWN_KIND, DeadLetter, Event,
 )
 
 
@@ -69,18 +69,19 @@ def test_invalid_utf8_is_a_parse_error_not_a_crash(tmp_path):
     assert item.error_kind == PARSE_ERROR and "\\xe9" in item.raw_payload
 
 
-def test_a_corrupt_avro_block_ends_the_file_with_one_dead_letter():
+def test_a_corrupt_last_avro_block_costs_its_records_and_no_more():
     buffer = io.BytesIO()
     from schemas import engagement_event_schema
 
     fastavro.writer(buffer, engagement_event_schema(), [record(event_id=str(i)) for i in range(50)], sync_interval=200)
     data = bytearray(buffer.getvalue())
-    data[-40:] = b"\xff" * 40  # damage the last block
+    assert [b.num_records for b in fastavro.block_reader(io.BytesIO(bytes(data)))][-1] == 1
+    data[-40:] = b"\xff" * 40  # damage the last block (one record) and its sync marker
     items = list(iter_avro_file("broken.avro", io.BytesIO(bytes(data))))
     events = [i for i in items if isinstance(i, Event)]
     (dead,) = [i for i in items if isinstance(i, DeadLetter)]
-    assert 0 < len(events) < 50
-    assert dead.error_kind == PARSE_ERROR and dead.origin == f"broken.avro:{len(events) + 1}"
+    assert len(events) == 49
+    assert dead.error_kind == PARSE_ERROR and dead.origin == "broken.avro:50" and "sync marker" in dead.message
 
 
 def test_hostile_jsonl_records_are_dead_letters_and_the_rest_of_the_file_is_read(tmp_path):
@@ -259,16 +260,106 @@ def test_mutated_lines_never_crash_and_every_line_is_accounted_for(tmp_path):
     assert {"event", PARSE_ERROR, BAD_TIMESTAMP, RECORD_TOO_LARGE} <= kinds, kinds
 
 
-def test_an_undecodable_avro_record_loses_only_the_rest_of_its_block():
+def test_an_undecodable_avro_record_costs_a_dead_letter_for_each_record_left_in_its_block():
     records = [record(event_id=f"r{n:02d}") for n in range(1, 31)]
     data = avro_bytes(records, sync_interval=300)  # null codec: the record bytes can be edited in place
     assert data.count(b"r12\x02") == 1  # event_id "r12", then kind COMMENT as enum index 1 (zigzag 2)
     data = data.replace(b"r12\x02", b"r12\x7e")  # enum index 63: there is no such kind
     items = list(iter_avro_file("damaged.avro", io.BytesIO(data)))
-    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
-    first, last = (int(n) for n in dead.message.split("records ")[1].split(" ")[0].split(".."))
-    assert (dead.origin, dead.error_kind, first) == ("damaged.avro:12", PARSE_ERROR, 12)
-    assert 12 <= last < 30  # the rest of that block only
+    dead = [i for i in items if isinstance(i, DeadLetter)]
+    first, last = (int(n) for n in dead[0].message.split("records ")[1].split(" ")[0].split(".."))
+    assert first == 12 and 12 <= last < 30  # the rest of that block only
+    assert [(d.origin, d.error_kind) for d in dead] == [(f"damaged.avro:{n}", PARSE_ERROR) for n in range(12, last + 1)]
+    assert len(items) == 30
     events = [i for i in items if isinstance(i, Event)]
     assert [e.event_id for e in events] == [f"r{n:02d}" for n in range(1, 31) if not 12 <= n <= last]
     assert all(e.origin == f"damaged.avro:{int(e.event_id[1:])}" for e in events)
+
+
+def numbers(items, kind):
+    return [int(i.origin.rsplit(":", 1)[1]) for i in items if isinstance(i, kind)]
+
+
+def test_a_record_that_cannot_be_decoded_dead_letters_each_record_left_in_its_block():
+    data, blocks = five_block_avro()
+    offset, size = blocks[2]  # block 3: records 15..21
+    at = data.index(b"r17\x02", offset, offset + size)  # record 17's event_id, then kind COMMENT (enum 1)
+    data[at + 3] = 0x7E  # enum index 63: there is no such kind
+    items = list(iter_avro_file("damaged.avro", io.BytesIO(bytes(data))))
+    assert len(items) == 31  # one item per record: nothing lost, nothing twice
+    assert numbers(items, Event) == [*range(1, 17), *range(22, 32)]
+    dead = [i for i in items if isinstance(i, DeadLetter)]
+    assert [(d.origin, d.error_kind) for d in dead] == [(f"damaged.avro:{n}", PARSE_ERROR) for n in range(17, 22)]
+    assert all("records 17..21" in d.message and "block 3" in d.message for d in dead)
+
+
+def test_a_damaged_sync_marker_costs_the_records_of_its_block_and_reading_resumes_at_the_next_marker():
+    data, blocks = five_block_avro()
+    offset, size = blocks[1]  # block 2: records 8..14; its sync marker is its last 16 bytes
+    data[offset + size - 8] ^= 0xFF
+    items = list(iter_avro_file("damaged.avro", io.BytesIO(bytes(data))))
+    assert len(items) == 31
+    assert numbers(items, Event) == [*range(1, 8), *range(15, 32)]
+    dead = [i for i in items if isinstance(i, DeadLetter)]
+    assert [(d.origin, d.error_kind) for d in dead] == [(f"damaged.avro:{n}", PARSE_ERROR) for n in range(8, 15)]
+    assert all("sync marker" in d.message for d in dead)
+
+
+def test_a_damaged_block_header_is_one_uncounted_dead_letter_and_reading_resumes_at_the_next_marker():
+    data, blocks = five_block_avro()
+    offset, _ = blocks[2]  # block 3: its header is the record count (7: zigzag 14) and the byte size
+    assert data[offset] == 14
+    data[offset + 1] ^= 0x08  # the byte size is wrong: its records cannot be found nor counted
+    items = list(iter_avro_file("damaged.avro", io.BytesIO(bytes(data))))
+    events = [i for i in items if isinstance(i, Event)]
+    assert [e.event_id for e in events] == [f"r{n:02d}" for n in (*range(1, 15), *range(22, 32))]
+    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
+    assert (dead.origin, dead.error_kind) == ("damaged.avro:15", UNCOUNTED_RECORDS)
+    assert "unknown" in dead.message
+    # Records after the gap are numbered as if it held one record (their true numbers are unknown).
+    assert numbers(items, Event)[14:] == list(range(16, 26))
+
+
+def test_a_truncated_avro_file_ends_with_one_uncounted_dead_letter():
+    data, blocks = five_block_avro()
+    offset, size = blocks[3]  # cut inside block 4
+    items = list(iter_avro_file("cut.avro", io.BytesIO(bytes(data[:offset + size // 2]))))
+    assert numbers(items, Event) == list(range(1, 22))
+    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
+    assert (dead.origin, dead.error_kind) == ("cut.avro:22", UNCOUNTED_RECORDS)
+
+
+def test_an_implausible_record_count_in_a_block_header_is_not_believed():
+    data, blocks = five_block_avro()
+    offset, _ = blocks[4]  # block 5: 3 records (zigzag 6, one byte); claim 2**62 of them instead
+    assert data[offset] == 6
+    huge = bytes([0x80] * 8 + [0x80 | 0x7F, 0x01])  # a 10-byte varint, far more records than bytes
+    items = list(iter_avro_file("huge.avro", io.BytesIO(bytes(data[:offset]) + huge + bytes(data[offset + 1:]))))
+    assert numbers(items, Event) == list(range(1, 29))
+    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
+    assert (dead.origin, dead.error_kind) == ("huge.avro:29", UNCOUNTED_RECORDS)
+
+
+def test_a_damaged_sync_marker_in_a_deflate_file_costs_the_records_of_its_block():
+    records = [record(event_id=f"r{n:02d}") for n in range(1, 41)]
+    data = bytearray(avro_bytes(records, codec="deflate", sync_interval=400))
+    blocks = list(fastavro.block_reader(io.BytesIO(bytes(data))))
+    assert len(blocks) >= 3
+    data[blocks[1].offset + blocks[1].size - 1] ^= 0x01  # the last byte of block 2's sync marker
+    items = list(iter_avro_file("deflate.avro", io.BytesIO(bytes(data))))
+    first, lost = blocks[0].num_records + 1, blocks[1].num_records
+    assert len(items) == 40
+    assert numbers(items, DeadLetter) == list(range(first, first + lost))
+    assert numbers(items, Event) == [n for n in range(1, 41) if not first <= n < first + lost]
+
+
+def test_a_block_header_claiming_more_records_than_its_data_holds_is_uncounted_not_dead_letters_of_nothing():
+    data, blocks = five_block_avro()
+    offset, _ = blocks[3]  # block 4: 7 records (zigzag 14); claim 33 (zigzag 66), still one byte
+    assert data[offset] == 14
+    data[offset] = 66
+    items = list(iter_avro_file("claims.avro", io.BytesIO(bytes(data))))
+    assert numbers(items, Event) == [*range(1, 29), *range(30, 33)]  # records 29..31 numbered one on
+    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
+    assert (dead.origin, dead.error_kind) == ("claims.avro:29", UNCOUNTED_RECORDS)
+    assert "claims 33 records but its data ends after 7" in dead.message
