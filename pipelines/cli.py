@@ -82,6 +82,16 @@ class _QuietBeamWorkerTracebacks:
         return getattr(self._stream, name)
 
 
+class _PrintableFormatter(logging.Formatter):
+    """A record's text with control characters shown as escapes: messages name files and ids the
+    user did not choose (a file name can hold ESC or BEL: a terminal would run them)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from pipelines.commands.output import printable
+
+        return printable(super().format(record), keep_newlines=True)
+
+
 def log_file() -> Path:
     """Where the libraries' logging goes without --verbose: $SOCIAL_MENTORS_LOG, else the cache."""
     return Path(os.environ.get("SOCIAL_MENTORS_LOG") or DEFAULT_LOG).expanduser()
@@ -95,7 +105,7 @@ def _configure_logging(verbose: bool) -> None:
         root.removeHandler(handler)  # ours from an earlier main() in this process; others' stay (pytest's)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(message)s"))
+    console.setFormatter(_PrintableFormatter("%(message)s"))
     if not verbose:
         console.addFilter(_OwnRecords())
         try:
@@ -114,7 +124,7 @@ def _configure_logging(verbose: bool) -> None:
     for old in list(progress.handlers):
         progress.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("  progress: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("  progress: %(message)s"))
     progress.addHandler(handler)
     progress.propagate = False
     if not verbose:  # kafka-python logs every refused connection while a broker starts or restarts

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 from pipelines.commands.options import (add_community_options, add_kafka_options, add_warehouse, community_spec,
                                        fraction, kafka_security, positive_float)
+from pipelines.commands.output import printable
 from pipelines.commands.warehouse import run_query
 
 
@@ -140,7 +141,7 @@ def _settings(args: argparse.Namespace, streaming: bool = False):
 
 def cmd_run(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
-    from pipelines.runners import runner_services
+    from pipelines.runners import check_runner, runner_services
     from pipelines.scoring import run_scoring
     from transforms.decode import ReadEventFiles, repeated_paths
 
@@ -154,8 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
     _require_inputs(args.input)
+    check_runner(beam_args)
     _check_warehouse(settings.warehouse)
-    print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
+    print(printable(f"Scoring {', '.join(args.input)} into {settings.warehouse} ..."), file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
               "it is read once", file=sys.stderr)
@@ -234,6 +236,9 @@ def _require_inputs(patterns: list[str]) -> None:
     from apache_beam.io.filesystems import FileSystems
 
     for pattern in patterns:
+        if "://" not in pattern and os.path.isdir(pattern):  # Beam would fail on it mid-run
+            raise IsADirectoryError(f"--input {printable(pattern)} is a folder: name its files, "
+                                    f"e.g. --input '{printable(os.path.join(pattern, '*.avro'))}'")
         if not FileSystems.match([pattern])[0].metadata_list:
             raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
 

@@ -125,8 +125,8 @@ def _warn_if_partial(warehouse_url: str) -> None:
     from pipelines.summary import newest_run_warning
 
     warning = newest_run_warning(warehouse_url)
-    if warning:
-        print(warning, file=sys.stderr)
+    if warning:  # it names the run's source: file names, as stored, may hold control characters
+        print(printable(warning), file=sys.stderr)
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
