@@ -98,17 +98,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def cmd_run_kafka(args: argparse.Namespace) -> int:
-    beam_args = args.beam_args
-    import dataclasses as dc
-
-    from pipelines.kafka_runs import KafkaSourceSettings, commit_bounded_run, plan_read
-    from pipelines.runners import runner_services
-    from pipelines.scoring import run_scoring
+def kafka_run_config(args: argparse.Namespace):
+    """(KafkaSourceSettings, RunSettings) of a Kafka run, from its parsed command line; no I/O."""
+    from pipelines.kafka_runs import KafkaSourceSettings
     from pipelines.settings import parse_duration
-    from transforms.decode import ReadEventsFromKafka
     from transforms.events import to_millis
-    from transforms.kafka_source import ReadFromKafkaPartitions
 
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
@@ -118,7 +112,20 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         accepted_schema_ids=frozenset(args.schema_id or [1]),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
     )
-    settings = _settings(args, streaming=args.streaming)
+    return source, _settings(args, streaming=args.streaming)
+
+
+def cmd_run_kafka(args: argparse.Namespace) -> int:
+    beam_args = args.beam_args
+    import dataclasses as dc
+
+    from pipelines.kafka_runs import commit_bounded_run, plan_read
+    from pipelines.runners import runner_services
+    from pipelines.scoring import run_scoring
+    from transforms.decode import ReadEventsFromKafka
+    from transforms.kafka_source import ReadFromKafkaPartitions
+
+    source, settings = kafka_run_config(args)
     if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
         signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_read(source, settings)
