@@ -1,4 +1,9 @@
-"""How commands print rows: an aligned table, JSON Lines or CSV, timestamps in ISO 8601 UTC."""
+"""How commands print rows: an aligned table, JSON Lines or CSV, timestamps in ISO 8601 UTC.
+
+JSON Lines and CSV are exports: floats are written at full precision (Python's shortest repr, which
+reads back as the same double), so an exported score equals the stored one. Only the aligned table,
+for people, rounds floats to 6 decimals.
+"""
 from __future__ import annotations
 
 import csv
@@ -13,9 +18,15 @@ def _json_value(value: Any) -> Any:
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return value.isoformat(timespec="milliseconds") + "Z"
-    if isinstance(value, float):
-        return round(value, 6)
     return value
+
+
+def _display_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(round(value, 6))
+    return str(_json_value(value))
 
 
 def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None) -> int:
@@ -33,7 +44,7 @@ def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optiona
             writer.writerow(["" if v is None else _json_value(v) for v in row])
             count += 1
     else:
-        cells = [[("" if v is None else str(_json_value(v))) for v in row] for row in rows]
+        cells = [[_display_value(v) for v in row] for row in rows]
         count = len(cells)
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
         out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
