@@ -10,7 +10,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers"],
-    package_data={"schemas": ["*.avsc", "queries/*.sql"]},
+    package_data={"schemas": ["*.avsc", "history/*.avsc", "queries/*.sql"]},
     install_requires=[
         "apache-beam>=2.77,<3",
         "fastavro>=1.9",

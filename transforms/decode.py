@@ -19,7 +19,7 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from schemas import wire
+from schemas import engagement_event_schema, wire
 from transforms.events import PARSE_ERROR, DeadLetter, Event, InvalidEvent, event_from_record
 
 DEAD_LETTERS = "dead_letters"
@@ -58,7 +58,8 @@ def iter_avro_file(path: str, stream: Any) -> Iterator[Event | DeadLetter]:
     """Records of an Avro container file; a corrupt block ends the file with one PARSE_ERROR."""
     number = 0
     try:
-        for record in fastavro.reader(stream):
+        # Read into the current schema's shape: a file of an older version gets the new fields' defaults.
+        for record in fastavro.reader(stream, reader_schema=engagement_event_schema()):
             number += 1
             yield decode_record(record, f"{path}:{number}", record)
     except Exception as error:  # fastavro raises many types on corrupt data
@@ -166,7 +167,7 @@ def kafka_raw_payload(record: Any) -> str:
     return json.dumps({"key_b64": b64(record.key), "value_b64": b64(record.value)})
 
 
-def decode_kafka_record(record: Any, accepted_schema_ids: frozenset[int]) -> Event | DeadLetter:
+def decode_kafka_record(record: Any, accepted_schema_ids: frozenset[int] | None = None) -> Event | DeadLetter:
     """A KafkaRecord's Event, or a DeadLetter with topic/partition@offset, key and raw bytes."""
     try:
         decoded = wire.decode(record.value, accepted_schema_ids)
@@ -181,8 +182,8 @@ def decode_kafka_record(record: Any, accepted_schema_ids: frozenset[int]) -> Eve
 class DecodeKafkaRecordFn(beam.DoFn):
     """A KafkaRecord in; its Event out, or a DeadLetter on ``dead_letters``."""
 
-    def __init__(self, accepted_schema_ids: frozenset[int]):
-        self.accepted_schema_ids = frozenset(accepted_schema_ids)
+    def __init__(self, accepted_schema_ids: frozenset[int] | None = None):
+        self.accepted_schema_ids = frozenset(accepted_schema_ids) if accepted_schema_ids is not None else None
         self.counters = DecodeCounters()
 
     def process(self, record: Any) -> Iterable[Any]:
@@ -192,7 +193,7 @@ class DecodeKafkaRecordFn(beam.DoFn):
 class ReadEventsFromKafka(beam.PTransform):
     """PBegin -> Events (main output) and DeadLetters (``dead_letters``) from planned Kafka partitions."""
 
-    def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] = frozenset({wire.DEFAULT_SCHEMA_ID})):
+    def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] | None = None):
         super().__init__()
         self.kafka_read = kafka_read
         self.accepted_schema_ids = accepted_schema_ids

@@ -6,6 +6,7 @@ import sys
 from typing import Callable
 
 from pipelines.commands.options import add_kafka_options
+from schemas import wire
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -45,7 +46,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     else:
         community = generate_community(CommunitySpec(seed=args.seed).scaled(args.scale))
         source, total = community.events, len(community.events)
-    schema_id = (args.schema_id or [1])[0]
+    schema_id = (args.schema_id or [wire.DEFAULT_SCHEMA_ID])[0]
     with EventPublisher(args.bootstrap_servers, args.topic, args.wire_format, schema_id) as publisher:
         report = publisher.publish_all(source, total=total)
     if failed_reading:

@@ -102,6 +102,7 @@ def kafka_run_config(args: argparse.Namespace):
     """(KafkaSourceSettings, RunSettings) of a Kafka run, from its parsed command line; no I/O."""
     from pipelines.kafka_runs import KafkaSourceSettings
     from pipelines.settings import parse_duration
+    from schemas import wire
     from transforms.events import to_millis
 
     if args.streaming == bool(args.until_end or args.stop_at):
@@ -109,7 +110,7 @@ def kafka_run_config(args: argparse.Namespace):
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
-        accepted_schema_ids=frozenset(args.schema_id or [1]),
+        accepted_schema_ids=frozenset(args.schema_id) if args.schema_id else wire.known_schema_ids(),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
     )
     return source, _settings(args, streaming=args.streaming)
