@@ -157,7 +157,12 @@ def run_scoring(
     A streaming run ends when the process is interrupted (Ctrl-C or SIGTERM); its summary covers what
     was processed until then. ``on_success`` gets the finished pipeline result of a bounded run.
     """
+    from warehouse import open_warehouse
+
     started = time.monotonic()
+    # Once, here at launch: create a new warehouse, or stop on one of another schema version. The
+    # workers' opens then do no setup work.
+    open_warehouse(settings.warehouse).prepare()
     pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
     decoded = pipeline | "ReadEvents" >> source
     build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)

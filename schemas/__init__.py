@@ -24,7 +24,13 @@ QUERY_DIR = SCHEMA_DIR / "queries"
 
 WAREHOUSE_TABLES = ("pair_scores", "dead_letters")
 ANALYST_QUERIES = ("mentors", "regulars", "pair")
-VIEWS = ("pair_scores_latest",)
+VIEWS = ("pair_scores_latest", "dead_letters_latest")
+
+
+def latest_view(table: str) -> str:
+    """What commands read for ``table``: its ``<table>_latest`` view where there is one (one row per
+    logical record, whatever the warehouse appended), else the table."""
+    return f"{table}_latest" if f"{table}_latest" in VIEWS else table
 
 
 @functools.lru_cache(maxsize=None)

@@ -57,10 +57,19 @@ def bigquery_emulator(tmp_path_factory):
 
 
 @pytest.fixture
-def bigquery_url(bigquery_emulator, request):
-    """A fresh dataset per test."""
+def empty_bigquery_url(bigquery_emulator, request):
+    """A fresh dataset name per test; nothing created."""
     import re
     import uuid
 
     name = re.sub(r"[^a-zA-Z0-9_]", "_", request.node.name)[:40] + "_" + uuid.uuid4().hex[:6]
     return f"bigquery://{bigquery_emulator.project}/{name}"
+
+
+@pytest.fixture
+def bigquery_url(empty_bigquery_url):
+    """A fresh dataset per test, prepared as `warehouse init` or a run's launch leaves it."""
+    from warehouse import open_warehouse
+
+    open_warehouse(empty_bigquery_url).prepare()
+    return empty_bigquery_url

@@ -22,7 +22,12 @@ class RefusedRow(NamedTuple):
 class Warehouse(Protocol):
     """``write_*`` store every row but those they return as refused; a failure of the whole write
     (the warehouse unreachable, say) raises, and the runner retries the bundle. ``bulk`` asks for
-    the warehouse's bulk path where it has one (BigQuery load jobs)."""
+    the warehouse's bulk path where it has one (BigQuery load jobs).
+
+    Opening a warehouse is cheap (every worker does it): no DDL. ``prepare`` runs once at launch
+    (``run``, ``warehouse init``): it creates a new warehouse, and stops on one written by another
+    schema version (schemas.versions.WarehouseOutdated) naming ``migrate``. ``export`` and ``count``
+    read the latest views (``schemas.latest_view``), so both warehouses give the same logical rows."""
 
     url: str
 
@@ -32,9 +37,13 @@ class Warehouse(Protocol):
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
 
-    def export(self, table: str) -> tuple[list[str], Iterator[tuple]]: ...
+    def export(self, table: str, all_rows: bool = False) -> tuple[list[str], Iterator[tuple]]: ...
 
-    def count(self, table: str) -> int: ...
+    def count(self, table: str, all_rows: bool = False) -> int: ...
+
+    def prepare(self, update_definitions: bool = False) -> None: ...
+
+    def migrate(self) -> list[str]: ...
 
 
 def open_warehouse(url: str) -> Warehouse:

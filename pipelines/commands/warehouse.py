@@ -17,8 +17,9 @@ QUERY_PARAMS = {
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
-    warehouse_cmd = commands.add_parser("warehouse", help="create the warehouse's tables and views")
-    warehouse_cmd.add_argument("action", choices=("init",))
+    warehouse_cmd = commands.add_parser(
+        "warehouse", help="create the warehouse's tables and views (init), or bring one to this release's schema (migrate)")
+    warehouse_cmd.add_argument("action", choices=("init", "migrate"))
     add_warehouse(warehouse_cmd)
 
     query = commands.add_parser("query", help="ask the warehouse: mentors, regulars, pair")
@@ -64,11 +65,21 @@ def _require_warehouse(path: str) -> None:
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
     import schemas
+    from schemas import versions
     from warehouse import open_warehouse
 
-    warehouse = open_warehouse(args.warehouse)  # creates what is missing: tables from schemas/, the rest from schemas/queries
+    warehouse = open_warehouse(args.warehouse)
+    if args.action == "migrate":
+        notes = warehouse.migrate()
+        print(f"{args.warehouse}: at schema version {versions.WAREHOUSE_SCHEMA_VERSION} ({versions.fingerprint()}); "
+              "views and table functions rebuilt")
+        for note in notes:
+            print(f"  note: {note}")
+        return 0
+    # Creates what is missing (tables from schemas/, the rest from schemas/queries); the views and
+    # table functions are replaced with the repository's SQL. An older warehouse: migrate first.
+    warehouse.prepare(update_definitions=True)
     if args.warehouse.startswith("bigquery://"):
-        warehouse.ensure(update_definitions=True)  # the view and table functions as the repository has them now
         queries = f"table functions {', '.join(schemas.ANALYST_QUERIES)} (or run `social-mentors query`)"
     else:
         queries = f"queries {', '.join(schemas.ANALYST_QUERIES)} (run with `social-mentors query`)"
