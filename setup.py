@@ -19,6 +19,7 @@ setup(
         "sqlglot>=25",
         "kafka-python>=2.0.2",
         "google-cloud-bigquery>=3.20",
+        "google-cloud-bigquery-storage>=2.25",
     ],
     extras_require={
         "test": ["pytest>=8"],

@@ -48,11 +48,12 @@ def build_scoring_pipeline(
     )
     dead_letters = (decode_dead_letters, resolved.dead_letters) | "AllDeadLetters" >> beam.Flatten()
     if write:
-        refused = scores | "WriteScores" >> WriteScores(settings.warehouse, settings.bulk_writes)
+        row_writes = "storage" if settings.bigquery_write == "storage" else "streaming"
+        refused = scores | "WriteScores" >> WriteScores(settings.warehouse, settings.bulk_writes, row_writes)
         (
             (dead_letters, refused)
             | "WithRefusedScores" >> beam.Flatten()
-            | "WriteDeadLetters" >> WriteDeadLetters(settings.warehouse, settings.bulk_writes)
+            | "WriteDeadLetters" >> WriteDeadLetters(settings.warehouse, settings.bulk_writes, row_writes)
         )
     return ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.skipped, resolved.duplicates)
 

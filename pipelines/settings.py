@@ -7,6 +7,7 @@ from typing import Optional
 
 from transforms.score import ScoringConfig
 
+BIGQUERY_WRITES = ("auto", "load", "streaming", "storage")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -32,8 +33,9 @@ class RunSettings:
     scoring: ScoringConfig = ScoringConfig()
     # Set by a restarted Kafka run: events older than this are re-read as context, not scored.
     replay_fence_ms: Optional[int] = None
-    # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), or "auto": load jobs for a
-    # bounded run, streaming inserts for a stream. The embedded warehouse ignores it.
+    # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), "storage" (the Storage
+    # Write API's default stream), or "auto": load jobs for a bounded run, streaming inserts for a
+    # stream. The embedded warehouse ignores it.
     bigquery_write: str = "auto"
 
     @property
@@ -49,7 +51,7 @@ class RunSettings:
         if self.dedupe_horizon_s < self.allowed_lateness_s:
             # A thread's state must outlive the wait for a late parent, or the wait is cut short.
             raise ValueError("--dedupe-horizon must be at least --allowed-lateness")
-        if self.bigquery_write not in ("auto", "load", "streaming"):
-            raise ValueError("--bigquery-write is auto, load or streaming")
+        if self.bigquery_write not in BIGQUERY_WRITES:
+            raise ValueError(f"--bigquery-write is {', '.join(BIGQUERY_WRITES)}")
         if self.streaming and self.bigquery_write == "load":
             raise ValueError("--bigquery-write load needs a bounded run: a stream writes with streaming inserts")

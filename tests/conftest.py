@@ -45,14 +45,16 @@ def bigquery_emulator(tmp_path_factory):
     from services.bigquery_emulator import BigQueryEmulator
 
     emulator = BigQueryEmulator(tmp_path_factory.mktemp("bigquery"))
-    endpoint = emulator.start()
-    previous = os.environ.get("BIGQUERY_EMULATOR_HOST")
-    os.environ["BIGQUERY_EMULATOR_HOST"] = endpoint
+    endpoints = {"BIGQUERY_EMULATOR_HOST": emulator.start(),
+                 "BIGQUERY_STORAGE_EMULATOR_HOST": emulator.storage_endpoint}
+    previous = {name: os.environ.get(name) for name in endpoints}
+    os.environ.update(endpoints)
     yield emulator
-    if previous is None:
-        os.environ.pop("BIGQUERY_EMULATOR_HOST", None)
-    else:
-        os.environ["BIGQUERY_EMULATOR_HOST"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     emulator.stop()
 
 

@@ -41,10 +41,11 @@ class WriteBatchFn(beam.DoFn):
     """A batch of rows in; written to one warehouse table (upserts for pair_scores). Refused
     pair_scores rows come out as dead letters."""
 
-    def __init__(self, warehouse_url: str, table: str, bulk: bool = False):
+    def __init__(self, warehouse_url: str, table: str, bulk: bool = False, row_writes: str = "streaming"):
         self.warehouse_url = warehouse_url
         self.table = table
         self.bulk = bulk
+        self.row_writes = row_writes
         self.written = Metrics.counter("warehouse", f"{table}_written")
         self.refused = Metrics.counter("warehouse", f"{table}_refused")
 
@@ -52,6 +53,8 @@ class WriteBatchFn(beam.DoFn):
         from warehouse import open_warehouse  # opened on the worker, never pickled
 
         warehouse = open_warehouse(self.warehouse_url)
+        if hasattr(warehouse, "row_writes"):  # BigQuery: insertAll or the Storage Write API
+            warehouse.row_writes = self.row_writes
         self.write = warehouse.write_scores if self.table == "pair_scores" else warehouse.write_dead_letters
 
     def process(self, batch: list[dict[str, Any]]) -> Iterable[DeadLetter]:
@@ -66,14 +69,15 @@ class WriteBatchFn(beam.DoFn):
             yield refused_score_dead_letter(row, reason)
 
 
-def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk: bool) -> beam.PCollection:
+def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk: bool,
+                   row_writes: str = "streaming") -> beam.PCollection:
     return (
         rows
         # Load jobs cost seconds whatever their size, and are counted: always as large as the
         # bundle allows. Streaming inserts: batches sized by Beam to the observed write time.
         | "Batch" >> (beam.BatchElements(min_batch_size=MAX_BULK_BATCH_ROWS, max_batch_size=MAX_BULK_BATCH_ROWS)
                       if bulk else beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BATCH_ROWS))
-        | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table, bulk))
+        | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table, bulk, row_writes))
     )
 
 
@@ -82,14 +86,15 @@ class WriteScores(beam.PTransform):
     it refused as dead letters, in the global window beside the other dead letters. ``bulk`` writes
     with BigQuery load jobs (a bounded run) instead of streaming inserts."""
 
-    def __init__(self, warehouse_url: str, bulk: bool = False):
+    def __init__(self, warehouse_url: str, bulk: bool = False, row_writes: str = "streaming"):
         super().__init__()
         self.warehouse_url = warehouse_url
         self.bulk = bulk
+        self.row_writes = row_writes
 
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
         return (
-            _batched_write(rows, self.warehouse_url, "pair_scores", self.bulk)
+            _batched_write(rows, self.warehouse_url, "pair_scores", self.bulk, self.row_writes)
             | "RefusedIntoGlobalWindow" >> beam.WindowInto(GlobalWindows())
         )
 
@@ -97,11 +102,12 @@ class WriteScores(beam.PTransform):
 class WriteDeadLetters(beam.PTransform):
     """DeadLetters -> the warehouse's ``dead_letters`` table (``bulk`` as for WriteScores)."""
 
-    def __init__(self, warehouse_url: str, bulk: bool = False):
+    def __init__(self, warehouse_url: str, bulk: bool = False, row_writes: str = "streaming"):
         super().__init__()
         self.warehouse_url = warehouse_url
         self.bulk = bulk
+        self.row_writes = row_writes
 
     def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
         rows = dead_letters | "ToRows" >> beam.Map(dead_letter_row)
-        return _batched_write(rows, self.warehouse_url, "dead_letters", self.bulk)
+        return _batched_write(rows, self.warehouse_url, "dead_letters", self.bulk, self.row_writes)

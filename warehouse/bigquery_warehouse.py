@@ -77,6 +77,10 @@ class BigQueryWarehouse:
         self.project, self.dataset = rest.split("/")
         # No request here: every worker's DoFn setup and every command opens the warehouse.
         self.client = _client(self.project)
+        # Rows outside load jobs: "streaming" (insertAll) or "storage" (the Storage Write API's
+        # default stream, warehouse/bigquery_storage.py).
+        self.row_writes = "streaming"
+        self._storage = None
 
     def table_id(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{table}"
@@ -200,6 +204,12 @@ class BigQueryWarehouse:
             return []
         if bulk:
             return self._load(table, rows, row_ids)
+        if self.row_writes == "storage":
+            if self._storage is None:
+                from warehouse.bigquery_storage import StorageWriter
+
+                self._storage = StorageWriter(self.project, self.dataset)
+            return self._storage.append_default(table, rows)
         return self._insert(table, rows, row_ids)
 
     def _load(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> list[RefusedRow]:

@@ -39,8 +39,9 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
     run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
     add_warehouse(run)
-    run.add_argument("--bigquery-write", choices=("auto", "load", "streaming"), default="auto",
-                     help="BigQuery: load jobs or streaming inserts (default auto: load jobs for a bounded run)")
+    run.add_argument("--bigquery-write", choices=("auto", "load", "streaming", "storage"), default="auto",
+                     help="BigQuery: load jobs, streaming inserts (insertAll) or the Storage Write API's default "
+                          "stream (default auto: load jobs for a bounded run, streaming inserts for a stream)")
     _add_window_options(run)
     return {"demo": cmd_demo, "generate": cmd_generate, "run": cmd_run}
 
