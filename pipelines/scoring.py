@@ -1,4 +1,5 @@
-"""The scoring pipeline: read -> resolve -> window -> score -> write, and its run summary."""
+"""The scoring pipeline: read -> resolve -> window -> score -> write (with the run ledger), and its
+run: status in the warehouse, summary read back from it (``pipelines.summary``)."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,13 +8,13 @@ import time
 from typing import Any, Callable, Optional
 
 import apache_beam as beam
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines.settings import RunSettings
+from pipelines.summary import FAILED, RUNNING, RunSummary, record_run, run_row, summarize
 from transforms.conversations import ResolveConversations
+from transforms.ledger import WriteWithLedger
 from transforms.score import PairContributions, ScorePairs
-from transforms.sink import WriteDeadLetters, WriteScores
 from transforms.windowing import WindowInteractions
 
 
@@ -31,7 +32,10 @@ class ScoringOutputs:
 def build_scoring_pipeline(
     events: beam.PCollection, decode_dead_letters: beam.PCollection, settings: RunSettings, write: bool = True
 ) -> ScoringOutputs:
-    """Wire the scoring steps onto already-decoded Events and their decode dead letters."""
+    """Wire the scoring steps onto already-decoded Events and their decode dead letters; with ``write``,
+    write the results and the run ledger under the run id ``settings.run_started_at`` (stamped now
+    when None)."""
+    settings = settings.started()
     resolved = events | "ResolveConversations" >> ResolveConversations(
         streaming=settings.streaming,
         allowed_lateness_s=settings.allowed_lateness_s,
@@ -44,98 +48,18 @@ def build_scoring_pipeline(
         | "WindowInteractions" >> WindowInteractions(
             settings.window_s, settings.allowed_lateness_s, settings.early_firing_s, streaming=settings.streaming
         )
-        | "ScorePairs" >> ScorePairs(settings.scoring, bounded=not settings.streaming)
+        | "ScorePairs" >> ScorePairs(settings.scoring, bounded=not settings.streaming,
+                                     run_started_at=settings.run_started_at)
     )
     dead_letters = (decode_dead_letters, resolved.dead_letters) | "AllDeadLetters" >> beam.Flatten()
+    outputs = ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.skipped, resolved.duplicates)
     if write:
-        row_writes = "storage" if settings.bigquery_write == "storage" else "streaming"
-        refused = scores | "WriteScores" >> WriteScores(settings.warehouse, settings.bulk_writes, row_writes)
-        (
-            (dead_letters, refused)
-            | "WithRefusedScores" >> beam.Flatten()
-            | "WriteDeadLetters" >> WriteDeadLetters(settings.warehouse, settings.bulk_writes, row_writes)
-        )
-    return ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.skipped, resolved.duplicates)
-
-
-@dataclasses.dataclass
-class RunSummary:
-    """What happened to every input record, from the pipeline's metrics."""
-
-    records_in: int
-    scored: int
-    skipped: dict[str, int]
-    duplicates: int
-    dead_letters: dict[str, int]
-    pair_score_rows: int
-    seconds: float
-    warehouse: str
-    # pair_scores rows the warehouse refused (kept in dead_letters as WAREHOUSE_REFUSED); rows, not
-    # input records, so outside the balance of records
-    refused_rows: int = 0
-
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
-
-    @property
-    def dead_letters_total(self) -> int:
-        return sum(self.dead_letters.values())
-
-    @property
-    def balanced(self) -> bool:
-        """Every record is scored, skipped, a duplicate or a dead letter."""
-        return self.records_in == self.scored + self.skipped_total + self.duplicates + self.dead_letters_total
-
-    def render(self) -> str:
-        def detail(counts: dict[str, int]) -> str:
-            return f" ({', '.join(f'{k}: {v:,}' for k, v in sorted(counts.items()))})" if counts else ""
-
-        rate = self.records_in / self.seconds if self.seconds > 0 else 0.0
-        lines = [
-            "Run summary",
-            f"  records in      {self.records_in:>12,}",
-            f"  scored          {self.scored:>12,}  interactions",
-            f"  skipped         {self.skipped_total:>12,}{detail(self.skipped)}",
-            f"  duplicates      {self.duplicates:>12,}",
-            f"  dead-lettered   {self.dead_letters_total:>12,}{detail(self.dead_letters)}",
-            f"  pair rows       {self.pair_score_rows:>12,}  written to {self.warehouse}",
-            *([f"  refused rows    {self.refused_rows:>12,}  pair rows the warehouse refused: see dead_letters "
-               "where error_kind = 'WAREHOUSE_REFUSED' for its reasons"] if self.refused_rows else []),
-            f"  time taken      {self.seconds:>12.1f} s  ({rate:,.0f} records/s)",
-        ]
-        if self.balanced:
-            lines.append("  accounting      balanced: in = scored + skipped + duplicates + dead-lettered")
-        else:
-            lines.append(
-                "  accounting      NOT balanced: some records are unaccounted for; please report this "
-                "with the input that caused it"
-            )
-        return "\n".join(lines)
-
-
-def summarize(result: Any, seconds: float, warehouse: str) -> RunSummary:
-    """Read the counters of a finished pipeline into a RunSummary."""
-    counters: dict[tuple[str, str], int] = {}
-    for counter in result.metrics().query(MetricsFilter())["counters"]:
-        key = (counter.key.metric.namespace, counter.key.metric.name)
-        value = counter.committed if counter.committed is not None else counter.attempted
-        counters[key] = counters.get(key, 0) + (value or 0)
-
-    def by_namespace(namespace: str) -> dict[str, int]:
-        return {name: value for (ns, name), value in counters.items() if ns == namespace and value}
-
-    return RunSummary(
-        records_in=counters.get(("decode", "records_read"), 0),
-        scored=counters.get(("resolve", "interactions"), 0),
-        skipped=by_namespace("skipped"),
-        duplicates=counters.get(("resolve", "duplicates"), 0),
-        dead_letters=by_namespace("dead_letters"),
-        pair_score_rows=counters.get(("score", "pair_score_rows"), 0),
-        refused_rows=counters.get(("warehouse", "pair_scores_refused"), 0),
-        seconds=seconds,
-        warehouse=warehouse,
-    )
+        results = dict(events=events, decode_dead_letters=decode_dead_letters, interactions=outputs.interactions,
+                       skipped=outputs.skipped, duplicates=outputs.duplicates, dead_letters=outputs.dead_letters,
+                       scores=outputs.scores)
+        results | "WriteWithLedger" >> WriteWithLedger(
+            settings.sink_warehouse, settings.run_started_at, settings.streaming, settings.bulk_writes)
+    return outputs
 
 
 def pipeline_options(beam_args: list[str], streaming: bool) -> PipelineOptions:
@@ -149,14 +73,23 @@ def pipeline_options(beam_args: list[str], streaming: bool) -> PipelineOptions:
     return options
 
 
+def describe_source(source: beam.PTransform) -> str:
+    """What a run reads, for the ``runs`` table."""
+    patterns = getattr(source, "patterns", None)
+    return f"files: {', '.join(patterns)}" if patterns else source.label
+
+
 def run_scoring(
     source: beam.PTransform, settings: RunSettings, beam_args: Optional[list[str]] = None,
-    on_success: Optional[Callable[[Any], None]] = None,
+    on_success: Optional[Callable[[Any], None]] = None, source_description: Optional[str] = None,
 ) -> RunSummary:
     """Run the pipeline on ``source`` (a PTransform yielding events and dead_letters) to the end.
 
-    A streaming run ends when the process is interrupted (Ctrl-C or SIGTERM); its summary covers what
-    was processed until then. ``on_success`` gets the finished pipeline result of a bounded run.
+    The run is recorded in the warehouse's ``runs`` table (RUNNING, then FINISHED or FAILED) and its
+    summary is read back from the warehouse (``pipelines.summary``). A pipeline that fails does not
+    raise here: its summary says so and does not balance. A streaming run ends when the process is
+    interrupted (Ctrl-C or SIGTERM); its summary covers what was processed until then.
+    ``on_success`` gets the finished pipeline result of a bounded run that balanced.
     """
     from warehouse import open_warehouse
 
@@ -164,20 +97,42 @@ def run_scoring(
     # Once, here at launch: create a new warehouse, or stop on one of another schema version. The
     # workers' opens then do no setup work.
     open_warehouse(settings.warehouse).prepare()
-    pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
-    decoded = pipeline | "ReadEvents" >> source
-    build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
-    result = pipeline.run()
+    settings = settings.started()
+    described = source_description or describe_source(source)
+    record_run(settings.warehouse, run_row(settings.run_started_at, described, RUNNING))
+    failure: Optional[str] = None
+    finished = False
     try:
-        result.wait_until_finish()
-    except KeyboardInterrupt:
-        if not settings.streaming:
-            raise
+        pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
+        decoded = pipeline | "ReadEvents" >> source
+        build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
+        result = pipeline.run()
         try:
-            result.cancel()
-        except Exception as error:  # the runner may already be gone with the same signal
-            logging.getLogger(__name__).info("cancel after interrupt: %s", error)
-    else:
-        if on_success is not None:
-            on_success(result)
-    return summarize(result, time.monotonic() - started, settings.warehouse)
+            result.wait_until_finish()
+        except KeyboardInterrupt:
+            if not settings.streaming:
+                raise
+            try:
+                result.cancel()
+            except Exception as error:  # the runner may already be gone with the same signal
+                logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+        else:
+            finished = True
+    except KeyboardInterrupt:
+        record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED)
+                   | {"message": "interrupted before the end of a bounded run"})
+        raise
+    except Exception as error:  # reported in the summary, which then does not balance
+        logging.getLogger(__name__).debug("the pipeline failed", exc_info=True)
+        failure = _first_line(error)
+    summary = summarize(settings.warehouse, settings.run_started_at, time.monotonic() - started, failure)
+    record_run(settings.warehouse, run_row(settings.run_started_at, described, summary.status, summary))
+    if finished and on_success is not None and summary.balanced:
+        on_success(result)
+    return summary
+
+
+def _first_line(error: BaseException, limit: int = 500) -> str:
+    text = str(error).strip().splitlines()
+    line = text[-1] if text else ""  # a runner's wrapped error ends with the original one
+    return f"{type(error).__name__}: {line}"[:limit]

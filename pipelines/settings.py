@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from typing import Optional
 
 from transforms.score import ScoringConfig
@@ -37,6 +38,22 @@ class RunSettings:
     # Write API's default stream), or "auto": load jobs for a bounded run, streaming inserts for a
     # stream. The embedded warehouse ignores it.
     bigquery_write: str = "auto"
+    # The run's id: when it started, in epoch millis, on every row it writes (pair_scores,
+    # dead_letters, run_ledger, runs). None: stamped when the run starts (``started``).
+    run_started_at: Optional[int] = None
+
+    def started(self) -> "RunSettings":
+        """These settings with the run id stamped now, unless they carry one already."""
+        if self.run_started_at is not None:
+            return self
+        return dataclasses.replace(self, run_started_at=int(time.time() * 1000))
+
+    @property
+    def sink_warehouse(self) -> str:
+        """The warehouse URL the sinks open: BigQuery's with ``?write=storage`` for the Storage Write API."""
+        if self.bigquery_write == "storage" and self.warehouse.startswith("bigquery://"):
+            return self.warehouse + "?write=storage"
+        return self.warehouse
 
     @property
     def bulk_writes(self) -> bool:

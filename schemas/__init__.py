@@ -1,13 +1,16 @@
 """The schemas: the single source of truth for events, warehouse tables and analyst queries.
 
 * ``engagement_event.avsc`` is the wire and file format of every input event.
-* ``pair_scores.avsc`` and ``dead_letters.avsc`` describe the warehouse tables as Avro records; the
-  DuckDB DDL and the BigQuery table schema are both derived from them here, never written twice.
-  Table-level facts ride along as ``x-`` attributes (primary key, partitioning, clustering).
+* ``pair_scores.avsc``, ``dead_letters.avsc``, ``run_ledger.avsc`` and ``runs.avsc`` describe the
+  warehouse tables as Avro records; the DuckDB DDL and the BigQuery table schema are both derived
+  from them here, never written twice. Table-level facts ride along as ``x-`` attributes (primary
+  key, partitioning, clustering).
 * ``queries/*.sql`` hold the analysts' queries, written once in BigQuery SQL with ``@named``
   parameters, typed on their ``-- Parameters:`` line. In BigQuery each becomes a table function
   (``bigquery_ddl``) that ``social-mentors query`` calls with query parameters (``bigquery_call``);
-  the embedded warehouse runs the copy that sqlglot transpiles to DuckDB.
+  the embedded warehouse runs the copy that sqlglot transpiles to DuckDB. ``VIEWS`` are created with
+  the tables; ``RUN_QUERIES`` are the run summary's own reads (``run_accounting``) and the check of
+  the newest run's status (``newest_run``), run as plain parameterized queries in both warehouses.
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ import fastavro
 SCHEMA_DIR = Path(__file__).resolve().parent
 QUERY_DIR = SCHEMA_DIR / "queries"
 
-WAREHOUSE_TABLES = ("pair_scores", "dead_letters")
+WAREHOUSE_TABLES = ("pair_scores", "dead_letters", "run_ledger", "runs")
 ANALYST_QUERIES = ("mentors", "regulars", "pair")
-VIEWS = ("pair_scores_latest", "dead_letters_latest")
+VIEWS = ("pair_scores_latest", "dead_letters_latest", "run_ledger_latest", "runs_latest")
+RUN_QUERIES = ("run_accounting", "newest_run")
 
 
 def latest_view(table: str) -> str:
@@ -199,6 +203,11 @@ def bigquery_ddl(name: str, project: str, dataset: str, replace: bool = True) ->
     body = tree.sql(dialect="bigquery", pretty=True, comments=False)
     create = "CREATE OR REPLACE TABLE FUNCTION" if replace else "CREATE TABLE FUNCTION IF NOT EXISTS"
     return f"{create} `{project}.{dataset}.{name}`({signature}) AS (\n{body}\n)"
+
+
+def bigquery_sql(name: str, project: str, dataset: str) -> str:
+    """A query of ``RUN_QUERIES`` in BigQuery SQL, every table qualified, ``@named`` parameters kept."""
+    return _parsed_for_bigquery(name, project, dataset).sql(dialect="bigquery", pretty=True)
 
 
 def bigquery_call(name: str, project: str, dataset: str) -> str:

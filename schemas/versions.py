@@ -15,7 +15,8 @@ import json
 import schemas
 
 # Raise it with every change of the warehouse tables, views or table functions.
-# 1: release 837bc8c (no version recorded); 2: the version is recorded, dead_letters_latest view.
+# 1: release 837bc8c (no version recorded). 2: the version is recorded; dead_letters_latest; the runs
+# and run_ledger tables, dead_letters.run_started_at and its wider key.
 WAREHOUSE_SCHEMA_VERSION = 2
 # Where a warehouse records it: one row per migration, the newest wins.
 VERSION_TABLE = "warehouse_schema"

@@ -1,8 +1,11 @@
-"""Write results to the warehouse: pair_scores rows and dead letters, in batches of up to 5,000.
+"""Write results to the warehouse: pair_scores rows, dead letters and the run ledger, in batches.
 
 A row the warehouse refuses (BigQuery's per-row errors) is not lost: ``WriteScores`` returns it as a
-dead letter, with the reason, for ``WriteDeadLetters`` to store. A refused dead letter has nowhere
-left to go, so it fails the bundle with BigQuery's reason.
+dead letter, with the reason, for ``WriteDeadLetters`` to store. A refused dead letter or ledger row
+has nowhere left to go, so it fails the bundle with BigQuery's reason. ``WriteScores`` also returns
+how many rows the warehouse did not store because it keeps a row of another run computed from more
+data (the embedded warehouse's guard against a restart that replays truncated data); the run ledger
+counts both.
 """
 from __future__ import annotations
 
@@ -21,12 +24,14 @@ from transforms.events import WAREHOUSE_REFUSED, DeadLetter
 # since BigQuery allows a table 1,500 of them a day.
 MAX_BATCH_ROWS = 5_000
 MAX_BULK_BATCH_ROWS = 50_000
+KEPT = "kept"  # WriteScores' output of kept-row counts
 
 
-def dead_letter_row(dead_letter: DeadLetter) -> dict[str, Any]:
-    """A DeadLetter as a ``dead_letters`` row, stamped with its arrival time."""
+def dead_letter_row(dead_letter: DeadLetter, run_started_at: int) -> dict[str, Any]:
+    """A DeadLetter as a ``dead_letters`` row of run ``run_started_at``, stamped with its arrival time."""
     row = dead_letter._asdict()
     row["arrived_at"] = int(time.time() * 1000)
+    row["run_started_at"] = run_started_at
     return row
 
 
@@ -37,29 +42,32 @@ def refused_score_dead_letter(row: dict[str, Any], reason: str) -> DeadLetter:
     return DeadLetter(origin, WAREHOUSE_REFUSED, reason, None, json.dumps(row, sort_keys=True))
 
 
-class WriteBatchFn(beam.DoFn):
-    """A batch of rows in; written to one warehouse table (upserts for pair_scores). Refused
-    pair_scores rows come out as dead letters."""
+_WRITERS = {"pair_scores": "write_scores", "dead_letters": "write_dead_letters", "run_ledger": "write_ledger"}
 
-    def __init__(self, warehouse_url: str, table: str, bulk: bool = False, row_writes: str = "streaming"):
+
+class WriteBatchFn(beam.DoFn):
+    """A batch of rows in; written to one warehouse table. Refused pair_scores rows come out as dead
+    letters; the count of rows kept back for a more complete stored row on ``kept``."""
+
+    def __init__(self, warehouse_url: str, table: str, bulk: bool = False):
         self.warehouse_url = warehouse_url
         self.table = table
         self.bulk = bulk
-        self.row_writes = row_writes
         self.written = Metrics.counter("warehouse", f"{table}_written")
         self.refused = Metrics.counter("warehouse", f"{table}_refused")
+        self.kept = Metrics.counter("warehouse", f"{table}_kept_more_complete")
 
     def setup(self) -> None:
         from warehouse import open_warehouse  # opened on the worker, never pickled
 
-        warehouse = open_warehouse(self.warehouse_url)
-        if hasattr(warehouse, "row_writes"):  # BigQuery: insertAll or the Storage Write API
-            warehouse.row_writes = self.row_writes
-        self.write = warehouse.write_scores if self.table == "pair_scores" else warehouse.write_dead_letters
+        self.write = getattr(open_warehouse(self.warehouse_url), _WRITERS[self.table])
 
-    def process(self, batch: list[dict[str, Any]]) -> Iterable[DeadLetter]:
-        refused = self.write(batch, bulk=self.bulk)
-        self.written.inc(len(batch) - len(refused))
+    def process(self, batch: list[dict[str, Any]]) -> Iterable[Any]:
+        refused, kept = self.write(batch, bulk=self.bulk)
+        self.written.inc(len(batch) - len(refused) - kept)
+        if kept:
+            self.kept.inc(kept)
+            yield beam.pvalue.TaggedOutput(KEPT, kept)
         if not refused:
             return
         self.refused.inc(len(refused))
@@ -69,45 +77,59 @@ class WriteBatchFn(beam.DoFn):
             yield refused_score_dead_letter(row, reason)
 
 
-def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk: bool,
-                   row_writes: str = "streaming") -> beam.PCollection:
+def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk: bool) -> beam.pvalue.DoOutputsTuple:
     return (
         rows
         # Load jobs cost seconds whatever their size, and are counted: always as large as the
         # bundle allows. Streaming inserts: batches sized by Beam to the observed write time.
         | "Batch" >> (beam.BatchElements(min_batch_size=MAX_BULK_BATCH_ROWS, max_batch_size=MAX_BULK_BATCH_ROWS)
                       if bulk else beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BATCH_ROWS))
-        | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table, bulk, row_writes))
+        | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table, bulk)).with_outputs(KEPT, main="refused")
     )
 
 
 class WriteScores(beam.PTransform):
-    """``pair_scores`` rows -> the warehouse (newest pane per pair and window kept); returns the rows
-    it refused as dead letters, in the global window beside the other dead letters. ``bulk`` writes
-    with BigQuery load jobs (a bounded run) instead of streaming inserts."""
+    """``pair_scores`` rows -> the warehouse (one row per pair and window kept, see ``warehouse``);
+    returns ``{"refused": the rows it refused as dead letters, "kept": counts of rows not stored for
+    a more complete row of another run}``, both in the global window. ``bulk`` writes with BigQuery
+    load jobs (a bounded run) instead of streaming inserts."""
 
-    def __init__(self, warehouse_url: str, bulk: bool = False, row_writes: str = "streaming"):
+    def __init__(self, warehouse_url: str, bulk: bool = False):
         super().__init__()
         self.warehouse_url = warehouse_url
         self.bulk = bulk
-        self.row_writes = row_writes
 
-    def expand(self, rows: beam.PCollection) -> beam.PCollection:
-        return (
-            _batched_write(rows, self.warehouse_url, "pair_scores", self.bulk, self.row_writes)
-            | "RefusedIntoGlobalWindow" >> beam.WindowInto(GlobalWindows())
-        )
+    def expand(self, rows: beam.PCollection) -> dict[str, beam.PCollection]:
+        written = _batched_write(rows, self.warehouse_url, "pair_scores", self.bulk)
+        return {
+            "refused": written.refused | "RefusedIntoGlobalWindow" >> beam.WindowInto(GlobalWindows()),
+            "kept": written[KEPT] | "KeptIntoGlobalWindow" >> beam.WindowInto(GlobalWindows()),
+        }
 
 
 class WriteDeadLetters(beam.PTransform):
-    """DeadLetters -> the warehouse's ``dead_letters`` table (``bulk`` as for WriteScores)."""
+    """DeadLetters of run ``run_started_at`` -> the warehouse's ``dead_letters`` table (``bulk`` as
+    for WriteScores)."""
 
-    def __init__(self, warehouse_url: str, bulk: bool = False, row_writes: str = "streaming"):
+    def __init__(self, warehouse_url: str, run_started_at: int, bulk: bool = False):
+        super().__init__()
+        self.warehouse_url = warehouse_url
+        self.run_started_at = run_started_at
+        self.bulk = bulk
+
+    def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
+        run = self.run_started_at
+        rows = dead_letters | "ToRows" >> beam.Map(dead_letter_row, run)
+        return _batched_write(rows, self.warehouse_url, "dead_letters", self.bulk).refused
+
+
+class WriteLedgerRows(beam.PTransform):
+    """``run_ledger`` rows -> the warehouse (the highest pane of each run, outcome and reason wins)."""
+
+    def __init__(self, warehouse_url: str, bulk: bool = False):
         super().__init__()
         self.warehouse_url = warehouse_url
         self.bulk = bulk
-        self.row_writes = row_writes
 
-    def expand(self, dead_letters: beam.PCollection) -> beam.PCollection:
-        rows = dead_letters | "ToRows" >> beam.Map(dead_letter_row)
-        return _batched_write(rows, self.warehouse_url, "dead_letters", self.bulk, self.row_writes)
+    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        return _batched_write(rows, self.warehouse_url, "run_ledger", self.bulk).refused

@@ -1,4 +1,5 @@
-"""The warehouse behind one small interface: write scores and dead letters, run analyst queries.
+"""The warehouse behind one small interface: write scores, dead letters, the run ledger and run
+statuses; run analyst queries and the run summary's reads.
 
 ``open_warehouse(url)`` returns the implementation for a URL: a path (or ``duckdb://PATH``) is the
 embedded DuckDB file; ``bigquery://PROJECT/DATASET`` is BigQuery. Tables come from ``schemas/*.avsc``
@@ -19,10 +20,19 @@ class RefusedRow(NamedTuple):
     reason: str
 
 
+class Written(NamedTuple):
+    """What a write did besides storing rows: the rows the warehouse refused, and (pair_scores) how
+    many rows it did not store because it keeps a row of another run computed from more data."""
+
+    refused: list[RefusedRow]
+    kept: int = 0
+
+
 class Warehouse(Protocol):
-    """``write_*`` store every row but those they return as refused; a failure of the whole write
-    (the warehouse unreachable, say) raises, and the runner retries the bundle. ``bulk`` asks for
-    the warehouse's bulk path where it has one (BigQuery load jobs).
+    """``write_*`` store every row but those they return as refused or kept; a failure of the whole
+    write (the warehouse unreachable, say) raises, and the runner retries the bundle. ``bulk`` asks
+    for the warehouse's bulk path where it has one (BigQuery load jobs). ``query`` runs an analyst
+    query or one of ``schemas.RUN_QUERIES``.
 
     Opening a warehouse is cheap (every worker does it): no DDL. ``prepare`` runs once at launch
     (``run``, ``warehouse init``): it creates a new warehouse, and stops on one written by another
@@ -31,9 +41,13 @@ class Warehouse(Protocol):
 
     url: str
 
-    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]: ...
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written: ...
 
-    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]: ...
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written: ...
+
+    def write_ledger(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written: ...
+
+    def record_run(self, row: dict[str, Any]) -> None: ...
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
 

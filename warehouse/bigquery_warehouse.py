@@ -11,9 +11,12 @@ the design never touches BigQuery's streaming buffer. Rows are appended in one o
 * load jobs (``bulk``, a bounded run's way): free, and without the streaming limits on old
   partitions, but without insert ids.
 
-Either way, the ``pair_scores_latest`` view removes what BigQuery did not deduplicate: it keeps the
-newest run's highest pane per pair and window. Rows BigQuery refuses (its per-row errors) are
-returned with the reason, and the pipeline writes them to ``dead_letters``.
+Either way, the ``pair_scores_latest`` view removes what BigQuery did not deduplicate and chooses the
+row the embedded warehouse keeps: per pair and window, of each run its highest pane, then the row
+of the most data (reader_comments + author_replies), then the newest run. Rows BigQuery refuses
+(its per-row errors) are returned with the reason, and the pipeline writes them to ``dead_letters``.
+``run_ledger`` and ``runs`` are appended the same way; ``run_ledger_latest`` and ``runs_latest``
+show the newest count and status.
 
 The analysts' queries (``schemas/queries``) become table functions, ``mentors(arg_reader, arg_site,
 arg_half_life_days, arg_top)`` and so on, created with the tables; ``query`` calls them with query
@@ -33,7 +36,7 @@ from typing import Any, Iterator, Optional
 
 import schemas
 from schemas import versions
-from warehouse import RefusedRow, migration
+from warehouse import RefusedRow, Written, migration
 
 # A request holding one invalid row is refused whole; the valid rows are sent again this often.
 MAX_INSERT_ATTEMPTS = 3
@@ -70,6 +73,7 @@ def _bq_value(value: Any, is_timestamp: bool) -> Any:
 
 class BigQueryWarehouse:
     def __init__(self, url: str):
+        url, _, options = url.partition("?")
         rest = url[len("bigquery://"):].strip("/")
         if rest.count("/") != 1:
             raise ValueError(f"{url!r}: write bigquery://PROJECT/DATASET")
@@ -79,7 +83,7 @@ class BigQueryWarehouse:
         self.client = _client(self.project)
         # Rows outside load jobs: "streaming" (insertAll) or "storage" (the Storage Write API's
         # default stream, warehouse/bigquery_storage.py).
-        self.row_writes = "streaming"
+        self.row_writes = "storage" if options == "write=storage" else "streaming"
         self._storage = None
 
     def table_id(self, table: str) -> str:
@@ -259,17 +263,35 @@ class BigQueryWarehouse:
                                f"the runner will retry the bundle")
         return refused
 
-    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
-        key = schemas.table_layout("pair_scores")["primary_key"]
-        ids = ["|".join(str(row[c]) for c in key + ["run_started_at", "pane_index"]) for row in rows]
-        return self._write("pair_scores", rows, ids, bulk)
+    def _ids(self, table: str, rows: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> list[str]:
+        """Stable insert ids: the row's key (and ``extra`` columns), so a retried insert adds no row."""
+        columns = schemas.table_layout(table)["primary_key"] + list(extra)
+        return ["|".join(str(row[c]) for c in columns) for row in rows]
 
-    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
-        key = schemas.table_layout("dead_letters")["primary_key"]
-        return self._write("dead_letters", rows, ["|".join(str(row[c]) for c in key) for row in rows], bulk)
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        """Append rows; the view chooses among them (nothing is kept back at write time)."""
+        ids = self._ids("pair_scores", rows, ("run_started_at", "pane_index"))
+        return Written(self._write("pair_scores", rows, ids, bulk))
+
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        return Written(self._write("dead_letters", rows, self._ids("dead_letters", rows), bulk))
+
+    def write_ledger(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        return Written(self._write("run_ledger", rows, self._ids("run_ledger", rows, ("pane_index",)), bulk))
+
+    def record_run(self, row: dict[str, Any]) -> None:
+        """Append a run's status by streaming insert: two small rows a run, which load jobs (1,500 a
+        table a day) should not be spent on."""
+        refused = self._insert("runs", [row], self._ids("runs", [row], ("status", "recorded_at")))
+        if refused:
+            raise RuntimeError(f"BigQuery refused the status of run {row['run_started_at']}: {refused[0].reason}")
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
-        call = schemas.bigquery_call(name, self.project, self.dataset)
+        """An analyst query through its table function, or one of ``schemas.RUN_QUERIES`` as it is."""
+        if name in schemas.RUN_QUERIES:
+            call = schemas.bigquery_sql(name, self.project, self.dataset)
+        else:
+            call = schemas.bigquery_call(name, self.project, self.dataset)
         result = self.client.query(call, job_config=self._job_config(name, params)).result()
         columns = [field.name for field in result.schema]
         return columns, [_naive_row(tuple(row.values())) for row in result]

@@ -1,9 +1,15 @@
 """The embedded warehouse: one DuckDB file, tables derived from ``schemas/``.
 
-``pair_scores`` keeps the newest pane of every (site, author, reader, window): writes are upserts
-keyed by the table's primary key, so replaying the same input is idempotent and a late pane replaces
-the on-time one. ``dead_letters`` is keyed by (origin, error_kind): a replayed bad record is stored
-once. Writers and readers may be different processes: see :func:`connect`.
+``pair_scores`` keeps one row per (site, author, reader, window): writes are upserts keyed by the
+table's primary key, so replaying the same input is idempotent. A later pane of the same run replaces
+the earlier one; a row of another run replaces the stored row only when computed from at least as
+much data (reader_comments + author_replies; on a tie the newer run wins), so a restart that replays
+a topic whose retention dropped the oldest events never overwrites a complete row with a truncated
+one. Such refusals are counted (``Written.kept``). ``pair_scores_latest`` chooses the same row where
+rows are appended (BigQuery). ``dead_letters`` is keyed by (run, origin, error_kind): a bad record
+read twice by one run is stored once. ``run_ledger`` keeps the newest count per run, outcome and
+reason; ``runs`` the newest status per run. Writers and readers may be different processes: see
+:func:`connect`.
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import pyarrow as pa
 
 import schemas
 from schemas import versions
-from warehouse import RefusedRow, migration
+from warehouse import Written, migration
 
 # DuckDB lets one process at a time hold a file. Every operation opens the file, works and closes
 # it again, so a streaming pipeline (the writer) and an analyst's query (a reader in another
@@ -94,9 +100,24 @@ def _create_views(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute(schemas.query_sql(view, "duckdb"))
 
 
-def _recency(row: dict[str, Any]) -> tuple[int, int]:
-    """Which of two rows of one pair and window is newer: the later run's, then the higher pane."""
-    return row["run_started_at"], row["pane_index"]
+
+def _replaces(new: str, old: str) -> str:
+    """SQL: whether row ``new`` replaces the stored row ``old`` of the same pair and window."""
+    contributions = "{t}.reader_comments + {t}.author_replies"
+    more, less = contributions.format(t=new), contributions.format(t=old)
+    return (
+        f"({new}.run_started_at = {old}.run_started_at AND {new}.pane_index >= {old}.pane_index) OR "
+        f"({new}.run_started_at <> {old}.run_started_at AND ({more} > {less} OR "
+        f"({more} = {less} AND {new}.run_started_at > {old}.run_started_at)))"
+    )
+
+
+def replaces(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """:func:`_replaces` for two rows in hand (the rows of one write, before the upsert)."""
+    if new["run_started_at"] == old["run_started_at"]:
+        return new["pane_index"] >= old["pane_index"]
+    contributions = [row["reader_comments"] + row["author_replies"] for row in (new, old)]
+    return (contributions[0], new["run_started_at"]) > (contributions[1], old["run_started_at"])
 
 
 class DuckDBWarehouse:
@@ -186,45 +207,76 @@ class DuckDBWarehouse:
             types[field["name"]] = _ARROW_TYPES[duck]
         return pa.table({c: pa.array([row.get(c) for row in rows], type=types[c]) for c in columns})
 
-    def _insert(self, table: str, rows: list[dict[str, Any]], conflict: str) -> int:
+    def _insert(self, table: str, rows: list[dict[str, Any]], conflict: str, count_kept: str = "") -> int:
+        """Insert ``rows`` with an ON CONFLICT clause; returns what ``count_kept`` (a query over
+        ``incoming_rows``, in the same connection, before the insert) counts, else 0."""
         if not rows:
             return 0
         columns = schemas.field_names(table)
         stamps = set(schemas.timestamp_fields(table))
-        select = ", ".join(f"epoch_ms({c})" if c in stamps else c for c in columns)
+        select = ", ".join(f"epoch_ms({c}) AS {c}" if c in stamps else c for c in columns)
         batch = self._arrow(table, rows)
         with connect(self.path) as connection:
-            connection.register("incoming_rows", batch)
+            connection.register("raw_rows", batch)
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW incoming_rows AS SELECT {select} FROM raw_rows")
+            kept = connection.execute(count_kept).fetchone()[0] if count_kept else 0
             connection.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM incoming_rows {conflict}"
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM incoming_rows {conflict}"
             )
-        return len(rows)
+        return kept
 
-    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
-        """Upsert rows, keeping the newest row of each (site, author, reader, window): the latest run's,
-        then the highest pane (a retried, older pane of the same run never replaces a newer one).
-        ``bulk`` changes nothing here: every write is one statement."""
+    def _upsert(self, table: str, condition: str) -> str:
+        key = schemas.table_layout(table)["primary_key"]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in schemas.field_names(table) if c not in key)
+        return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {condition}"
+
+    def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        """Upsert rows: one per (site, author, reader, window), chosen as the module says; returns how
+        many rows were not stored because a row of another run with more data was kept. ``bulk``
+        changes nothing here: every write is one statement."""
         key = schemas.table_layout("pair_scores")["primary_key"]
-        newest: dict[tuple, dict[str, Any]] = {}
-        for row in rows:  # one command may not update a row twice: keep the newest pane per key
+        chosen: dict[tuple, dict[str, Any]] = {}
+        kept = 0
+        for row in rows:  # one command may not update a row twice: choose per key first
             k = tuple(row[c] for c in key)
-            if k not in newest or _recency(row) >= _recency(newest[k]):
-                newest[k] = row
-        updates = ", ".join(f"{c} = excluded.{c}" for c in schemas.field_names("pair_scores") if c not in key)
-        conflict = (
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
-            "WHERE excluded.run_started_at > pair_scores.run_started_at OR "
-            "(excluded.run_started_at = pair_scores.run_started_at AND excluded.pane_index >= pair_scores.pane_index)"
+            current = chosen.get(k)
+            if current is None or replaces(row, current):
+                chosen[k], loser = row, current
+            else:
+                loser = row
+            if loser is not None and loser["run_started_at"] != chosen[k]["run_started_at"]:
+                kept += 1
+        on_key = " AND ".join(f"new.{c} = pair_scores.{c}" for c in key)
+        count_kept = (  # stored rows of another run that the incoming row does not replace
+            f"SELECT COUNT(*) FROM incoming_rows AS new JOIN pair_scores ON {on_key} "
+            f"WHERE new.run_started_at <> pair_scores.run_started_at AND NOT ({_replaces('new', 'pair_scores')})"
         )
-        self._insert("pair_scores", list(newest.values()), conflict)
-        return []  # typed from the same schema as the table: DuckDB refuses none, or fails the write
+        kept += self._insert("pair_scores", list(chosen.values()),
+                             self._upsert("pair_scores", _replaces("excluded", "pair_scores")), count_kept)
+        return Written([], kept)  # typed from the same schema as the table: DuckDB refuses none, or fails the write
 
-    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> list[RefusedRow]:
-        """Append dead letters; one already stored for the same origin and error is kept as it was."""
+    def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        """Append dead letters; one already stored for the same run, origin and error is kept as it was."""
         key = schemas.table_layout("dead_letters")["primary_key"]
         unique = {tuple(row[c] for c in key): row for row in rows}
         self._insert("dead_letters", list(unique.values()), "ON CONFLICT DO NOTHING")
-        return []
+        return Written([])
+
+    def write_ledger(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
+        """Upsert ledger counts: the highest pane of each run, outcome and reason is kept."""
+        key = schemas.table_layout("run_ledger")["primary_key"]
+        newest: dict[tuple, dict[str, Any]] = {}
+        for row in rows:
+            k = tuple(row[c] for c in key)
+            if k not in newest or row["pane_index"] >= newest[k]["pane_index"]:
+                newest[k] = row
+        self._insert("run_ledger", list(newest.values()),
+                     self._upsert("run_ledger", "excluded.pane_index >= run_ledger.pane_index"))
+        return Written([])
+
+    def record_run(self, row: dict[str, Any]) -> None:
+        """Store a run's status (a run has one row: its newest status)."""
+        self._insert("runs", [row], self._upsert("runs", "TRUE"))
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         """Run an analyst query from ``schemas/queries`` with named parameters (never formatted in)."""

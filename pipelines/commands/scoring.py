@@ -139,9 +139,10 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         summary = run_scoring(
             ReadEventsFromKafka(read, source.accepted_schema_ids), settings, runner_args,
             on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
+            source_description=f"kafka: {source.topic} on {source.bootstrap_servers}, group {source.group_id}",
         )
     print(summary.render())
-    return 0 if args.streaming or (summary.balanced and not summary.refused_rows) else 1
+    return 0 if summary.balanced and not summary.refused_rows else 1
 
 
 def _interrupt(signum: int, frame: Any) -> None:

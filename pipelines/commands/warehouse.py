@@ -36,7 +36,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
         add_warehouse(q)
 
     export = commands.add_parser("export", help="write a whole table to stdout")
-    export.add_argument("table", choices=("pair_scores", "dead_letters"))
+    export.add_argument("table", choices=("pair_scores", "dead_letters", "run_ledger", "runs"))
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     add_warehouse(export)
     return {"warehouse": cmd_warehouse, "query": cmd_query, "export": cmd_export}
@@ -61,6 +61,15 @@ def _require_warehouse(path: str) -> None:
             f"error: no warehouse at {path}. Run `social-mentors run --input FILE --warehouse {path}` "
             "(or `social-mentors demo`) first, or pass --warehouse PATH."
         )
+
+
+def _warn_if_partial(warehouse_url: str) -> None:
+    """Say on stderr when the newest run did not finish: what the warehouse holds may be partial."""
+    from pipelines.summary import newest_run_warning
+
+    warning = newest_run_warning(warehouse_url)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
@@ -89,6 +98,7 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     _require_warehouse(args.warehouse)
+    _warn_if_partial(args.warehouse)
     columns, rows = run_query(args.warehouse, args.query, vars(args))
     write_rows(columns, rows, args.format)
     if not rows and args.format == "table":
@@ -100,6 +110,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from warehouse import open_warehouse
 
     _require_warehouse(args.warehouse)
+    _warn_if_partial(args.warehouse)
     columns, rows = open_warehouse(args.warehouse).export(args.table)
     count = write_rows(columns, rows, args.format)
     print(f"exported {count:,} rows of {args.table}", file=sys.stderr)

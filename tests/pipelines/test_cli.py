@@ -80,3 +80,42 @@ def test_import_prints_what_was_read_converted_and_skipped(tmp_path, capsys):
     assert "records read               2" in printed and "deleted_user" in printed and "Posts.xml:row 2" in printed
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert record["actor_id"].startswith("u:") and record["site"] == "tiny"
+
+
+def test_a_killed_run_is_visible_as_partial_to_query_and_export(scored, tmp_path, capsys):
+    # Issue 9, item 8: a killed run left a partial warehouse indistinguishable from a complete one.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import duckdb
+
+    warehouse, out, truth = scored
+    assert main(["query", "mentors", "--reader", truth[0]["reader_id"], "--warehouse", warehouse]) == 0
+    assert "did not finish" not in capsys.readouterr().err  # the run before finished
+    events = tmp_path / "big.avro"
+    assert main(["generate", "--out", str(events), "--scale", "3"]) == 0
+    run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--input", str(events), "--warehouse", warehouse],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until the run has recorded itself as RUNNING
+            assert run.poll() is None and time.monotonic() < deadline
+            try:
+                with duckdb.connect(warehouse, read_only=True) as connection:
+                    if connection.execute("SELECT COUNT(*) FROM runs WHERE status = 'RUNNING'").fetchone()[0]:
+                        break
+            except duckdb.IOException:
+                pass  # the run holds the file for a moment
+            time.sleep(0.05)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    capsys.readouterr()
+    assert main(["query", "mentors", "--reader", truth[0]["reader_id"], "--warehouse", warehouse]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the newest run" in err and "did not finish (status RUNNING" in err and "may be partial" in err
+    assert main(["export", "pair_scores", "--warehouse", warehouse]) == 0
+    assert "did not finish" in capsys.readouterr().err

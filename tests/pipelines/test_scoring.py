@@ -1,5 +1,6 @@
 """End to end on the local runners: synthetic community in, warehouse rows and accounting out."""
 import apache_beam as beam
+import duckdb
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
@@ -8,14 +9,32 @@ from apache_beam.transforms.window import TimestampedValue
 from pipelines.cli import run_query
 from pipelines.scoring import build_scoring_pipeline, run_scoring
 from pipelines.settings import RunSettings
+from pipelines.summary import summarize
 from producers.synthetic import CommunitySpec, generate_community, write_community
 from transforms.decode import ReadEventFiles
-from transforms.events import event_from_record
+from transforms.events import DeadLetter, event_from_record
 from warehouse import open_warehouse
 
 SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies",
                  "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
                  "first_interaction_at", "last_interaction_at")
+
+
+def runs_of(warehouse_url):
+    columns, rows = open_warehouse(warehouse_url).export("runs")
+    return [dict(zip(columns, row)) for row in rows]
+
+
+def dead_letters_of_run(warehouse_url, run_started_at):
+    columns, rows = open_warehouse(warehouse_url).export("dead_letters")
+    runs = [row[columns.index("run_started_at")] for row in rows]
+    return sum(1 for run in runs if utc_millis(run) == run_started_at)
+
+
+def utc_millis(naive_utc):
+    import datetime as dt
+
+    return round(naive_utc.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
 
 
 def scores_of(warehouse_url):
@@ -59,9 +78,33 @@ def test_every_record_is_accounted_for(community, batch_run):
     decode_dead = sum(v for k, v in summary.dead_letters.items() if k != "PARENT_UNRESOLVED")
     assert decode_dead == generated.invalid_count > 0
     assert summary.dead_letters.get("PARENT_UNRESOLVED", 0) > 0  # the generator plants orphans
+    assert summary.stored_dead_letters == summary.dead_letters  # read back from the warehouse
     assert open_warehouse(warehouse).count("dead_letters") == summary.dead_letters_total
     assert open_warehouse(warehouse).count("pair_scores") == summary.pair_score_rows
     assert "balanced" in summary.render()
+
+
+def test_the_run_is_recorded_finished_with_its_counts(batch_run):
+    summary, warehouse = batch_run
+    run = next(r for r in runs_of(warehouse) if utc_millis(r["run_started_at"]) == summary.run_started_at)
+    assert run["status"] == "FINISHED" and run["finished_at"] is not None
+    assert (run["records_in"], run["scored"], run["skipped"], run["duplicates"], run["dead_lettered"], run["pair_rows"]) == (
+        summary.records_in, summary.scored, summary.skipped_total, summary.duplicates, summary.dead_letters_total,
+        summary.pair_score_rows)
+    assert run["source"].startswith("files: ") and run["source"].endswith("events.avro")
+
+
+def test_the_summary_comes_from_the_warehouse_not_from_metrics(community, tmp_path):
+    # The pipeline runs without anyone asking its metrics; the summary is read back afterwards.
+    _, events_path = community
+    warehouse = str(tmp_path / "w.duckdb")
+    settings = RunSettings(warehouse=warehouse).started()
+    with beam.Pipeline("FnApiRunner") as p:
+        decoded = p | ReadEventFiles([str(events_path)])
+        build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
+    summary = summarize(warehouse, settings.run_started_at, 1.0)
+    assert summary.balanced and summary.records_in > 3000
+    assert summary.pair_score_rows == open_warehouse(warehouse).count("pair_scores")
 
 
 def test_replaying_the_same_input_changes_nothing(community, batch_run):
@@ -69,18 +112,82 @@ def test_replaying_the_same_input_changes_nothing(community, batch_run):
     summary, warehouse = batch_run
     before = scores_of(warehouse)
     again = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=warehouse))
-    assert again.scored == summary.scored
+    assert again.scored == summary.scored and again.balanced
     assert scores_of(warehouse) == before
-    assert open_warehouse(warehouse).count("dead_letters") == summary.dead_letters_total
+    # Each run stores the dead letters it found, under its own id.
+    assert dead_letters_of_run(warehouse, again.run_started_at) == again.dead_letters_total == summary.dead_letters_total
+    assert dead_letters_of_run(warehouse, summary.run_started_at) == summary.dead_letters_total
 
 
-def test_the_same_file_twice_counts_each_event_once(community, tmp_path):
+def test_the_same_file_twice_counts_each_record_once_and_stores_what_it_counts(community, tmp_path):
+    # Issue 9, item 8: the same file given twice counted 10 dead letters while the table held 5.
     _, events_path = community
     once = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=str(tmp_path / "a.duckdb")))
     twice = run_scoring(ReadEventFiles([str(events_path)] * 2), RunSettings(warehouse=str(tmp_path / "b.duckdb")))
     assert twice.records_in == 2 * once.records_in
     assert twice.scored == once.scored
+    decode_dead = sum(v for k, v in once.dead_letters.items() if k != "PARENT_UNRESOLVED")
+    assert twice.dead_letters == once.dead_letters  # the second copy of a bad record is a duplicate
+    assert twice.duplicate_reasons["same_origin"] == decode_dead > 0
+    assert twice.balanced and twice.stored_dead_letters == twice.dead_letters
+    assert open_warehouse(str(tmp_path / "b.duckdb")).count("dead_letters") == twice.dead_letters_total
     assert scores_of(str(tmp_path / "a.duckdb")) == scores_of(str(tmp_path / "b.duckdb"))
+
+
+def _unwritable_dead_letters(path):
+    """A warehouse file whose dead_letters table refuses every row, as a full disk would."""
+    import schemas
+
+    ddl = schemas.duckdb_ddl("dead_letters").replace("PRIMARY KEY", "CHECK (length(origin) < 0),\n  PRIMARY KEY")
+    with duckdb.connect(path) as connection:
+        connection.execute(ddl)
+
+
+def test_a_run_whose_dead_letters_were_not_stored_is_not_balanced_and_not_finished(community, tmp_path, capsys):
+    # Issue 9, item 8: "disk full leaves pair_scores written and dead_letters missing" and the
+    # summary still said balanced.
+    from pipelines.cli import main
+
+    _, events_path = community
+    warehouse = str(tmp_path / "full.duckdb")
+    _unwritable_dead_letters(warehouse)
+    assert main(["run", "--input", str(events_path), "--warehouse", warehouse]) == 1
+    out = capsys.readouterr().out
+    assert "NOT balanced" in out and "the pipeline did not finish" in out and "CHECK constraint" in out
+    (run,) = runs_of(warehouse)
+    assert run["status"] == "FAILED" and "did not finish" in run["message"]
+
+
+def test_dead_letters_missing_from_the_warehouse_after_the_run_are_named(community, tmp_path):
+    _, events_path = community
+    warehouse = str(tmp_path / "w.duckdb")
+    settings = RunSettings(warehouse=warehouse).started()
+    with beam.Pipeline("FnApiRunner") as p:
+        decoded = p | ReadEventFiles([str(events_path)])
+        build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
+    with duckdb.connect(warehouse) as connection:  # lost on the way, silently
+        connection.execute("DELETE FROM dead_letters WHERE error_kind = 'PARENT_UNRESOLVED'")
+    summary = summarize(warehouse, settings.run_started_at, 1.0)
+    counted = summary.dead_letters["PARENT_UNRESOLVED"]
+    assert not summary.balanced and summary.records_in == summary.accounted
+    assert f"PARENT_UNRESOLVED: {counted:,} counted, 0 stored" in summary.render()
+    assert "NOT balanced" in summary.render()
+
+
+def test_on_prism_the_summary_balances_from_the_ledger_and_equals_the_warehouse(community, batch_run, prism_binary,
+                                                                                 tmp_path):
+    _, events_path = community
+    on_fn_api, fn_api_warehouse = batch_run
+    warehouse = str(tmp_path / "prism.duckdb")
+    summary = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=warehouse),
+                          ["--runner", "PrismRunner", "--prism_location", str(prism_binary)])
+    assert summary.balanced and summary.error is None
+    assert summary.stored_dead_letters == summary.dead_letters
+    assert open_warehouse(warehouse).count("dead_letters") == summary.dead_letters_total
+    assert open_warehouse(warehouse).count("pair_scores") == summary.pair_score_rows
+    counts = ("records_in", "scored", "skipped", "duplicates", "dead_letters", "pair_score_rows")
+    assert [getattr(summary, c) for c in counts] == [getattr(on_fn_api, c) for c in counts]
+    assert scores_of(warehouse) == scores_of(fn_api_warehouse)
 
 
 @pytest.mark.slow
@@ -105,11 +212,46 @@ def test_streaming_gives_the_batch_scores_when_nothing_is_late(tmp_path):
 
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True
-    settings = RunSettings(warehouse=stream_wh, streaming=True, early_firing_s=None)
+    settings = RunSettings(warehouse=stream_wh, streaming=True, early_firing_s=None).started()
     with beam.Pipeline("BundleBasedDirectRunner", options=options) as p:
         build_scoring_pipeline(p | stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
     assert scores_of(stream_wh) == scores_of(batch_wh)
     assert len(scores_of(batch_wh)) > 100
+    assert summarize(stream_wh, settings.run_started_at, 1.0).balanced
+
+
+def test_a_stream_writes_its_ledger_as_it_goes_and_completely_at_the_end(tmp_path):
+    generated = generate_community(CommunitySpec(seed=5, sites=1, authors_per_site=6, readers_per_site=50,
+                                                 planted_per_site=8, days=7, invalid_rate=0.03))
+    decoded = []
+    for i, record in enumerate(generated.events):
+        try:
+            decoded.append(event_from_record(record, f"stream:{i}"))
+        except ValueError:
+            pass  # invalid records: the decode dead letters below stand for them
+    events = sorted(decoded, key=lambda e: e.created_at)
+    undecodable = len(generated.events) - len(events)
+    stream = TestStream()
+    for start in range(0, len(events), 40):
+        chunk = events[start:start + 40]
+        stream = stream.add_elements([TimestampedValue(e, e.created_at / 1000) for e in chunk])
+        stream = stream.advance_processing_time(11)  # past the ledger's firing period: it fires
+    stream = stream.advance_watermark_to_infinity()
+    warehouse = str(tmp_path / "stream.duckdb")
+    options = PipelineOptions()
+    options.view_as(StandardOptions).streaming = True
+    settings = RunSettings(warehouse=warehouse, streaming=True, early_firing_s=None).started()
+    with beam.Pipeline("BundleBasedDirectRunner", options=options) as p:
+        bad = p | "DecodeErrors" >> beam.Create([DeadLetter(f"bad:{i}", "PARSE_ERROR", "m", None, "x")
+                                                 for i in range(undecodable)])
+        build_scoring_pipeline(p | stream, bad, settings)
+    summary = summarize(warehouse, settings.run_started_at, 1.0)
+    assert summary.balanced and summary.records_in == len(generated.events) and undecodable > 0
+    assert summary.stored_dead_letters == summary.dead_letters
+    with duckdb.connect(warehouse) as connection:
+        (records_in_pane,) = connection.execute(
+            "SELECT pane_index FROM run_ledger WHERE outcome = 'records_in'").fetchone()
+    assert records_in_pane > 0  # earlier firings wrote partial counts first; the final one won
 
 
 def test_the_summary_names_refused_rows_apart_from_the_balance_of_records():
@@ -121,3 +263,10 @@ def test_the_summary_names_refused_rows_apart_from_the_balance_of_records():
     assert summary.balanced and "accounting      balanced" in text
     assert "refused rows               3" in text and "WAREHOUSE_REFUSED" in text
     assert "refused rows" not in RunSummary(10, 8, {"post": 2}, 0, {}, 12, 1.0, "w").render()
+
+
+def test_refused_rows_stored_apart_from_those_counted_do_not_balance():
+    from pipelines.scoring import RunSummary
+
+    summary = RunSummary(10, 8, {"post": 2}, 0, {}, 12, 1.0, "w", refused_rows=3, stored_refused_rows=1)
+    assert not summary.balanced and "refused rows: 3 counted, 1 stored" in summary.render()

@@ -1,10 +1,11 @@
 """Writing to the warehouse: rows it refuses are kept as dead letters, never lost."""
+import datetime as dt
 import json
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from helpers import E, score_row
+from helpers import E, T0, score_row
 from transforms.events import WAREHOUSE_REFUSED, DeadLetter
 from transforms.sink import WriteDeadLetters, WriteScores
 from warehouse import open_warehouse
@@ -16,9 +17,9 @@ def test_a_refused_score_row_becomes_a_dead_letter_with_bigquery_s_reason(bigque
     rows = [score_row("a", f"r{i}", E, 0.1) for i in range(5)] + [bad]
     decode_dead = DeadLetter("file.avro:7", "PARSE_ERROR", "not JSON", None, "{")
     pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
-    refused = pipeline | "Scores" >> beam.Create(rows) | WriteScores(bigquery_url)
+    refused = (pipeline | "Scores" >> beam.Create(rows) | WriteScores(bigquery_url))["refused"]
     dead = pipeline | "DeadLetters" >> beam.Create([decode_dead])
-    (dead, refused) | beam.Flatten() | WriteDeadLetters(bigquery_url)
+    (dead, refused) | beam.Flatten() | WriteDeadLetters(bigquery_url, T0)
     result = pipeline.run()
     result.wait_until_finish()
 
@@ -32,6 +33,19 @@ def test_a_refused_score_row_becomes_a_dead_letter_with_bigquery_s_reason(bigque
     assert refused_letter["origin"].startswith("warehouse:pair_scores/s/a/r-bad/")
     assert "reader_comments" in refused_letter["message"]
     assert json.loads(refused_letter["raw_payload"])["reader_comments"] == "many"
+    assert {letter["run_started_at"].replace(tzinfo=dt.timezone.utc).timestamp() * 1000 for letter in letters} == {T0}
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
                 if c.key.metric.namespace == "warehouse"}
     assert counters == {"pair_scores_written": 5, "pair_scores_refused": 1, "dead_letters_written": 2}
+
+
+def test_rows_kept_back_for_a_more_complete_row_are_counted_out_of_the_sink(warehouse_path):
+    from apache_beam.testing.util import assert_that, equal_to
+
+    open_warehouse(warehouse_path).write_scores([score_row("a", f"r{i}", E, 0.5, rc=5, run=T0) for i in range(3)])
+    truncated = [score_row("a", f"r{i}", E, 0.1, rc=1, run=T0 + 1) for i in range(3)]
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
+        written = pipeline | beam.Create(truncated) | WriteScores(warehouse_path)
+        assert_that(written["kept"] | beam.CombineGlobally(sum), equal_to([3]))
+        assert_that(written["refused"], equal_to([]), label="none refused")
+    assert open_warehouse(warehouse_path).count("pair_scores") == 3

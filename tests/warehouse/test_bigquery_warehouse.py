@@ -7,6 +7,7 @@ from helpers import DAY_MS, E, score_row as row
 from pipelines.cli import run_query
 from pipelines.scoring import run_scoring
 from pipelines.settings import RunSettings
+from producers.event_files import write_events
 from producers.synthetic import CommunitySpec, generate_community, write_community
 import schemas
 from schemas import bigquery_fields
@@ -81,7 +82,7 @@ def test_a_row_bigquery_refuses_comes_back_with_its_reason_and_the_rest_are_stor
     bad = row("a", "r", E, 0.2)
     bad["reader_comments"] = "many"
     # BigQuery refuses the whole request and marks the valid rows "stopped": they are sent again.
-    refused = warehouse.write_scores([row("a", "r2", E, 0.1), bad, row("a", "r3", E, 0.1)])
+    refused = warehouse.write_scores([row("a", "r2", E, 0.1), bad, row("a", "r3", E, 0.1)]).refused
     assert [(r.row["reader_id"], "reader_comments" in r.reason and "many" in r.reason) for r in refused] == [("r", True)]
     assert sorted(r[2] for r in warehouse.export("pair_scores")[1]) == ["r2", "r3"]
 
@@ -107,11 +108,15 @@ def test_the_pipeline_writes_the_same_scores_to_bigquery_as_to_the_embedded_ware
     summaries = [run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=url, bigquery_write=method))
                  for url in (bigquery_url, warehouse_path)]
     assert summaries[0].pair_score_rows == summaries[1].pair_score_rows > 50
+    # The summary is the ledger read back, balanced against what each warehouse stored.
+    assert all(s.balanced and s.stored_dead_letters == s.dead_letters for s in summaries)
+    assert summaries[0].render().split("\n")[2:7] == summaries[1].render().split("\n")[2:7]
     bigquery = open_warehouse(bigquery_url)
     loads = [job for job in bigquery.client.list_jobs()
              if job.job_type == "load" and job.destination.dataset_id == bigquery.dataset]
-    # A bounded run of this size needs one load per table it writes to (a table allows 1,500 a day).
-    tables_written = 1 + (summaries[0].dead_letters_total > 0)
+    # A bounded run of this size needs one load per table it writes to (a table allows 1,500 a day):
+    # pair_scores, run_ledger and dead_letters (the runs table takes streaming inserts).
+    tables_written = 2 + (summaries[0].dead_letters_total > 0)
     assert len(loads) == (tables_written if method == "auto" else 0)
     exported = [sorted(open_warehouse(url).export("pair_scores")[1]) for url in (bigquery_url, warehouse_path)]
     skip = {"computed_at", "run_started_at"}
@@ -171,13 +176,13 @@ def test_runs_create_missing_definitions_and_init_brings_them_up_to_date(bigquer
 
 def test_bulk_writes_load_rows_and_a_load_that_bigquery_rejects_names_the_bad_row(bigquery_url):
     warehouse = open_warehouse(bigquery_url)
-    assert warehouse.write_scores([dict(r) for r in DATASET_ROWS], bulk=True) == []
+    assert warehouse.write_scores([dict(r) for r in DATASET_ROWS], bulk=True) == ([], 0)
     jobs = [job for job in warehouse.client.list_jobs() if job.job_type == "load"]
     assert jobs and all(job.state == "DONE" and job.error_result is None for job in jobs)
     assert warehouse.count("pair_scores", all_rows=True) == len(DATASET_ROWS)
     bad = row("a", "r-bad", E, 0.2)
     bad["reader_comments"] = "many"
-    refused = warehouse.write_scores([row("a", "r-ok", E, 0.1), bad], bulk=True)
+    refused = warehouse.write_scores([row("a", "r-ok", E, 0.1), bad], bulk=True).refused
     assert [r.row["reader_id"] for r in refused] == ["r-bad"]  # found by the streaming fallback
     assert warehouse.count("pair_scores", all_rows=True) == len(DATASET_ROWS) + 1
 
@@ -270,3 +275,58 @@ def test_a_run_prepares_the_warehouse_once_at_launch(empty_bigquery_url, tmp_pat
     run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=empty_bigquery_url, bigquery_write="streaming"))
     # A second run finds everything in place; it creates only what is missing (IF NOT EXISTS).
     assert len(_ddl_jobs(warehouse)) == 2 * (len(schemas.VIEWS) + len(schemas.ANALYST_QUERIES))
+
+
+def test_the_latest_view_keeps_the_row_of_the_most_data_across_runs(bigquery_url):
+    # Issue 9, item 3: BigQuery appends, so the view must choose what the embedded warehouse keeps.
+    from helpers import T0
+    from pipelines.summary import summarize
+
+    warehouse = open_warehouse(bigquery_url)
+    warehouse.write_scores([row("a", "r", E, 0.5, rc=5, ar=3, run=T0), row("a", "r", E, 0.4, rc=4, ar=3, run=T0, pane=1),
+                            row("b", "r", E, 0.5, rc=2, ar=2, run=T0)])
+    assert warehouse.write_scores([row("a", "r", E, 0.1, rc=2, ar=1, run=T0 + 1),  # truncated: less data
+                                   row("b", "r", E, 0.7, rc=2, ar=2, run=T0 + 1)]).kept == 0  # as much: newer
+    columns, rows = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    assert [r[columns.index("mentor_score")] for r in rows] == [0.4]  # run T0's newest pane, not the truncated row
+    columns, rows = warehouse.query("pair", {"author": "b", "reader": "r", "site": None})
+    assert [r[columns.index("mentor_score")] for r in rows] == [0.7]
+    later = summarize(bigquery_url, T0 + 1, 1.0)
+    assert (later.kept_rows, later.pair_score_rows) == (1, 1)
+
+
+@pytest.mark.parametrize("method", ["auto", "streaming"])
+def test_a_restart_on_truncated_data_keeps_the_complete_rows_in_both_warehouses(
+        bigquery_url, warehouse_path, tmp_path, method):
+    from helpers import DAY_MS
+
+    community = generate_community(SMALL)
+    full, truncated = tmp_path / "full.avro", tmp_path / "truncated.avro"
+    write_community(community, full, tmp_path / "truth.jsonl")
+    first = min(e["created_at"] for e in community.events if not e["event_id"].startswith("bad:"))
+    # Retention dropped the first two days: their windows (and the next) are recomputed from less.
+    kept_events = [e for e in community.events if e["created_at"] >= first + 2 * DAY_MS]
+    write_events(truncated, kept_events)
+    for url in (bigquery_url, warehouse_path):
+        complete = run_scoring(ReadEventFiles([str(full)]), RunSettings(warehouse=url, bigquery_write=method))
+        before = latest_scores(url)
+        restart = run_scoring(ReadEventFiles([str(truncated)]), RunSettings(warehouse=url, bigquery_write=method))
+        assert complete.balanced and restart.balanced and restart.kept_rows > 0
+        assert "kept rows" in restart.render()
+        assert latest_scores(url) == before
+
+
+def latest_scores(url):
+    """What pair_scores_latest shows, without the columns of when rows were computed."""
+    columns = "site, author_id, reader_id, window_start, reader_comments, author_replies, mentor_score"
+    warehouse = open_warehouse(url)
+    if url.startswith("bigquery://"):
+        sql = f"SELECT {columns} FROM `{warehouse.project}.{warehouse.dataset}.pair_scores_latest`"
+        rows = [tuple(r.values()) for r in warehouse.client.query(sql).result()]
+        rows = [(*r[:3], r[3].replace(tzinfo=None), *r[4:]) for r in rows]
+    else:
+        import duckdb
+
+        with duckdb.connect(url) as connection:
+            rows = connection.execute(f"SELECT {columns} FROM pair_scores_latest").fetchall()
+    return sorted(tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows)
