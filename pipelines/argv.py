@@ -77,7 +77,7 @@ def _beam_parser() -> argparse.ArgumentParser:
     (Beam's own, and any a library defined), built as Beam builds its own."""
     from apache_beam.options import pipeline_options
 
-    parser = pipeline_options._BeamArgumentParser(allow_abbrev=False)
+    parser = pipeline_options._BeamArgumentParser(allow_abbrev=False, conflict_handler="resolve")
     seen: dict[str, type] = {}
     pending = list(pipeline_options.PipelineOptions.__subclasses__())
     while pending:
@@ -85,10 +85,7 @@ def _beam_parser() -> argparse.ArgumentParser:
         pending.extend(cls.__subclasses__())
         seen.setdefault(str(cls), cls)
     for cls in seen.values():
-        try:
-            cls._add_argparse_args(parser)
-        except argparse.ArgumentError:
-            pass  # a subclass that re-declares an option its base already added
+        cls._add_argparse_args(parser)  # a subclass may re-declare an option: "resolve" keeps the last
     return parser
 
 
@@ -98,7 +95,8 @@ def unknown_to_beam(leftovers: Sequence[str]) -> list[str]:
         return []
     parser = _beam_parser()
     _, unknown = parser.parse_known_args(list(leftovers))
-    return [token.partition("=")[0] if token.startswith("-") else token for token in unknown]
+    options = [token.partition("=")[0] for token in unknown if token.startswith("-")]
+    return options or list(unknown)  # an unknown option's value is not worth naming; a stray word is
 
 
 def unknown_option_message(unknown: Iterable[str], ours: argparse.ArgumentParser, command: str) -> str:
