@@ -27,7 +27,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
-        description="Score events into the warehouse. Unknown options go to Beam (e.g. --runner, --direct_num_workers).",
+        description="Score events into the warehouse. Beam pipeline options go to Beam (e.g. --runner, "
+                    "--direct_num_workers); any other option is refused.",
     )
     run.add_argument("--source", choices=("file", "kafka"), default="file")
     run.add_argument("--input", action="append", help="file source: Avro or JSON Lines file or glob; repeatable")
