@@ -22,7 +22,7 @@ def test_rows_appended_to_the_default_stream_read_back_as_written(bigquery_url):
     warehouse = _storage_warehouse(bigquery_url)
     rows = [row("a", "r", E, 0.12345678901234567), row("b", "r", E, 0.5, ar=0)]
     rows[1]["reply_latency_p50_s"] = rows[1]["reply_rate"] = None
-    assert warehouse.write_scores([dict(r) for r in rows]) == []
+    assert warehouse.write_scores([dict(r) for r in rows]).refused == []
     columns, stored = warehouse.export("pair_scores")
     by_author = {r[columns.index("author_id")]: dict(zip(columns, r)) for r in stored}
     assert by_author["a"]["mentor_score"] == 0.12345678901234567
@@ -37,7 +37,7 @@ def test_a_row_bigquery_refuses_comes_back_with_its_reason_and_the_rest_are_stor
     missing["reader_comments"] = None  # required: BigQuery's per-row error
     wrong_type = row("a", "r-type", E, 0.2)
     wrong_type["reader_comments"] = "many"  # cannot be encoded: refused before sending
-    refused = warehouse.write_scores([row("a", "r-ok", E, 0.1), missing, wrong_type, row("a", "r-ok2", E, 0.1)])
+    refused = warehouse.write_scores([row("a", "r-ok", E, 0.1), missing, wrong_type, row("a", "r-ok2", E, 0.1)]).refused
     assert sorted(r.row["reader_id"] for r in refused) == ["r-missing", "r-type"]
     assert all("reader_comments" in r.reason or "many" in r.reason for r in refused)
     assert sorted(r[2] for r in warehouse.export("pair_scores")[1]) == ["r-ok", "r-ok2"]
