@@ -9,20 +9,22 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers"],
+    packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers", "report", "analysis"],
     package_data={"schemas": ["*.avsc", "history/*.avsc", "queries/*.sql"]},
+    # Compatible ranges: the lowest version known to work, below the next major (Beam: the next
+    # minor, whose runner internals this project relies on). CI audits what they resolve to.
     install_requires=[
-        "apache-beam>=2.77,<3",
-        "fastavro>=1.9",
-        "duckdb>=1.1",
-        "pyarrow",
-        "sqlglot>=25",
-        "kafka-python>=2.0.2",
-        "google-cloud-bigquery>=3.20",
-        "google-cloud-bigquery-storage>=2.25",
+        "apache-beam>=2.77,<2.78",
+        "fastavro>=1.9,<2",
+        "duckdb>=1.1,<3",
+        "pyarrow>=14,<26",
+        "sqlglot>=25,<31",
+        "kafka-python>=2.0.2,<4",
+        "google-cloud-bigquery>=3.20,<4",
+        "google-cloud-bigquery-storage>=2.25,<3",
     ],
     extras_require={
-        "test": ["pytest>=8"],
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],
     },
     entry_points={"console_scripts": ["social-mentors=pipelines.cli:main"]},
 )

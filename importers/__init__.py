@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from importers.core import Item
+from importers.lines import DEFAULT_MAX_LINE_BYTES
 
 FORMATS = ("stackexchange", "mbox", "reddit", "disqus", "wordpress")
 
@@ -38,5 +39,11 @@ def importer(name: str) -> Callable[[list[Path], Optional[str]], Iterator[Item]]
     raise ValueError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
 
 
-def import_items(name: str, paths: Iterable[str], site: Optional[str] = None) -> Iterator[Item]:
+LINE_FORMATS = ("mbox", "reddit")  # read line by line, so bounded by max_line_bytes
+
+
+def import_items(name: str, paths: Iterable[str], site: Optional[str] = None,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+    if name in LINE_FORMATS:
+        return importer(name)([Path(p) for p in paths], site, max_line_bytes=max_line_bytes)
     return importer(name)([Path(p) for p in paths], site)

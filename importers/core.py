@@ -1,22 +1,27 @@
 """The event-building core every importer shares: records in, EngagementEvents or counted skips out.
 
 An importer is a generator of :class:`Converted` (an event record) and :class:`Skipped` (a reason and
-an origin such as ``Posts.xml:row 12``). :func:`run_import` pseudonymizes actors when asked, writes
-the events to a sink (an Avro or JSON Lines file, or Kafka), shows progress and returns an
+an origin such as ``Posts.xml:row 12``). :func:`run_import` pseudonymizes ids when given a key
+(:mod:`importers.pseudonymize`), writes the events to a sink (an Avro or JSON Lines file, written
+whole or not at all by :mod:`importers.outfile`, or Kafka), shows progress and returns an
 :class:`ImportSummary` whose ``converted`` equals what the sink received.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import hmac
+import json
 import sys
 import time
-from typing import Any, Iterable, Iterator, NamedTuple, Optional, TextIO, Union
+from typing import Any, Iterable, Iterator, NamedTuple, Optional, Sequence, TextIO, Union
 from urllib.parse import urlparse
 
+from importers.outfile import check_target, replacing
+from importers.pseudonymize import Pseudonymizer
 from transforms.events import InvalidEvent, event_from_record
+
+
+STDERR: Any = object()  # progress goes to sys.stderr as it is when the import runs, not at import time
 
 
 class Converted(NamedTuple):
@@ -63,24 +68,6 @@ def to_millis(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class Pseudonymizer:
-    """Keyed hash of actor ids (HMAC-SHA256, first 16 hex digits): stable for one key, not reversible
-    without it, so raw e-mail addresses and user names never reach Kafka or the warehouse."""
-
-    def __init__(self, key: Optional[str]):
-        self.key = key.encode("utf-8") if key else None
-
-    def __call__(self, actor: Optional[str]) -> Optional[str]:
-        if actor is None or self.key is None:
-            return actor
-        return "u:" + hmac.new(self.key, actor.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-
-    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        if self.key is None:
-            return record
-        return {**record, "actor_id": self(record["actor_id"]), "parent_actor_id": self(record["parent_actor_id"])}
-
-
 @dataclasses.dataclass
 class ImportSummary:
     read: int = 0
@@ -108,10 +95,12 @@ class ImportSummary:
 
 
 class EventSink:
-    """Where imported events go: ``avro:PATH``, ``jsonl:PATH`` or ``kafka://HOST:PORT/TOPIC``."""
+    """Where imported events go: ``avro:PATH``, ``jsonl:PATH`` or ``kafka://HOST:PORT/TOPIC``.
+    A file target is checked here, before anything is read (see :mod:`importers.outfile`)."""
 
-    def __init__(self, target: str):
+    def __init__(self, target: str, inputs: Sequence[str] = (), force: bool = False, kafka_security: Any = None):
         self.target = target
+        self.force = force
         self._records: list[dict[str, Any]] = []
         if target.startswith("kafka://"):
             parsed = urlparse(target)
@@ -120,12 +109,15 @@ class EventSink:
                 raise ValueError(f"{target!r}: write kafka://HOST:PORT/TOPIC")
             from producers.kafka_producer import EventPublisher
 
-            self.publisher = EventPublisher(parsed.netloc, topic)
+            self.publisher = EventPublisher(parsed.netloc, topic, security=kafka_security)
             self.kind = "kafka"
         elif target.startswith(("avro:", "jsonl:")):
             self.kind, self.path = target.split(":", 1)
             if self.kind == "avro" and not self.path.endswith(".avro"):
                 raise ValueError(f"{target!r}: an Avro target's file name must end in .avro")
+            if not self.path:
+                raise ValueError(f"{target!r}: name the file, e.g. {self.kind}:events.{self.kind}")
+            check_target(self.path, inputs, force)
         else:
             raise ValueError(f"{target!r}: write avro:PATH, jsonl:PATH or kafka://HOST:PORT/TOPIC")
 
@@ -137,9 +129,25 @@ class EventSink:
             if report.failed:
                 raise RuntimeError(f"Kafka refused {report.failed:,} events: {report.reasons}")
             return report.sent
-        from producers.event_files import write_events
+        count = 0
+        with replacing(self.path, self.force) as out:
+            if self.kind == "avro":
+                import fastavro
 
-        return write_events(self.path, records)
+                from schemas import engagement_event_schema
+
+                def counted() -> Iterator[dict[str, Any]]:
+                    nonlocal count
+                    for record in records:
+                        count += 1
+                        yield record
+
+                fastavro.writer(out, engagement_event_schema(), counted(), codec="deflate")
+            else:
+                for record in records:
+                    out.write(json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n")
+                    count += 1
+        return count
 
 
 def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseudonymizer,
@@ -147,38 +155,47 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
     """Count every item; yield converted records that pass the pipeline's own validation."""
     started = time.monotonic()
     last = 0.0
-    for item in items:
-        summary.read += 1
-        if isinstance(item, Skipped):
-            summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
-            summary.examples.setdefault(item.reason, item.origin)
-        else:
-            try:  # an importer bug must show as a counted skip, never as a dead letter downstream
-                event_from_record(item.record, "import")
-            except InvalidEvent as error:
-                reason = f"invalid_{error.error_kind.lower()}"
-                summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
-                summary.examples.setdefault(reason, f"{item.record.get('item_id')}: {error}")
-                continue
-            summary.converted += 1
-            summary.by_kind[item.record["kind"]] = summary.by_kind.get(item.record["kind"], 0) + 1
-            yield pseudonymize.apply(item.record)
-        now = time.monotonic()
-        if progress and now - last > 0.5:
-            last = now
-            progress.write(f"\r  importing: {summary.read:,} read, {summary.converted:,} converted "
-                           f"({summary.read / max(now - started, 1e-9):,.0f}/s)")
-            progress.flush()
-    if progress:
-        progress.write("\n")
+    try:
+        for item in items:
+            summary.read += 1
+            if isinstance(item, Skipped):
+                summary.skipped[item.reason] = summary.skipped.get(item.reason, 0) + 1
+                summary.examples.setdefault(item.reason, item.origin)
+            else:
+                try:  # an importer bug must show as a counted skip, never as a dead letter downstream
+                    event_from_record(item.record, "import")
+                except InvalidEvent as error:
+                    reason = f"invalid_{error.error_kind.lower()}"
+                    summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
+                    summary.examples.setdefault(reason, f"{item.record.get('item_id')}: {error}")
+                    continue
+                summary.converted += 1
+                summary.by_kind[item.record["kind"]] = summary.by_kind.get(item.record["kind"], 0) + 1
+                yield pseudonymize.apply(item.record)
+            now = time.monotonic()
+            if progress and now - last > 0.5:
+                last = now
+                progress.write(f"\r  importing: {summary.read:,} read, {summary.converted:,} converted "
+                               f"({summary.read / max(now - started, 1e-9):,.0f}/s)")
+                progress.flush()
+    finally:  # also when the archive fails half way: the error then starts a line of its own
+        if progress and last:
+            progress.write("\n")
 
 
-def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[str] = None,
-               progress: Optional[TextIO] = sys.stderr) -> ImportSummary:
+def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[Union[bytes, str]] = None,
+               progress: Optional[TextIO] = STDERR, inputs: Sequence[str] = (), force: bool = False,
+               kafka_security: Any = None) -> ImportSummary:
+    """Import ``items`` into ``target``. ``inputs`` are the archive's paths, which a file target may
+    never overwrite; ``force`` lets it replace another existing file; ``kafka_security`` (a
+    transforms.kafka_security.KafkaSecurity) is TLS/SASL for a Kafka target. Nothing is read before
+    the key and the target are checked."""
+    progress = sys.stderr if progress is STDERR else progress
     summary = ImportSummary()
     started = time.monotonic()
-    sink = EventSink(target)
-    written = sink.write(validated(items, summary, Pseudonymizer(pseudonymize_key), progress))
+    hashing = Pseudonymizer(pseudonymize_key)
+    sink = EventSink(target, inputs, force, kafka_security)
+    written = sink.write(validated(items, summary, hashing, progress))
     summary.seconds = time.monotonic() - started
     if written != summary.converted:
         raise RuntimeError(f"the sink took {written:,} events but {summary.converted:,} were converted")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event, first_problem
-from importers.xmlutil import attribute, child, local, text
+from importers.xmlutil import attribute, child, iterparse, local, text
 
 
 class Entry(NamedTuple):
@@ -49,7 +49,7 @@ def _actor(element: ElementTree.Element) -> Optional[str]:
 def _entries(path: Path) -> Iterator[Entry]:
     counts = {"thread": 0, "post": 0}
     depth = 0
-    for action, element in ElementTree.iterparse(path, events=("start", "end")):
+    for action, element in iterparse(path, events=("start", "end")):
         if action == "start":
             depth += 1
             continue

@@ -6,7 +6,10 @@ address, lower-cased, with pipermail's "user at host" turned back into "user@hos
 Date header in UTC. A response to a POST is a COMMENT, a response to a response a REPLY. Messages
 with no sender or an unparseable date are counted and skipped. The archive is read twice, streaming:
 once to index message ids (id -> sender, time, parent), once to emit events, so memory grows with
-the number of messages, not with their size. The site is the list name (default: the folder name).
+the number of messages, not with their size. Lines are read in bounded memory: a message with a header
+line, or a header block, longer than ``max_line_bytes`` (default 1 MiB) is a counted skip
+(line_too_long, header_too_long); an over-long body line is dropped unread (bodies are not used). The
+site is the list name (default: the folder name).
 """
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, NamedTuple, Optional
 
-from importers.core import Item, event, first_problem
+from importers.core import Item, Skipped, event, first_problem
+from importers.lines import DEFAULT_MAX_LINE_BYTES, bounded_lines
 
 _OBFUSCATED = re.compile(r"^\s*([^\s@<>()\"]+)\s+at\s+([^\s@<>()\"]+)", re.IGNORECASE)
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -35,6 +39,7 @@ class Message(NamedTuple):
     sender: Optional[str]
     created: Optional[dt.datetime]
     parent: Optional[str]
+    too_long: Optional[str] = None  # "line_too_long" or "header_too_long": the headers were not read
 
 
 def normalize_sender(header: Optional[str]) -> Optional[str]:
@@ -75,30 +80,42 @@ def _open(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def _raw_messages(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number of the "From " separator, header bytes) of each message, streaming."""
+def _raw_messages(path: Path, limit: int) -> Iterator[tuple[int, Optional[bytes], Optional[str]]]:
+    """(line number of the "From " separator, header bytes or None, why None) of each message,
+    streaming; no line and no header block over ``limit`` bytes is ever held."""
     header: list[bytes] = []
+    size = 0
     in_header = False
     start = 0
+    problem: Optional[str] = None
     with _open(path) as stream:
-        for number, line in enumerate(stream, start=1):
-            if _FROM_LINE.match(line):
+        for number, line in bounded_lines(stream, limit):
+            if line is not None and _FROM_LINE.match(line):
                 if start:
-                    yield start, b"".join(header)
-                header, in_header, start = [], True, number
+                    yield start, None if problem else b"".join(header), problem
+                header, size, in_header, start, problem = [], 0, True, number, None
             elif in_header:
-                if line in (b"\n", b"\r\n"):
+                if line is None:
+                    problem, header = problem or "line_too_long", []
+                elif line in (b"\n", b"\r\n"):
                     in_header = False
-                else:
-                    header.append(line)
+                elif not problem:
+                    size += len(line)
+                    if size > limit:
+                        problem, header = "header_too_long", []
+                    else:
+                        header.append(line)
     if start:
-        yield start, b"".join(header)
+        yield start, None if problem else b"".join(header), problem
 
 
-def read_messages(paths: Iterable[Path]) -> Iterator[Message]:
+def read_messages(paths: Iterable[Path], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Message]:
     parser = BytesHeaderParser(policy=compat32)
     for path in paths:
-        for line, raw in _raw_messages(path):
+        for line, raw, problem in _raw_messages(path, max_line_bytes):
+            if raw is None:
+                yield Message(f"{path.name}:{line}", None, None, None, None, problem)
+                continue
             headers = parser.parsebytes(raw)
             msgid = _MSGID.findall(str(headers.get("Message-ID", "")))
             yield Message(
@@ -128,13 +145,14 @@ def archive_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def import_mbox(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[Item]:
+def import_mbox(paths: Iterable[Path], site: Optional[str] = None,
+                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
     files = archive_files(paths)
     if not files:
         raise FileNotFoundError("no mbox or pipermail files found")
     site = site or files[0].resolve().parent.name
     index: dict[str, Message] = {}
-    for message in read_messages(files):
+    for message in read_messages(files, max_line_bytes):
         if message.msgid and message.sender and message.created and message.msgid not in index:
             index[message.msgid] = message
 
@@ -148,7 +166,10 @@ def import_mbox(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[I
             msgid = parent
 
     emitted: set[str] = set()
-    for message in read_messages(files):
+    for message in read_messages(files, max_line_bytes):
+        if message.too_long:
+            yield Skipped(message.too_long, message.origin)
+            continue
         problem = first_problem(message.origin, [
             (message.sender is not None, "no_sender"),
             (message.created is not None, "bad_date"),

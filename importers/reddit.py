@@ -4,38 +4,93 @@ A submission (no parent_id) is a POST; a comment is a COMMENT when its parent_id
 (t3_...) and a REPLY when it is another comment (t1_...); the thread is the submission (link_id).
 "[deleted]" and "[removed]" authors are skipped and counted. Files are read twice, streaming: once to
 index id -> (author, time), once to emit; memory grows with the number of records, not their text.
-The site is the subreddit (or --site).
+Lines are read in bounded memory: a line over ``max_line_bytes`` (default 1 MiB) is a counted skip
+(line_too_long), and so is a CSV row spanning one; a record that is not a JSON object, or whose ids
+and author are not text, is a malformed_row. The site is the subreddit (or --site).
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 from importers.core import Item, Skipped, event
+from importers.lines import DEFAULT_MAX_LINE_BYTES, bounded_lines
 
 DELETED = {"[deleted]", "[removed]", "", None}
 
 
-def _records(path: Path) -> Iterator[tuple[str, Any]]:
-    """(origin, record or None when the line or row is malformed)."""
+TOO_LONG = "line_too_long"
+_BOM = b"\xef\xbb\xbf"
+_TEXT_FIELDS = ("name", "author", "parent_id", "link_id", "subreddit")
+
+
+def _records(path: Path, limit: int) -> Iterator[tuple[str, Any]]:
+    """(origin, record, or None when the line or row is malformed, or TOO_LONG)."""
     with open(path, "rb") as raw:
-        stream = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         if path.suffix == ".csv":
-            for number, row in enumerate(csv.DictReader(stream), start=2):
-                yield f"{path.name}:{number}", row
+            yield from _csv_records(path.name, raw, limit)
             return
-        for number, line in enumerate(stream, start=1):
+        for number, line in bounded_lines(raw, limit):
+            if line is None:
+                yield f"{path.name}:{number}", TOO_LONG
+                continue
+            if number == 1 and line.startswith(_BOM):  # a byte-order mark is not part of the first record
+                line = line[len(_BOM):]
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+                record = json.loads(line.decode("utf-8", errors="replace"))
+            except (ValueError, RecursionError):  # not JSON, too deep, or an int past Python's digit limit
                 record = None
-            yield f"{path.name}:{number}", record if isinstance(record, dict) else None
+            yield f"{path.name}:{number}", _checked(record)
+
+
+def _csv_records(name: str, raw: Any, limit: int) -> Iterator[tuple[str, Any]]:
+    """CSV rows; a row that spans an over-long physical line is TOO_LONG (the line is never held)."""
+    too_long: set[int] = set()
+
+    def lines() -> Iterator[str]:
+        for number, line in bounded_lines(raw, limit):
+            if line is None:
+                too_long.add(number)
+                yield "\n"  # a stand-in, so the reader's line count stays true
+            else:
+                yield line.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace")
+
+    reader = csv.reader(lines())
+    header: Optional[list[str]] = None
+    last = 0
+    while True:
+        first = last + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # a field over csv's own size limit, a NUL byte, ...
+            last = reader.line_num
+            yield f"{name}:{first}", TOO_LONG if too_long.intersection(range(first, last + 1)) else None
+            continue
+        last = reader.line_num
+        if too_long.intersection(range(first, last + 1)):
+            yield f"{name}:{first}", TOO_LONG
+        elif header is None:
+            header = row
+        elif row:  # a row of another width than the header is malformed (an unclosed quote, say)
+            yield f"{name}:{first}", _checked(dict(zip(header, row))) if len(row) == len(header) else None
+
+
+def _checked(record: Any) -> Optional[dict[str, Any]]:
+    """The record when it is an object whose id is a string or number and whose names are text."""
+    if not isinstance(record, dict):
+        return None
+    if not isinstance(record.get("id"), (str, int)) or isinstance(record.get("id"), bool):
+        return None
+    if any(record.get(f) is not None and not isinstance(record.get(f), str) for f in _TEXT_FIELDS):
+        return None
+    return record
 
 
 def _created(record: dict[str, Any]) -> Optional[dt.datetime]:
@@ -49,18 +104,22 @@ def _bare(fullname: Optional[str]) -> str:
     return (fullname or "").split("_", 1)[-1]
 
 
-def import_reddit(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[Item]:
+def import_reddit(paths: Iterable[Path], site: Optional[str] = None,
+                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
     files = [Path(p) for p in paths]
     index: dict[str, tuple[Optional[str], dt.datetime]] = {}  # id -> (author or None if deleted, time)
-    for _, record in (r for path in files for r in _records(path)):
-        if record and record.get("id") and _created(record):
+    for _, record in (r for path in files for r in _records(path, max_line_bytes)):
+        if isinstance(record, dict) and record.get("id") and _created(record):
             author = None if record.get("author") in DELETED else record["author"]
             index[_bare(record.get("name")) or str(record["id"])] = (author, _created(record))
-    for origin, record in (r for path in files for r in _records(path)):
+    for origin, record in (r for path in files for r in _records(path, max_line_bytes)):
         yield from _emit(origin, record, index, site)
 
 
 def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Optional[str]) -> Iterator[Item]:
+    if record is TOO_LONG:
+        yield Skipped(TOO_LONG, origin)
+        return
     if record is None or not record.get("id"):
         yield Skipped("malformed_row", origin)
         return

@@ -10,15 +10,17 @@ Parent authors and times come from the dump itself: Posts.xml is read first into
 each row is cleared once read, so memory grows with the number of posts in the index, not with the
 size of the files. Rows without a user (deleted accounts) are counted and skipped, and so are
 responses whose parent is missing or has no user, and other post types (wikis, ...).
+:func:`stackexchange_actors` reads Users.xml: each user's reputation, the outside signal that
+`social-mentors evaluate --actors` checks the mentor side against.
 """
 from __future__ import annotations
 
 import datetime as dt
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Iterator, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event
+from importers.xmlutil import iterparse
 
 QUESTION, ANSWER = "1", "2"
 
@@ -33,7 +35,7 @@ class IndexedPost(NamedTuple):
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     number = 0
     root = None
-    for action, element in ElementTree.iterparse(path, events=("start", "end")):
+    for action, element in iterparse(path, events=("start", "end")):
         if action == "start":
             root = root if root is not None else element
         elif element.tag == "row":
@@ -71,6 +73,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None) -> Iterator[I
             yield Skipped(f"post_type_{post_type}", origin)
             continue
         question_id = post_id if post_type == QUESTION else row.get("ParentId", "")
+        if question_id == post_id and post_type == ANSWER:  # an answer to itself: no thread to join
+            yield Skipped("malformed_row", origin)
+            continue
         owner = row.get("OwnerUserId")
         index[post_id] = IndexedPost(post_type, question_id, owner, created)
         if owner is None:
@@ -114,3 +119,18 @@ def _response(site: str, kind: str, item_id: str, actor: str, created: dt.dateti
         return
     yield event(kind, site, f"p{parent.question_id}", item_id, actor, created,
                 parent_id=f"p{parent_post_id}", parent_actor_id=parent.owner, parent_created_at=parent.created_at)
+
+
+def stackexchange_actors(folder: Path, site: Optional[str] = None) -> Iterator[dict[str, Any]]:
+    """One record per user of the dump's Users.xml: site, actor_id (as in the events), signal (the
+    user's reputation, an outside rank signal for ``social-mentors evaluate --actors``) and name.
+    Users without an id or a numeric reputation are left out."""
+    folder = Path(folder)
+    site = site or folder.name
+    users_path = folder / "Users.xml"
+    if not users_path.exists():
+        raise FileNotFoundError(f"no Users.xml in {folder}: --actors-out needs the dump's Users.xml")
+    for _, row in _rows(users_path):
+        actor, reputation = row.get("Id"), row.get("Reputation", "")
+        if actor and reputation.lstrip("-").isdigit():
+            yield {"site": site, "actor_id": actor, "signal": int(reputation), "name": row.get("DisplayName")}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from importers.core import Item, Skipped, event
-from importers.xmlutil import local, text
+from importers.xmlutil import iterparse, local, text
 
 CONTENT_TYPES = ("post", "page")
 
@@ -38,7 +38,7 @@ def _import_file(path: Path, site: Optional[str]) -> Iterator[Item]:
     logins: dict[str, str] = {}  # wp:author_id -> login
     item_number = 0
     channel = None
-    for action, element in ElementTree.iterparse(path, events=("start", "end")):
+    for action, element in iterparse(path, events=("start", "end")):
         name = local(element.tag)
         if action == "start":
             if name == "channel":

@@ -1,8 +1,24 @@
-"""Small helpers for namespaced XML exports (Disqus, WordPress): match by local name, stream items."""
+"""Small helpers for XML exports (Stack Exchange, Disqus, WordPress): stream elements, match by local name.
+
+Python's expat refuses what makes XML dangerous: entity expansion bombs (its amplification limit)
+and external entities (never fetched, an "undefined entity" error). :func:`iterparse` keeps that and
+turns the refusal, like any malformed file, into one ValueError naming the file and position.
+"""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from typing import Optional
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+
+def iterparse(path: Union[str, Path], events: tuple[str, ...] = ("end",)) -> Iterator[tuple[str, ElementTree.Element]]:
+    """ElementTree.iterparse, whose ParseError (a bomb, an external entity, bad bytes) becomes a
+    ValueError: "FILE: not well-formed XML (REASON: line L, column C); ...". What was read before stays read."""
+    try:
+        yield from ElementTree.iterparse(path, events=events)
+    except ElementTree.ParseError as error:
+        raise ValueError(f"{path}: not well-formed XML ({error}); the import stopped there: fix or remove the file, "
+                         "or pass the files that are whole") from None
 
 
 def local(tag: str) -> str:

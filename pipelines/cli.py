@@ -1,18 +1,21 @@
 """The ``social-mentors`` command line: the parser and dispatch. Each command group lives in its own
-module under ``pipelines/commands`` (scoring, Kafka, importing, warehouse)."""
+module under ``pipelines/commands`` (scoring, Kafka, importing, warehouse, evaluate)."""
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import traceback
+from pathlib import Path
 from typing import Optional, Sequence
 
 from pipelines import argv as argv_rules
-from pipelines.commands import importing, kafka, scoring, warehouse
+from pipelines.commands import evaluate, importing, kafka, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse)
+COMMAND_GROUPS = (scoring, kafka, importing, warehouse, evaluate, report, status)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -30,19 +33,145 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         # No abbreviations: `run` hands unknown options to Beam, and a prefix of ours (`--stream`)
         # must be refused by name, not read as ours or Beam's by accident.
         command.allow_abbrev = False
+    _describe_from_help(commands)
     return parser, handlers
 
 
+def _describe_from_help(commands: argparse._SubParsersAction) -> None:
+    """A command without a description of its own shows its one-line help at the top of its --help."""
+    helps = {action.dest: action.help for action in commands._choices_actions}
+    for name, sub in commands.choices.items():
+        if not sub.description and helps.get(name):
+            sub.description = helps[name][0].upper() + helps[name][1:] + "."
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe_from_help(action)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LOG = Path.home() / ".cache" / "social-mentors" / "social-mentors.log"
+
+
+class _OwnRecords(logging.Filter):
+    """Lets through what the project's own code logs; the libraries' records (Beam's "Failed to
+    import GCSFileSystem" and "apitools not found" at import, runner chatter, Python warnings) are
+    not about the user's data, so they go to the log file instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("social_mentors") or (
+            record.name != "py.warnings" and Path(record.pathname).resolve().is_relative_to(PROJECT_ROOT)
+            and "site-packages" not in Path(record.pathname).parts)
+
+
+class _QuietBeamWorkerTracebacks:
+    """sys.stderr without the tracebacks Beam's SDK worker prints (sdk_worker._execute prints a
+    failed instruction's traceback to stderr, then logs it). A drained stream meets one as a race
+    ("Bundle is not in a finalizable state") after every result is written; a real failure still
+    fails the run and is reported in one line. The traceback stays in the log file (the logged copy)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._dropped_last = False
+
+    def write(self, text: str) -> int:
+        if text.startswith("Traceback (most recent call last):") and "apache_beam/runners/worker" in text:
+            self._dropped_last = True
+            return len(text)
+        if self._dropped_last and text == "\n":  # print()'s end of the dropped traceback
+            self._dropped_last = False
+            return len(text)
+        self._dropped_last = False
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def log_file() -> Path:
+    """Where the libraries' logging goes without --verbose: $SOCIAL_MENTORS_LOG, else the cache."""
+    return Path(os.environ.get("SOCIAL_MENTORS_LOG") or DEFAULT_LOG).expanduser()
+
+
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr)
+    """Before anything imports Beam (its import logs the noise): stderr gets the project's own
+    warnings (all of everything with --verbose); the log file gets everything, libraries included."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "social_mentors", False)]:
+        root.removeHandler(handler)  # ours from an earlier main() in this process; others' stay (pytest's)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    if not verbose:
+        console.addFilter(_OwnRecords())
+        try:
+            log_file().parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.FileHandler(log_file(), encoding="utf-8", delay=True)
+            to_file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+            to_file.social_mentors = True
+            root.addHandler(to_file)
+        except OSError:  # an unwritable cache: the noise is dropped, never shown
+            pass
+    console.social_mentors = True
+    root.addHandler(console)
+    logging.captureWarnings(True)  # Python warnings of libraries: through the same filter
     progress = logging.getLogger("social_mentors.progress")
     progress.setLevel(logging.INFO)
+    for old in list(progress.handlers):
+        progress.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("  progress: %(message)s"))
     progress.addHandler(handler)
     progress.propagate = False
     if not verbose:  # kafka-python logs every refused connection while a broker starts or restarts
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        if not isinstance(sys.stderr, _QuietBeamWorkerTracebacks):
+            sys.stderr = _QuietBeamWorkerTracebacks(sys.stderr)
+    # Beam logs a failed step's traceback before raising it (main() reports the failure in one
+    # line) and warns about optional GCP modules on import: both are libraries' records, kept
+    # off stderr by _OwnRecords and written to the log file.
+
+
+# Failures the user can fix (bad input, a path, a refused connection, a service's refusal): exit 2
+# and say what to do. Anything else is unexpected: exit 1, and --verbose shows the traceback.
+USER_ERRORS = (ValueError, OSError, RuntimeError, NotImplementedError, LookupError)
+# Errors of the clients we drive, by their module: (what failed, what to do). kafka-python's
+# KafkaError stopped being a RuntimeError in 2.1.
+SERVICE_ERRORS = {
+    "kafka": ("Kafka", "check --bootstrap-servers, that the broker is up, and the topic"),
+    "google": ("BigQuery", "check the project, dataset and credentials of --warehouse"),
+    "duckdb": ("DuckDB warehouse", "check --warehouse; `social-mentors run` creates a warehouse"),
+}
+MAX_MESSAGE = 600
+
+
+def _service(error: BaseException) -> Optional[tuple[str, str]]:
+    return SERVICE_ERRORS.get((type(error).__module__ or "").split(".")[0].lstrip("_"))  # duckdb's are in _duckdb
+
+
+def _is_xml_error(error: BaseException) -> bool:
+    return isinstance(error, SyntaxError) and type(error).__name__ == "ParseError"
+
+
+def describe(error: BaseException) -> str:
+    """One line: what failed, where, and what to do."""
+    text = str(error)
+    if text.startswith(f"{type(error).__name__}: "):  # kafka-python repeats its class name
+        text = text[len(type(error).__name__) + 2:]
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    service = _service(error)
+    if service:
+        text = f"{service[0]}: {type(error).__name__}{': ' + text if text else ''}; {service[1]}"
+    elif _is_xml_error(error):
+        text = f"not well-formed XML ({text}); fix or remove the file"
+    elif not isinstance(error, USER_ERRORS):
+        text = f"unexpected {type(error).__name__}: {text} (run with --verbose for the traceback, and report it)"
+    text = " ".join(text.split())  # Beam and others add lines of context: one line
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " ..."
+
+
+def exit_code(error: BaseException) -> int:
+    return 2 if isinstance(error, USER_ERRORS) or _service(error) or _is_xml_error(error) else 1
 
 
 def parse(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None) -> argparse.Namespace:
@@ -67,17 +196,24 @@ def parse(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.Argume
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # before the parser: building it imports modules that log (Beam warns about GCP on import)
+    _configure_logging(bool({"-v", "--verbose"} & set(argv)))
     parser, handlers = build_parser()
     args = parse(argv, parser)
-    _configure_logging(args.verbose)
     try:
         return handlers[args.command](args)
-    except (ValueError, FileNotFoundError, RuntimeError, NotImplementedError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure: one line, a non-zero exit, the traceback only with --verbose
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return exit_code(error)
 
 
 if __name__ == "__main__":

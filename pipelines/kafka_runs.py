@@ -1,37 +1,44 @@
 """Kafka as a source: where each partition starts and stops, and what is committed when.
 
-Guarantee: at-least-once into the pipeline, exactly-once in the warehouse's scores. Every write is
-keyed by (pair, window) and every score is recomputed deterministically from the events, so reading
-an event twice can overwrite a row with the same value but never add to it.
+Every run, bounded or streaming, reads each partition from its earliest retained offset and
+recomputes every window from all retained events, exactly as one long run would: dedupe and parent
+resolution see everything retained, so a restart, a tombstone stamped "now" or a backfill of old
+events produced after an earlier run can never hide events from the scores. Rows are upserted by
+(pair, window), so reading an event again rewrites a row with the same value and never adds to it.
 
-* Bounded runs commit the stop offsets, with the data watermark W they reached, after the whole run
-  succeeded: everything they read is in the warehouse then. The next bounded run of the group resumes
-  there. The oldest window that may still change starts at the fence F = align(W - window -
-  allowed_lateness); the run re-reads from the first offset with a timestamp at or after
-  F - dedupe_horizon (Kafka looks it up by timestamp). Events older than F are context: they fill
-  dedupe and parent resolution as before, but are not scored again; every window from F on is
-  recomputed from all of its events.
-* Streaming runs commit offsets when a source bundle is finalized, marked as progress. Those records
-  are safe in the runner, not in the warehouse: their windows may not have fired when the process
-  dies, and on the DirectRunner or Prism window state lives in memory. So a streaming run (and a
-  bounded run after one) starts from the earliest retained offsets and recomputes everything it
-  replays: after a crash, the restarted pipeline converges to exactly the uninterrupted run's scores.
-  The price is replay time proportional to the topic's retention (see deploy/kafka for sizing).
-* Offsets committed by other tools (no metadata of ours) are respected as the start.
+The consumer group's committed offsets are progress only (consumer lag): a bounded run commits its
+stop offsets after it succeeded, a streaming run the positions of each finalized source bundle, and
+when it is stopped (Ctrl-C, SIGTERM) its final positions. The plan reports how many records lie below
+them, i.e. are read again. The cost is replay time proportional to the topic's retention (see
+deploy/kafka for sizing).
+
+Kafka being away is bounded in time for a bounded run: planning (and reading, see
+:mod:`transforms.kafka_source`) waits at most ``timeout_s`` for the broker, printing progress every
+few seconds, then fails with :class:`KafkaUnreachable`. A shorter outage (a broker restart) costs
+only its own length.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from pipelines.settings import RunSettings
 from schemas import wire
-from transforms.kafka_source import FINAL, PROGRESS, PartitionPlan, commit_metadata, parse_commit_metadata
+from transforms.kafka_security import KafkaSecurity, client_kwargs
+from transforms.kafka_source import (
+    CONSUMER_CONFIG, PROGRESS_EVERY_S, KafkaUnreachable, PartitionPlan, commit_metadata, unreachable_message,
+)
 
 DEFAULT_GROUP = "social-mentors"
+DEFAULT_TIMEOUT_S = 60.0
+
+progress_log = logging.getLogger("social_mentors.progress")
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +51,8 @@ class KafkaSourceSettings:
     accepted_schema_ids: frozenset[int] = dataclasses.field(default_factory=wire.known_schema_ids)
     idle_timeout_s: float = 10.0
     max_out_of_orderness_s: float = 0.0
+    timeout_s: float = DEFAULT_TIMEOUT_S  # how long a bounded run waits for an unreachable broker
+    security: Optional[KafkaSecurity] = None  # TLS/SASL of every client, secrets by reference
 
     @property
     def bounded(self) -> bool:
@@ -53,91 +62,106 @@ class KafkaSourceSettings:
 @dataclasses.dataclass
 class KafkaReadPlan:
     plans: list[PartitionPlan]
-    replay_fence_ms: Optional[int]
-    committed_watermarks: dict[int, Optional[int]]
+    reread: int = 0  # records below the group's committed offsets: read again, not new
 
     def describe(self) -> str:
         parts = ", ".join(
             f"p{p.partition} {p.start}..{'' if p.stop is None else p.stop}" for p in self.plans)
-        if self.replay_fence_ms is not None:
-            return f"partitions {parts}; resuming, events before {self.replay_fence_ms} ms are context"
+        if self.reread:
+            return (f"partitions {parts}; re-reading {self.reread:,} records below the group's committed "
+                    "offsets (every window is recomputed from all retained events)")
         return f"partitions {parts}"
 
 
-def _consumer(source: KafkaSourceSettings) -> KafkaConsumer:
+def _consumer(source: KafkaSourceSettings, timeout_s: float) -> KafkaConsumer:
     return KafkaConsumer(bootstrap_servers=source.bootstrap_servers, group_id=source.group_id,
-                         enable_auto_commit=False, request_timeout_ms=30_000)
+                         enable_auto_commit=False, bootstrap_timeout_ms=max(1000, int(timeout_s * 1000)),
+                         **{**CONSUMER_CONFIG, **client_kwargs(source.security, "consumer")})
 
 
-def align_down(millis: int, window_ms: int) -> int:
-    return millis - millis % window_ms
+def with_kafka(source: KafkaSourceSettings, what: str, work: Callable[[KafkaConsumer], T]) -> T:
+    """``work(consumer)``, retried while Kafka does not answer, for at most ``source.timeout_s``.
+
+    kafka-python blocks without a deadline in some metadata calls when the broker is away, so each
+    attempt runs in a daemon thread and this one keeps the time (and prints progress meanwhile).
+    """
+    from kafka.errors import KafkaError
+
+    started = time.monotonic()
+    deadline = started + source.timeout_s
+    reported = started
+    while True:
+        outcome: dict[str, Any] = {}
+
+        def attempt() -> None:
+            try:
+                consumer = _consumer(source, min(5.0, max(0.5, deadline - time.monotonic())))
+            except Exception as error:  # noqa: BLE001 - reported to the waiting thread
+                outcome["error"] = error
+                return
+            try:
+                outcome["value"] = work(consumer)
+            except Exception as error:  # noqa: BLE001
+                outcome["error"] = error
+            finally:
+                consumer.close()
+
+        thread = threading.Thread(target=attempt, name=f"kafka-{what}", daemon=True)
+        thread.start()
+        while thread.is_alive() and time.monotonic() < deadline:
+            thread.join(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            if thread.is_alive() and time.monotonic() - reported >= PROGRESS_EVERY_S:
+                reported = time.monotonic()
+                progress_log.info("waiting for Kafka at %s to %s (%.0f s of %.0f s)", source.bootstrap_servers,
+                                  what, reported - started, source.timeout_s)
+        if "value" in outcome:
+            return outcome["value"]
+        error = outcome.get("error")
+        if error is not None and not isinstance(error, KafkaError):
+            raise error  # not a connection problem: a missing topic, a bug
+        if time.monotonic() >= deadline:
+            raise KafkaUnreachable(unreachable_message(source.bootstrap_servers, source.timeout_s))
+        if time.monotonic() - reported >= PROGRESS_EVERY_S:
+            reported = time.monotonic()
+            progress_log.info("no answer from Kafka at %s yet (%.0f s of %.0f s): %s", source.bootstrap_servers,
+                              reported - started, source.timeout_s, error)
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
-def plan_read(source: KafkaSourceSettings, settings: RunSettings) -> KafkaReadPlan:
-    """Start and stop offsets of every partition, and the replay fence for a resumed group."""
-    consumer = _consumer(source)
-    try:
-        partitions = consumer.partitions_for_topic(source.topic)
-        if not partitions:
-            raise ValueError(
-                f"topic {source.topic!r} does not exist on {source.bootstrap_servers}: produce to it first "
-                "(social-mentors produce ...) or check --topic")
-        tps = [TopicPartition(source.topic, p) for p in sorted(partitions)]
-        beginnings = consumer.beginning_offsets(tps)
-        ends = consumer.end_offsets(tps)
-        committed = {tp: consumer.committed(tp, metadata=True) for tp in tps}
-        metadata = {tp: parse_commit_metadata(c.metadata) if c else {} for tp, c in committed.items()}
-        watermarks = {tp.partition: metadata[tp].get(FINAL) for tp in tps}
-        starts: dict[TopicPartition, int] = {}
-        fence = None
-        known = [w for w in watermarks.values() if w is not None]
-        progress_only = any(PROGRESS in m for m in metadata.values())
-        if not source.bounded or progress_only:
-            starts = dict(beginnings)  # replay: see the module docstring
-        elif known:
-            window_ms = int(settings.window_s * 1000)
-            fence = align_down(min(known) - window_ms - int(settings.allowed_lateness_s * 1000), window_ms)
-            replay_from = fence - int(settings.dedupe_horizon_s * 1000)
-            found = consumer.offsets_for_times({tp: max(0, replay_from) for tp in tps})
-            for tp in tps:
-                by_time = found[tp].offset if found.get(tp) else ends[tp]
-                resume = committed[tp].offset if committed[tp] else beginnings[tp]
-                starts[tp] = max(beginnings[tp], min(by_time, resume))
-        else:
-            for tp in tps:
-                starts[tp] = committed[tp].offset if committed[tp] else beginnings[tp]
-        stops: dict[TopicPartition, Optional[int]] = {tp: None for tp in tps}
-        if source.stop_at_ms is not None:
-            found = consumer.offsets_for_times({tp: source.stop_at_ms for tp in tps})
-            stops = {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in tps}
-        elif source.until_end:
-            stops = dict(ends)
-        plans = [
-            PartitionPlan(source.bootstrap_servers, source.topic, tp.partition, starts[tp],
-                          None if stops[tp] is None else max(starts[tp], stops[tp]), source.group_id)
-            for tp in tps
-        ]
-        return KafkaReadPlan(plans, fence, watermarks)
-    finally:
-        consumer.close()
+def plan_read(source: KafkaSourceSettings) -> KafkaReadPlan:
+    """Start (the earliest retained offset) and stop offsets of every partition of the topic."""
+    return with_kafka(source, "plan the read", lambda consumer: _plan(consumer, source))
 
 
-def commit_bounded_run(source: KafkaSourceSettings, plan: KafkaReadPlan, result: Any) -> None:
-    """After a bounded run succeeded: commit each partition's stop offset and data watermark."""
-    from apache_beam.metrics.metric import MetricsFilter
+def _plan(consumer: KafkaConsumer, source: KafkaSourceSettings) -> KafkaReadPlan:
+    timeout_ms = 10_000
+    partitions = consumer.partitions_for_topic(source.topic)
+    if not partitions:
+        raise ValueError(
+            f"topic {source.topic!r} does not exist on {source.bootstrap_servers}: produce to it first "
+            "(social-mentors produce ...) or check --topic")
+    tps = [TopicPartition(source.topic, p) for p in sorted(partitions)]
+    starts = consumer.beginning_offsets(tps, timeout_ms=timeout_ms)
+    ends = consumer.end_offsets(tps, timeout_ms=timeout_ms)
+    committed = {tp: consumer.committed(tp, timeout_ms=timeout_ms) for tp in tps}
+    reread = sum(max(0, min(committed[tp], ends[tp]) - starts[tp]) for tp in tps if committed[tp] is not None)
+    stops: dict[TopicPartition, Optional[int]] = {tp: None for tp in tps}
+    if source.stop_at_ms is not None:
+        found = consumer.offsets_for_times({tp: source.stop_at_ms for tp in tps}, timeout_ms=timeout_ms)
+        stops = {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in tps}
+    elif source.until_end:
+        stops = dict(ends)
+    plans = [
+        PartitionPlan(source.bootstrap_servers, source.topic, tp.partition, starts[tp],
+                      None if stops[tp] is None else max(starts[tp], stops[tp]), source.group_id, source.timeout_s,
+                      security=source.security)
+        for tp in tps
+    ]
+    return KafkaReadPlan(plans, reread)
 
-    newest: dict[int, int] = {}
-    for dist in result.metrics().query(MetricsFilter().with_namespace("kafka_timestamps"))["distributions"]:
-        topic, partition = dist.key.metric.name.rsplit("/", 1)
-        value = dist.committed or dist.attempted
-        if topic == source.topic and value and value.count:
-            newest[int(partition)] = max(newest.get(int(partition), value.max), value.max)
-    offsets = {}
-    for p in plan.plans:
-        watermark = newest.get(p.partition, plan.committed_watermarks.get(p.partition))
-        offsets[TopicPartition(p.topic, p.partition)] = OffsetAndMetadata(p.stop, commit_metadata(watermark), -1)
-    consumer = _consumer(source)
-    try:
-        consumer.commit(offsets)
-    finally:
-        consumer.close()
+
+def commit_bounded_run(source: KafkaSourceSettings, plan: KafkaReadPlan) -> None:
+    """After a bounded run succeeded: commit each partition's stop offset (progress: consumer lag)."""
+    offsets = {TopicPartition(p.topic, p.partition): OffsetAndMetadata(p.stop, commit_metadata("bounded"), -1)
+               for p in plan.plans}
+    with_kafka(source, "commit the offsets", lambda consumer: consumer.commit(offsets, timeout_ms=10_000))

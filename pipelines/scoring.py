@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -13,20 +14,24 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipelines.settings import RunSettings
 from pipelines.summary import FAILED, RUNNING, RunSummary, record_run, run_row, summarize
 from transforms.conversations import ResolveConversations
+from transforms.dedupe import DedupeEvents
+from transforms.panes import ScorePairPanes
 from transforms.ledger import WriteWithLedger
-from transforms.score import PairContributions, ScorePairs
-from transforms.windowing import WindowInteractions
+from transforms.score import ScorePairs
+from transforms.windowing import KeyByWindow
 
 
 @dataclasses.dataclass
 class ScoringOutputs:
-    """The pipeline's PCollections, for tests that assert on them."""
+    """The pipeline's PCollections, for the ledger and for tests that assert on them."""
 
     scores: beam.PCollection
-    dead_letters: beam.PCollection
-    interactions: beam.PCollection
+    dead_letters: beam.PCollection  # every input record's dead letter: decode, dedupe, resolve, TOO_LATE
+    interactions: beam.PCollection  # one reader-comment Contribution per record the resolver scored
+    author_replies: beam.PCollection  # author-reply credits (not records)
     skipped: beam.PCollection
     duplicates: beam.PCollection
+    late_author_replies: Optional[beam.PCollection] = None  # streaming: credits to windows already closed
 
 
 def build_scoring_pipeline(
@@ -36,27 +41,43 @@ def build_scoring_pipeline(
     write the results and the run ledger under the run id ``settings.run_started_at`` (stamped now
     when None)."""
     settings = settings.started()
-    resolved = events | "ResolveConversations" >> ResolveConversations(
+    unique = events | "DedupeEvents" >> DedupeEvents(settings.streaming, settings.dedupe_horizon_s)
+    resolved = unique.events | "ResolveConversations" >> ResolveConversations(
         streaming=settings.streaming,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedupe_horizon_s=settings.dedupe_horizon_s,
-        replay_fence_ms=settings.replay_fence_ms,
     )
-    scores = (
-        resolved.interactions
-        | "PairContributions" >> PairContributions()
-        | "WindowInteractions" >> WindowInteractions(
-            settings.window_s, settings.allowed_lateness_s, settings.early_firing_s, streaming=settings.streaming
+    late_dead_letters, late_author_replies = [], None
+    if settings.streaming:
+        keyed = (
+            (resolved.interactions, resolved.author_replies)
+            | "AllContributions" >> beam.Flatten()
+            | "KeyByWindow" >> KeyByWindow(settings.window_s)
         )
-        | "ScorePairs" >> ScorePairs(settings.scoring, bounded=not settings.streaming,
-                                     run_started_at=settings.run_started_at)
+        panes = keyed | "ScorePairPanes" >> ScorePairPanes(
+            settings.scoring, settings.allowed_lateness_s, settings.dedupe_horizon_s, settings.early_firing_s,
+            run_started_at=settings.run_started_at)
+        scores, late_dead_letters, late_author_replies = panes.rows, [panes.too_late], panes.late_author_replies
+    else:
+        # Reader comments and author replies reach ScorePairs apart: it flattens them after
+        # pre-aggregating (the FnApiRunner materializes a Flatten of 10^5 elements, encoding each).
+        keyed = (
+            resolved.interactions | "KeyByWindow" >> KeyByWindow(settings.window_s),
+            resolved.author_replies | "KeyRepliesByWindow" >> KeyByWindow(settings.window_s),
+        )
+        scores = keyed | "ScorePairs" >> ScorePairs(settings.scoring, run_started_at=settings.run_started_at)
+    dead_letters = (
+        (decode_dead_letters, unique.dead_letters, resolved.dead_letters, *late_dead_letters)
+        | "AllDeadLetters" >> beam.Flatten()
     )
-    dead_letters = (decode_dead_letters, resolved.dead_letters) | "AllDeadLetters" >> beam.Flatten()
-    outputs = ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.skipped, resolved.duplicates)
+    outputs = ScoringOutputs(scores, dead_letters, resolved.interactions, resolved.author_replies, resolved.skipped,
+                             unique.duplicates, late_author_replies)
     if write:
         results = dict(events=events, decode_dead_letters=decode_dead_letters, interactions=outputs.interactions,
                        skipped=outputs.skipped, duplicates=outputs.duplicates, dead_letters=outputs.dead_letters,
                        scores=outputs.scores)
+        if late_author_replies is not None:
+            results["late_author_replies"] = late_author_replies
         results | "WriteWithLedger" >> WriteWithLedger(
             settings.sink_warehouse, settings.run_started_at, settings.streaming, settings.bulk_writes)
     return outputs
@@ -81,16 +102,19 @@ def describe_source(source: beam.PTransform) -> str:
 
 def run_scoring(
     source: beam.PTransform, settings: RunSettings, beam_args: Optional[list[str]] = None,
-    on_success: Optional[Callable[[Any], None]] = None, source_description: Optional[str] = None,
+    on_success: Optional[Callable[[Any], None]] = None, drain: Optional[threading.Event] = None,
+    source_description: Optional[str] = None,
 ) -> RunSummary:
     """Run the pipeline on ``source`` (a PTransform yielding events and dead_letters) to the end.
 
     The run is recorded in the warehouse's ``runs`` table (RUNNING, then FINISHED or FAILED) and its
     summary is read back from the warehouse (``pipelines.summary``). A pipeline that fails does not
-    raise here: its summary says so and does not balance. A streaming run ends when the process is
-    interrupted (Ctrl-C or SIGTERM); its summary covers what was processed until then.
-    ``on_success`` gets the finished pipeline result of a bounded run that balanced.
+    raise here: its summary says so and does not balance. A streaming run with a ``drain`` switch (the
+    switch its unbounded source checks) runs until SIGINT or SIGTERM, then drains: the source stops
+    reading, every pending window fires and is written, and the run ends normally (see
+    :mod:`pipelines.stopping`). ``on_success`` gets the finished pipeline result of a run that balanced.
     """
+    from pipelines import stopping
     from warehouse import open_warehouse
 
     started = time.monotonic()
@@ -106,18 +130,29 @@ def run_scoring(
         pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
         decoded = pipeline | "ReadEvents" >> source
         build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
-        result = pipeline.run()
-        try:
-            result.wait_until_finish()
-        except KeyboardInterrupt:
-            if not settings.streaming:
-                raise
+        if settings.streaming and drain is not None:
+            drain.clear()
+            with stopping.children_ignore_ctrl_c():
+                result = pipeline.run()
             try:
-                result.cancel()
-            except Exception as error:  # the runner may already be gone with the same signal
-                logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+                with stopping.drain_on_signals(drain):
+                    result.wait_until_finish()
+                finished = True
+            finally:
+                stopping.end_runner_children()
         else:
-            finished = True
+            result = pipeline.run()
+            try:
+                result.wait_until_finish()
+            except KeyboardInterrupt:
+                if not settings.streaming:
+                    raise
+                try:
+                    result.cancel()
+                except Exception as error:  # the runner may already be gone with the same signal
+                    logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+            else:
+                finished = True
     except KeyboardInterrupt:
         record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED)
                    | {"message": "interrupted before the end of a bounded run"})

@@ -26,14 +26,12 @@ class RunSettings:
     """Everything the pipeline needs besides its source."""
 
     warehouse: str
-    window_s: float = 86_400.0
+    window_s: float = 7 * 86_400.0  # a week: see transforms/windowing.py for why
     allowed_lateness_s: float = 2 * 86_400.0
-    dedupe_horizon_s: float = 7 * 86_400.0
+    dedupe_horizon_s: float = 14 * 86_400.0
     early_firing_s: Optional[float] = None
     streaming: bool = False
     scoring: ScoringConfig = ScoringConfig()
-    # Set by a restarted Kafka run: events older than this are re-read as context, not scored.
-    replay_fence_ms: Optional[int] = None
     # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), "storage" (the Storage
     # Write API's default stream), or "auto": load jobs for a bounded run, streaming inserts for a
     # stream. The embedded warehouse ignores it.
@@ -65,9 +63,12 @@ class RunSettings:
             raise ValueError("--window must be positive")
         if self.allowed_lateness_s < 0:
             raise ValueError("--allowed-lateness cannot be negative")
-        if self.dedupe_horizon_s < self.allowed_lateness_s:
-            # A thread's state must outlive the wait for a late parent, or the wait is cut short.
-            raise ValueError("--dedupe-horizon must be at least --allowed-lateness")
+        if self.dedupe_horizon_s < self.window_s + self.allowed_lateness_s:
+            # A re-delivery may come as long as its window can still change, and a thread's state must
+            # outlive the wait for a late parent: a shorter horizon would score a late copy twice.
+            raise ValueError(
+                f"--dedupe-horizon ({self.dedupe_horizon_s:g} s) must be at least --window + --allowed-lateness "
+                f"({self.window_s + self.allowed_lateness_s:g} s)")
         if self.bigquery_write not in BIGQUERY_WRITES:
             raise ValueError(f"--bigquery-write is {', '.join(BIGQUERY_WRITES)}")
         if self.streaming and self.bigquery_write == "load":

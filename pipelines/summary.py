@@ -19,7 +19,8 @@ from typing import Any, Optional
 
 from transforms.events import WAREHOUSE_REFUSED, iso_utc, millis_to_datetime
 from transforms.ledger import (
-    DEAD_LETTERED, DUPLICATES, KEPT_MORE_COMPLETE, PAIR_ROWS, RECORDS_IN, REFUSED, SCORED, SKIPPED,
+    CREDITS, DEAD_LETTERED, DUPLICATES, KEPT_MORE_COMPLETE, LATE_AUTHOR_REPLIES, PAIR_ROWS, RECORDS_IN, REFUSED,
+    SCORED, SKIPPED,
 )
 
 RUNNING, FINISHED, FAILED = "RUNNING", "FINISHED", "FAILED"
@@ -44,6 +45,8 @@ class RunSummary:
     # pair rows not stored (or not shown) because the warehouse holds a row of another run computed
     # from more data: rows, not records
     kept_rows: int = 0
+    # streaming: author replies credited to a window already closed (credits, not records)
+    late_author_replies: int = 0
     run_started_at: Optional[int] = None
     duplicate_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
     # What the warehouse stored for the run; None: not read back (taken to be what was counted)
@@ -117,6 +120,9 @@ class RunSummary:
                "a stored row of an earlier run, which was kept"] if self.kept_rows else []),
             *([f"  refused rows    {self.refused_rows:>12,}  pair rows the warehouse refused: see dead_letters "
                "where error_kind = 'WAREHOUSE_REFUSED' for its reasons"] if self.refused_rows else []),
+            *([f"  late replies    {self.late_author_replies:>12,}  author replies to comments whose window had "
+               "closed (--allowed-lateness): credited to no row; their records are scored"]
+              if self.late_author_replies else []),
             f"  time taken      {self.seconds:>12.1f} s  ({rate:,.0f} records/s)",
         ]
         if self.balanced:
@@ -157,6 +163,7 @@ def summarize(warehouse_url: str, run_started_at: int, seconds: float, error: Op
         pair_score_rows=pair_rows.get("of_run", 0) - pair_rows.get("superseded", 0),
         kept_rows=ledger.get(PAIR_ROWS, {}).get(KEPT_MORE_COMPLETE, 0) + pair_rows.get("superseded", 0),
         refused_rows=ledger.get(PAIR_ROWS, {}).get(REFUSED, 0),
+        late_author_replies=ledger.get(CREDITS, {}).get(LATE_AUTHOR_REPLIES, 0),
         stored_dead_letters={k: v for k, v in stored_dead.items() if k != WAREHOUSE_REFUSED},
         stored_refused_rows=stored_dead.get(WAREHOUSE_REFUSED, 0),
         seconds=seconds,
@@ -196,7 +203,7 @@ def newest_run_warning(warehouse_url: str) -> Optional[str]:
     holds may be partial. None when it finished, or no run is recorded."""
     from warehouse import open_warehouse
 
-    columns, rows = open_warehouse(warehouse_url).query("newest_run", {})
+    columns, rows = open_warehouse(warehouse_url, read_only=True).query("newest_run", {})
     if not rows:
         return None
     run = dict(zip(columns, rows[0]))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import fastavro
 
@@ -14,10 +14,11 @@ def is_avro_path(path: str | Path) -> bool:
     return str(path).endswith(".avro")
 
 
-def write_events(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
+def write_events(path: str | Path, records: Iterable[dict[str, Any]], sync_marker: Optional[bytes] = None) -> int:
     """Write records (timestamps as epoch millis) to ``path``: Avro for ``*.avro``, else JSON Lines.
 
-    Returns how many records were written.
+    An Avro file's sync marker is random unless ``sync_marker`` (16 bytes) is given: a fixed one makes
+    the same records give a byte-identical file. Returns how many records were written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +32,8 @@ def write_events(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
 
     if is_avro_path(path):
         with path.open("wb") as out:
-            fastavro.writer(out, engagement_event_schema(), counted(records), codec="deflate")
+            fastavro.writer(out, engagement_event_schema(), counted(records), codec="deflate",
+                            **({"sync_marker": sync_marker} if sync_marker else {}))
     else:
         with path.open("w", encoding="utf-8") as out:
             for record in counted(records):

@@ -2,7 +2,7 @@
 
 The key is ``site/thread_id``, so one thread's events stay in one partition and in order. The Kafka
 timestamp of each message is the event's created_at, which the pipeline's Kafka source uses as event
-time for its watermark.
+time for its watermark. TLS and SASL come from a ``KafkaSecurity`` (``transforms.kafka_security``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from kafka import KafkaProducer
 
 from schemas import wire
 from transforms.events import InvalidEvent, event_from_record
+from transforms.kafka_security import KafkaSecurity, client_kwargs
 
 
 @dataclasses.dataclass
@@ -40,13 +41,15 @@ class EventPublisher:
     """A small library API: ``with EventPublisher(servers, topic) as p: p.publish_all(records)``."""
 
     def __init__(self, bootstrap_servers: str, topic: str, wire_format: str = wire.PLAIN_AVRO,
-                 schema_id: int = wire.DEFAULT_SCHEMA_ID, **producer_config: Any):
+                 schema_id: int = wire.DEFAULT_SCHEMA_ID, security: Optional[KafkaSecurity] = None,
+                 **producer_config: Any):
         if wire_format not in wire.WIRE_FORMATS:
             raise ValueError(f"unknown wire format {wire_format!r}; choose one of {', '.join(wire.WIRE_FORMATS)}")
         self.topic = topic
         self.wire_format = wire_format
         self.schema_id = schema_id
         config = {"acks": "all", "enable_idempotence": True, "linger_ms": 20, "retries": 2_147_483_647}
+        config.update(client_kwargs(security, "producer"))
         config.update(producer_config)
         self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **config)
 

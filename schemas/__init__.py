@@ -10,7 +10,9 @@
   (``bigquery_ddl``) that ``social-mentors query`` calls with query parameters (``bigquery_call``);
   the embedded warehouse runs the copy that sqlglot transpiles to DuckDB. ``VIEWS`` are created with
   the tables; ``RUN_QUERIES`` are the run summary's own reads (``run_accounting``) and the check of
-  the newest run's status (``newest_run``), run as plain parameterized queries in both warehouses.
+  the newest run's status (``newest_run``), run as plain parameterized queries in both warehouses. Files whose name starts
+  with ``_`` are fragments, not queries: a line ``-- include: NAME`` in a query is replaced by the
+  fragment's CTEs (and a comma), so that a formula shared by several queries is written once.
 """
 from __future__ import annotations
 
@@ -26,9 +28,14 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 QUERY_DIR = SCHEMA_DIR / "queries"
 
 WAREHOUSE_TABLES = ("pair_scores", "dead_letters", "run_ledger", "runs")
-ANALYST_QUERIES = ("mentors", "regulars", "pair")
+ANALYST_QUERIES = ("mentors", "regulars", "top", "pair", "history", "strengths", "exchanges", "span")
 VIEWS = ("pair_scores_latest", "dead_letters_latest", "run_ledger_latest", "runs_latest")
 RUN_QUERIES = ("run_accounting", "newest_run")
+REPORT_QUERIES = ("report_windows", "report_dead_letters")  # social-mentors report's, table functions in BigQuery too
+STATUS_QUERIES = ("status_newest_window", "status_dead_letters")  # social-mentors status's, likewise
+# What a warehouse defines besides its tables, views first (the rest read them): BigQuery creates
+# each (the queries as table functions); schemas.versions fingerprints them all.
+DEFINITIONS = (*VIEWS, *ANALYST_QUERIES, *REPORT_QUERIES, *STATUS_QUERIES)
 
 
 def latest_view(table: str) -> str:
@@ -141,10 +148,19 @@ def table_layout(table: str) -> dict[str, Any]:
     }
 
 
+_INCLUDE = re.compile(r"^--\s*include:\s*(_\w+)\s*$", re.MULTILINE)
+
+
+def _with_fragments(text: str) -> str:
+    """The query text with each ``-- include: _NAME`` line replaced by ``queries/_NAME.sql`` and a comma."""
+    return _INCLUDE.sub(lambda found: (QUERY_DIR / f"{found.group(1)}.sql").read_text(encoding="utf-8").rstrip() + ",",
+                        text)
+
+
 @functools.lru_cache(maxsize=None)
 def query_sql(name: str, dialect: str = "bigquery") -> str:
-    """An analyst query or view from ``queries/<name>.sql``, in BigQuery SQL or transpiled."""
-    text = (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    """An analyst query or view from ``queries/<name>.sql`` (fragments included), in BigQuery SQL or transpiled."""
+    text = _with_fragments((QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8"))
     if dialect == "bigquery":
         return text
     import sqlglot  # imported here: only the embedded warehouse needs it

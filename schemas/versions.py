@@ -25,11 +25,11 @@ VERSION_COLUMNS = (("version", "BIGINT", "INT64"), ("fingerprint", "VARCHAR", "S
 
 
 def fingerprint() -> str:
-    """12 hex digits over every warehouse table's columns, key and layout, and every view and
-    analyst query's SQL."""
+    """12 hex digits over every warehouse table's columns, key and layout, and the SQL of every view
+    and query a warehouse defines (analyst, report and status queries: BigQuery's table functions)."""
     definition = {
         "tables": {t: [schemas.bigquery_fields(t), schemas.table_layout(t)] for t in schemas.WAREHOUSE_TABLES},
-        "sql": {name: schemas.query_sql(name) for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES)},
+        "sql": {name: schemas.query_sql(name) for name in schemas.DEFINITIONS},
     }
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 

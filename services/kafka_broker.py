@@ -4,6 +4,11 @@ The broker's jars come from Maven Central: ``services.maven`` resolves ``org.apa
 and its dependencies into a cache directory once, then ``java kafka.Kafka`` runs them. ``start``
 formats the storage on first use, starts the broker in the background, waits until it answers, and
 records its pid; ``stop`` ends it. The tests start their own broker through this same class.
+
+With ``secured=SecuredListeners(...)`` the broker also listens with SASL_SSL (SCRAM-SHA-256,
+SCRAM-SHA-512 and PLAIN, the users' SCRAM credentials created when the storage is formatted) and
+with SSL requiring a client certificate, on TLS material made by ``services.kafka_tls`` under
+``state_dir/tls``. The PLAINTEXT listener stays for the controller and the readiness check.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from services import maven, processes
+from services.kafka_tls import TlsMaterial, make_tls_material
 from services.maven import free_port
 
 KAFKA_VERSION = "4.1.1"
@@ -54,6 +60,30 @@ def resolve_jars(version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
         raise KafkaBrokerError(str(error)) from error
 
 
+def jars_cached(version: str = KAFKA_VERSION) -> bool:
+    """Whether the broker's jars are resolved already (a start then needs no Maven)."""
+    return (maven.cache_dir() / f"kafka-{version}" / "libs" / ".resolved").exists()
+
+
+SASL_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN")
+
+
+@dataclasses.dataclass(frozen=True)
+class SecuredListeners:
+    """A SASL_SSL and an SSL (client certificate required) listener; ``users`` may log in with SASL."""
+
+    users: dict[str, str] = dataclasses.field(repr=False)  # name -> password: never printed
+    sasl_ssl_port: Optional[int] = None
+    ssl_port: Optional[int] = None
+
+
+def _jaas_quote(value: str) -> str:
+    if not value or any(c in value for c in "\"\\\n;,[]="):
+        raise KafkaBrokerError("SASL user names and passwords of the local broker may not hold quotes, "
+                               "backslashes, semicolons or newlines")
+    return f'"{value}"'
+
+
 @dataclasses.dataclass
 class KafkaBroker:
     """One broker+controller node, its files under ``state_dir``."""
@@ -64,6 +94,7 @@ class KafkaBroker:
     version: str = KAFKA_VERSION
     heap: str = "512m"
     num_partitions: int = 3
+    secured: Optional[SecuredListeners] = None
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -71,12 +102,37 @@ class KafkaBroker:
         if info:  # a broker started before from this folder keeps its ports
             self.port = info["port"]
             self.controller_port = info["controller_port"]
+            if self.secured and info.get("sasl_ssl_port"):
+                self.secured = dataclasses.replace(self.secured, sasl_ssl_port=info["sasl_ssl_port"],
+                                                   ssl_port=info["ssl_port"])
         if self.controller_port is None:
             self.controller_port = free_port()
+        if self.secured:
+            self.secured = dataclasses.replace(self.secured, sasl_ssl_port=self.secured.sasl_ssl_port or free_port(),
+                                               ssl_port=self.secured.ssl_port or free_port())
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """The SASL_SSL listener (SCRAM-SHA-256/512, PLAIN over TLS)."""
+        if not self.secured:
+            raise KafkaBrokerError("this broker has no secured listeners (start it with secured=...)")
+        return f"127.0.0.1:{self.secured.sasl_ssl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        """The SSL listener that requires a client certificate signed by the broker's CA."""
+        if not self.secured:
+            raise KafkaBrokerError("this broker has no secured listeners (start it with secured=...)")
+        return f"127.0.0.1:{self.secured.ssl_port}"
+
+    @property
+    def tls(self) -> TlsMaterial:
+        """The CA, broker keystore and client certificate of the secured listeners."""
+        return TlsMaterial(self.state_dir / "tls")
 
     @property
     def _pid_file(self) -> Path:
@@ -90,18 +146,57 @@ class KafkaBroker:
         path = self.state_dir / "broker.json"
         return json.loads(path.read_text()) if path.exists() else None
 
+    def _secured_config(self) -> list[str]:
+        """server.properties lines of the SASL_SSL and SSL listeners (holds secrets: the file is 0600)."""
+        if not self.secured:
+            return []
+        tls = make_tls_material(self.tls.folder)
+        store_password = tls.broker_keystore_password()
+        plain_users = " ".join(f"user_{name}={_jaas_quote(pw)}" for name, pw in sorted(self.secured.users.items()))
+        for name in self.secured.users:
+            _jaas_quote(name)
+        return [
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={tls.broker_keystore}",
+            f"ssl.keystore.password={store_password}",
+            f"ssl.key.password={store_password}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={tls.ca_file}",
+            "listener.name.ssl.ssl.client.auth=required",
+            f"sasl.enabled.mechanisms={','.join(SASL_MECHANISMS)}",
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+        ]
+
+    def _listeners(self) -> tuple[str, str, str]:
+        """listeners, advertised.listeners, listener.security.protocol.map."""
+        plain = f"PLAINTEXT://127.0.0.1:{self.port}"
+        controller = f"CONTROLLER://127.0.0.1:{self.controller_port}"
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        if not self.secured:
+            return f"{plain},{controller}", plain, protocols
+        secured = f"SASL_SSL://127.0.0.1:{self.secured.sasl_ssl_port},SSL://127.0.0.1:{self.secured.ssl_port}"
+        return f"{plain},{controller},{secured}", f"{plain},{secured}", protocols + ",SASL_SSL:SASL_SSL,SSL:SSL"
+
     def _write_config(self) -> Path:
         data = self.state_dir / "data"
         config = self.state_dir / "server.properties"
+        config.touch(mode=0o600)
+        config.chmod(0o600)
+        listeners, advertised, protocols = self._listeners()
         config.write_text("\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            f"listeners={listeners}",
+            f"advertised.listeners={advertised}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"listener.security.protocol.map={protocols}",
             f"log.dirs={data}",
             f"num.partitions={self.num_partitions}",
             "offsets.topic.replication.factor=1",
@@ -116,12 +211,25 @@ class KafkaBroker:
             # week's retention would delete a replayed 2018 forum at once. Keep everything locally.
             "log.retention.ms=-1",
             "log.retention.bytes=-1",
+            *self._secured_config(),
         ]) + "\n", encoding="utf-8")
         (self.state_dir / "log4j2.properties").write_text(
             _LOG4J2.format(log=self.state_dir / "server.log", level="INFO"), encoding="utf-8")
-        (self.state_dir / "broker.json").write_text(json.dumps(
-            {"port": self.port, "controller_port": self.controller_port, "version": self.version}))
+        info = {"port": self.port, "controller_port": self.controller_port, "version": self.version}
+        if self.secured:
+            info.update(sasl_ssl_port=self.secured.sasl_ssl_port, ssl_port=self.secured.ssl_port)
+        (self.state_dir / "broker.json").write_text(json.dumps(info))
         return config
+
+    def _scram_arguments(self) -> list[str]:
+        """``--add-scram`` of every user and SCRAM mechanism: credentials exist before the first start.
+        (The storage tool takes them only as arguments, so they show in this short-lived process's
+        command line on this machine: acceptable for a development broker, not for production.)"""
+        if not self.secured:
+            return []
+        return [arg for name, password in sorted(self.secured.users.items())
+                for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+                for arg in ("--add-scram", f"{mechanism}=[name={_jaas_quote(name)},password={_jaas_quote(password)}]")]
 
     def _java(self, libs: Path, main: str, *args: str) -> list[str]:
         return [
@@ -161,9 +269,12 @@ class KafkaBroker:
         libs = resolve_jars(self.version)
         config = self._write_config()
         if not (self.state_dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # as Kafka's own Uuid: a leading "-" reads as an option
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
             formatted = subprocess.run(
-                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+                           *self._scram_arguments()),
                 capture_output=True, text=True,
             )
             if formatted.returncode != 0:
@@ -200,4 +311,30 @@ class KafkaBroker:
         pid = self.pid()
         if pid is None:
             return f"stopped (state in {self.state_dir})"
-        return f"running, pid {pid}, bootstrap {self.bootstrap}, {'ready' if self.is_ready() else 'not answering'}"
+        info = self._read_info() or {}
+        secured = (f"; SASL_SSL 127.0.0.1:{info['sasl_ssl_port']}, SSL 127.0.0.1:{info['ssl_port']} (CA {self.tls.ca_file})"
+                   if info.get("sasl_ssl_port") else "")
+        return (f"running, pid {pid}, bootstrap {self.bootstrap}{secured}, "
+                f"{'ready' if self.is_ready() else 'not answering'}")
+
+
+def local_secured_listeners(state_dir: Path, user: str, sasl_ssl_port: Optional[int] = None,
+                            ssl_port: Optional[int] = None, password: Optional[str] = None) -> tuple[SecuredListeners, Path]:
+    """Secured listeners of a development broker, and the file holding ``user``'s password (0600).
+
+    The password is the one given (e.g. from $SOCIAL_MENTORS_KAFKA_SASL_PASSWORD) on the first start,
+    else a random one; either way it is kept in ``state_dir/tls/sasl.password``, since the SCRAM
+    credentials are made once, when the storage is formatted."""
+    import secrets
+
+    folder = Path(state_dir).resolve() / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    password_file = folder / "sasl.password"
+    if password_file.exists():
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = password or secrets.token_urlsafe(18)
+        password_file.touch(mode=0o600)
+        password_file.write_text(password + "\n", encoding="utf-8")
+    return SecuredListeners({user: password}, sasl_ssl_port, ssl_port), password_file

@@ -75,3 +75,21 @@ def bigquery_url(empty_bigquery_url):
 
     open_warehouse(empty_bigquery_url).prepare()
     return empty_bigquery_url
+
+
+@pytest.fixture(scope="session")
+def secured_kafka_broker(tmp_path_factory):
+    """A real broker that also listens with SASL_SSL (SCRAM-SHA-256/512 and PLAIN; user ``alice``, a
+    random password in ``secured.users``) and with SSL requiring a client certificate. Its CA and
+    certificates are made for the test by ``services.kafka_tls`` (openssl)."""
+    import secrets
+
+    from services.kafka_broker import KafkaBroker, SecuredListeners
+    from services.maven import free_port
+
+    users = {"alice": "pw-" + secrets.token_urlsafe(18)}
+    broker = KafkaBroker(state_dir=tmp_path_factory.mktemp("kafka-secured"), port=free_port(),
+                         secured=SecuredListeners(users))
+    broker.start()
+    yield broker
+    broker.stop()

@@ -1,21 +1,30 @@
-"""Deduplicate and resolve parents, one conversation thread at a time.
+"""Resolve who each response answers, one conversation thread at a time, into pair contributions.
 
 A response's parent lives in the same thread (``thread_id`` is the post the conversation belongs to),
-and a re-delivered event carries the same thread as its first copy. So one grouping by
-(site, thread_id) serves both steps, where separate dedupe and resolve steps would shuffle every event
-twice: that second shuffle would cost more than all the scoring.
+so one grouping by (site, thread_id) finds every parent and grandparent. Events come in deduplicated
+(:mod:`transforms.dedupe`). For a response X by actor a, whose parent item P is by p (a != p):
 
-``ResolveConversations`` takes Events and outputs:
+* X is a **reader comment** of (author p, reader a), in the window of X's own created_at;
+* X is also an **author reply** of (author a, reader p) when P is itself a response whose parent is
+  a's: a answers p's response to a. It is credited to the window of P (the comment it answers), with
+  latency X.created_at - P.created_at (clock skew below 0 counts as 0). a's response to p's *post*,
+  or to p's response to someone else, is only a reader comment of (p, a).
 
-* main: :class:`Interaction` (actor answered parent_actor at created_at), timestamped at created_at;
+``ResolveConversations`` takes unique Events and outputs:
+
+* main: one reader-comment :class:`Contribution` per scored response (so the main output counts
+  scored records), timestamped at its created_at;
+* ``author_replies``: author-reply Contributions (credits, not records), timestamped at the answered
+  comment's created_at;
 * ``skipped``: (reason, Event) for POSTs and self-responses: counted, not scored;
-* ``duplicates``: later copies of an event_id already seen;
-* ``dead_letters``: PARENT_UNRESOLVED responses whose parent author could not be found.
+* ``dead_letters``: PARENT_UNRESOLVED responses whose parent author could not be found, with the
+  record as JSON.
 
 Batch groups each thread and resolves it whole, so arrival order never matters. Streaming keeps each
-thread in state: a response whose parent has not arrived waits until its created_at plus the allowed
-lateness (event time) before it is dead-lettered, and a thread's state (dedupe included) expires once
-no event has arrived for the dedupe horizon.
+thread in state: a response whose parent author is not known waits until its created_at plus the
+allowed lateness (event time) before it is dead-lettered; an author reply is credited as soon as the
+answered comment and whom that comment answered are both known, whichever of the three events comes
+last; a thread's state expires once no event has arrived for the dedupe horizon.
 """
 from __future__ import annotations
 
@@ -29,76 +38,114 @@ from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
+from transforms.batching import GroupInShards, grouped_by_key
+from transforms.dedupe import event_json
 from transforms.events import PARENT_UNRESOLVED, POST, DeadLetter, Event
 
 SKIPPED = "skipped"
-DUPLICATES = "duplicates"
+AUTHOR_REPLIES = "author_replies"
 DEAD_LETTERS = "dead_letters"
+READER_COMMENT = "reader_comment"
 SKIP_POST = "post"
 SKIP_SELF_RESPONSE = "self_response"
-SKIP_REPLAY_CONTEXT = "replay_context"
 
 
-class Interaction(NamedTuple):
-    """``actor_id`` answered ``parent_actor_id`` on ``site`` at ``created_at`` (epoch millis)."""
+class Contribution(NamedTuple):
+    """One credit toward the row (site, author_id, reader_id) of the window that holds ``anchor_at``."""
 
     site: str
-    actor_id: str
-    parent_actor_id: str
-    created_at: int
-    parent_created_at: Optional[int]
+    author_id: str
+    reader_id: str
+    is_author_reply: bool
+    anchor_at: int  # epoch millis: the reader comment's created_at, which decides the window
+    created_at: int  # epoch millis: when this response was written
+    latency_s: Optional[float]  # author replies: seconds since the answered comment, at least 0
+    record: Optional[Event] = None  # streaming reader comments: the record, for a TOO_LATE dead letter
 
 
 class ThreadLedger:
-    """What one thread has seen: event ids (dedupe), items by id, responses waiting for a parent.
+    """What one thread has seen: items by id, responses by parent, responses waiting for a parent."""
 
-    Events older than ``replay_fence_ms`` are context: a restarted Kafka pipeline re-reads them so
-    that dedupe and parent resolution see what the interrupted run saw, but their own windows were
-    final before the interruption, so they are indexed, never scored again.
-    """
-
-    def __init__(self, replay_fence_ms: Optional[int] = None) -> None:
-        self.replay_fence_ms = replay_fence_ms
-        self.event_ids: set[str] = set()
+    def __init__(self, keep_records: bool = False) -> None:
+        self.keep_records = keep_records
         self.items: dict[str, Event] = {}
+        self.children: dict[str, list[Event]] = {}
         self.waiting: dict[str, list[Event]] = {}
+        self.expired: set[str] = set()  # event ids already dead-lettered as unresolved
 
-    def admit(self, event: Event) -> bool:
-        """Record the event; False when its event_id was seen before (a duplicate)."""
-        if event.event_id in self.event_ids:
+    def index(self, event: Event) -> bool:
+        """Record the event; False when another event already holds its item_id (the first wins)."""
+        if event.parent_id is not None:
+            self.children.setdefault(event.parent_id, []).append(event)
+        if event.item_id in self.items:
             return False
-        self.event_ids.add(event.event_id)
-        self.items.setdefault(event.item_id, event)
+        self.items[event.item_id] = event
         return True
 
-    def resolve(self, response: Event) -> Optional[Interaction]:
-        """The interaction of a response, or None when its parent author is not known yet.
+    def parent_actor(self, response: Event) -> Optional[str]:
+        """Whom the response answers: what the producer sent wins, else the parent's own author."""
+        if response.parent_actor_id is not None:
+            return response.parent_actor_id
+        parent = self.items.get(response.parent_id) if response.parent_id is not None else None
+        return parent.actor_id if parent is not None else None
 
-        What the producer sent wins; what it left out is taken from the parent's own event.
-        """
-        parent = self.items.get(response.parent_id)
-        parent_actor = response.parent_actor_id or (parent.actor_id if parent else None)
-        if parent_actor is None:
+    def parent_time(self, response: Event) -> Optional[int]:
+        if response.parent_created_at is not None:
+            return response.parent_created_at
+        parent = self.items.get(response.parent_id) if response.parent_id is not None else None
+        return parent.created_at if parent is not None else None
+
+    def classify(self, event: Event) -> Optional[tuple[str, Any]]:
+        """An event's outcome as a record: a reader comment, a skip (post, self-response), or None when
+        its parent author is not known yet."""
+        if event.kind == POST:
+            return (SKIPPED, (SKIP_POST, event))
+        author = self.parent_actor(event)
+        if author is None:
             return None
-        parent_created_at = response.parent_created_at
-        if parent_created_at is None and parent is not None:
-            parent_created_at = parent.created_at
-        return Interaction(response.site, response.actor_id, parent_actor, response.created_at, parent_created_at)
+        if author == event.actor_id:
+            return (SKIPPED, (SKIP_SELF_RESPONSE, event))
+        record = event if self.keep_records else None
+        return (READER_COMMENT, Contribution(
+            event.site, author, event.actor_id, False, event.created_at, event.created_at, None, record))
 
-    def is_context(self, event: Event) -> bool:
-        return self.replay_fence_ms is not None and event.created_at < self.replay_fence_ms
+    def author_reply(self, response: Event) -> Optional[Contribution]:
+        """The author-reply credit of a response, when it answers a response to its own actor."""
+        if response.kind == POST or response.event_id in self.expired:
+            return None
+        answered = self.items.get(response.parent_id)
+        if answered is None or answered.kind == POST:
+            return None
+        reader = self.parent_actor(response)
+        if reader is None or reader == response.actor_id or self.parent_actor(answered) != response.actor_id:
+            return None
+        anchor = self.parent_time(response)
+        # Clock skew can put a reply before the comment it answers; it is then treated as instant.
+        latency_s = max(0.0, (response.created_at - anchor) / 1000.0)
+        return Contribution(response.site, response.actor_id, reader, True, anchor, response.created_at, latency_s)
 
     def add(self, event: Event) -> list[tuple[str, Any]]:
-        """Streaming: admit one event and resolve it and whatever was waiting for it.
-
-        Returns (outcome, value) pairs, outcome being 'interaction', SKIPPED or DUPLICATES.
-        """
-        if not self.admit(event):
-            return [(DUPLICATES, event)]
-        outcomes = [classify(self, event)]
-        for child in self.waiting.pop(event.item_id, []):
-            outcomes.append(classify(self, child))
-        return [outcome for outcome in outcomes if outcome is not None]
+        """Streaming: index one new event; what it resolves: (READER_COMMENT | SKIPPED | AUTHOR_REPLIES,
+        value) pairs, for the event itself and for what was waiting on it."""
+        new_item = self.index(event)
+        outcomes = []
+        outcome = self.classify(event)
+        if outcome is None:
+            self.wait(event)
+        else:
+            outcomes.append(outcome)
+        credits = [self.author_reply(event)]
+        if new_item:
+            for child in self.waiting.pop(event.item_id, []):  # its parent author is known now
+                outcomes.append(self.classify(child))
+            # As the answered comment: its answers can be author replies now. As the comment's parent:
+            # answers to its responses that took their parent author from it can be, too.
+            for child in self.children.get(event.item_id, []):
+                credits.append(self.author_reply(child))
+                if child.parent_actor_id is None and child is not event:
+                    credits.extend(self.author_reply(grandchild) for grandchild in self.children.get(child.item_id, []))
+        outcomes.extend((AUTHOR_REPLIES, credit) for credit in credits if credit is not None)
+        return outcomes
 
     def wait(self, response: Event) -> None:
         self.waiting.setdefault(response.parent_id, []).append(response)
@@ -107,33 +154,17 @@ class ThreadLedger:
         return [event for events in self.waiting.values() for event in events]
 
     @classmethod
-    def rebuild(cls, events: Iterable[Event], expired_ids: set[str], replay_fence_ms: Optional[int] = None) -> "ThreadLedger":
+    def rebuild(cls, events: Iterable[Event], expired_ids: set[str]) -> "ThreadLedger":
         """The ledger of a thread from its stored events (streaming state), expired ones not waiting."""
-        ledger = cls(replay_fence_ms)
+        ledger = cls(keep_records=True)
+        ledger.expired = set(expired_ids)
         stored = list(events)
         for event in stored:
-            ledger.admit(event)
+            ledger.index(event)
         for event in stored:
-            if (event.kind != POST and event.event_id not in expired_ids and not ledger.is_context(event)
-                    and ledger.resolve(event) is None):
+            if event.kind != POST and event.event_id not in ledger.expired and ledger.parent_actor(event) is None:
                 ledger.wait(event)
         return ledger
-
-
-def classify(ledger: ThreadLedger, response: Event) -> Optional[tuple[str, Any]]:
-    """An admitted event's outcome: an interaction, a skip (post, self-response, replay context), or
-    None when its parent author is not known yet (it then waits in the ledger)."""
-    if ledger.is_context(response):
-        return (SKIPPED, (SKIP_REPLAY_CONTEXT, response))
-    if response.kind == POST:
-        return (SKIPPED, (SKIP_POST, response))
-    interaction = ledger.resolve(response)
-    if interaction is None:
-        ledger.wait(response)
-        return None
-    if interaction.parent_actor_id == interaction.actor_id:
-        return (SKIPPED, (SKIP_SELF_RESPONSE, response))
-    return ("interaction", interaction)
 
 
 def unresolved_dead_letter(event: Event) -> DeadLetter:
@@ -141,34 +172,34 @@ def unresolved_dead_letter(event: Event) -> DeadLetter:
         event.origin, PARENT_UNRESOLVED,
         f"parent {event.parent_id!r} of {event.kind} {event.item_id!r} never arrived in thread "
         f"{event.thread_id!r} on site {event.site!r}, and the event names no parent_actor_id",
-        event.event_id, None,
+        event.event_id, event_json(event),
     )
 
 
 def thread_key(event: Event) -> str:
-    # A flat string key: deterministic to encode, which stateful processing requires.
-    return f"{event.site}\x1f{event.thread_id}"
+    # A flat string key (deterministic to encode, which stateful processing requires), length-prefixed
+    # so that no site and thread pair can spell another's key.
+    return f"{len(event.site)}:{event.site}/{event.thread_id}"
 
 
 class _CountedOutputs:
     """Counters for every branch out of the resolver, shared by the batch and streaming DoFns."""
 
     def __init__(self) -> None:
-        self.interactions = Metrics.counter("resolve", "interactions")
-        self.duplicates = Metrics.counter("resolve", "duplicates")
+        self.reader_comments = Metrics.counter("resolve", "reader_comments")
+        self.author_replies = Metrics.counter("resolve", "author_replies")
         self.unresolved = Metrics.counter("resolve", "parent_unresolved")
-        self.skipped = {reason: Metrics.counter("skipped", reason)
-                        for reason in (SKIP_POST, SKIP_SELF_RESPONSE, SKIP_REPLAY_CONTEXT)}
+        self.skipped = {reason: Metrics.counter("skipped", reason) for reason in (SKIP_POST, SKIP_SELF_RESPONSE)}
 
     def emit(self, outcome: str, value: Any) -> Any:
-        if outcome == "interaction":
-            self.interactions.inc()
-            return TimestampedValue(value, value.created_at / 1000.0)
-        if outcome == SKIPPED:
-            self.skipped[value[0]].inc()
-            return beam.pvalue.TaggedOutput(SKIPPED, value)
-        self.duplicates.inc()
-        return beam.pvalue.TaggedOutput(DUPLICATES, value)
+        if outcome == READER_COMMENT:
+            self.reader_comments.inc()
+            return TimestampedValue(value, value.anchor_at / 1000.0)
+        if outcome == AUTHOR_REPLIES:
+            self.author_replies.inc()
+            return beam.pvalue.TaggedOutput(AUTHOR_REPLIES, TimestampedValue(value, value.anchor_at / 1000.0))
+        self.skipped[value[0]].inc()
+        return beam.pvalue.TaggedOutput(SKIPPED, value)
 
     def dead_letter(self, event: Event) -> beam.pvalue.TaggedOutput:
         self.unresolved.inc()
@@ -176,31 +207,40 @@ class _CountedOutputs:
         return beam.pvalue.TaggedOutput(DEAD_LETTERS, unresolved_dead_letter(event))
 
 
-class ResolveThreadFn(beam.DoFn):
-    """Batch: one whole thread in; its interactions, skips, duplicates and dead letters out."""
+def resolve_thread(events: Iterable[Event], out: _CountedOutputs) -> Iterable[Any]:
+    """One whole thread in; its contributions, skips and dead letters out."""
+    ledger = ThreadLedger()
+    events = sorted(events, key=lambda e: (e.created_at, e.event_id))
+    for event in events:  # every item is indexed first: a reply before its parent still resolves
+        ledger.index(event)
+    for event in events:
+        outcome = ledger.classify(event)
+        yield out.dead_letter(event) if outcome is None else out.emit(*outcome)
+        credit = ledger.author_reply(event)
+        if credit is not None:
+            yield out.emit(AUTHOR_REPLIES, credit)
 
-    def __init__(self, replay_fence_ms: Optional[int] = None):
-        self.replay_fence_ms = replay_fence_ms
+
+class ResolveThreadFn(beam.DoFn):
+    """Batch, element-wise (the oracle of ResolveThreadShardFn): one whole thread in; its
+    contributions, skips and dead letters out."""
 
     def setup(self) -> None:
         self.out = _CountedOutputs()
 
     def process(self, keyed_thread: tuple[str, Iterable[Event]]) -> Iterable[Any]:
-        _, events = keyed_thread
-        ledger = ThreadLedger(self.replay_fence_ms)
-        unique = []
-        # Sorted, so that which copy of a duplicate is kept does not depend on arrival order.
-        for event in sorted(events, key=lambda e: (e.created_at, e.event_id, e.origin)):
-            if ledger.admit(event):
-                unique.append(event)
-            else:
-                yield self.out.emit(DUPLICATES, event)
-        for event in unique:  # every item is indexed now: a reply before its parent still resolves
-            outcome = classify(ledger, event)
-            if outcome is None:
-                yield self.out.dead_letter(event)
-            else:
-                yield self.out.emit(*outcome)
+        yield from resolve_thread(keyed_thread[1], self.out)
+
+
+class ResolveThreadShardFn(beam.DoFn):
+    """Batch: one shard of threads (batches of Events as tuples) in; each thread as ResolveThreadFn."""
+
+    def setup(self) -> None:
+        self.out = _CountedOutputs()
+
+    def process(self, shard_batches: tuple[int, Iterable[list]]) -> Iterable[Any]:
+        for events in grouped_by_key(shard_batches[1], thread_key, Event._make).values():
+            yield from resolve_thread(events, self.out)
 
 
 class StreamingResolveThreadFn(beam.DoFn):
@@ -211,16 +251,12 @@ class StreamingResolveThreadFn(beam.DoFn):
     PARENT_DEADLINE = TimerSpec("parent_deadline", TimeDomain.WATERMARK)
     STATE_EXPIRY = TimerSpec("state_expiry", TimeDomain.WATERMARK)
 
-    def __init__(self, allowed_lateness_s: float, dedupe_horizon_s: float, replay_fence_ms: Optional[int] = None):
+    def __init__(self, allowed_lateness_s: float, dedupe_horizon_s: float):
         self.allowed_lateness_ms = int(allowed_lateness_s * 1000)
         self.dedupe_horizon_ms = int(dedupe_horizon_s * 1000)
-        self.replay_fence_ms = replay_fence_ms
 
     def setup(self) -> None:
         self.out = _CountedOutputs()
-
-    def _ledger(self, stored: Iterable[Event], expired_state) -> ThreadLedger:
-        return ThreadLedger.rebuild(stored, set(expired_state.read()), self.replay_fence_ms)
 
     def process(
         self,
@@ -232,13 +268,11 @@ class StreamingResolveThreadFn(beam.DoFn):
     ) -> Iterable[Any]:
         _, event = keyed_event
         stored = list(events_state.read())
-        ledger = self._ledger(stored, expired_state)
-        is_new = event.event_id not in ledger.event_ids
+        ledger = ThreadLedger.rebuild(stored, set(expired_state.read()))
         for outcome, value in ledger.add(event):
             yield self.out.emit(outcome, value)
-        if is_new:
-            events_state.add(event)
-            stored.append(event)
+        events_state.add(event)
+        stored.append(event)
         waiting = ledger.all_waiting()
         if waiting:
             earliest = min(e.created_at for e in waiting)
@@ -254,7 +288,7 @@ class StreamingResolveThreadFn(beam.DoFn):
         expired_state=beam.DoFn.StateParam(EXPIRED),
         parent_deadline=beam.DoFn.TimerParam(PARENT_DEADLINE),
     ) -> Iterable[Any]:
-        ledger = self._ledger(events_state.read(), expired_state)
+        ledger = ThreadLedger.rebuild(events_state.read(), set(expired_state.read()))
         now_ms = fired_at.micros // 1000
         later = []
         for event in ledger.all_waiting():
@@ -273,29 +307,37 @@ class StreamingResolveThreadFn(beam.DoFn):
         expired_state=beam.DoFn.StateParam(EXPIRED),
     ) -> Iterable[Any]:
         # Anything still waiting is dead-lettered here, so clearing state never loses a record.
-        for event in self._ledger(events_state.read(), expired_state).all_waiting():
+        for event in ThreadLedger.rebuild(events_state.read(), set(expired_state.read())).all_waiting():
             yield self.out.dead_letter(event)
         events_state.clear()
         expired_state.clear()
 
 
 class ResolveConversations(beam.PTransform):
-    """Events -> Interactions (main), plus ``skipped``, ``duplicates`` and ``dead_letters``."""
+    """Unique Events -> reader-comment Contributions (main), plus ``author_replies``, ``skipped`` and
+    ``dead_letters``."""
 
     def __init__(self, streaming: bool = False, allowed_lateness_s: float = 2 * 86400,
-                 dedupe_horizon_s: float = 7 * 86400, replay_fence_ms: Optional[int] = None):
+                 dedupe_horizon_s: float = 14 * 86400, batched: bool = True):
         super().__init__()
         self.streaming = streaming
-        self.replay_fence_ms = replay_fence_ms
         self.allowed_lateness_s = allowed_lateness_s
         self.dedupe_horizon_s = dedupe_horizon_s
+        self.batched = batched  # bounded: shuffle batches per shard of threads (False: one element per event)
 
     def expand(self, events: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        if self.batched and not self.streaming:
+            return (
+                events
+                | "GroupThreads" >> GroupInShards(thread_key)
+                | "ResolveThreads" >> beam.ParDo(ResolveThreadShardFn()).with_outputs(
+                    AUTHOR_REPLIES, SKIPPED, DEAD_LETTERS, main="interactions")
+            )
         keyed = events | "KeyByThread" >> beam.Map(lambda event: (thread_key(event), event))
         if self.streaming:
-            resolver = beam.ParDo(StreamingResolveThreadFn(
-                self.allowed_lateness_s, self.dedupe_horizon_s, self.replay_fence_ms))
+            resolver = beam.ParDo(StreamingResolveThreadFn(self.allowed_lateness_s, self.dedupe_horizon_s))
         else:
             keyed = keyed | "GroupThreads" >> beam.GroupByKey()
-            resolver = beam.ParDo(ResolveThreadFn(self.replay_fence_ms))
-        return keyed | "ResolveThreads" >> resolver.with_outputs(SKIPPED, DUPLICATES, DEAD_LETTERS, main="interactions")
+            resolver = beam.ParDo(ResolveThreadFn())
+        return keyed | "ResolveThreads" >> resolver.with_outputs(
+            AUTHOR_REPLIES, SKIPPED, DEAD_LETTERS, main="interactions")

@@ -1,98 +1,41 @@
-"""Read and decode: event files in, validated Events and dead letters out.
+"""Read and decode: event files or Kafka messages in, validated Events and dead letters out.
 
 ``ReadEventFiles`` takes file patterns (local paths or any Beam filesystem), reads Avro container
 files of the EngagementEvent schema and JSON Lines of the same fields (sniffed by content, not by
-name), and outputs :class:`~transforms.events.Event` on the main output and
-:class:`~transforms.events.DeadLetter` on ``dead_letters``. Every record read is counted, and every
-record that fails to parse or validate leaves with its origin (``file:N``: line number for JSON Lines,
-record number for Avro) and its reason; the run goes on.
+name; see transforms/event_files.py for how each record is read and bounded), and outputs
+:class:`~transforms.events.Event` on the main output and :class:`~transforms.events.DeadLetter` on
+``dead_letters``. A file that several patterns name is read once. ``ReadEventsFromKafka`` does the
+same for Kafka messages. Every record read is counted, and every record that fails to parse or
+validate leaves with its origin and its reason; the run goes on.
 """
 from __future__ import annotations
 
 import base64
 import json
 import logging
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import apache_beam as beam
-import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from schemas import engagement_event_schema, wire
-from transforms.events import PARSE_ERROR, DeadLetter, Event, InvalidEvent, event_from_record
+from schemas import wire
+from transforms.event_files import (  # re-exported: the file readers' public names
+    AVRO_MAGIC, DEFAULT_LIMITS, MAX_RAW_PAYLOAD, MAX_RECORD_BYTES, DecodeLimits, canonical_path, decode_record,
+    iter_avro_file, iter_event_file, iter_jsonl_file, raw_text, repeated_paths,
+)
+from transforms.events import RECORD_TOO_LARGE, DeadLetter, Event
+
+__all__ = [
+    "AVRO_MAGIC", "DEAD_LETTERS", "DEFAULT_LIMITS", "MAX_RAW_PAYLOAD", "MAX_RECORD_BYTES", "DecodeLimits",
+    "ReadEventFiles", "ReadEventsFromKafka", "decode_kafka_record", "decode_record", "iter_avro_file",
+    "iter_event_file", "iter_jsonl_file", "raw_text", "repeated_paths",
+]
 
 DEAD_LETTERS = "dead_letters"
-AVRO_MAGIC = b"Obj\x01"
 PROGRESS_EVERY = 100_000
-MAX_RAW_PAYLOAD = 16_384  # characters kept of a bad record: enough to debug, bounded in size
 
 progress_log = logging.getLogger("social_mentors.progress")
-
-
-def raw_text(value: Any) -> str:
-    """A bounded, printable copy of a bad record for the dead-letter table."""
-    if isinstance(value, bytes):
-        text = value.decode("utf-8", errors="backslashreplace")
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, default=str, sort_keys=True)
-    return text[:MAX_RAW_PAYLOAD]
-
-
-def decode_record(record: Any, origin: str, raw: Any) -> Event | DeadLetter:
-    """Validate one decoded record; never raises."""
-    try:
-        return event_from_record(record, origin)
-    except InvalidEvent as error:
-        event_id = record.get("event_id") if isinstance(record, dict) else None
-        return DeadLetter(origin, error.error_kind, str(error), _id_or_none(event_id), raw_text(raw))
-
-
-def _id_or_none(value: Any) -> str | None:
-    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else None
-
-
-def iter_avro_file(path: str, stream: Any) -> Iterator[Event | DeadLetter]:
-    """Records of an Avro container file; a corrupt block ends the file with one PARSE_ERROR."""
-    number = 0
-    try:
-        # Read into the current schema's shape: a file of an older version gets the new fields' defaults.
-        for record in fastavro.reader(stream, reader_schema=engagement_event_schema()):
-            number += 1
-            yield decode_record(record, f"{path}:{number}", record)
-    except Exception as error:  # fastavro raises many types on corrupt data
-        yield DeadLetter(
-            f"{path}:{number + 1}", PARSE_ERROR,
-            f"Avro file unreadable from record {number + 1} on ({type(error).__name__}: {error}); "
-            "records after this point could not be read",
-            None, None,
-        )
-
-
-def iter_jsonl_file(path: str, stream: Any) -> Iterator[Event | DeadLetter]:
-    """Records of a JSON Lines file; blank lines are not records."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        origin = f"{path}:{number}"
-        try:
-            text = line.decode("utf-8")
-            record = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            yield DeadLetter(origin, PARSE_ERROR, f"not a JSON object: {error}", None, raw_text(line.rstrip(b"\r\n")))
-            continue
-        yield decode_record(record, origin, text.rstrip("\r\n"))
-
-
-def iter_event_file(path: str, stream: Any) -> Iterator[Event | DeadLetter]:
-    """Sniff the format (Avro's magic bytes, else JSON Lines) and decode the file."""
-    head = stream.read(len(AVRO_MAGIC))
-    stream.seek(0)
-    if head == AVRO_MAGIC:
-        return iter_avro_file(path, stream)
-    return iter_jsonl_file(path, stream)
 
 
 class DecodeCounters:
@@ -114,26 +57,41 @@ class DecodeCounters:
 
 
 class ExpandFilePatternsFn(beam.DoFn):
-    """A file pattern in, each matching path out; a pattern that matches nothing is an error."""
+    """A file pattern in, (canonical path, path) of each matching file out; no match is an error."""
 
-    def process(self, pattern: str) -> Iterable[str]:
+    def process(self, pattern: str) -> Iterable[tuple[str, str]]:
         matches = FileSystems.match([pattern])[0].metadata_list
         if not matches:
             raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
         for metadata in sorted(matches, key=lambda m: m.path):
-            yield metadata.path
+            yield canonical_path(metadata.path), metadata.path
+
+
+class OnePathPerFileFn(beam.DoFn):
+    """A file and the names patterns gave it in; one name out, so no file is read twice."""
+
+    def __init__(self) -> None:
+        self.named_again = Metrics.counter("decode", "files_named_more_than_once")
+
+    def process(self, element: tuple[str, Iterable[str]]) -> Iterable[str]:
+        _, names = element
+        names = list(names)
+        if len(names) > 1:
+            self.named_again.inc()
+        yield min(names, key=lambda name: (len(name), name))
 
 
 class DecodeEventFileFn(beam.DoFn):
     """A path in; its Events out, and a DeadLetter for each record that does not validate."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
         self.counters = DecodeCounters()
 
     def process(self, path: str) -> Iterable[Any]:
         count = 0
         with FileSystems.open(path, compression_type="uncompressed") as stream:
-            for item in iter_event_file(path, stream):
+            for item in iter_event_file(path, stream, self.limits):
                 count += 1
                 if count % PROGRESS_EVERY == 0:
                     progress_log.info("read %s records from %s", f"{count:,}", path)
@@ -142,20 +100,24 @@ class DecodeEventFileFn(beam.DoFn):
 
 
 class ReadEventFiles(beam.PTransform):
-    """File patterns -> Events (main output) and DeadLetters (``dead_letters``)."""
+    """File patterns -> Events (main output) and DeadLetters (``dead_letters``); each file read once."""
 
-    def __init__(self, patterns: list[str]):
+    def __init__(self, patterns: list[str], limits: DecodeLimits = DEFAULT_LIMITS):
         super().__init__()
         self.patterns = list(patterns)
+        self.limits = limits
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         return (
             pbegin
             | "Patterns" >> beam.Create(self.patterns)
             | "ExpandPatterns" >> beam.ParDo(ExpandFilePatternsFn())
+            # `--input f --input f` (or a glob and a path) read f twice and counted its records twice.
+            | "GroupNamesOfAFile" >> beam.GroupByKey()
+            | "OnePathPerFile" >> beam.ParDo(OnePathPerFileFn())
             # One file per element: spread the files over workers before the heavy decode.
             | "SpreadFiles" >> beam.Reshuffle()
-            | "DecodeFiles" >> beam.ParDo(DecodeEventFileFn()).with_outputs(DEAD_LETTERS, main="events")
+            | "DecodeFiles" >> beam.ParDo(DecodeEventFileFn(self.limits)).with_outputs(DEAD_LETTERS, main="events")
         )
 
 
@@ -167,13 +129,22 @@ def kafka_raw_payload(record: Any) -> str:
     return json.dumps({"key_b64": b64(record.key), "value_b64": b64(record.value)})
 
 
-def decode_kafka_record(record: Any, accepted_schema_ids: frozenset[int] | None = None) -> Event | DeadLetter:
+def decode_kafka_record(
+    record: Any, accepted_schema_ids: frozenset[int] | None = None, limits: DecodeLimits = DEFAULT_LIMITS,
+) -> Event | DeadLetter:
     """A KafkaRecord's Event, or a DeadLetter with topic/partition@offset, key and raw bytes."""
+    if record.value is not None and len(record.value) > limits.max_record_bytes:
+        return DeadLetter(
+            record.origin, RECORD_TOO_LARGE,
+            f"message is {len(record.value):,} bytes long, more than the limit of {limits.max_record_bytes:,} "
+            "bytes (--max-record-bytes)",
+            None, kafka_raw_payload(record),
+        )
     try:
         decoded = wire.decode(record.value, accepted_schema_ids)
     except wire.WireFormatError as error:
         return DeadLetter(record.origin, error.kind, str(error), None, kafka_raw_payload(record))
-    item = decode_record(decoded, record.origin, decoded)
+    item = decode_record(decoded, record.origin, decoded, limits)
     if isinstance(item, DeadLetter):
         item = item._replace(raw_payload=kafka_raw_payload(record))
     return item
@@ -182,26 +153,30 @@ def decode_kafka_record(record: Any, accepted_schema_ids: frozenset[int] | None 
 class DecodeKafkaRecordFn(beam.DoFn):
     """A KafkaRecord in; its Event out, or a DeadLetter on ``dead_letters``."""
 
-    def __init__(self, accepted_schema_ids: frozenset[int] | None = None):
+    def __init__(self, accepted_schema_ids: frozenset[int] | None = None, limits: DecodeLimits = DEFAULT_LIMITS):
+        # None: every schema version this release knows (schemas.wire.known_schema_ids)
         self.accepted_schema_ids = frozenset(accepted_schema_ids) if accepted_schema_ids is not None else None
+        self.limits = limits
         self.counters = DecodeCounters()
 
     def process(self, record: Any) -> Iterable[Any]:
-        yield self.counters.route(decode_kafka_record(record, self.accepted_schema_ids))
+        yield self.counters.route(decode_kafka_record(record, self.accepted_schema_ids, self.limits))
 
 
 class ReadEventsFromKafka(beam.PTransform):
     """PBegin -> Events (main output) and DeadLetters (``dead_letters``) from planned Kafka partitions."""
 
-    def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] | None = None):
+    def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] | None = None,
+                 limits: DecodeLimits = DEFAULT_LIMITS):
         super().__init__()
         self.kafka_read = kafka_read
         self.accepted_schema_ids = accepted_schema_ids
+        self.limits = limits
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         return (
             pbegin
             | "ReadKafka" >> self.kafka_read
-            | "DecodeRecords" >> beam.ParDo(DecodeKafkaRecordFn(self.accepted_schema_ids)).with_outputs(
+            | "DecodeRecords" >> beam.ParDo(DecodeKafkaRecordFn(self.accepted_schema_ids, self.limits)).with_outputs(
                 DEAD_LETTERS, main="events")
         )

@@ -2,6 +2,9 @@
 
 Events travel through Beam as small NamedTuples (Beam's FastPrimitivesCoder encodes them natively)
 with timestamps as integer epoch milliseconds, the cheapest form to compare, window and encode.
+Validation treats every value as hostile: whatever a decoded record holds (any JSON value, any Avro
+value), :func:`event_from_record` returns an Event or raises :class:`InvalidEvent`, never anything
+else, and the messages it writes stay short whatever the size of the value.
 """
 from __future__ import annotations
 
@@ -19,6 +22,14 @@ assert KINDS == {POST, COMMENT, REPLY}, "engagement_event.avsc and transforms.ev
 MIN_TIMESTAMP_MS = int(dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
 MAX_TIMESTAMP_MS = int(dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
 
+# Id fields are bounded (issue 12: a 10 MB actor id was stored in pair_scores); ids of real sites are
+# far shorter (Message-IDs, the longest seen, stay under 256). `run --max-id-length` changes it.
+MAX_ID_LENGTH = 512
+ID_FIELDS = ("event_id", "site", "thread_id", "item_id", "parent_id", "actor_id", "parent_actor_id")
+# Epoch millis written as a string: ASCII digits only ("²" is a digit to str.isdigit, not to int),
+# and few enough that int() is cheap and within its digit limit.
+_EPOCH_MILLIS_TEXT = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
+
 # Error kinds of dead letters; the README lists what each means.
 PARSE_ERROR = "PARSE_ERROR"
 MISSING_FIELD = "MISSING_FIELD"
@@ -26,7 +37,11 @@ UNKNOWN_KIND = "UNKNOWN_KIND"
 MISSING_PARENT = "MISSING_PARENT"
 BAD_TIMESTAMP = "BAD_TIMESTAMP"
 BAD_VALUE = "BAD_VALUE"
+FIELD_TOO_LONG = "FIELD_TOO_LONG"
+RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
 PARENT_UNRESOLVED = "PARENT_UNRESOLVED"
+CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
+TOO_LATE = "TOO_LATE"
 # Not an input record: a pair_scores row the warehouse refused (kept, with the reason, as a dead letter).
 WAREHOUSE_REFUSED = "WAREHOUSE_REFUSED"
 
@@ -74,13 +89,24 @@ class InvalidEvent(ValueError):
 _ISO_Z = re.compile(r"[zZ]$")
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A short repr of a value for an error message, whatever its size."""
+    if isinstance(value, (str, bytes)):
+        text = repr(value[:limit])
+        return text if len(value) <= limit else f"{text}... ({len(value):,} characters)"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "a huge number"
+        return text if len(text) <= limit else text[:limit] + "..."
+    return f"a {type(value).__name__}"
+
+
 def to_millis(value: Any, field: str) -> int:
     """Epoch millis from an int (millis), an aware or naive-UTC datetime, or an ISO 8601 string."""
     if isinstance(value, bool):
         raise InvalidEvent(BAD_TIMESTAMP, f"{field} must be a timestamp, got a boolean")
     if isinstance(value, int):
         millis = value
-    elif isinstance(value, float) and value.is_integer():
+    elif isinstance(value, float) and value.is_integer():  # is_integer() is False for nan and inf
         millis = int(value)
     elif isinstance(value, dt.datetime):
         if value.tzinfo is None:
@@ -88,53 +114,78 @@ def to_millis(value: Any, field: str) -> int:
         millis = int(value.timestamp() * 1000)
     elif isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
+        if _EPOCH_MILLIS_TEXT.fullmatch(text):
             millis = int(text)
         else:
             try:
                 parsed = dt.datetime.fromisoformat(_ISO_Z.sub("+00:00", text))
-            except ValueError:
-                raise InvalidEvent(BAD_TIMESTAMP, f"{field} is not ISO 8601 or epoch millis: {value!r}") from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.timezone.utc)
-            millis = int(parsed.timestamp() * 1000)
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=dt.timezone.utc)
+                millis = int(parsed.timestamp() * 1000)
+            except (ValueError, OverflowError):
+                raise InvalidEvent(
+                    BAD_TIMESTAMP, f"{field} is not ISO 8601 or epoch millis: {shown(value)}") from None
     else:
-        raise InvalidEvent(BAD_TIMESTAMP, f"{field} must be a timestamp, got {type(value).__name__}")
+        raise InvalidEvent(BAD_TIMESTAMP, f"{field} must be a timestamp, got {shown(value)}")
     if not MIN_TIMESTAMP_MS <= millis < MAX_TIMESTAMP_MS:
+        when = iso_utc(millis) if abs(millis) < 10 ** 14 else "beyond any calendar date"
         raise InvalidEvent(
             BAD_TIMESTAMP,
-            f"{field}={millis} ms ({iso_utc(millis)}) is outside 1990..2100; "
-            "timestamps are epoch milliseconds (were seconds sent?)",
+            f"{field}={shown(millis)} ms ({when}) is outside 1990..2100; "
+            "timestamps are epoch milliseconds (were seconds or microseconds sent?)",
         )
     return millis
 
 
-def _text(record: Mapping[str, Any], field: str, required: bool) -> Optional[str]:
-    value = record.get(field)
+def id_text(value: Any, field: str, max_length: int = MAX_ID_LENGTH) -> Optional[str]:
+    """An id field as text (None when absent or empty), or InvalidEvent if it cannot be stored."""
     if value is None or value == "":
-        if required:
-            raise InvalidEvent(MISSING_FIELD, f"{field} is missing")
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidEvent(BAD_VALUE, f"{field} must be a string, got {type(value).__name__}")
-    return str(value)
+    if isinstance(value, int):
+        if value.bit_length() > 4 * max_length:  # more digits than max_length: no need to print it
+            raise InvalidEvent(FIELD_TOO_LONG, f"{field} is a number longer than the limit of {max_length:,} characters")
+        value = str(value)
+    if len(value) > max_length:
+        raise InvalidEvent(FIELD_TOO_LONG, f"{field} is {len(value):,} characters long, more than the limit of {max_length:,}")
+    if not value.isascii():
+        try:  # a lone surrogate ("\ud800" in JSON) decodes, but fails later when written as UTF-8
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidEvent(
+                BAD_VALUE, f"{field} is not valid Unicode: a lone surrogate at character {error.start + 1}"
+            ) from None
+    return value
 
 
-def event_from_record(record: Any, origin: str) -> Event:
-    """Validate one decoded record (Avro or JSON) into an :class:`Event`, or raise InvalidEvent."""
+def _id(record: Mapping[str, Any], field: str, required: bool, max_length: int) -> Optional[str]:
+    value = id_text(record.get(field), field, max_length)
+    if value is None and required:
+        raise InvalidEvent(MISSING_FIELD, f"{field} is missing")
+    return value
+
+
+def event_from_record(record: Any, origin: str, max_id_length: int = MAX_ID_LENGTH) -> Event:
+    """Validate one decoded record (Avro or JSON) into an :class:`Event`, or raise InvalidEvent.
+
+    ``max_id_length`` bounds every field of ``ID_FIELDS`` (in characters).
+    """
     if not isinstance(record, Mapping):
         raise InvalidEvent(PARSE_ERROR, f"expected an object, got {type(record).__name__}")
-    event_id = _text(record, "event_id", True)
+    event_id = _id(record, "event_id", True, max_id_length)
     kind = record.get("kind")
+    if kind is None:
+        raise InvalidEvent(MISSING_FIELD, "kind is missing")
+    if not isinstance(kind, str):  # a list or an object is unhashable: test the type first
+        raise InvalidEvent(BAD_VALUE, f"kind must be one of POST, COMMENT, REPLY, got {type(kind).__name__}")
     if kind not in KINDS:
-        if kind is None:
-            raise InvalidEvent(MISSING_FIELD, "kind is missing")
-        raise InvalidEvent(UNKNOWN_KIND, f"kind {kind!r} is not one of POST, COMMENT, REPLY")
-    site = _text(record, "site", True)
-    thread_id = _text(record, "thread_id", True)
-    item_id = _text(record, "item_id", True)
-    actor_id = _text(record, "actor_id", True)
-    parent_id = _text(record, "parent_id", False)
+        raise InvalidEvent(UNKNOWN_KIND, f"kind {shown(kind)} is not one of POST, COMMENT, REPLY")
+    site = _id(record, "site", True, max_id_length)
+    thread_id = _id(record, "thread_id", True, max_id_length)
+    item_id = _id(record, "item_id", True, max_id_length)
+    actor_id = _id(record, "actor_id", True, max_id_length)
+    parent_id = _id(record, "parent_id", False, max_id_length)
     if kind != POST and parent_id is None:
         raise InvalidEvent(MISSING_PARENT, f"a {kind} needs a parent_id")
     if kind == POST:
@@ -145,7 +196,7 @@ def event_from_record(record: Any, origin: str) -> Event:
     created_at = to_millis(created_raw, "created_at")
     parent_raw = record.get("parent_created_at")
     parent_created_at = None if parent_raw is None or kind == POST else to_millis(parent_raw, "parent_created_at")
-    parent_actor_id = None if kind == POST else _text(record, "parent_actor_id", False)
+    parent_actor_id = None if kind == POST else _id(record, "parent_actor_id", False, max_id_length)
     return Event(
         event_id, kind, site, thread_id, item_id, parent_id, actor_id, parent_actor_id, created_at,
         parent_created_at, origin,

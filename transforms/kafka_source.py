@@ -1,5 +1,5 @@
 """Read Kafka with a splittable DoFn over kafka-python: a topic's partitions as the restriction,
-(partition, offset) as positions.
+(partition, offset) as positions (:mod:`transforms.kafka_positions`).
 
 ``ReadFromKafkaPartitions`` takes a plan (one :class:`PartitionPlan` per partition: where to start,
 where to stop or None for unbounded) and outputs :class:`KafkaRecord`, timestamped with the record's
@@ -11,29 +11,67 @@ the watermark back; when every partition is idle the watermark follows the wall 
 bound), so windows close when traffic stops.
 
 Progress: when a bundle is finalized (its output safely handed to the runner), the consumer group's
-offsets are committed, marked as progress: they show how far the pipeline has read (consumer lag),
-but windows of those records may not have fired yet, so a restart never resumes from them (see
+offsets are committed as progress (consumer lag); a restart never resumes from them (see
 :mod:`pipelines.kafka_runs`).
+
+Stopping: :data:`STOP_READING` (set by the run's signal handler, in the same process as the SDK
+worker on the local runners) makes an unbounded read end at the positions reached, with no residual:
+the runner then advances the watermark to the end of time, every pending window fires and is
+written, and the pipeline finishes.
+
+A bounded read that gets nothing from Kafka for ``PartitionPlan.timeout_s`` fails with
+:class:`KafkaUnreachable` (it prints progress every few seconds while it waits).
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
 import time
 from typing import Any, Iterable, NamedTuple, Optional
 
 import apache_beam as beam
-from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
+from transforms.kafka_security import KafkaSecurity, client_kwargs
+
+from transforms.kafka_positions import STOP_HERE, TopicPositionsTracker, TopicRestrictionProvider
+
 log = logging.getLogger(__name__)
+progress_log = logging.getLogger("social_mentors.progress")
 
 POLL_MS = 200
 SLICE_S = 1.0  # how long one unbounded process() call reads before it checkpoints
+PROGRESS_EVERY_S = 5.0  # how often a wait for an unreachable broker says so
+# Our consumers: reconnect within a second once a broker is back (kafka-python's default backoff
+# grows to 30 s, which turned a 30 s outage into a 2-minute one), and give up on an unanswered
+# request (a paused broker) after 15 s, so it is sent again on a fresh connection.
+CONSUMER_CONFIG: dict[str, Any] = {"reconnect_backoff_max_ms": 1000, "request_timeout_ms": 15_000}
+
+# Set by the run's SIGINT/SIGTERM handler: unbounded reads end where they are, so the stream drains.
+STOP_READING = threading.Event()
+
+
+class KafkaUnreachable(RuntimeError):
+    """Kafka did not answer for the configured time."""
+
+
+_UNREACHABLE = re.compile(r"cannot reach Kafka at [^\n]*")
+
+
+def unreachable_message(bootstrap_servers: str, timeout_s: float) -> str:
+    return (f"cannot reach Kafka at {bootstrap_servers} for {timeout_s:.0f} s: is the broker running? "
+            "(check --bootstrap-servers; --kafka-timeout sets how long to wait)")
+
+
+def unreachable_line(error: BaseException) -> Optional[str]:
+    """The one-line KafkaUnreachable message inside a runner's error (which wraps it in tracebacks)."""
+    found = _UNREACHABLE.search(str(error))
+    return found.group(0) if found else None
 
 
 class KafkaRecord(NamedTuple):
@@ -50,7 +88,10 @@ class KafkaRecord(NamedTuple):
 
 
 class PartitionPlan(NamedTuple):
-    """Read ``topic``/``partition`` from ``start`` to ``stop`` (exclusive; None = unbounded)."""
+    """Read ``topic``/``partition`` from ``start`` to ``stop`` (exclusive; None = unbounded).
+
+    ``security`` travels with the plan to the workers: it names where the password is (environment
+    variable or file), never holds it; each worker reads it when it opens its consumer."""
 
     bootstrap_servers: str
     topic: str
@@ -58,121 +99,13 @@ class PartitionPlan(NamedTuple):
     start: int
     stop: Optional[int]
     group_id: Optional[str]
+    timeout_s: float = 60.0  # bounded: fail after this long without an answer from Kafka
+    security: Optional[KafkaSecurity] = None
 
 
-class TopicRestriction(NamedTuple):
-    """Per partition, the next offset to read and (bounded) the offset to stop before."""
-
-    starts: tuple[tuple[int, int], ...]
-    stops: Optional[tuple[tuple[int, int], ...]]
-
-
-class TopicPositionsTracker(RestrictionTracker):
-    """Claims (partition, offset) positions of one topic; splits only at the current positions.
-
-    One restriction covers every partition of the topic, so one watermark estimator sees them all:
-    the topic's watermark is the oldest partition's, which a per-partition restriction cannot give on
-    Prism (a partition that has not started yet did not hold back the others).
-    """
-
-    def __init__(self, restriction: TopicRestriction):
-        self._restriction = restriction
-        self._positions = dict(restriction.starts)
-        self._stops = dict(restriction.stops) if restriction.stops is not None else None
-        self._checkpointed = False
-
-    def current_restriction(self) -> TopicRestriction:
-        return self._restriction
-
-    def positions(self) -> dict[int, int]:
-        return dict(self._positions)
-
-    def try_claim(self, position: tuple[int, int]) -> bool:
-        partition, offset = position
-        if self._checkpointed:
-            return False
-        if self._stops is not None and offset >= self._stops[partition]:
-            return False
-        self._positions[partition] = max(self._positions[partition], offset + 1)
-        return True
-
-    def finish_partition(self, partition: int) -> None:
-        """Bounded: the partition's consumer is at or past its stop (offset gaps included)."""
-        if self._stops is not None:
-            self._positions[partition] = max(self._positions[partition], self._stops[partition])
-
-    def try_split(self, fraction_of_remainder: float):
-        if fraction_of_remainder != 0 or self._checkpointed:
-            return None
-        current = tuple(sorted(self._positions.items()))
-        primary = TopicRestriction(self._restriction.starts, current)
-        residual = TopicRestriction(current, self._restriction.stops)
-        self._restriction = primary
-        self._checkpointed = True
-        return primary, residual
-
-    def check_done(self) -> None:
-        if self._checkpointed:
-            return
-        if self._stops is None:
-            raise ValueError("an unbounded Kafka read must end with a checkpoint")
-        behind = {p: (self._positions[p], stop) for p, stop in self._stops.items() if self._positions[p] < stop}
-        if behind:
-            raise ValueError(f"partitions not read to their stop offsets: {behind}")
-
-    def current_progress(self) -> RestrictionProgress:
-        done = sum(self._positions[p] - start for p, start in self._restriction.starts)
-        if self._stops is None:
-            return RestrictionProgress(completed=done, remaining=1)
-        remaining = sum(max(0, stop - self._positions[p]) for p, stop in self._stops.items())
-        return RestrictionProgress(completed=done, remaining=remaining)
-
-    def is_bounded(self) -> bool:
-        return self._stops is not None
-
-
-class TopicRestrictionProvider(RestrictionProvider):
-    def initial_restriction(self, plans: tuple) -> TopicRestriction:
-        starts = tuple((p.partition, p.start) for p in plans)
-        if any(p.stop is None for p in plans):
-            return TopicRestriction(starts, None)
-        return TopicRestriction(starts, tuple((p.partition, p.stop) for p in plans))
-
-    def create_tracker(self, restriction: TopicRestriction) -> TopicPositionsTracker:
-        return TopicPositionsTracker(restriction)
-
-    def split(self, plans: tuple, restriction: TopicRestriction) -> Iterable[TopicRestriction]:
-        yield restriction
-
-    def restriction_size(self, plans: tuple, restriction: TopicRestriction) -> int:
-        if restriction.stops is None:
-            return 1
-        starts = dict(restriction.starts)
-        return sum(max(0, stop - starts[p]) for p, stop in restriction.stops)
-
-    def truncate(self, plans: tuple, restriction: TopicRestriction) -> None:
-        return None  # on drain, stop reading at once
-
-
-# Commit metadata says which kind of run committed. A bounded run commits after everything it read is
-# in the warehouse, so its watermark is a safe place to resume from. A streaming run commits when a
-# source bundle is finalized, before the windows of those records have fired: its offsets measure
-# progress (consumer lag), never a resume point.
-FINAL = "watermark_ms"
-PROGRESS = "progress_watermark_ms"
-
-
-def commit_metadata(watermark_ms: Optional[int], final: bool = True) -> str:
-    return json.dumps({FINAL if final else PROGRESS: watermark_ms})
-
-
-def parse_commit_metadata(metadata: Optional[str]) -> dict[str, Any]:
-    """The metadata this pipeline committed ({} for offsets committed by anyone else)."""
-    try:
-        parsed = json.loads(metadata or "{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) and (FINAL in parsed or PROGRESS in parsed) else {}
+def commit_metadata(run_kind: str) -> str:
+    """What our commits carry: which kind of run committed. Offsets are progress (consumer lag) only."""
+    return json.dumps({"committed_by": "social-mentors", "run": run_kind})
 
 
 class _TopicReader:
@@ -183,13 +116,15 @@ class _TopicReader:
 
         first = plans[0]
         self.topic = first.topic
+        self.bootstrap_servers = first.bootstrap_servers
         self.partitions = {p.partition: TopicPartition(p.topic, p.partition) for p in plans}
         self.consumer = KafkaConsumer(
             bootstrap_servers=first.bootstrap_servers,
             group_id=first.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **consumer_config,
+            bootstrap_timeout_ms=int(min(first.timeout_s, PROGRESS_EVERY_S) * 1000),
+            **{**CONSUMER_CONFIG, **client_kwargs(first.security, "consumer"), **consumer_config},
         )
         self.consumer.assign(list(self.partitions.values()))
         self.max_timestamp_ms: dict[int, int] = {}
@@ -197,36 +132,39 @@ class _TopicReader:
 
     def seek(self, positions: dict[int, int]) -> None:
         for partition, offset in positions.items():
-            tp = self.partitions[partition]
-            if self.consumer.position(tp) != offset:
-                self.consumer.seek(tp, offset)
+            if self.position(partition) != offset:
+                self.consumer.seek(self.partitions[partition], offset)
 
     def poll(self) -> dict:
         return self.consumer.poll(timeout_ms=POLL_MS, max_records=1000)
 
-    def position(self, partition: int) -> int:
-        return self.consumer.position(self.partitions[partition])
+    def position(self, partition: int) -> Optional[int]:
+        """The consumer's position, None when not known yet; never waits for the broker."""
+        return self.consumer.position(self.partitions[partition], timeout_ms=0)
 
     def at_end(self, partition: int) -> bool:
-        tp = self.partitions[partition]
-        highwater = self.consumer.highwater(tp)
-        return highwater is not None and self.consumer.position(tp) >= highwater
+        highwater = self.consumer.highwater(self.partitions[partition])
+        position = self.position(partition)
+        return highwater is not None and position is not None and position >= highwater
 
-    def data_watermark_ms(self, max_out_of_orderness_ms: int) -> Optional[int]:
-        """The oldest partition's newest timestamp (minus the bound), over partitions that have data."""
-        if not self.max_timestamp_ms:
-            return None
-        return min(self.max_timestamp_ms.values()) - max_out_of_orderness_ms
-
-    def commit(self, positions: dict[int, int], watermark_ms: Optional[int]) -> None:
+    def commit(self, positions: dict[int, int], wait: bool) -> None:
+        """Commit as progress. Without ``wait`` it never blocks: a bundle finalization that waited on
+        an absent broker made the runner ask again for a bundle already finalized (an SDK error)."""
         from kafka.structs import OffsetAndMetadata
 
-        offsets = {self.partitions[p]: OffsetAndMetadata(offset, commit_metadata(watermark_ms, final=False), -1)
+        offsets = {self.partitions[p]: OffsetAndMetadata(offset, commit_metadata("streaming"), -1)
                    for p, offset in positions.items()}
         try:
-            self.consumer.commit(offsets)
+            if wait:
+                self.consumer.commit(offsets, timeout_ms=5_000)
+            else:
+                self.consumer.commit_async(offsets, callback=self._committed)
         except Exception as error:  # a broker restart: the next finalized bundle commits again
             log.warning("could not commit offsets of %s: %s", self.topic, error)
+
+    def _committed(self, offsets: Any, result: Any) -> None:
+        if isinstance(result, Exception):
+            log.info("could not commit offsets of %s (the next bundle commits again): %s", self.topic, result)
 
 
 class _ReadTopicBase(beam.DoFn):
@@ -252,62 +190,142 @@ class _ReadTopicBase(beam.DoFn):
             self.readers[topic] = _TopicReader(plans, self.consumer_config)
         return self.readers[topic]
 
-    def _read(self, plans, tracker, watermark_estimator, bundle_finalizer, unbounded: bool) -> Iterable[Any]:
+    def _emit(self, reader: _TopicReader, record: Any) -> TimestampedValue:
+        self.records_read.inc()
+        newest = reader.max_timestamp_ms.get(record.partition)
+        if newest is None or record.timestamp > newest:
+            reader.max_timestamp_ms[record.partition] = record.timestamp
+        return TimestampedValue(
+            KafkaRecord(record.topic, record.partition, record.offset, record.key, record.value, record.timestamp),
+            record.timestamp / 1000.0,
+        )
+
+
+class ReadTopicFn(_ReadTopicBase):
+    """Bounded: the planned partitions in, the records of each [start, stop) out.
+
+    Kafka being away is waited out (kafka-python reconnects by itself) for at most the plan's
+    ``timeout_s`` without a record or a position moving, with a progress line every few seconds;
+    then the run fails with :class:`KafkaUnreachable`.
+    """
+
+    # Beam passes the restriction parameter by keyword: it must come last.
+    def process(
+        self,
+        plans: tuple,
+        tracker=beam.DoFn.RestrictionParam(TopicRestrictionProvider()),
+    ) -> Iterable[Any]:
+        from kafka.errors import KafkaError
+
+        timeout_s = plans[0].timeout_s
+        last_progress = reported = time.monotonic()
+        stops = dict(tracker.current_restriction().stops)
+        positions = dict(tracker.current_restriction().starts)
+        reader = None
+        while reader is None:
+            try:
+                reader = self._reader(plans)
+            except KafkaError as error:  # no broker to bootstrap from: wait, within the timeout
+                now = time.monotonic()
+                if now - last_progress >= timeout_s:
+                    raise KafkaUnreachable(unreachable_message(plans[0].bootstrap_servers, timeout_s)) from error
+                progress_log.info("no answer from Kafka at %s for %.0f s; waiting up to %.0f s",
+                                  plans[0].bootstrap_servers, now - last_progress, timeout_s)
+                time.sleep(1.0)
+        reader.seek(positions)
+        while not all(positions[p] >= stop for p, stop in stops.items()):
+            before = dict(positions)
+            try:
+                batches = reader.poll()
+            except KafkaError as error:  # the broker is away: wait it out, within the timeout
+                log.debug("Kafka poll failed: %s", error)
+                batches = {}
+                time.sleep(POLL_MS / 1000)
+            for records in batches.values():
+                for record in records:
+                    if not tracker.try_claim((record.partition, record.offset)):
+                        break
+                    positions[record.partition] = record.offset + 1
+                    yield self._emit(reader, record)
+            for partition, stop in stops.items():
+                position = reader.position(partition)
+                if position is not None and position >= stop > positions[partition]:  # offset gaps at the end
+                    tracker.try_claim((partition, stop - 1))  # the gap up to the stop is read
+                    positions[partition] = stop
+            now = time.monotonic()
+            if positions != before:
+                last_progress = reported = now
+            elif now - last_progress >= timeout_s:
+                raise KafkaUnreachable(unreachable_message(reader.bootstrap_servers, timeout_s))
+            elif now - reported >= PROGRESS_EVERY_S:
+                reported = now
+                done = sum(positions[p] >= stop for p, stop in stops.items())
+                progress_log.info("no answer from Kafka at %s for %.0f s (%d of %d partitions read); waiting up "
+                                  "to %.0f s", reader.bootstrap_servers, now - last_progress, done, len(stops),
+                                  timeout_s)
+
+
+class ReadTopicUnboundedFn(_ReadTopicBase):
+    """Unbounded: the planned partitions in, their records out until :data:`STOP_READING` is set.
+
+    Each process() call reads for about a second, then checkpoints (the runner resumes it); when the
+    run is stopping, it ends at the positions reached instead, so the stream drains.
+    """
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        plans: tuple,
+        bundle_finalizer=beam.DoFn.BundleFinalizerParam,
+        tracker=beam.DoFn.RestrictionParam(TopicRestrictionProvider()),
+        watermark_estimator=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
+    ) -> Iterable[Any]:
         from kafka.errors import IllegalStateError, KafkaError
 
+        if STOP_READING.is_set():
+            self._stop(plans, tracker, bundle_finalizer, dict(tracker.current_restriction().starts))
+            return
         try:
-            yield from self._read_slice(plans, tracker, watermark_estimator, bundle_finalizer, unbounded)
+            yield from self._read_slice(plans, tracker, watermark_estimator, bundle_finalizer)
         except IllegalStateError:
-            if not unbounded:
-                raise
             # The consumer was closed under us: the runner is tearing this DoFn down (cancel).
             tracker.defer_remainder(Duration.of(2.0))
         except KafkaError as error:
-            if not unbounded:
-                raise  # a bounded run fails and is retried by the runner
             # The broker is away (restarting, say): keep the positions reached and try again soon;
             # kafka-python reconnects by itself.
             log.warning("Kafka unavailable (%s); retrying in 2 s", error)
             self.broker_errors.inc()
             tracker.defer_remainder(Duration.of(2.0))
 
-    def _read_slice(self, plans, tracker, watermark_estimator, bundle_finalizer, unbounded: bool) -> Iterable[Any]:
+    def _read_slice(self, plans, tracker, watermark_estimator, bundle_finalizer) -> Iterable[Any]:
         reader = self._reader(plans)
-        restriction = tracker.current_restriction()
-        stops = dict(restriction.stops) if restriction.stops is not None else None
-        positions = dict(restriction.starts)
+        positions = dict(tracker.current_restriction().starts)
         reader.seek(positions)
         deadline = time.monotonic() + SLICE_S
         while True:
+            if STOP_READING.is_set():
+                self._stop(plans, tracker, bundle_finalizer, positions)
+                return
             batches = reader.poll()
-            for tp, records in batches.items():
+            for records in batches.values():
                 for record in records:
                     if not tracker.try_claim((record.partition, record.offset)):
                         break
                     positions[record.partition] = record.offset + 1
-                    self.records_read.inc()
-                    newest = reader.max_timestamp_ms.get(record.partition)
-                    if newest is None or record.timestamp > newest:
-                        reader.max_timestamp_ms[record.partition] = record.timestamp
-                    Metrics.distribution("kafka_timestamps", f"{record.topic}/{record.partition}").update(record.timestamp)
-                    yield TimestampedValue(
-                        KafkaRecord(record.topic, record.partition, record.offset, record.key, record.value,
-                                    record.timestamp),
-                        record.timestamp / 1000.0,
-                    )
-            if not unbounded:
-                for partition, stop in stops.items():
-                    if reader.position(partition) >= stop:
-                        tracker.try_claim((partition, stop - 1)) if stop > 0 else None
-                        positions[partition] = max(positions[partition], stop)
-                if all(positions[p] >= stop for p, stop in stops.items()):
-                    return
-                continue
+                    yield self._emit(reader, record)
             self._advance_watermark(reader, watermark_estimator, {tp.partition for tp, r in batches.items() if r})
             if time.monotonic() >= deadline:
                 self._commit_when_finalized(reader, bundle_finalizer, positions)
                 tracker.defer_remainder(Duration.of(0.0 if batches else 0.2))
                 return
+
+    def _stop(self, plans, tracker: TopicPositionsTracker, bundle_finalizer, positions: dict[int, int]) -> None:
+        """End the read here (no residual), and commit the positions reached once they are safe."""
+        tracker.try_claim(STOP_HERE)
+        reader = getattr(self, "readers", {}).get(plans[0].topic)
+        if reader is not None:
+            self._commit_when_finalized(reader, bundle_finalizer, positions, last=True)
+        log.info("stopped reading %s at %s", plans[0].topic, positions)
 
     def _advance_watermark(self, reader: _TopicReader, estimator, active: set[int]) -> None:
         now = time.monotonic()
@@ -333,46 +351,19 @@ class _ReadTopicBase(beam.DoFn):
         if current is None or proposed > current:
             estimator.set_watermark(proposed)
 
-    def _commit_when_finalized(self, reader: _TopicReader, bundle_finalizer, positions: dict[int, int]) -> None:
-        """Commit the positions as progress, with the data watermark (never the idle, wall-clock one),
-        once the runner has durably taken this bundle's output."""
+    def _commit_when_finalized(self, reader: _TopicReader, bundle_finalizer, positions: dict[int, int],
+                               last: bool = False) -> None:
+        """Commit the positions as progress once the runner has durably taken this bundle's output
+        (waiting for the broker only for the last commit of a stopping stream)."""
         if reader.consumer.config.get("group_id") is None:
             return
-        watermark_ms = reader.data_watermark_ms(self.max_out_of_orderness_ms)
         snapshot = dict(positions)
 
         def commit() -> None:
-            reader.commit(snapshot, watermark_ms)
+            reader.commit(snapshot, wait=last)
             self.commits.inc()
 
         bundle_finalizer.register(commit)
-
-
-class ReadTopicFn(_ReadTopicBase):
-    """Bounded: the planned partitions in, the records of each [start, stop) out."""
-
-    # Beam passes the restriction and watermark parameters by keyword: they must come last.
-    def process(
-        self,
-        plans: tuple,
-        bundle_finalizer=beam.DoFn.BundleFinalizerParam,
-        tracker=beam.DoFn.RestrictionParam(TopicRestrictionProvider()),
-    ) -> Iterable[Any]:
-        yield from self._read(plans, tracker, None, bundle_finalizer, unbounded=False)
-
-
-class ReadTopicUnboundedFn(_ReadTopicBase):
-    """Unbounded: the planned partitions in, their records out for as long as the pipeline runs."""
-
-    @beam.DoFn.unbounded_per_element()
-    def process(
-        self,
-        plans: tuple,
-        bundle_finalizer=beam.DoFn.BundleFinalizerParam,
-        tracker=beam.DoFn.RestrictionParam(TopicRestrictionProvider()),
-        watermark_estimator=beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider()),
-    ) -> Iterable[Any]:
-        yield from self._read(plans, tracker, watermark_estimator, bundle_finalizer, unbounded=True)
 
 
 class ReadFromKafkaPartitions(beam.PTransform):

@@ -17,7 +17,8 @@ Outcomes of input records (the run summary's lines; they balance):
 Rows, not records (outside the balance): ``pair_rows`` ``computed`` (rows and panes the run computed),
 ``refused`` (rows the warehouse refused, kept as WAREHOUSE_REFUSED dead letters) and
 ``kept_more_complete`` (rows the embedded warehouse did not store because it holds a row of another
-run computed from more data).
+run computed from more data); ``credits`` ``late_author_replies`` (streaming: author replies that
+reached a window already closed, so in no row).
 
 A bounded run writes each count once, at the end. A stream counts in the global window, fires every
 ``firing_s`` of processing time (accumulating: each write is the count so far, with a higher pane
@@ -32,14 +33,14 @@ import apache_beam as beam
 from apache_beam.transforms import trigger
 from apache_beam.transforms.window import GlobalWindows
 
-from transforms.events import DeadLetter
+from transforms.events import TOO_LATE, DeadLetter
 from transforms.sink import WriteDeadLetters, WriteLedgerRows, WriteScores
 
 RECORDS_IN, SCORED, SKIPPED, DUPLICATES, DEAD_LETTERED = "records_in", "scored", "skipped", "duplicates", "dead_lettered"
 PAIR_ROWS, COMPUTED, REFUSED, KEPT_MORE_COMPLETE = "pair_rows", "computed", "refused", "kept_more_complete"
 SAME_ORIGIN = "same_origin"
-# The error kind of a record that reached its window after the window closed (transforms.events).
-TOO_LATE = "TOO_LATE"
+# Credits, not records (outside the balance): author replies that reached a window already closed.
+CREDITS, LATE_AUTHOR_REPLIES = "credits", "late_author_replies"
 REPEATS = "repeats"
 LEDGER_FIRING_S = 10.0
 
@@ -66,6 +67,7 @@ ENTRIES: dict[str, Callable[[Any], list[Entry]]] = {
     "scores": lambda _: [((PAIR_ROWS, COMPUTED), 1)],
     "refused": lambda _: [((PAIR_ROWS, REFUSED), 1)],
     "kept": lambda rows: [((PAIR_ROWS, KEPT_MORE_COMPLETE), rows)],
+    "late_author_replies": lambda _: [((CREDITS, LATE_AUTHOR_REPLIES), 1)],
 }
 
 

@@ -1,9 +1,11 @@
 """Scores per (site, author A, reader R, window): the definitions the README documents.
 
-``PairContributions``: each interaction R -> A reaches two rows: (A, R) as a reader comment and
-(R, A) as an author reply. ``ScorePairs``: windowed contributions -> one row per pair, window and
-pane, as dicts of the ``pair_scores`` table (timestamps as epoch millis). The combiner pre-aggregates
-before the shuffle, so the shuffle carries one small accumulator per pair and bundle.
+Contributions (reader comments and author replies, :mod:`transforms.conversations`) keyed by
+(site, author, reader, window_start, window_end) (:mod:`transforms.windowing`) are summed per key into
+an activity accumulator; ``score_row`` turns one into a ``pair_scores`` row (a dict, timestamps as
+epoch millis). ``ScorePairs`` does it for bounded input: one final, on-time row per key. The combiner
+pre-aggregates before the shuffle, so the shuffle carries one small accumulator per pair and bundle.
+Streaming panes are :mod:`transforms.panes`.
 """
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from typing import Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.utils.windowed_value import PaneInfoTiming
 
-from transforms.conversations import Interaction
+from transforms.batching import GroupInShards
+from transforms.conversations import Contribution
 
 MILLIS_PER_DAY = 86_400_000
 
@@ -64,29 +66,17 @@ def pair_scores(
     }
 
 
-def contributions(interaction: Interaction) -> Iterable[tuple[tuple[str, str, str], tuple]]:
-    """((site, author, reader), (is_author_reply, created_at, latency_s)) for both rows it reaches."""
-    site, actor, parent_actor, created_at, parent_created_at = interaction
-    latency_s = None
-    if parent_created_at is not None:
-        # Clock skew can put a reply before its parent; it is then treated as instant.
-        latency_s = max(0.0, (created_at - parent_created_at) / 1000.0)
-    yield (site, parent_actor, actor), (False, created_at, None)  # R=actor commented on A=parent_actor
-    yield (site, actor, parent_actor), (True, created_at, latency_s)  # A=actor replied to R=parent_actor
-
-
 class PairActivityFn(beam.CombineFn):
     """Contributions of one pair and window -> [rc, ar, active days, latencies, first, last]."""
 
     def create_accumulator(self) -> list:
         return [0, 0, set(), [], None, None]
 
-    def add_input(self, acc: list, contribution: tuple) -> list:
-        is_reply, created_at, latency_s = contribution
-        if is_reply:
+    def add_input(self, acc: list, contribution: Contribution) -> list:
+        created_at = contribution.created_at
+        if contribution.is_author_reply:
             acc[1] += 1
-            if latency_s is not None:
-                acc[3].append(latency_s)
+            acc[3].append(contribution.latency_s)
         else:
             acc[0] += 1
             acc[2].add(created_at // MILLIS_PER_DAY)
@@ -110,79 +100,104 @@ class PairActivityFn(beam.CombineFn):
         return acc
 
 
-_TIMING_NAMES = {
-    PaneInfoTiming.EARLY: "EARLY",
-    PaneInfoTiming.ON_TIME: "ON_TIME",
-    PaneInfoTiming.LATE: "LATE",
-    PaneInfoTiming.UNKNOWN: "UNKNOWN",
-}
+def score_row(key: tuple, activity: list, config: ScoringConfig, run_started_at: int, pane_timing: str = "ON_TIME",
+              pane_index: int = 0, is_final_pane: bool = True) -> dict:
+    """One ``pair_scores`` row from a key (site, author, reader, window_start, window_end) and its
+    activity accumulator."""
+    site, author, reader, window_start, window_end = key
+    rc, ar, days, latencies, first, last = activity
+    row = {
+        "site": site,
+        "author_id": author,
+        "reader_id": reader,
+        "window_start": window_start,
+        "window_end": window_end,
+        "reader_comments": rc,
+        "author_replies": ar,
+        "reader_active_days": len(days),
+        "first_interaction_at": first,
+        "last_interaction_at": last,
+        "pane_timing": pane_timing,
+        "pane_index": pane_index,
+        "is_final_pane": is_final_pane,
+        "computed_at": int(time.time() * 1000),
+        "run_started_at": run_started_at,
+    }
+    row.update(pair_scores(rc, ar, latencies, config))
+    return row
 
 
 class FormatPairScoreFn(beam.DoFn):
-    """(pair and window, activity) in a pane -> one ``pair_scores`` row (a dict)."""
+    """(pair and window, activity) of a bounded run -> its one ``pair_scores`` row. A bounded input is
+    complete, so each window has exactly one pane, final and on time, whatever the runner reports
+    (Flink's batch mode reports no pane at all)."""
 
-    def __init__(self, config: ScoringConfig, bounded: bool, run_started_at: int):
+    def __init__(self, config: ScoringConfig, run_started_at: int):
         self.config = config
-        self.bounded = bounded
         self.run_started_at = run_started_at
         self.rows = Metrics.counter("score", "pair_score_rows")
-        self.empty_panes = Metrics.counter("score", "empty_panes")
 
-    def process(self, element, pane=beam.DoFn.PaneInfoParam) -> Iterable[dict]:
-        (site, author, reader, window_start, window_end), (rc, ar, days, latencies, first, last) = element
-        if rc + ar == 0:
-            # A pane with no interaction at all: some runners fire an empty on-time pane (Beam's
-            # default FIRE_ALWAYS), e.g. Flink in streaming. A pair row needs rc + ar > 0.
-            self.empty_panes.inc()
-            return
+    def process(self, element: tuple) -> Iterable[dict]:
         self.rows.inc()
-        if self.bounded:
-            # A bounded input is complete, so each window has exactly one pane, final and on time,
-            # whatever the runner reports (Flink's batch mode reports no pane at all: UNKNOWN).
-            timing, index, final = "ON_TIME", 0, True
-        else:
-            timing, index, final = _TIMING_NAMES.get(pane.timing, "UNKNOWN"), pane.index, pane.is_last
-        row = {
-            "site": site,
-            "author_id": author,
-            "reader_id": reader,
-            "window_start": window_start,
-            "window_end": window_end,
-            "reader_comments": rc,
-            "author_replies": ar,
-            "reader_active_days": len(days),
-            "first_interaction_at": first,
-            "last_interaction_at": last,
-            "pane_timing": timing,
-            "pane_index": index,
-            "is_final_pane": final,
-            "computed_at": int(time.time() * 1000),
-            "run_started_at": self.run_started_at,
-        }
-        row.update(pair_scores(rc, ar, latencies, self.config))
-        yield row
+        yield score_row(element[0], element[1], self.config, self.run_started_at)
 
 
-class PairContributions(beam.PTransform):
-    """Interactions -> keyed contributions, two per interaction (timestamps kept)."""
+_ACTIVITY = PairActivityFn()
 
-    def expand(self, interactions: beam.PCollection) -> beam.PCollection:
-        return interactions | "TwoRowsPerInteraction" >> beam.FlatMap(contributions)
+
+def _pair_key(keyed: tuple) -> tuple:
+    return keyed[0]
+
+
+def add_to_activity(buffer: dict, key: tuple, keyed: tuple) -> None:
+    """Pre-aggregate one keyed contribution into a shard's buffer of activity accumulators."""
+    acc = buffer.get(key)
+    if acc is None:
+        acc = buffer[key] = _ACTIVITY.create_accumulator()
+    _ACTIVITY.add_input(acc, keyed[1])
+
+
+class ScorePairShardFn(beam.DoFn):
+    """Bounded: one shard of (pair and window, partial activity) batches in; one row per key out."""
+
+    def __init__(self, config: ScoringConfig, run_started_at: int):
+        self.config = config
+        self.run_started_at = run_started_at
+        self.rows = Metrics.counter("score", "pair_score_rows")
+
+    def process(self, shard_batches: tuple[int, Iterable[list]]) -> Iterable[dict]:
+        partials: dict[tuple, list] = {}
+        for batch in shard_batches[1]:
+            for key, acc in batch:
+                partials.setdefault(key, []).append(acc)
+        for key, accs in partials.items():
+            self.rows.inc()
+            activity = accs[0] if len(accs) == 1 else _ACTIVITY.merge_accumulators(accs)
+            yield score_row(key, activity, self.config, self.run_started_at)
 
 
 class ScorePairs(beam.PTransform):
-    """Contributions keyed by (site, author, reader, window_start, window_end) -> ``pair_scores`` rows,
-    one per pair, window and pane."""
+    """Bounded: contributions keyed by (site, author, reader, window_start, window_end) -> one
+    ``pair_scores`` row per key. The input may be a tuple of PCollections (reader comments and author
+    replies), flattened after pre-aggregation rather than element by element."""
 
-    def __init__(self, config: ScoringConfig, bounded: bool = True, run_started_at: Optional[int] = None):
+    def __init__(self, config: ScoringConfig, run_started_at: Optional[int] = None, batched: bool = True):
         super().__init__()
         self.config = config
-        self.bounded = bounded
         self.run_started_at = run_started_at if run_started_at is not None else int(time.time() * 1000)
+        self.batched = batched  # pre-aggregate per bundle and shuffle batches per shard of keys
 
-    def expand(self, windowed: beam.PCollection) -> beam.PCollection:
+    def expand(self, keyed: beam.PCollection) -> beam.PCollection:
+        if self.batched:
+            return (
+                keyed
+                | "CombinePairActivity" >> GroupInShards(_pair_key, to_wire=list, combine=add_to_activity)
+                | "ScoreShards" >> beam.ParDo(ScorePairShardFn(self.config, self.run_started_at))
+            )
+        if not isinstance(keyed, beam.PCollection):
+            keyed = keyed | "AllContributions" >> beam.Flatten()
         return (
-            windowed
+            keyed
             | "CombinePairActivity" >> beam.CombinePerKey(PairActivityFn())
-            | "FormatRows" >> beam.ParDo(FormatPairScoreFn(self.config, self.bounded, self.run_started_at))
+            | "FormatRows" >> beam.ParDo(FormatPairScoreFn(self.config, self.run_started_at))
         )

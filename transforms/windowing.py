@@ -1,56 +1,47 @@
-"""Event-time windows for interactions, declared in one place with their reasons."""
+"""Event-time windows for contributions, declared in one place with their reasons.
+
+* Fixed windows of ``window_s`` seconds, aligned to Monday 1970-01-05 00:00 UTC: a 1-day window runs
+  from 00:00 to 24:00 UTC and a 7-day window (the default) is an ISO week, Monday to Monday, so window
+  bounds mean the same thing in every run, every runner and every warehouse. A week is the default
+  because a relationship is a habit over days: with 1-day windows ``reader_active_days`` is always 1,
+  and a reply after midnight would fall in another row than the comment it answers.
+* A contribution's window is the one holding its ``anchor_at``: a reader comment's own time, or, for
+  an author reply, the time of the comment it answers, so a comment at 23:50 Sunday answered at 00:10
+  Monday counts in one row.
+* The window's bounds are part of the key, (site, author, reader) becoming (site, author, reader,
+  window_start_ms, window_end_ms), so a row knows its window without asking the runner, and bounded
+  runs need no Beam windowing at all (any Beam windowing sends every key of a batch run on the
+  FnApiRunner through the general trigger driver, which took three quarters of the run's time).
+  Streaming panes (early, on time, late, too late) are fired by :mod:`transforms.panes`, in state, so
+  that nothing is dropped without being counted.
+"""
 from __future__ import annotations
 
-from typing import Optional
-
 import apache_beam as beam
-from apache_beam.transforms import trigger, window
+
+from transforms.conversations import Contribution
+
+# Monday 1970-01-05 00:00 UTC, in millis: windows of whole weeks start on Mondays.
+WINDOW_ORIGIN_MS = 4 * 86_400_000
 
 
-def key_by_window(element: tuple[tuple, tuple], window_ms: int) -> tuple[tuple, tuple]:
-    """Append the epoch-aligned window's [start, end) in millis to the key (created_at is value[1])."""
-    key, value = element
-    start = value[1] - value[1] % window_ms
-    return key + (start, start + window_ms), value
+def window_bounds(at_ms: int, window_ms: int) -> tuple[int, int]:
+    """[start, end) in millis of the window that holds ``at_ms``."""
+    start = at_ms - (at_ms - WINDOW_ORIGIN_MS) % window_ms
+    return start, start + window_ms
 
 
-class WindowInteractions(beam.PTransform):
-    """Timestamped elements -> the same elements in fixed, epoch-aligned event-time windows.
+def key_by_window(contribution: Contribution, window_ms: int) -> tuple[tuple, Contribution]:
+    start, end = window_bounds(contribution.anchor_at, window_ms)
+    return (contribution.site, contribution.author_id, contribution.reader_id, start, end), contribution
 
-    * Fixed windows of ``window_s`` seconds aligned to the Unix epoch: a 1-day window runs from
-      00:00 to 24:00 UTC, so window bounds mean the same thing in every run and every warehouse.
-    * ``allowed_lateness_s``: a late interaction (a reply imported or delivered days after it was
-      written) still updates its window for that long after the watermark passes the window's end;
-      later than that, Beam drops it.
-    * ``early_firing_s`` (streaming): a speculative pane every so often in processing time, so
-      analysts see a window's scores while it is open, then the on-time pane at the watermark and one
-      late pane per late element.
-    * Accumulating: every pane carries the whole window so far, so the newest pane is the row to keep
-      and the warehouse never has to add panes up.
-    * The window's bounds are also appended to each element's key, (site, author, reader) becoming
-      (site, author, reader, window_start_ms, window_end_ms), so a row knows its window without asking
-      the runner. Bounded input (``streaming=False``) is complete, so every window has exactly one,
-      on-time pane, and the key alone does the windowing there: any Beam windowing sends every key of a
-      batch run on the FnApiRunner through the general trigger driver, which took three quarters of
-      the run's time. Streaming needs Beam's windows, for the watermark, lateness and panes.
-    """
 
-    def __init__(self, window_s: float, allowed_lateness_s: float, early_firing_s: Optional[float] = None,
-                 streaming: bool = True):
+class KeyByWindow(beam.PTransform):
+    """Contributions -> ((site, author, reader, window_start, window_end), contribution)."""
+
+    def __init__(self, window_s: float):
         super().__init__()
-        self.window_s = window_s
-        self.allowed_lateness_s = allowed_lateness_s
-        self.early_firing_s = early_firing_s
-        self.streaming = streaming
+        self.window_ms = int(window_s * 1000)
 
-    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
-        keyed = pcoll | "KeyByWindow" >> beam.Map(key_by_window, int(self.window_s * 1000))
-        if not self.streaming:
-            return keyed
-        early = trigger.AfterProcessingTime(max(1, round(self.early_firing_s))) if self.early_firing_s else None
-        return keyed | "FixedEventTimeWindows" >> beam.WindowInto(
-            window.FixedWindows(self.window_s),
-            trigger=trigger.AfterWatermark(early=early, late=trigger.AfterCount(1)),
-            accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
-            allowed_lateness=self.allowed_lateness_s,
-        )
+    def expand(self, contributions: beam.PCollection) -> beam.PCollection:
+        return contributions | "KeyByPairAndWindow" >> beam.Map(key_by_window, self.window_ms)

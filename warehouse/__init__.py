@@ -59,9 +59,31 @@ class Warehouse(Protocol):
 
     def migrate(self) -> list[str]: ...
 
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]: ...
 
-def open_warehouse(url: str) -> Warehouse:
-    """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://`` optional)."""
+
+READ_ONLY_STATEMENTS = ("Select", "Union", "Intersect", "Except", "Describe", "Show")
+
+
+def check_read_only(sql: str, dialect: str) -> None:
+    """Refuse anything but one reading statement (SELECT, WITH ... SELECT, set operations, DESCRIBE,
+    SHOW) before it reaches the warehouse: ``social-mentors sql`` is for looking, never for changing."""
+    import sqlglot
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except sqlglot.errors.ParseError as error:
+        raise ValueError(f"cannot read the SQL: {str(error).splitlines()[0]}") from error
+    if len(statements) != 1:
+        raise ValueError(f"give exactly one statement, found {len(statements)}")
+    kind = type(statements[0]).__name__
+    if kind not in READ_ONLY_STATEMENTS:
+        raise ValueError(f"read-only: {kind.upper()} statements are refused; use SELECT (or WITH ... SELECT, DESCRIBE)")
+
+
+def open_warehouse(url: str, read_only: bool = False) -> Warehouse:
+    """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://``
+    optional). ``read_only`` (query, export) opens a DuckDB file for reading only."""
     if url.startswith("bigquery://"):
         from warehouse.bigquery_warehouse import BigQueryWarehouse
 
@@ -69,4 +91,4 @@ def open_warehouse(url: str) -> Warehouse:
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
     path = url[len("duckdb://"):] if url.startswith("duckdb://") else url
-    return DuckDBWarehouse(str(Path(path).expanduser()))
+    return DuckDBWarehouse(str(Path(path).expanduser()), read_only=read_only)

@@ -100,8 +100,8 @@ class BigQueryWarehouse:
         self.client.create_table(definition, exists_ok=True)
 
     def _create_definitions(self, replace: bool) -> None:
-        # Views first: the table functions read them.
-        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES):
+        # Views first: the table functions (analyst, report and status queries) read them.
+        for name in schemas.DEFINITIONS:
             self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, replace)).result()
 
     def _existing_tables(self) -> dict[str, list[str]]:
@@ -313,6 +313,17 @@ class BigQueryWarehouse:
         source = self.table_id(table if all_rows else schemas.latest_view(table))
         (row,) = self.client.query(f"SELECT COUNT(*) FROM `{source}`").result()
         return row[0]
+
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]:
+        """One analyst's read-only statement (``social-mentors sql``); unqualified tables are the dataset's."""
+        from google.cloud import bigquery
+
+        from warehouse import check_read_only
+
+        check_read_only(text, "bigquery")
+        config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{self.dataset}")
+        result = self.client.query(text, job_config=config).result()
+        return [field.name for field in result.schema], [_naive_row(tuple(row.values())) for row in result]
 
 
 def _naive_row(row: tuple) -> tuple:

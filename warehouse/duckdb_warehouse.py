@@ -14,6 +14,8 @@ reason; ``runs`` the newest status per run. Writers and readers may be different
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import decimal
 import threading
 import time
 from typing import Any, Iterator, Optional
@@ -30,6 +32,7 @@ from warehouse import Written, migration
 # process) take turns instead of one locking the other out for hours; a busy file is retried.
 _LOCK = threading.RLock()
 LOCK_RETRY_S = 60.0
+EXPORT_BATCH_ROWS = 10_000
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -43,20 +46,24 @@ _ARROW_TYPES = {
 
 
 @contextlib.contextmanager
-def connect(path: str, retry_s: float = LOCK_RETRY_S) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An open connection to the warehouse file, its tables and views in place; closed afterwards."""
+def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An open connection to the warehouse file; closed afterwards. It creates nothing: a new file
+    gets its tables when a DuckDBWarehouse opens it for writing (``_create_if_new``). ``read_only``
+    opens it for reading only (a read-only file or mount, a shared lock)."""
     deadline = time.monotonic() + retry_s
     with _LOCK:
         while True:
             try:
-                connection = duckdb.connect(path)
+                connection = duckdb.connect(path, read_only=read_only)
                 break
             except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"cannot open the warehouse {path}: {error}. If another process holds it, wait for "
-                        "it or pass a different --warehouse PATH."
-                    ) from error
+                locked = "lock" in str(error).lower()
+                if not locked or time.monotonic() > deadline:
+                    mode = "for reading" if read_only else "for writing"
+                    advice = ("another process holds it: wait for it, or pass a different --warehouse PATH" if locked
+                              else "check that the folder exists and is writable, or pass a different --warehouse PATH"
+                              if not read_only else "check the path and its permissions")
+                    raise RuntimeError(f"cannot open the warehouse {path} {mode}: {advice} ({error})") from error
                 time.sleep(0.05)
         try:
             yield connection
@@ -120,12 +127,30 @@ def replaces(new: dict[str, Any], old: dict[str, Any]) -> bool:
     return (contributions[0], new["run_started_at"]) > (contributions[1], old["run_started_at"])
 
 
+def _naive_row(row: tuple) -> tuple:
+    """A row as BigQuery's client gives it: UTC datetimes without tzinfo, whichever timestamp type
+    the query returned, and DECIMALs as floats (DuckDB types a literal like 1.0 DECIMAL where BigQuery
+    says FLOAT64, and `query pair` printed "weight 1.0" here and "weight 1" there)."""
+    return tuple(v.astimezone(dt.timezone.utc).replace(tzinfo=None) if isinstance(v, dt.datetime) and v.tzinfo
+                 else float(v) if isinstance(v, decimal.Decimal) else v
+                 for v in row)
+
+
 class DuckDBWarehouse:
-    def __init__(self, path: str):
+    """``read_only`` for analysts (``query``, ``export``): the file is never written, so it may sit
+    on a read-only mount, and readers share it. Otherwise the tables are created now, so a
+    warehouse that cannot be written (locked, read-only, no such folder) fails here, before a run."""
+
+    def __init__(self, path: str, read_only: bool = False, lock_retry_s: float = LOCK_RETRY_S):
+        if not path or path.startswith(":memory:"):
+            raise ValueError(f"{path or 'an empty path'!r} is not a warehouse: an in-memory database vanishes "
+                             "with each connection; pass --warehouse PATH of a file")
         self.url = path
         self.path = path
-        with connect(path) as connection:  # a new file gets its tables now; a bad path fails here
-            self._create_if_new(connection)
+        self.read_only = read_only
+        with connect(path, lock_retry_s, read_only=read_only) as connection:
+            if not read_only:  # a new file gets its tables now; a bad path fails here, before a run
+                self._create_if_new(connection)
 
     def _create_if_new(self, connection: duckdb.DuckDBPyConnection) -> bool:
         """Create tables, views and the version record in a file that has none of them. A file
@@ -281,9 +306,11 @@ class DuckDBWarehouse:
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
         """Run an analyst query from ``schemas/queries`` with named parameters (never formatted in)."""
         sql = schemas.query_sql(name, "duckdb")
-        with connect(self.path) as connection:
-            result = connection.execute(sql, params)
-            return [d[0] for d in result.description], result.fetchall()
+        with connect(self.path, read_only=self.read_only) as connection:
+            # BigQuery's TIMESTAMP parameters arrive as DuckDB's TIMESTAMPTZ: compare and print them in UTC.
+            connection.execute("SET TimeZone = 'UTC'")
+            result = connection.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+            return [d[0] for d in result.description], [_naive_row(row) for row in result.fetchall()]
 
     def export(self, table: str, all_rows: bool = False) -> tuple[list[str], Iterator[tuple]]:
         """The logical rows of ``table`` (its latest view), or with ``all_rows`` the table's."""
@@ -294,18 +321,16 @@ class DuckDBWarehouse:
         source = table if all_rows else schemas.latest_view(table)  # the same logical rows as BigQuery's
 
         def rows() -> Iterator[tuple]:
-            # Pages by primary key order, closing the file between pages, so a long export does
-            # not hold the warehouse away from a running pipeline.
-            offset = 0
-            while True:
-                with connect(self.path) as connection:
-                    page = connection.execute(
-                        f"SELECT {', '.join(columns)} FROM {source} ORDER BY {order} LIMIT 10000 OFFSET {offset}"
-                    ).fetchall()
-                if not page:
-                    return
-                yield from page
-                offset += len(page)
+            # One cursor, read in Arrow record batches: one snapshot of the table (paging with
+            # LIMIT/OFFSET repeated or skipped rows written between pages, and re-sorted the table per
+            # page), in memory of one batch. The file stays open until the export is read.
+            with connect(self.path, read_only=self.read_only) as connection:
+                result = connection.execute(f"SELECT {', '.join(columns)} FROM {source} ORDER BY {order}")
+                # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch
+                arrow_reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+                reader = arrow_reader(EXPORT_BATCH_ROWS)
+                for batch in reader:
+                    yield from zip(*(column.to_pylist() for column in batch.columns))
 
         return columns, rows()
 
@@ -313,6 +338,24 @@ class DuckDBWarehouse:
         """Rows of the table's latest view (the logical rows), or with ``all_rows`` of the table."""
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}")
-        with connect(self.path) as connection:
+        with connect(self.path, read_only=self.read_only) as connection:
             source = table if all_rows else schemas.latest_view(table)
             return connection.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
+
+    def sql(self, text: str) -> tuple[list[str], list[tuple]]:
+        """One analyst's read-only statement (``social-mentors sql``), on a read-only connection."""
+        from warehouse import check_read_only
+
+        check_read_only(text, "duckdb")
+        with _LOCK:
+            try:
+                connection = duckdb.connect(self.path, read_only=True)
+            except duckdb.IOException as error:
+                raise RuntimeError(f"cannot open the warehouse {self.path} to read: {error}") from error
+            try:
+                result = connection.execute(text)
+                return [d[0] for d in result.description], result.fetchall()
+            except duckdb.Error as error:
+                raise ValueError(str(error).splitlines()[0]) from error
+            finally:
+                connection.close()

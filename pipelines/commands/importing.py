@@ -2,25 +2,83 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+from pipelines.commands.options import add_kafka_security_options, kafka_security, positive_int
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+    from importers.lines import DEFAULT_MAX_LINE_BYTES
+
     importing = commands.add_parser("import", help="turn a community archive into events (file or Kafka)")
     importing.add_argument("format", choices=("stackexchange", "mbox", "reddit", "disqus", "wordpress"))
     importing.add_argument("paths", nargs="+", help="files or folders of the archive")
     importing.add_argument("--to", required=True, help="avro:PATH, jsonl:PATH or kafka://HOST:PORT/TOPIC")
+    importing.add_argument("--force", action="store_true",
+                           help="replace an existing --to file (never an input; a symlink is replaced, not followed)")
     importing.add_argument("--site", default=None, help="site name (default: from the archive or folder)")
-    importing.add_argument("--pseudonymize", metavar="KEY", default=None,
-                           help="replace every actor id with a keyed hash (HMAC-SHA256)")
+    importing.add_argument("--pseudonymize-key-env", metavar="NAME", default=None,
+                           help="replace every person's id and every public item id with a keyed hash (HMAC-SHA256); "
+                                "the key (at least 16 bytes) is in the environment variable NAME")
+    importing.add_argument("--pseudonymize-key-file", metavar="PATH", default=None,
+                           help="as --pseudonymize-key-env, the key read from the file PATH")
+    importing.add_argument("--pseudonymize", metavar="KEY", default=None, help=argparse.SUPPRESS)
+    importing.add_argument("--max-line-bytes", type=positive_int, default=DEFAULT_MAX_LINE_BYTES,
+                           help="mbox and Reddit: a longer line (or mail header block) is a counted skip "
+                                f"(default {DEFAULT_MAX_LINE_BYTES:,})")
+    importing.add_argument("--actors-out", metavar="FILE", default=None,
+                           help="stackexchange: also write each user's reputation as JSONL (site, actor_id, signal, "
+                                "name), for `evaluate --actors`; pseudonymized, the ids are hashed the same way "
+                                "and names left out")
+    add_kafka_security_options(importing)  # for --to kafka://...
     return {"import": cmd_import}
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from importers import import_items
     from importers.core import run_import
+    from importers.pseudonymize import load_key
+    from pipelines.commands.output import printable
 
-    summary = run_import(import_items(args.format, args.paths, args.site), args.to, args.pseudonymize)
-    print(summary.render())
-    print(f"wrote {summary.converted:,} events to {args.to}")
+    if args.pseudonymize is not None:
+        raise ValueError("--pseudonymize KEY is no longer accepted: a key on the command line shows in `ps` "
+                         "(and an unset $KEY silently turned it off); put the key in an environment variable "
+                         "or a file and pass --pseudonymize-key-env NAME or --pseudonymize-key-file PATH")
+    key = load_key(env=args.pseudonymize_key_env, file=args.pseudonymize_key_file)
+    if args.actors_out and args.format != "stackexchange":
+        raise ValueError("--actors-out needs a Stack Exchange dump: other archives carry no reputation")
+    missing = [p for p in args.paths if args.actors_out and not (Path(p) / "Users.xml").exists()]
+    if missing:  # said before anything is imported
+        raise FileNotFoundError(f"no Users.xml in {', '.join(missing)}: --actors-out needs the dump's Users.xml")
+    items = import_items(args.format, args.paths, args.site, max_line_bytes=args.max_line_bytes)
+    progress = sys.stderr if sys.stderr.isatty() else None  # a line redrawn with \r is for terminals only
+    security = kafka_security(args) if args.to.startswith("kafka://") else None
+    summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress,
+                         kafka_security=security)
+    print(printable(summary.render(), keep_newlines=True))
+    print(f"wrote {summary.converted:,} events to {printable(args.to)}"
+          + (" (ids pseudonymized)" if key else ""))
+    if args.actors_out:
+        print(f"wrote {write_actors(args.paths, args.site, key, Path(args.actors_out)):,} actors to "
+              f"{printable(args.actors_out)}")
     return 0
+
+
+def write_actors(folders: list[str], site: Optional[str], pseudonymize_key: Optional[bytes], out: Path) -> int:
+    """The dumps' users with their reputation, one JSON object a line; ids pseudonymized like the events'."""
+    from importers.pseudonymize import Pseudonymizer
+    from importers.stackexchange import stackexchange_actors
+
+    pseudonymize = Pseudonymizer(pseudonymize_key)
+    count = 0
+    with open(out, "w", encoding="utf-8") as lines:
+        for folder in folders:
+            for actor in stackexchange_actors(Path(folder), site):
+                if pseudonymize_key:
+                    actor = {**actor, "actor_id": pseudonymize.actor(actor["actor_id"]), "name": None}
+                lines.write(json.dumps(actor) + "\n")
+                count += 1
+    return count

@@ -1,16 +1,46 @@
 """How commands print rows: an aligned table, JSON Lines or CSV, timestamps in ISO 8601 UTC.
 
-JSON Lines and CSV are exports: floats are written at full precision (Python's shortest repr, which
-reads back as the same double), so an exported score equals the stored one. Only the aligned table,
-for people, rounds floats to 6 decimals.
+JSON Lines and CSV write stored values at full precision (Python's shortest repr, which reads back
+as the same double), so an exported score equals the stored one. The aligned table, for people,
+rounds floats to 6 decimals, and so does every format of what a query computes (``float_digits``):
+a strength is a sum of floats in whatever order the engine aggregates, so its last digits differ
+between BigQuery and DuckDB and even between two runs of one query.
+
+Ids come from strangers, so output is defused: CSV cells that a spreadsheet would run as a formula
+(starting with = + - @, tab or carriage return) get a leading single quote (OWASP's advice), and the
+table, which goes to a terminal, shows control characters (ANSI and OSC escapes, bidirectional
+overrides) as visible ``\\xNN`` escapes instead of sending them. JSON Lines escape them already.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import decimal
 import json
+import re
 import sys
 from typing import Any, Iterable, Optional, TextIO
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# C0 and C1 controls, DEL, and the bidirectional overrides and isolates (text shown out of order)
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """``text`` safe for a terminal: every control character shown as an escape, not sent."""
+    pattern = _CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string that starts a formula gets a leading quote."""
+    if value is None:
+        return ""
+    value = _csv_value(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _json_value(value: Any) -> Any:
@@ -18,21 +48,39 @@ def _json_value(value: Any) -> Any:
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return value.isoformat(timespec="milliseconds") + "Z"
+    if isinstance(value, decimal.Decimal):
+        # DuckDB types a literal like 0.25 DECIMAL where BigQuery says FLOAT64: print it as the number
+        # BigQuery gives (JSON has no decimal type), so both warehouses print the same.
+        return float(value)
     return value
 
 
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):  # as JSON writes them; Python's True/False puzzle other tools
+        return "true" if value else "false"
+    return _json_value(value)
+
+
 def _display_value(value: Any) -> str:
+    """A table cell: floats rounded for people (exports keep every digit), controls escaped."""
     if value is None:
         return ""
     if isinstance(value, float):
-        return str(round(value, 6))
-    return str(_json_value(value))
+        return printable(str(round(value, 6)))
+    return printable(str(_json_value(value)))
 
 
-def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None) -> int:
-    """Rows to ``out`` (stdout) as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC."""
+QUERY_FLOAT_DIGITS = 6  # decimals of a computed float (see the module docstring)
+
+
+def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None,
+               float_digits: Optional[int] = None) -> int:
+    """Rows to ``out`` (stdout) as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC.
+    ``float_digits`` rounds floats in every format (computed values); None keeps them exact."""
     out = out or sys.stdout
     count = 0
+    if float_digits is not None:
+        rows = (tuple(round(v, float_digits) if isinstance(v, float) else v for v in row) for row in rows)
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}) + "\n")
@@ -41,7 +89,7 @@ def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optiona
         writer = csv.writer(out)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if v is None else _json_value(v) for v in row])
+            writer.writerow([csv_cell(v) for v in row])
             count += 1
     else:
         cells = [[_display_value(v) for v in row] for row in rows]

@@ -2,43 +2,47 @@
 from __future__ import annotations
 
 import argparse
-import signal
+import os
+import re
 import sys
+import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from pipelines.commands.options import add_kafka_options, add_warehouse
+from pipelines.commands.options import (add_community_options, add_kafka_options, add_warehouse, community_spec,
+                                       fraction, kafka_security, positive_float)
 from pipelines.commands.warehouse import run_query
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     demo = commands.add_parser("demo", help="generate a synthetic community, score it, print the top mentors")
-    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--scale", type=float, default=1.0, help="community size multiplier")
+    demo.add_argument("--out", default="social-mentors-demo", help="folder for the demo's events and ground truth (default social-mentors-demo)")
+    add_community_options(demo)
     add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
     generate.add_argument("--truth", help="ground-truth file of planted pairs (default: beside --out)")
-    generate.add_argument("--seed", type=int, default=7)
-    generate.add_argument("--scale", type=float, default=1.0)
-    generate.add_argument("--invalid-rate", type=float, default=0.0, help="share of invalid records to add")
+    add_community_options(generate)
+    generate.add_argument("--invalid-rate", type=fraction, default=0.0, help="share of invalid records to add (default 0)")
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
         description="Score events into the warehouse. Beam pipeline options go to Beam (e.g. --runner, "
                     "--direct_num_workers); any other option is refused.",
     )
-    run.add_argument("--source", choices=("file", "kafka"), default="file")
+    run.add_argument("--source", choices=("file", "kafka"), default="file", help="read --input files or a Kafka topic (default file)")
     run.add_argument("--input", action="append", help="file source: Avro or JSON Lines file or glob; repeatable")
     add_kafka_options(run)
     run.add_argument("--group-id", default="social-mentors", help="Kafka consumer group (default social-mentors)")
     run.add_argument("--until-end", action="store_true", help="Kafka, bounded: read to the end offsets seen at start")
     run.add_argument("--stop-at", default=None, help="Kafka, bounded: stop at this event time (ISO 8601 or epoch ms)")
     run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
-    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark")
-    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record")
+    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark (default 10s)")
+    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record (default 0s)")
+    _add_limit_options(run)
+    run.add_argument("--kafka-timeout", default="60s",
+                     help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
     add_warehouse(run)
     run.add_argument("--bigquery-write", choices=("auto", "load", "streaming", "storage"), default="auto",
                      help="BigQuery: load jobs, streaming inserts (insertAll) or the Storage Write API's default "
@@ -48,13 +52,47 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--window", default="1d", help="event-time window length (default 1d)")
+    parser.add_argument("--window", default="7d",
+                        help="event-time window length, windows aligned to Monday 00:00 UTC (default 7d: a week)")
     parser.add_argument("--allowed-lateness", default="2d", help="how late an interaction may still count (default 2d)")
-    parser.add_argument("--dedupe-horizon", default="7d", help="how long a thread's dedupe state lives (default 7d)")
+    parser.add_argument("--dedupe-horizon", default="14d",
+                        help="streaming: how long an event id and a thread are remembered; at least window + "
+                             "allowed lateness (default 14d)")
     parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
-    parser.add_argument("--comment-saturation", type=float, default=None, help="score constant (default 3)")
+    parser.add_argument("--comment-saturation", type=positive_float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
-    parser.add_argument("--speed-weight", type=float, default=None, help="score constant (default 0.5)")
+    parser.add_argument("--speed-weight", type=fraction, default=None, help="score constant (default 0.5)")
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    from transforms.decode import MAX_RECORD_BYTES
+    from transforms.events import MAX_ID_LENGTH
+
+    parser.add_argument("--max-record-bytes", type=_byte_size, default=MAX_RECORD_BYTES,
+                        help="a larger record (JSON line, Avro record, Kafka message) is a dead letter, "
+                             "RECORD_TOO_LARGE (default 1MiB; bytes, or a number with KiB, MiB or GiB)")
+    parser.add_argument("--max-id-length", type=_positive_int, default=MAX_ID_LENGTH,
+                        help=f"a longer id field is a dead letter, FIELD_TOO_LONG (default {MAX_ID_LENGTH} characters)")
+
+
+def _byte_size(text: str) -> int:
+    units = {"": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+    match = re.fullmatch(r"\s*([0-9]+)\s*([a-z]*)\s*", text.lower(), re.ASCII)
+    if not match or match.group(2) not in units or int(match.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: give bytes, or a number with KiB, MiB or GiB")
+    return int(match.group(1)) * units[match.group(2)]
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _decode_limits(args: argparse.Namespace):
+    from transforms.decode import DecodeLimits
+
+    return DecodeLimits(max_record_bytes=args.max_record_bytes, max_id_length=args.max_id_length)
 
 
 def _settings(args: argparse.Namespace, streaming: bool = False):
@@ -84,24 +122,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
     from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
-    from transforms.decode import ReadEventFiles
+    from transforms.decode import ReadEventFiles, repeated_paths
 
     if args.source == "kafka":
         return cmd_run_kafka(args)
+    if args.input:  # local patterns as absolute paths: Beam's file matching misses relative globs
+        args.input = [p if "://" in p else os.path.abspath(os.path.expanduser(p)) for p in args.input]
     if not args.input:
         raise ValueError("--input FILE is required with the file source (or use --source kafka)")
     if args.streaming:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
+    _require_inputs(args.input)
+    _check_warehouse(settings.warehouse)
     print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
+    for path, patterns in repeated_paths(args.input).items():
+        print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
+              "it is read once", file=sys.stderr)
     with runner_services(beam_args) as runner_args:
-        summary = run_scoring(ReadEventFiles(args.input), settings, runner_args)
+        summary = run_scoring(ReadEventFiles(args.input, _decode_limits(args)), settings, runner_args)
     print(summary.render())
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
 def kafka_run_config(args: argparse.Namespace):
-    """(KafkaSourceSettings, RunSettings) of a Kafka run, from its parsed command line; no I/O."""
+    """(KafkaSourceSettings, RunSettings) of a Kafka run, from its parsed command line; no I/O (the
+    preflight and the plan are cmd_run_kafka's), so a test can check what a command line sets."""
     from pipelines.kafka_runs import KafkaSourceSettings
     from pipelines.settings import parse_duration
     from schemas import wire
@@ -114,6 +160,8 @@ def kafka_run_config(args: argparse.Namespace):
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
         accepted_schema_ids=frozenset(args.schema_id) if args.schema_id else wire.known_schema_ids(),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
+        timeout_s=parse_duration(args.kafka_timeout),
+        security=kafka_security(args),
     )
     return source, _settings(args, streaming=args.streaming)
 
@@ -126,54 +174,100 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
     from transforms.decode import ReadEventsFromKafka
-    from transforms.kafka_source import ReadFromKafkaPartitions
+    from transforms.kafka_preflight import KafkaNotAnswering, check_connection
+    from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line
 
     source, settings = kafka_run_config(args)
-    if args.streaming:  # `kill` ends a streaming run like Ctrl-C: cancel, then print the summary
-        signal.signal(signal.SIGTERM, _interrupt)
-    plan = plan_read(source, settings)
-    settings = dc.replace(settings, replay_fence_ms=plan.replay_fence_ms)
-    print(f"Scoring {source.topic} on {source.bootstrap_servers} (group {source.group_id}, "
-          f"{'streaming until interrupted' if args.streaming else 'bounded'}): {plan.describe()}", file=sys.stderr)
+    security = source.security
+    asked = time.monotonic()
+    try:  # a wrong password or certificate: one line, at once
+        check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, source.timeout_s))
+    except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
+        source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
+    _check_warehouse(settings.warehouse)
+    try:
+        plan = plan_read(source)
+    except KeyboardInterrupt:
+        print("interrupted before reading Kafka: nothing was read or written", file=sys.stderr)
+        return 130
+    print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
+          f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
+          file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
-    with runner_services(beam_args, streaming=args.streaming) as runner_args:
-        summary = run_scoring(
-            ReadEventsFromKafka(read, source.accepted_schema_ids), settings, runner_args,
-            on_success=None if args.streaming else (lambda result: commit_bounded_run(source, plan, result)),
-            source_description=f"kafka: {source.topic} on {source.bootstrap_servers}, group {source.group_id}",
-        )
+    try:
+        with runner_services(beam_args, streaming=args.streaming) as runner_args:
+            summary = run_scoring(
+                ReadEventsFromKafka(read, source.accepted_schema_ids, _decode_limits(args)), settings, runner_args,
+                on_success=lambda result: None if args.streaming else commit_bounded_run(source, plan),
+                drain=STOP_READING if args.streaming else None,
+                source_description=f"kafka: {source.topic} on {source.bootstrap_servers}, group {source.group_id}",
+            )
+    except Exception as error:  # a runner wraps the source's error in pages of tracebacks: say it in one line
+        line = unreachable_line(error)
+        if line is None:
+            raise
+        raise KafkaUnreachable(line) from None
     print(summary.render())
+    line = unreachable_line(RuntimeError(summary.error)) if summary.error else None
+    if line is not None:  # the run recorded itself FAILED; say why in the one line an operator reads
+        raise KafkaUnreachable(line)
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _require_inputs(patterns: list[str]) -> None:
+    """Every --input names at least one file, checked before the pipeline is built."""
+    from apache_beam.io.filesystems import FileSystems
+
+    for pattern in patterns:
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
+
+
+def _check_warehouse(url: str) -> None:
+    """Open the warehouse for writing now, so a locked, read-only or unreachable warehouse is
+    reported before the pipeline runs, not after. A DuckDB file is also prepared now (a new one
+    gets its tables; one of another schema version stops the run naming `warehouse migrate`): it is
+    local and cheap. BigQuery's preparation issues DDL jobs, so it is left to run_scoring's launch,
+    once per run."""
+    from warehouse import open_warehouse
+
+    if not url.startswith("bigquery://"):
+        from warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()),
+                        lock_retry_s=PREFLIGHT_LOCK_WAIT_S).prepare()
+    else:
+        open_warehouse(url)
+
+
+PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writes lets go sooner
+
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from producers.synthetic import CommunitySpec, generate_community, write_community
+    from producers.community_stats import community_statistics
+    from producers.synthetic import generate_community, write_community
 
-    spec = CommunitySpec(seed=args.seed, invalid_rate=args.invalid_rate).scaled(args.scale)
-    community = generate_community(spec)
+    community = generate_community(community_spec(args, invalid_rate=args.invalid_rate))
     out = Path(args.out)
     truth = Path(args.truth) if args.truth else out.with_name(out.stem + ".truth.jsonl")
     count = write_community(community, out, truth)
     print(f"wrote {count:,} events to {out} ({community.duplicate_count:,} re-deliveries, "
           f"{community.invalid_count:,} invalid) and {len(community.planted_pairs)} planted pairs to {truth}")
+    print(community_statistics(community.events).render())
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.scoring import run_scoring
     from pipelines.settings import RunSettings
-    from producers.synthetic import CommunitySpec, generate_community, write_community
+    from producers.synthetic import generate_community, write_community
     from transforms.decode import ReadEventFiles
 
     out = Path(args.out)
     events_path, truth_path = out / "events.avro", out / "planted_pairs.jsonl"
-    spec = CommunitySpec(seed=args.seed, invalid_rate=0.002).scaled(args.scale)
     print(f"Generating a synthetic community (seed {args.seed}) ...", file=sys.stderr)
-    community = generate_community(spec)
+    community = generate_community(community_spec(args, invalid_rate=0.002))
     count = write_community(community, events_path, truth_path)
     print(f"  {count:,} events in {events_path}; {len(community.planted_pairs)} planted mentor pairs in {truth_path}",
           file=sys.stderr)
@@ -181,21 +275,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=args.warehouse))
     print(summary.render())
 
-    hits, shown = 0, 0
-    print("\nTop mentor of each planted reader (first 8 shown):")
-    for pair in community.planted_pairs:
-        columns, rows = run_query(args.warehouse, "mentors", {"reader": pair["reader_id"], "site": pair["site"], "top": 3})
-        top = rows[0][columns.index("author_id")] if rows else None
-        hits += top == pair["author_id"]
-        if shown < 8:
-            strength = f"{rows[0][columns.index('strength')]:.3f}" if rows else "-"
-            mark = "planted" if top == pair["author_id"] else f"planted was {pair['author_id']}"
-            print(f"  {pair['reader_id']:<24} -> {top or '(none)':<24} strength {strength}  ({mark})")
-            shown += 1
-    print(f"\nThe planted mentor ranks first for {hits} of {len(community.planted_pairs)} planted readers.")
+    ranked = [_rank_of_planted(args.warehouse, pair) for pair in community.planted_pairs]
+    print("\n" + render_planted_ranking(ranked))
     example = community.planted_pairs[0]
     print(f"\nWarehouse: {args.warehouse}. Try:\n"
           f"  social-mentors query mentors --reader {example['reader_id']} --warehouse {args.warehouse}\n"
           f"  social-mentors query regulars --author {example['author_id']} --warehouse {args.warehouse}\n"
           f"  social-mentors export dead_letters --warehouse {args.warehouse}")
     return 0 if summary.balanced else 1
+
+
+def _rank_of_planted(warehouse: str, pair: dict[str, str], depth: int = 10) -> dict[str, Any]:
+    """The reader's top mentor and the planted mentor's rank (None: not in the top ``depth``)."""
+    columns, rows = run_query(warehouse, "mentors", {"reader": pair["reader_id"], "site": pair["site"], "top": depth})
+    authors = [row[columns.index("author_id")] for row in rows]
+    strengths = [row[columns.index("strength")] for row in rows] if "strength" in columns else [None] * len(rows)
+    rank = authors.index(pair["author_id"]) + 1 if pair["author_id"] in authors else None
+    return {**pair, "top": authors[0] if authors else None, "top_strength": strengths[0] if rows else None,
+            "rank": rank, "planted_strength": strengths[rank - 1] if rank else None}
+
+
+def render_planted_ranking(ranked: list[dict[str, Any]], per_line: int = 4) -> str:
+    """Every planted reader's top mentor, a few per line per site (``*`` marks the planted mentor),
+    then each miss with the planted mentor's rank, then the count."""
+    def short(site: str, actor: Optional[str]) -> str:
+        return "(none)" if actor is None else actor[len(site) + 1:] if actor.startswith(site + "/") else actor
+
+    def strength(value: Optional[float]) -> str:
+        return f"{value:.3f}" if value is not None else "-"
+
+    lines = ["Top mentor of each planted reader (reader -> top mentor; * = the planted mentor):"]
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for entry in ranked:
+        by_site.setdefault(entry["site"], []).append(entry)
+    width = max(len(entry["site"]) for entry in ranked) if ranked else 0
+    cells_of = {site: [f"{short(site, e['reader_id'])} -> {short(site, e['top'])}{'*' if e['rank'] == 1 else ' '}"
+                       for e in entries] for site, entries in by_site.items()}
+    cell_width = max((len(cell) for cells in cells_of.values() for cell in cells), default=0)
+    for site, cells in cells_of.items():
+        for start in range(0, len(cells), per_line):
+            lines.append(f"  {site:<{width}}  " + "  ".join(c.ljust(cell_width) for c in cells[start:start + per_line]).rstrip())
+    misses = [e for e in ranked if e["rank"] != 1]
+    if misses:
+        lines.append("Misses (the planted mentor's rank among the reader's mentors):")
+        for e in misses:
+            place = f"ranks {e['rank']} ({strength(e['planted_strength'])})" if e["rank"] else "is not in the top 10"
+            lines.append(f"  {e['reader_id']} -> {e['top'] or '(none)'} ({strength(e['top_strength'])}); "
+                         f"planted {e['author_id']} {place}")
+    hits = sum(e["rank"] == 1 for e in ranked)
+    lines.append(f"The planted mentor ranks first for {hits} of {len(ranked)} planted readers.")
+    return "\n".join(lines)

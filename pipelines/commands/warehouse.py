@@ -2,17 +2,31 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from pipelines.commands.options import add_warehouse
-from pipelines.commands.output import write_rows
+from pipelines.commands.options import add_warehouse, positive_float, positive_int
+from pipelines.commands.output import QUERY_FLOAT_DIGITS, write_rows
 
+# Each query's own arguments; every one also takes --site. The ranked ones (and pair) take --as-of
+# and --half-life-days, and all ranked ones --top.
 QUERY_PARAMS = {
     "mentors": ("reader",),
     "regulars": ("author",),
+    "top": (),
     "pair": ("author", "reader"),
+    "history": ("author", "reader"),
+}
+RANKED = ("mentors", "regulars", "top")
+AS_OF = ("mentors", "regulars", "top", "pair")
+QUERY_HELP = {
+    "mentors": "the mentors of a reader, by relationship strength",
+    "regulars": "the regulars (mentees) of an author, by relationship strength",
+    "top": "the strongest relationships of a site, mentor side first",
+    "pair": "one relationship explained: strength, each factor with its weight, the mentor side",
+    "history": "every window of one pair, both directions",
 }
 
 
@@ -22,24 +36,50 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     warehouse_cmd.add_argument("action", choices=("init", "migrate"))
     add_warehouse(warehouse_cmd)
 
-    query = commands.add_parser("query", help="ask the warehouse: mentors, regulars, pair")
+    query = commands.add_parser("query", help=f"ask the warehouse: {', '.join(QUERY_PARAMS)}")
     query_kinds = query.add_subparsers(dest="query", required=True)
     for name, needed in QUERY_PARAMS.items():
-        q = query_kinds.add_parser(name)
+        q = query_kinds.add_parser(name, help=QUERY_HELP[name])
         for param in needed:
-            q.add_argument(f"--{param}", required=True)
-        q.add_argument("--site", default=None)
-        if name != "pair":
-            q.add_argument("--top", type=int, default=10)
-            q.add_argument("--half-life-days", type=float, default=None, help="decay half-life (default 14)")
-        q.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+            q.add_argument(f"--{param}", required=True, help=f"the {param}'s id, as in the warehouse (case-sensitive)")
+        q.add_argument("--site", default=None, help="only this site (default: every site)")
+        if name in RANKED:
+            q.add_argument("--top", type=positive_int, default=10, help="rows to print (default 10)")
+        if name in AS_OF:
+            q.add_argument("--as-of", default=None, metavar="TIME",
+                           help="rank as of this time, ISO 8601 or epoch ms (default: the newest data in the warehouse)")
+            q.add_argument("--half-life-days", type=positive_float, default=None, help="decay half-life (default 14)")
+        q.add_argument("--format", choices=("table", "jsonl", "csv"), default="table", help="output format (default table)")
         add_warehouse(q)
 
     export = commands.add_parser("export", help="write a whole table to stdout")
     export.add_argument("table", choices=("pair_scores", "dead_letters", "run_ledger", "runs"))
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
     add_warehouse(export)
-    return {"warehouse": cmd_warehouse, "query": cmd_query, "export": cmd_export}
+
+    sql = commands.add_parser(
+        "sql", help="run one read-only SQL statement on the warehouse",
+        description="Run one SELECT (or WITH ... SELECT, DESCRIBE, SHOW) on the warehouse: DuckDB's SQL on a "
+                    "DuckDB file, BigQuery's on bigquery:// (unqualified tables are the dataset's). Anything "
+                    "that writes is refused. Tables: pair_scores, dead_letters; view: pair_scores_latest.")
+    sql.add_argument("statement", help='the SQL, e.g. "SELECT * FROM pair_scores_latest LIMIT 5"')
+    sql.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
+                     help="output format (default: table)")
+    add_warehouse(sql)
+    return {"warehouse": cmd_warehouse, "query": cmd_query, "export": cmd_export, "sql": cmd_sql}
+
+
+def parse_as_of(value: Any) -> Optional[dt.datetime]:
+    """A naive UTC datetime from ISO 8601, epoch millis or a datetime; None stays None (the newest data)."""
+    from transforms.events import InvalidEvent, to_millis
+
+    if value is None or value == "":
+        return None
+    try:
+        millis = to_millis(value, "--as-of")
+    except InvalidEvent as error:
+        raise ValueError(f"--as-of: {error}") from None
+    return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=millis)
 
 
 def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]:
@@ -49,13 +89,15 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
     params = {"site": values.get("site")}
     for param in QUERY_PARAMS[name]:
         params[param] = values[param]
-    if name != "pair":
+    if name in RANKED:
         params["top"] = values.get("top", 10)
+    if name in AS_OF:
+        params["as_of"] = parse_as_of(values.get("as_of"))
         params["half_life_days"] = values.get("half_life_days") or ScoringConfig().decay_half_life_days
-    return open_warehouse(warehouse_url).query(name, params)
+    return open_warehouse(warehouse_url, read_only=True).query(name, params)
 
 
-def _require_warehouse(path: str) -> None:
+def require_warehouse(path: str) -> None:
     if not path.startswith(("bigquery://",)) and not Path(path.removeprefix("duckdb://")).exists():
         raise SystemExit(
             f"error: no warehouse at {path}. Run `social-mentors run --input FILE --warehouse {path}` "
@@ -97,21 +139,57 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    _require_warehouse(args.warehouse)
+    require_warehouse(args.warehouse)
     _warn_if_partial(args.warehouse)
     columns, rows = run_query(args.warehouse, args.query, vars(args))
-    write_rows(columns, rows, args.format)
+    if args.query == "pair" and args.format == "table":
+        _write_pair(columns, rows)
+    else:  # computed values: floats rounded (pipelines/commands/output.py says why)
+        write_rows(columns, rows, args.format, float_digits=QUERY_FLOAT_DIGITS)
     if not rows and args.format == "table":
         print("(no rows: check the id and --site; ids are case-sensitive)", file=sys.stderr)
     return 0
 
 
+def _write_pair(columns: list[str], rows: list[tuple]) -> None:
+    """One relationship per block, a factor a line: its value, its weight and what its term adds."""
+    def stamp(moment: dt.datetime) -> str:
+        return moment.isoformat(timespec="seconds") + "Z"
+
+    for row in rows:
+        v = dict(zip(columns, row))
+        print(f"{v['site']}: {v['mentor_id']} (mentor) and {v['mentee_id']}, as of {stamp(v['as_of'])}")
+        print(f"  strength {v['strength']:.4f} = ln(1 + 1 comments + 4 replies + 8 quick_replies) "
+              f"+ 0.25 ln(1 + mentor_activity) + 0.25 ln(1 + mentee_activity)")
+        print(f"    comments         {v['comments']:>10.4f}  weight {v['comments_weight']:g}")
+        print(f"    replies          {v['replies']:>10.4f}  weight {v['replies_weight']:g}")
+        print(f"    quick_replies    {v['quick_replies']:>10.4f}  weight {v['quick_replies_weight']:g}")
+        print(f"      conversation term adds {v['conversation_part']:.4f}")
+        for side in ("mentor_activity", "mentee_activity"):
+            print(f"    {side:<16} {v[side]:>10.4f}  weight {v[side + '_weight']:g}  adds {v[side + '_part']:.4f}")
+        print(f"  mentor side: {v['mentor_partners']} partners against {v['mentee_partners']} (more partners = mentor)")
+        print(f"  written to each other: mentor {v['mentor_comments']} comments, {v['mentor_replies']} replies; "
+              f"mentee {v['mentee_comments']} comments, {v['mentee_replies']} replies; {v['windows']} windows, "
+              f"last {stamp(v['last_interaction_at'])}")
+        print(f"  baselines: decayed reader comments {v['decayed_reader_comments']:.4f}, comments + replies "
+              f"{v['decayed_comments_and_replies']:.4f}, mentor_score {v['decayed_mentor_score']:.4f}")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from warehouse import open_warehouse
 
-    _require_warehouse(args.warehouse)
+    require_warehouse(args.warehouse)
     _warn_if_partial(args.warehouse)
-    columns, rows = open_warehouse(args.warehouse).export(args.table)
+    columns, rows = open_warehouse(args.warehouse, read_only=True).export(args.table)
     count = write_rows(columns, rows, args.format)
     print(f"exported {count:,} rows of {args.table}", file=sys.stderr)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from warehouse import open_warehouse
+
+    require_warehouse(args.warehouse)
+    columns, rows = open_warehouse(args.warehouse).sql(args.statement)
+    write_rows(columns, rows, args.format)
     return 0

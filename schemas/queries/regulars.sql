@@ -1,44 +1,23 @@
 -- Who are the regulars of an author?
--- Readers ranked by how steadily they come back: the sum over all windows of reader_active_days,
--- each window weighted by 0.5 ^ (age / half-life) as in mentors.sql; the author's replies and the
--- decayed mentor strength are shown beside it.
--- Parameters: author STRING, site STRING (NULL = every site), half_life_days FLOAT64, top INT64.
+-- The pairs in which the author is the mentor side, ranked by the same relationship strength as
+-- mentors.sql (the same pair shows the same number in both); people the author never answered
+-- back (no author reply either way) are left out.
+-- Parameters: author STRING, site STRING, as_of TIMESTAMP, half_life_days FLOAT64, top INT64.
+-- site NULL = every site; as_of NULL = the newest data in the warehouse.
 -- Each parameter is read once, in `params`, and comments name them without their @: some engines
 -- bind every @name they find in the text, comments and repeats included.
 WITH params AS (
-  SELECT @author AS author, @site AS site, @half_life_days AS half_life_days, @top AS top
+  SELECT @author AS author, @site AS site, CAST(@as_of AS TIMESTAMP) AS as_of, @half_life_days AS half_life_days, @top AS top
 ),
-scoped AS (
-  SELECT s.*, p.half_life_days, p.top
-  FROM pair_scores_latest AS s CROSS JOIN params AS p
-  WHERE s.author_id = p.author AND (p.site IS NULL OR s.site = p.site)
-),
-newest AS (
-  SELECT MAX(window_end) AS newest_window_end FROM scoped
-),
-weighted AS (
-  SELECT
-    scoped.*,
-    POW(0.5, TIMESTAMP_DIFF(newest.newest_window_end, window_end, SECOND) / (half_life_days * 86400.0)) AS weight
-  FROM scoped CROSS JOIN newest
-),
+-- include: _pair_strength
 ranked AS (
-  SELECT
-    site,
-    reader_id,
-    SUM(reader_active_days * weight) AS regularity,
-    SUM(mentor_score * weight) AS strength,
-    SUM(reader_active_days) AS active_days,
-    SUM(reader_comments) AS reader_comments,
-    SUM(author_replies) AS author_replies,
-    MAX(last_interaction_at) AS last_interaction_at,
-    MAX(top) AS top
-  FROM weighted
-  GROUP BY site, reader_id
-  HAVING SUM(reader_comments) > 0
+  SELECT s.*, params.top
+  FROM strengths AS s CROSS JOIN params
+  WHERE s.mentor_id = params.author AND s.two_way
 )
-SELECT site, reader_id, regularity, strength, active_days, reader_comments, author_replies, last_interaction_at
+SELECT site, mentee_id AS reader_id, strength, comments, replies, quick_replies, mentor_activity, mentee_activity,
+       mentee_comments AS reader_comments, mentor_replies AS author_replies, windows, last_interaction_at, as_of
 FROM ranked
 WHERE TRUE
-QUALIFY ROW_NUMBER() OVER (ORDER BY regularity DESC, reader_id) <= MAX(top) OVER ()
-ORDER BY regularity DESC, reader_id
+QUALIFY ROW_NUMBER() OVER (ORDER BY strength DESC, reader_id, site) <= MAX(top) OVER ()
+ORDER BY strength DESC, reader_id, site

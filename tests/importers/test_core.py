@@ -31,14 +31,16 @@ def test_the_count_an_import_reports_is_what_lands_in_the_file_and_what_the_pipe
 
 
 def test_pseudonymization_is_keyed_stable_and_hides_raw_ids(tmp_path):
-    run_import(sample(), f"jsonl:{tmp_path / 'a.jsonl'}", pseudonymize_key="k1", progress=None)
-    run_import(sample(), f"jsonl:{tmp_path / 'b.jsonl'}", pseudonymize_key="k1", progress=None)
-    run_import(sample(), f"jsonl:{tmp_path / 'c.jsonl'}", pseudonymize_key="k2", progress=None)
+    k1, k2 = b"1" * 16, b"2" * 16
+    run_import(sample(), f"jsonl:{tmp_path / 'a.jsonl'}", pseudonymize_key=k1, progress=None)
+    run_import(sample(), f"jsonl:{tmp_path / 'b.jsonl'}", pseudonymize_key=k1, progress=None)
+    run_import(sample(), f"jsonl:{tmp_path / 'c.jsonl'}", pseudonymize_key=k2, progress=None)
     a, b, c = ((tmp_path / n).read_text() for n in ("a.jsonl", "b.jsonl", "c.jsonl"))
     assert a == b and a != c and "example.com" not in a
     records = [json.loads(line) for line in a.splitlines()]
     assert records[1]["parent_actor_id"] == records[0]["actor_id"]  # the pair survives the hashing
-    assert Pseudonymizer("k1")("alice@example.com").startswith("u:")
+    assert records[1]["parent_id"] == records[0]["item_id"] != "p"  # so does the thread
+    assert Pseudonymizer(k1).actor("alice@example.com").startswith("u:")
 
 
 def test_avro_target_and_bad_targets(tmp_path):

@@ -92,3 +92,55 @@ def test_sender_normalization():
     assert normalize_sender('"Doe, John" <John@Example.com>') == "john@example.com"
     assert normalize_sender("=?utf-8?b?SsO2cmc=?= <jorg@example.de>") == "jorg@example.de"
     assert normalize_sender("undisclosed") is None
+
+
+def _long_line_archive(header_bytes: int, body_bytes: int) -> bytes:
+    first = (b"From alice at example.org  Mon Jan  5 10:00:00 2015\nFrom: alice at example.org\n"
+             b"Date: Mon, 05 Jan 2015 10:00:00 +0000\nMessage-ID: <a1@example.org>\n"
+             b"References: " + b"<r@x> " * (header_bytes // 6) + b"\n\nbody\n")
+    second = (b"From bob at example.org  Mon Jan  5 11:00:00 2015\nFrom: bob at example.org\n"
+              b"Date: Mon, 05 Jan 2015 11:00:00 +0000\nMessage-ID: <b1@example.org>\n\n"
+              + b"x" * body_bytes + b"\n")
+    return first + second
+
+
+def test_an_over_long_header_line_is_a_counted_skip_read_in_constant_memory(tmp_path):
+    import tracemalloc
+
+    from importers.mbox import import_mbox
+
+    folder = tmp_path / "list"
+    folder.mkdir()
+    (folder / "2015-January.txt.gz").write_bytes(gzip.compress(_long_line_archive(40_000_000, 40_000_000)))
+    tracemalloc.start()
+    items = list(import_mbox([folder]))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    skipped = [(s.reason, s.origin) for s in items if isinstance(s, Skipped)]
+    assert skipped == [("line_too_long", "2015-January.txt.gz:1")]
+    assert [i.record["item_id"] for i in items if isinstance(i, Converted)] == ["<b1@example.org>"]  # a long body is fine
+    assert peak < 8_000_000  # a few line buffers, not the 40 MB lines (measured 1.6 GB RSS before)
+
+
+def test_the_line_limit_is_an_option(tmp_path):
+    from importers.mbox import import_mbox
+
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "a.mbox").write_bytes(_long_line_archive(header_bytes=600, body_bytes=10))
+    items = list(import_mbox([folder], max_line_bytes=500))
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [("line_too_long", "a.mbox:1")]
+    assert sum(isinstance(i, Converted) for i in list(import_mbox([folder], max_line_bytes=10_000))) == 2
+
+
+def test_a_header_block_of_many_lines_is_bounded_too(tmp_path):
+    from importers.mbox import import_mbox
+
+    folder = tmp_path / "l"
+    folder.mkdir()
+    many = b"X-Filler: " + b"y" * 90 + b"\n"
+    (folder / "a.mbox").write_bytes(
+        b"From a at example.org  Mon Jan  5 10:00:00 2015\nFrom: a at example.org\n"
+        b"Date: Mon, 05 Jan 2015 10:00:00 +0000\nMessage-ID: <a1@example.org>\n" + many * 100 + b"\nbody\n")
+    items = list(import_mbox([folder], max_line_bytes=5_000))
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [("header_too_long", "a.mbox:1")]

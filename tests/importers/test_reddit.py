@@ -39,3 +39,53 @@ def test_csv_exports_read_the_same(tmp_path):
             writer.writerow(record)
     events = [i.record for i in import_reddit([path]) if isinstance(i, Converted)]
     assert [e["kind"] for e in events] == ["POST", "COMMENT", "REPLY"]
+
+
+def _write(path, lines):
+    with path.open("wb") as out:
+        for line in lines:
+            out.write(line if isinstance(line, bytes) else json.dumps(line).encode())
+            out.write(b"\n")
+    return path
+
+
+def test_an_over_long_line_is_a_counted_skip_read_in_constant_memory(tmp_path):
+    import tracemalloc
+
+    huge = {"id": "big", "author": "a", "created_utc": 1420452000, "body": "x" * 30_000_000}
+    path = _write(tmp_path / "dump.ndjson", [RECORDS[0], huge, RECORDS[1]])
+    tracemalloc.start()
+    items = list(import_reddit([path]))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [("line_too_long", "dump.ndjson:2")]
+    assert sum(isinstance(i, Converted) for i in items) == 2
+    assert peak < 16_000_000  # not the 30 MB line, nor its decoded copies
+
+
+def test_hostile_json_values_are_malformed_rows_not_crashes(tmp_path):
+    path = _write(tmp_path / "dump.ndjson", [
+        b"[" * 200_000,                                                   # nesting that overflows the stack
+        b'{"id": 1' + b"0" * 5000 + b'}',                                # an int past Python's digit limit
+        {"id": "x1", "name": 5, "author": "a", "created_utc": 1420452000},  # a name that is not text
+        {"id": "x2", "author": ["a"], "created_utc": 1420452000},          # an author that is not text
+        {"id": "x3", "parent_id": 7, "author": "b", "created_utc": 1420452000},
+        {"id": {"a": 1}, "author": "b", "created_utc": 1e300},
+        b"\xff\xfe not utf-8",
+    ])
+    items = list(import_reddit([path]))
+    assert len(items) == 7
+    assert all(isinstance(i, Skipped) or isinstance(i.record["item_id"], str) for i in items)
+
+
+def test_csv_lines_and_fields_are_bounded(tmp_path):
+    path = tmp_path / "dump.csv"
+    path.write_text("id,author,created_utc,subreddit,body\n"
+                    "s1,op,1420452000,r,short\n"
+                    f's2,op,1420452000,r,"{"y" * 400_000}"\n'
+                    f"s3,op,1420452000,r,{'z' * 3000}\n"
+                    "s4,op,1420452000,r,short\n", encoding="utf-8")
+    items = list(import_reddit([path], max_line_bytes=2000))
+    skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
+    assert skipped == [("line_too_long", "dump.csv:3"), ("line_too_long", "dump.csv:4")]
+    assert [i.record["item_id"] for i in items if isinstance(i, Converted)] == ["s1", "s4"]

@@ -76,3 +76,45 @@ def test_the_real_dump_imports_every_row_as_an_event_or_a_counted_skip():
     assert kinds["POST"] > 500 and kinds["COMMENT"] > 2000 and kinds["REPLY"] > 1500
     rows = sum(len(ElementTree.parse(DUMP / name).getroot()) for name in ("Posts.xml", "Comments.xml"))
     assert len(items) == rows  # every row is an event or a counted skip
+
+
+USERS = """<?xml version="1.0" encoding="utf-8"?>
+<users>
+  <row Id="7" Reputation="101" DisplayName="Asker" />
+  <row Id="8" Reputation="2645" DisplayName="Helper" />
+  <row Id="9" DisplayName="No reputation" />
+</users>
+"""
+
+
+def test_actors_out_writes_each_user_s_reputation_with_the_events_ids(dump, tmp_path, capsys):
+    import json
+
+    from pipelines.cli import main
+
+    (dump / "Users.xml").write_text(USERS, encoding="utf-8")
+    actors, events = tmp_path / "actors.jsonl", tmp_path / "events.jsonl"
+    assert main(["import", "stackexchange", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(actors)]) == 0
+    assert "wrote 2 actors" in capsys.readouterr().out
+    written = [json.loads(line) for line in actors.read_text().splitlines()]
+    assert written == [{"site": dump.name, "actor_id": "7", "signal": 101, "name": "Asker"},
+                       {"site": dump.name, "actor_id": "8", "signal": 2645, "name": "Helper"}]
+    # Pseudonymized: the ids are hashed as the events' are, and names left out.
+    key = tmp_path / "key"
+    key.write_text("a key of at least sixteen bytes")
+    assert main(["import", "stackexchange", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(actors),
+                 "--pseudonymize-key-file", str(key), "--force"]) == 0
+    hashed = {json.loads(line)["actor_id"] for line in events.read_text().splitlines()}
+    written = [json.loads(line) for line in actors.read_text().splitlines()]
+    assert {w["actor_id"] for w in written} == hashed and all(w["name"] is None for w in written)
+
+
+def test_actors_out_needs_users_xml_and_a_stack_exchange_dump(dump, tmp_path, capsys):
+    from pipelines.cli import main
+
+    events = tmp_path / "e.jsonl"
+    assert main(["import", "stackexchange", str(dump), "--to", f"jsonl:{events}",
+                 "--actors-out", str(tmp_path / "a.jsonl")]) == 2
+    assert "no Users.xml" in capsys.readouterr().err and not events.exists()  # said before importing
+    assert main(["import", "mbox", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(tmp_path / "a.jsonl")]) == 2
+    assert "Stack Exchange" in capsys.readouterr().err

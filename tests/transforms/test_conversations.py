@@ -1,3 +1,6 @@
+"""Who answers whom: reader comments and author replies, by hand-computed cases, in batch and streaming."""
+import json
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
@@ -6,13 +9,22 @@ from apache_beam.transforms.window import TimestampedValue
 
 from helpers import DAY_MS, HOUR_MS, T0, event
 from transforms.conversations import (
-    SKIP_POST, SKIP_SELF_RESPONSE, Interaction, ResolveConversations, ThreadLedger,
+    SKIP_POST, SKIP_SELF_RESPONSE, Contribution, ResolveConversations, ThreadLedger, thread_key,
 )
 from transforms.events import PARENT_UNRESOLVED
 
+MINUTE_MS = 60_000
 POST = event("p1", "POST", "author", T0)
 COMMENT = event("c1", "COMMENT", "reader", T0 + HOUR_MS, parent="p1")
 REPLY = event("r1", "REPLY", "author", T0 + 2 * HOUR_MS, parent="c1")
+
+
+def comment(author, reader, at):
+    return Contribution("s", author, reader, False, at, at, None)
+
+
+def reply(author, reader, answered_at, at):
+    return Contribution("s", author, reader, True, answered_at, at, (at - answered_at) / 1000)
 
 
 def run_batch(events):
@@ -21,39 +33,89 @@ def run_batch(events):
         yield out
 
 
-def test_a_comment_resolves_its_parent_author_and_time_from_the_post():
+def without_records(contributions):
+    return contributions | "NoRecords" >> beam.Map(lambda c: c._replace(record=None))
+
+
+def test_a_comment_on_a_post_and_the_authors_answer():
     for out in run_batch([POST, COMMENT, REPLY]):
+        # The reader's comment is a reader comment of (author, reader); the author's answer to it is an
+        # author reply of (author, reader) in the comment's window, and a reader comment of (reader, author).
         assert_that(out.interactions, equal_to([
-            Interaction("s", "reader", "author", T0 + HOUR_MS, T0),
-            Interaction("s", "author", "reader", T0 + 2 * HOUR_MS, T0 + HOUR_MS),
-        ]))
+            comment("author", "reader", T0 + HOUR_MS), comment("reader", "author", T0 + 2 * HOUR_MS)]))
+        assert_that(out.author_replies, equal_to([reply("author", "reader", T0 + HOUR_MS, T0 + 2 * HOUR_MS)]),
+                    label="author replies")
         assert_that(out.skipped | beam.Map(lambda s: (s[0], s[1].item_id)), equal_to([(SKIP_POST, "p1")]), label="posts")
+
+
+def test_a_reply_after_midnight_is_credited_to_the_window_of_the_comment_it_answers():
+    late_evening = T0 + DAY_MS - 10 * MINUTE_MS  # 23:50
+    after_midnight = T0 + DAY_MS + 10 * MINUTE_MS  # 00:10 the next day
+    thread = [POST, event("c1", "COMMENT", "reader", late_evening, parent="p1"),
+              event("r1", "REPLY", "author", after_midnight, parent="c1")]
+    for out in run_batch(thread):
+        assert_that(out.author_replies, equal_to([reply("author", "reader", late_evening, after_midnight)]))
+        assert_that(out.author_replies | beam.Map(lambda c: c.latency_s), equal_to([1200.0]), label="latency")
+
+
+def test_an_author_commenting_on_the_readers_post_is_not_an_author_reply():
+    readers_post = event("p2", "POST", "reader", T0)
+    authors_comment = event("c2", "COMMENT", "author", T0 + HOUR_MS, parent="p2")
+    for out in run_batch([readers_post, authors_comment]):
+        # Only a reader comment of (reader, author): the "author" is the reader here.
+        assert_that(out.interactions, equal_to([comment("reader", "author", T0 + HOUR_MS)]))
+        assert_that(out.author_replies, equal_to([]), label="no author reply")
+
+
+def test_a_reply_chain_a_r_a_r():
+    chain = [
+        POST,  # by author
+        event("c1", "COMMENT", "reader", T0 + 1 * HOUR_MS, parent="p1"),
+        event("r1", "REPLY", "author", T0 + 2 * HOUR_MS, parent="c1"),
+        event("r2", "REPLY", "reader", T0 + 3 * HOUR_MS, parent="r1"),
+    ]
+    for out in run_batch(chain):
+        assert_that(out.interactions, equal_to([
+            comment("author", "reader", T0 + 1 * HOUR_MS),
+            comment("reader", "author", T0 + 2 * HOUR_MS),
+            comment("author", "reader", T0 + 3 * HOUR_MS),
+        ]))
+        # r1: author answers the reader's comment on the author's post. r2: the reader answers the
+        # author's response (r1) to the reader's own comment: an author reply of (reader, author).
+        assert_that(out.author_replies, equal_to([
+            reply("author", "reader", T0 + 1 * HOUR_MS, T0 + 2 * HOUR_MS),
+            reply("reader", "author", T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS),
+        ]), label="author replies")
+
+
+def test_a_reader_answering_another_reader_is_a_reader_comment_only():
+    thread = [POST, event("c1", "COMMENT", "reader", T0 + HOUR_MS, parent="p1"),
+              event("c2", "REPLY", "other", T0 + 2 * HOUR_MS, parent="c1")]
+    for out in run_batch(thread):
+        assert_that(out.interactions, equal_to([comment("author", "reader", T0 + HOUR_MS),
+                                                comment("reader", "other", T0 + 2 * HOUR_MS)]))
+        assert_that(out.author_replies, equal_to([]), label="no author reply")
 
 
 def test_a_reply_that_arrives_before_its_parent_still_counts():
     for out in run_batch([REPLY, COMMENT, POST]):
-        assert_that(out.interactions | beam.Map(lambda i: i.parent_actor_id), equal_to(["author", "reader"]))
+        assert_that(out.interactions | beam.Map(lambda c: c.author_id), equal_to(["author", "reader"]))
+        assert_that(out.author_replies | beam.combiners.Count.Globally(), equal_to([1]), label="one author reply")
         assert_that(out.dead_letters, equal_to([]), label="no dead letters")
-
-
-def test_the_same_event_delivered_twice_counts_once():
-    for out in run_batch([POST, COMMENT, COMMENT._replace(origin="again:1"), COMMENT, REPLY]):
-        assert_that(out.interactions | beam.combiners.Count.Globally(), equal_to([2]))
-        assert_that(out.duplicates | beam.Map(lambda e: e.event_id), equal_to(["e-c1", "e-c1"]), label="dups")
 
 
 def test_what_the_producer_sent_wins_over_what_resolution_finds():
     named = event("c2", "COMMENT", "reader", T0 + HOUR_MS, parent="p-elsewhere", parent_actor="author", parent_at=T0 - DAY_MS)
     for out in run_batch([named]):
-        assert_that(out.interactions, equal_to([Interaction("s", "reader", "author", T0 + HOUR_MS, T0 - DAY_MS)]))
+        assert_that(out.interactions, equal_to([comment("author", "reader", T0 + HOUR_MS)]))
 
 
-def test_a_response_whose_parent_never_arrives_is_a_dead_letter():
+def test_a_response_whose_parent_never_arrives_is_a_dead_letter_with_its_record():
     orphan = event("c9", "COMMENT", "reader", T0, parent="gone")
     for out in run_batch([POST, orphan]):
         assert_that(
-            out.dead_letters | beam.Map(lambda d: (d.error_kind, d.origin, d.event_id)),
-            equal_to([(PARENT_UNRESOLVED, "test:c9", "e-c9")]),
+            out.dead_letters | beam.Map(lambda d: (d.error_kind, d.origin, d.event_id, json.loads(d.raw_payload)["item_id"])),
+            equal_to([(PARENT_UNRESOLVED, "test:c9", "e-c9", "c9")]),
         )
 
 
@@ -71,10 +133,27 @@ def test_pairs_never_cross_sites_or_threads():
         assert_that(out.dead_letters | beam.Map(lambda d: d.event_id), equal_to(["x"]), label="unresolved")
 
 
+def test_thread_keys_cannot_collide_across_sites():
+    # site "a\x1fb" + thread "c" and site "a" + thread "b\x1fc" made the same key before.
+    first = event("p", "POST", "x", T0, site="a\x1fb", thread="c")
+    second = event("p", "POST", "x", T0, site="a", thread="b\x1fc")
+    assert thread_key(first) != thread_key(second)
+
+
 def test_the_ledger_rebuilt_from_state_excludes_expired_responses():
     orphan = event("c9", "COMMENT", "reader", T0, parent="gone")
     assert [e.item_id for e in ThreadLedger.rebuild([POST, orphan], set()).all_waiting()] == ["c9"]
     assert ThreadLedger.rebuild([POST, orphan], {"e-c9"}).all_waiting() == []
+
+
+def test_streaming_credits_each_author_reply_once_whichever_of_the_three_events_comes_last():
+    import itertools
+
+    for order in itertools.permutations([POST, COMMENT, REPLY]):
+        ledger = ThreadLedger()
+        outcomes = [outcome for e in order for outcome in ledger.add(e)]
+        replies = [value for kind, value in outcomes if kind == "author_replies"]
+        assert replies == [reply("author", "reader", T0 + HOUR_MS, T0 + 2 * HOUR_MS)], order
 
 
 def _streaming(test_stream, allowed_lateness_s=2 * 86400.0):
@@ -82,7 +161,7 @@ def _streaming(test_stream, allowed_lateness_s=2 * 86400.0):
     options.view_as(StandardOptions).streaming = True
     with beam.Pipeline("BundleBasedDirectRunner", options=options) as p:
         yield p | test_stream | ResolveConversations(streaming=True, allowed_lateness_s=allowed_lateness_s,
-                                                     dedupe_horizon_s=7 * 86400.0)
+                                                     dedupe_horizon_s=9 * 86400.0)
 
 
 def _at(e):
@@ -94,17 +173,16 @@ def test_streaming_a_reply_waits_for_its_parent_and_resolves_when_it_arrives():
         TestStream()
         .add_elements([_at(REPLY)])
         .advance_watermark_to((T0 + 3 * HOUR_MS) / 1000)
-        .add_elements([_at(COMMENT), _at(COMMENT)])  # the parent, delivered twice
+        .add_elements([_at(COMMENT)])
         .advance_watermark_to((T0 + DAY_MS) / 1000)
         .add_elements([_at(POST)])
         .advance_watermark_to_infinity()
     )
     for out in _streaming(stream):
-        assert_that(out.interactions, equal_to([
-            Interaction("s", "author", "reader", T0 + 2 * HOUR_MS, T0 + HOUR_MS),
-            Interaction("s", "reader", "author", T0 + HOUR_MS, T0),
-        ]))
-        assert_that(out.duplicates | beam.Map(lambda e: e.item_id), equal_to(["c1"]), label="dups")
+        assert_that(without_records(out.interactions), equal_to([
+            comment("reader", "author", T0 + 2 * HOUR_MS), comment("author", "reader", T0 + HOUR_MS)]))
+        assert_that(out.author_replies, equal_to([reply("author", "reader", T0 + HOUR_MS, T0 + 2 * HOUR_MS)]),
+                    label="the author reply, once the post says whom the comment answered")
         assert_that(out.dead_letters, equal_to([]), label="no dead letters")
 
 
@@ -118,7 +196,8 @@ def test_streaming_a_parent_later_than_the_allowed_lateness_leaves_a_dead_letter
     )
     for out in _streaming(stream):
         # The reply expired before its parent came; the comment itself waits for the post, which
-        # never comes: a dead letter too, once.
+        # never comes: a dead letter too, once. The expired reply is never credited afterwards.
         assert_that(out.dead_letters | beam.Map(lambda d: (d.error_kind, d.event_id)),
                     equal_to([(PARENT_UNRESOLVED, "e-r1"), (PARENT_UNRESOLVED, "e-c1")]))
         assert_that(out.interactions, equal_to([]), label="nothing scored")
+        assert_that(out.author_replies, equal_to([]), label="no credit")

@@ -1,6 +1,4 @@
-import io
-import json
-
+"""ReadEventFiles and the Kafka decoder: patterns in, each file once, Events and dead letters out."""
 import apache_beam as beam
 import fastavro
 import pytest
@@ -8,64 +6,9 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from helpers import T0, record
 from producers.event_files import write_events
-from transforms.decode import ReadEventFiles, iter_avro_file, iter_event_file
-from transforms.events import (
-    BAD_TIMESTAMP, MISSING_FIELD, MISSING_PARENT, PARSE_ERROR, UNKNOWN_KIND, DeadLetter, Event,
-)
-
-
-def test_avro_records_keep_their_record_number_as_origin(tmp_path):
-    path = tmp_path / "events.avro"
-    write_events(path, [record(event_id="a"), record(event_id="b", actor_id="")])
-    with open(path, "rb") as stream:
-        items = list(iter_event_file(str(path), stream))
-    assert isinstance(items[0], Event) and items[0].origin == f"{path}:1"
-    assert isinstance(items[1], DeadLetter)
-    assert (items[1].origin, items[1].error_kind, items[1].event_id) == (f"{path}:2", MISSING_FIELD, "b")
-    assert '"event_id": "b"' in items[1].raw_payload
-
-
-def test_jsonl_dead_letters_carry_line_number_reason_and_raw_line(tmp_path):
-    path = tmp_path / "events.jsonl"
-    lines = [
-        json.dumps(record(event_id="ok", created_at="2026-03-02T00:00:00Z")),
-        "",  # blank lines are not records
-        "{not json",
-        json.dumps(record(event_id="k", kind="LIKE")),
-        json.dumps(record(event_id="p", parent_id=None)),
-        json.dumps(record(event_id="t", created_at=123)),
-        "[1, 2]",
-    ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with open(path, "rb") as stream:
-        items = list(iter_event_file(str(path), stream))
-    assert items[0].created_at == T0
-    assert [(i.origin.rsplit(":", 1)[1], i.error_kind) for i in items[1:]] == [
-        ("3", PARSE_ERROR), ("4", UNKNOWN_KIND), ("5", MISSING_PARENT), ("6", BAD_TIMESTAMP), ("7", PARSE_ERROR),
-    ]
-    assert items[1].raw_payload == "{not json"
-
-
-def test_invalid_utf8_is_a_parse_error_not_a_crash(tmp_path):
-    path = tmp_path / "latin1.jsonl"
-    path.write_bytes(b'{"event_id": "caf\xe9"}\n')
-    with open(path, "rb") as stream:
-        (item,) = iter_event_file(str(path), stream)
-    assert item.error_kind == PARSE_ERROR and "\\xe9" in item.raw_payload
-
-
-def test_a_corrupt_avro_block_ends_the_file_with_one_dead_letter():
-    buffer = io.BytesIO()
-    from schemas import engagement_event_schema
-
-    fastavro.writer(buffer, engagement_event_schema(), [record(event_id=str(i)) for i in range(50)], sync_interval=200)
-    data = bytearray(buffer.getvalue())
-    data[-40:] = b"\xff" * 40  # damage the last block
-    items = list(iter_avro_file("broken.avro", io.BytesIO(bytes(data))))
-    events = [i for i in items if isinstance(i, Event)]
-    (dead,) = [i for i in items if isinstance(i, DeadLetter)]
-    assert 0 < len(events) < 50
-    assert dead.error_kind == PARSE_ERROR and dead.origin == f"broken.avro:{len(events) + 1}"
+from schemas import engagement_event_schema
+from transforms.decode import DecodeLimits, ReadEventFiles, repeated_paths
+from transforms.events import BAD_TIMESTAMP, FIELD_TOO_LONG, MISSING_FIELD, RECORD_TOO_LARGE
 
 
 def test_read_event_files_expands_globs_and_splits_events_from_dead_letters(tmp_path):
@@ -85,8 +28,6 @@ def test_a_pattern_that_matches_nothing_says_so(tmp_path):
 
 
 def test_an_avro_file_written_with_schema_version_1_decodes_with_the_current_schema(tmp_path):
-    import fastavro
-
     from schemas import wire
     from transforms.decode import iter_event_file
 
@@ -106,3 +47,70 @@ def test_a_kafka_message_with_a_newer_schema_id_is_a_dead_letter_with_that_reaso
     message = KafkaRecord("t", 0, 7, None, wire.encode(record(), wire.CONFLUENT, schema_id=wire.CURRENT_SCHEMA_ID + 1), T0)
     dead = decode_kafka_record(message)
     assert dead.error_kind == "UNKNOWN_SCHEMA_ID" and dead.origin == "kafka:t/0@7" and "newer" in dead.message
+
+
+def test_a_file_named_twice_is_read_once(tmp_path):
+    # Issue 9, item 8: `--input f --input f` counted 10 dead letters while the table held 5.
+    write_events(tmp_path / "a.jsonl", [record(event_id="a1"), record(event_id="a2", actor_id=None)])
+    write_events(tmp_path / "b.jsonl", [record(event_id="b1")])
+    a = str(tmp_path / "a.jsonl")
+    patterns = [a, str(tmp_path / "*.jsonl"), a, str(tmp_path / "." / "a.jsonl")]
+    with beam.Pipeline("FnApiRunner") as p:
+        decoded = p | ReadEventFiles(patterns)
+        assert_that(decoded.events | beam.Map(lambda e: e.event_id), equal_to(["a1", "b1"]))
+        assert_that(decoded.dead_letters | beam.Map(lambda d: d.event_id), equal_to(["a2"]), label="dead letters")
+    assert repeated_paths(patterns) == {a: patterns}
+
+
+def test_kafka_messages_obey_the_same_record_and_id_limits():
+    from schemas import wire
+    from transforms.decode import decode_kafka_record
+    from transforms.kafka_source import KafkaRecord
+
+    def message(offset, **fields):
+        return KafkaRecord("events", 0, offset, b"key", wire.encode(record(**fields)), T0)
+
+    ids = frozenset({wire.DEFAULT_SCHEMA_ID})
+    limits = DecodeLimits(max_record_bytes=300, max_id_length=32)
+    ok, too_large, too_long = (decode_kafka_record(m, ids, limits) for m in (
+        message(1, event_id="ok"), message(2, event_id="big", note="n", actor_id="a" * 30 + "x" * 300),
+        message(3, event_id="long", actor_id="a" * 33)))
+    assert ok.event_id == "ok"
+    assert (too_large.origin, too_large.error_kind) == ("kafka:events/0@2", RECORD_TOO_LARGE)
+    assert "more than the limit of 300 bytes" in too_large.message and "value_b64" in too_large.raw_payload
+    assert (too_long.error_kind, too_long.event_id) == (FIELD_TOO_LONG, "long")
+
+
+def community_records(count, bad_at):
+    """``count`` records: threads of a post and three comments; record ``bad_at`` has a year-31 million time."""
+    for n in range(count):
+        thread, position = divmod(n, 4)
+        fields = {"event_id": f"e{n}", "site": "s", "thread_id": f"t{thread}", "item_id": f"i{n}",
+                  "actor_id": f"u{(thread + position) % 997}", "created_at": T0 + n * 1000,
+                  "kind": "POST" if position == 0 else "COMMENT", "parent_id": None, "parent_actor_id": None,
+                  "parent_created_at": None}
+        if position:
+            fields.update(parent_id=f"i{n - position}", parent_actor_id=f"u{thread % 997}")
+        if n == bad_at:
+            fields["created_at"] = 10 ** 18
+        yield fields
+
+
+@pytest.mark.slow
+def test_one_malformed_record_among_many_costs_one_dead_letter(tmp_path):
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from warehouse import open_warehouse
+
+    count, bad_at = 200_000, 100_000
+    path = tmp_path / "many.avro"
+    with path.open("wb") as out:
+        fastavro.writer(out, engagement_event_schema(), community_records(count, bad_at), codec="deflate")
+    warehouse = str(tmp_path / "w.duckdb")
+    summary = run_scoring(ReadEventFiles([str(path)]), RunSettings(warehouse=warehouse))
+    assert summary.records_in == count and summary.balanced
+    assert summary.dead_letters == {BAD_TIMESTAMP: 1}
+    assert summary.scored + summary.skipped_total + summary.duplicates == count - 1
+    columns, rows = open_warehouse(warehouse).export("dead_letters")
+    (dead,) = [dict(zip(columns, row)) for row in rows]
+    assert (dead["origin"], dead["error_kind"], dead["event_id"]) == (f"{path}:{bad_at + 1}", BAD_TIMESTAMP, f"e{bad_at}")

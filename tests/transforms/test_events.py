@@ -4,8 +4,8 @@ import pytest
 
 from helpers import T0, record
 from transforms.events import (
-    BAD_TIMESTAMP, BAD_VALUE, MISSING_FIELD, MISSING_PARENT, PARSE_ERROR, UNKNOWN_KIND, InvalidEvent,
-    event_from_record, iso_utc, to_millis,
+    BAD_TIMESTAMP, BAD_VALUE, FIELD_TOO_LONG, ID_FIELDS, MAX_ID_LENGTH, MISSING_FIELD, MISSING_PARENT,
+    PARSE_ERROR, UNKNOWN_KIND, InvalidEvent, event_from_record, iso_utc, to_millis,
 )
 
 
@@ -38,6 +38,22 @@ def test_timestamps_are_accepted_as_iso_8601_or_epoch_millis(value):
     ({"created_at": True}, BAD_TIMESTAMP),
     ({"parent_created_at": 5}, BAD_TIMESTAMP),
     ({"actor_id": ["a"]}, BAD_VALUE),
+    # Hostile values (issue 9, item 5): each used to raise something other than InvalidEvent.
+    ({"kind": ["POST"]}, BAD_VALUE),
+    ({"kind": {"POST": 1}}, BAD_VALUE),
+    ({"created_at": T0 * 1000}, BAD_TIMESTAMP),  # microseconds: the message itself overflowed
+    ({"created_at": 1e300}, BAD_TIMESTAMP),
+    ({"created_at": float("nan")}, BAD_TIMESTAMP),
+    ({"created_at": "--5"}, BAD_TIMESTAMP),  # passed isdigit() after lstrip("-"), failed int()
+    ({"created_at": "\u00b2"}, BAD_TIMESTAMP),  # "²" is a digit to isdigit(), not to int()
+    ({"created_at": "9" * 5000}, BAD_TIMESTAMP),  # past int()'s digit limit
+    ({"created_at": -(10 ** 300)}, BAD_TIMESTAMP),
+    ({"parent_created_at": T0 * 1000}, BAD_TIMESTAMP),
+    ({"actor_id": "\ud800"}, BAD_VALUE),  # a lone surrogate cannot be written as UTF-8
+    ({"event_id": "a\udfffb"}, BAD_VALUE),
+    ({"parent_actor_id": "\udc80"}, BAD_VALUE),
+    ({"actor_id": "x" * 10_000_000}, FIELD_TOO_LONG),  # issue 12: a 10 MB actor id was stored
+    ({"event_id": 10 ** 4000}, FIELD_TOO_LONG),
 ])
 def test_each_invalid_record_names_its_error_kind(fields, kind):
     with pytest.raises(InvalidEvent) as caught:
@@ -64,3 +80,36 @@ def test_bad_timestamp_message_says_what_was_sent():
     with pytest.raises(InvalidEvent, match="seconds"):
         to_millis(1_700_000_000, "created_at")
     assert iso_utc(T0) == "2026-03-02T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("value", [T0 * 1000, 1e300, -(10 ** 300), "9" * 5000, "x" * 100_000])
+def test_bad_timestamp_messages_stay_short(value):
+    with pytest.raises(InvalidEvent) as caught:
+        to_millis(value, "created_at")
+    assert caught.value.error_kind == BAD_TIMESTAMP and len(str(caught.value)) < 300
+
+
+def test_kind_of_the_wrong_type_names_the_type_not_its_value():
+    with pytest.raises(InvalidEvent, match="kind must be one of POST, COMMENT, REPLY, got list") as caught:
+        event_from_record(record(kind=[["x" * 1000]] * 1000), "x:1")
+    assert len(str(caught.value)) < 200
+
+
+def test_a_pair_of_surrogates_is_one_character_and_valid():
+    assert event_from_record(record(actor_id="\U0001f600 \u00e9"), "x:1").actor_id == "\U0001f600 \u00e9"
+
+
+@pytest.mark.parametrize("field", sorted(ID_FIELDS))
+def test_every_id_field_is_limited_to_max_id_length(field):
+    at_limit = event_from_record(record(**{field: "i" * MAX_ID_LENGTH}), "x:1")
+    assert getattr(at_limit, field) == "i" * MAX_ID_LENGTH
+    with pytest.raises(InvalidEvent) as caught:
+        event_from_record(record(**{field: "i" * (MAX_ID_LENGTH + 1)}), "x:1")
+    assert caught.value.error_kind == FIELD_TOO_LONG
+    assert str(caught.value) == f"{field} is {MAX_ID_LENGTH + 1:,} characters long, more than the limit of {MAX_ID_LENGTH:,}"
+
+
+def test_the_id_length_limit_can_be_changed():
+    assert event_from_record(record(actor_id="a" * 2000), "x:1", max_id_length=2000).actor_id == "a" * 2000
+    with pytest.raises(InvalidEvent, match="more than the limit of 8"):
+        event_from_record(record(actor_id="a" * 9), "x:1", max_id_length=8)

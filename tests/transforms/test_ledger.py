@@ -25,12 +25,14 @@ def test_every_output_is_counted_and_a_too_late_record_is_not_scored():
             "dead_letters": p | "Dead" >> beam.Create([dead("f:9"), dead("f:3", "TOO_LATE")]),
             "scores": p | "Scores" >> beam.Create([{}, {}]),
             "kept": p | "Kept" >> beam.Create([2]),
+            "late_author_replies": p | "LateReplies" >> beam.Create(["c1", "c2"]),
         }
         counts = outputs | CountOutcomes()
         assert_that(counts, equal_to([
             (("records_in", ""), 6), (("scored", ""), 2), (("skipped", "post"), 1), (("duplicates", ""), 1),
             (("dead_lettered", "PARSE_ERROR"), 1), (("dead_lettered", "TOO_LATE"), 1),
             (("pair_rows", "computed"), 2), (("pair_rows", "kept_more_complete"), 2),
+            (("credits", "late_author_replies"), 2),  # issue 10: counted under their own reason, not records
         ]))
 
 

@@ -1,12 +1,13 @@
+import math
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
-from apache_beam.transforms.window import TimestampedValue
 
 from helpers import DAY_MS, HOUR_MS, T0
-from transforms.conversations import Interaction
-from transforms.score import PairContributions, ScorePairs, ScoringConfig, contributions, median, pair_scores
-from transforms.windowing import WindowInteractions
+from transforms.conversations import Contribution
+from transforms.score import ScorePairs, ScoringConfig, median, pair_scores
+from transforms.windowing import KeyByWindow
 
 CONFIG = ScoringConfig()
 
@@ -51,74 +52,84 @@ def test_constants_are_configurable():
     assert pair_scores(3, 2, [600.0, 1800.0], faster)["mentor_score"] == pytest.approx(0.9502129 * 2 / 3 * 0.75, abs=1e-6)
 
 
-def test_every_interaction_reaches_two_rows():
-    rows = list(contributions(Interaction("s", "r", "a", T0 + HOUR_MS, T0)))
-    assert rows == [(("s", "a", "r"), (False, T0 + HOUR_MS, None)), (("s", "r", "a"), (True, T0 + HOUR_MS, 3600.0))]
-
-
-def test_a_reply_timestamped_before_its_parent_counts_as_instant():
-    (_, _), (_, (_, _, latency)) = contributions(Interaction("s", "r", "a", T0, T0 + 5000))
-    assert latency == 0.0
-
-
-def _score(interactions, window_s=86400.0):
+def _score(contributions, window_s=86400.0):
     with beam.Pipeline("FnApiRunner") as p:
         rows = (
             p
-            | beam.Create([TimestampedValue(i, i.created_at / 1000) for i in interactions])
-            | PairContributions()
-            | WindowInteractions(window_s, 0, streaming=False)
+            | beam.Create(contributions)
+            | KeyByWindow(window_s)
             | ScorePairs(CONFIG)
             | beam.Map(lambda row: {k: v for k, v in row.items() if k != "computed_at"})
         )
         yield rows
 
 
-def test_rows_per_pair_and_epoch_aligned_window():
-    reader_comments = [Interaction("s", "r", "a", T0 + h * HOUR_MS, None) for h in (1, 2, 30)]
-    author_replies = [Interaction("s", "a", "r", T0 + 3 * HOUR_MS, T0 + 2 * HOUR_MS)]
+def comment(at, author="a", reader="r"):
+    return Contribution("s", author, reader, False, at, at, None)
+
+
+def reply(answered_at, at, author="a", reader="r"):
+    return Contribution("s", author, reader, True, answered_at, at, max(0.0, (at - answered_at) / 1000))
+
+
+def test_rows_per_pair_and_week_window_aligned_to_monday():
     week = 7 * 86400.0
+    contributions = [comment(T0 + h * HOUR_MS) for h in (1, 2, 30)] + [reply(T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS)]
 
     def check(rows):
-        by_pair = {(r["author_id"], r["reader_id"]): r for r in rows}
-        assert set(by_pair) == {("a", "r"), ("r", "a")}
-        ar_row = by_pair[("a", "r")]
-        assert (ar_row["reader_comments"], ar_row["author_replies"], ar_row["reader_active_days"]) == (3, 1, 2)
-        assert ar_row["reply_latency_p50_s"] == 3600.0
-        assert ar_row["first_interaction_at"] == T0 + HOUR_MS
-        assert ar_row["last_interaction_at"] == T0 + 30 * HOUR_MS
-        # weekly windows are aligned to the epoch (a Thursday), not to the data
-        assert ar_row["window_start"] % (7 * DAY_MS) == 0
-        assert ar_row["window_end"] - ar_row["window_start"] == 7 * DAY_MS
-        assert ar_row["pane_timing"] == "ON_TIME" and ar_row["is_final_pane"]
-        ra_row = by_pair[("r", "a")]  # the reader replying to the author is the mirror row
-        assert (ra_row["reader_comments"], ra_row["author_replies"]) == (1, 3)
+        (row,) = rows
+        assert (row["reader_comments"], row["author_replies"], row["reader_active_days"]) == (3, 1, 2)
+        assert row["reply_latency_p50_s"] == 3600.0
+        assert row["first_interaction_at"] == T0 + HOUR_MS
+        assert row["last_interaction_at"] == T0 + 30 * HOUR_MS
+        # T0 is Monday 2026-03-02: weekly windows start on Mondays, 00:00 UTC
+        assert row["window_start"] == T0 and row["window_end"] == T0 + 7 * DAY_MS
+        assert row["pane_timing"] == "ON_TIME" and row["is_final_pane"]
 
-    for rows in _score(reader_comments + author_replies, window_s=week):
+    for rows in _score(contributions, window_s=week):
         assert_that(rows, check)
 
 
-def test_interactions_in_different_windows_make_different_rows():
-    interactions = [Interaction("s", "r", "a", T0 + 1000, None), Interaction("s", "r", "a", T0 + DAY_MS + 1000, None)]
-    for rows in _score(interactions):
+def test_a_reply_after_midnight_scores_in_the_row_of_the_comment_it_answers():
+    # 23:50 comment, 00:10 reply, 1-day windows: one row with rc=1, ar=1 (was two rows scoring 0).
+    evening = T0 + DAY_MS - 600_000
+    for rows in _score([comment(evening), reply(evening, evening + 1_200_000)]):
+        assert_that(rows | beam.Map(lambda r: (r["window_start"], r["reader_comments"], r["author_replies"],
+                                               r["reply_latency_p50_s"], round(r["mentor_score"], 6))),
+                    equal_to([(T0, 1, 1, 1200.0, round((1 - math.exp(-1 / 3)) * (0.5 + 0.5 / (1 + 1200 / 86400)), 6))]))
+
+
+def test_contributions_in_different_windows_make_different_rows():
+    for rows in _score([comment(T0 + 1000), comment(T0 + DAY_MS + 1000)]):
         assert_that(
             rows | beam.Map(lambda r: (r["author_id"], r["window_start"], r["reader_comments"])),
-            equal_to([("a", T0, 1), ("a", T0 + DAY_MS, 1), ("r", T0, 0), ("r", T0 + DAY_MS, 0)]),
+            equal_to([("a", T0, 1), ("a", T0 + DAY_MS, 1)]),
         )
 
 
-def test_an_empty_pane_makes_no_row_and_is_counted():
-    from apache_beam.metrics.metric import MetricsFilter
+def test_the_readmes_worked_example_from_its_seven_events():
+    from helpers import event
+    from transforms.conversations import ResolveConversations
 
-    from transforms.score import FormatPairScoreFn, PairActivityFn
-
-    empty = PairActivityFn().create_accumulator()
-    key = ("s", "a", "r", T0, T0 + DAY_MS)
-    pipeline = beam.Pipeline("FnApiRunner")
-    rows = (pipeline | beam.Create([(key, empty)])
-            | beam.ParDo(FormatPairScoreFn(CONFIG, bounded=False, run_started_at=T0)))
-    assert_that(rows, equal_to([]))
-    result = pipeline.run()
-    result.wait_until_finish()
-    (counter,) = result.metrics().query(MetricsFilter().with_name("empty_panes"))["counters"]
-    assert counter.committed == 1
+    minute = 60_000
+    mon, wed, thu, fri, sat = (T0 + d * DAY_MS for d in (0, 2, 3, 4, 5))
+    events = [
+        event("p1", "POST", "A", mon),
+        event("c1", "COMMENT", "R", mon + 10 * HOUR_MS, parent="p1"),
+        event("r1", "REPLY", "A", mon + 10 * HOUR_MS + 10 * minute, parent="c1"),
+        event("c2", "COMMENT", "R", wed + 23 * HOUR_MS + 50 * minute, parent="p1"),
+        event("r2", "REPLY", "A", thu + 10 * minute, parent="c2"),
+        event("c3", "COMMENT", "R", sat + 9 * HOUR_MS, parent="p1"),
+        event("p2", "POST", "R", fri + 8 * HOUR_MS, thread="t2"),
+        event("c4", "COMMENT", "A", fri + 12 * HOUR_MS, parent="p2", thread="t2"),
+    ]
+    with beam.Pipeline("FnApiRunner") as p:
+        resolved = p | beam.Create(events) | ResolveConversations()
+        rows = (
+            (resolved.interactions, resolved.author_replies) | beam.Flatten()
+            | KeyByWindow(7 * 86400.0) | ScorePairs(CONFIG)
+            | beam.Map(lambda r: (r["author_id"], r["reader_id"], r["window_start"], r["reader_comments"],
+                                  r["author_replies"], r["reader_active_days"], r["reply_latency_p50_s"],
+                                  round(r["mentor_score"], 5)))
+        )
+        assert_that(rows, equal_to([("A", "R", T0, 3, 2, 3, 900.0, 0.41924), ("R", "A", T0, 3, 0, 3, None, 0.0)]))

@@ -1,4 +1,5 @@
 """The BigQuery warehouse through the google-cloud-bigquery client, against a local emulator."""
+import datetime as dt
 import re
 
 import pytest
@@ -10,18 +11,20 @@ from pipelines.settings import RunSettings
 from producers.event_files import write_events
 from producers.synthetic import CommunitySpec, generate_community, write_community
 import schemas
-from schemas import bigquery_fields
+from schemas import ANALYST_QUERIES, bigquery_fields
 from transforms.decode import ReadEventFiles
 from warehouse import open_warehouse
 
 SMALL = CommunitySpec(seed=3, sites=1, authors_per_site=5, readers_per_site=30, planted_per_site=5, days=14)
-DATASET_ROWS = [
+DATASET_ROWS = [  # a blog: authors a1..a3 answer many readers; r reads them all
     row("a1", "r", E, 0.4, days=3),
     row("a1", "r", E - 14 * DAY_MS, 0.6, days=2),
     row("a2", "r", E, 0.65),
-    row("a3", "r", E, 0.0, ar=0),
+    row("a3", "r", E, 0.0, ar=0),  # a3 never answered r
     row("a4", "r", E, 5.0, site="other"),
     row("a1", "r2", E - 14 * DAY_MS, 0.1, days=5),
+    *(row(a, f"{a}-reader-{n}", E - n * DAY_MS, 0.2) for a in ("a1", "a2", "a3") for n in range(3)),
+    *(row("a4", f"a4-reader-{n}", E, 0.2, site="other") for n in range(3)),
 ]
 
 
@@ -40,11 +43,22 @@ def test_tables_take_their_schema_partitioning_and_clustering_from_the_avro_sche
     assert dead.time_partitioning.field == "arrived_at"
 
 
+RANKED = {"as_of": None, "half_life_days": 14.0}
+EARLIER = dt.datetime(2026, 3, 20)  # between the data set's two window ends
+
+
 @pytest.mark.parametrize("name, params", [
-    ("mentors", {"reader": "r", "site": "s", "top": 10, "half_life_days": 14.0}),
-    ("mentors", {"reader": "r", "site": None, "top": 2, "half_life_days": 14.0}),
-    ("regulars", {"author": "a1", "site": None, "top": 10, "half_life_days": 14.0}),
-    ("pair", {"author": "a1", "reader": "r", "site": None}),
+    ("mentors", {"reader": "r", "site": "s", "top": 10, **RANKED}),
+    ("mentors", {"reader": "r", "site": None, "top": 2, **RANKED}),
+    ("regulars", {"author": "a1", "site": None, "top": 10, **RANKED}),
+    ("regulars", {"author": "a1", "site": None, "top": 10, "as_of": EARLIER, "half_life_days": 7.0}),
+    ("top", {"site": None, "top": 10, **RANKED}),
+    ("pair", {"author": "a1", "reader": "r", "site": None, **RANKED}),
+    ("strengths", {"site": None, **RANKED}),
+    ("strengths", {"site": "s", "as_of": EARLIER, "half_life_days": 14.0}),
+    ("history", {"author": "a1", "reader": "r", "site": None}),
+    ("exchanges", {"site": None, "from_time": dt.datetime(2026, 3, 1), "to_time": dt.datetime(2026, 4, 1)}),
+    ("span", {"site": None}),
 ])
 def test_every_analyst_query_gives_the_same_rows_in_both_warehouses(bigquery_url, warehouse_path, name, params):
     results = []
@@ -60,7 +74,7 @@ def test_the_latest_view_keeps_one_row_per_pair_and_window_through_panes_and_ret
     warehouse = open_warehouse(bigquery_url)
     warehouse.write_scores([row("a", "r", E, 0.1, pane=0, timing="EARLY")])
     warehouse.write_scores([row("a", "r", E, 0.2, pane=1), row("a", "r", E, 0.3, pane=2, timing="LATE")])
-    columns, rows = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("mentor_score")]) for r in rows] == [("LATE", 0.3)]
     assert warehouse.count("pair_scores", all_rows=True) == 3  # panes are appended, never updated in place
 
@@ -73,7 +87,7 @@ def test_a_retried_insert_adds_no_row_and_a_retried_older_pane_does_not_win(bigq
     # BigQuery's dedupe is best effort (about a minute): a copy it misses is a second row ...
     warehouse._insert("pair_scores", [row("a", "r", E, 0.2, pane=1)], ["a-retry-after-the-dedupe-window"])
     assert warehouse.count("pair_scores", all_rows=True) == 3
-    columns, rows = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [r[columns.index("mentor_score")] for r in rows] == [0.3]  # ... that the view passes over
 
 
@@ -91,11 +105,13 @@ def test_each_analyst_query_is_a_table_function_an_analyst_can_call(bigquery_url
     warehouse = open_warehouse(bigquery_url)
     warehouse.write_scores([dict(r) for r in DATASET_ROWS])
     routines = {r.routine_id: r for r in warehouse.client.list_routines(f"{warehouse.project}.{warehouse.dataset}")}
-    assert set(routines) == {"mentors", "regulars", "pair"}
+    import schemas
+
+    assert set(routines) == set(ANALYST_QUERIES) | set(schemas.REPORT_QUERIES) | set(schemas.STATUS_QUERIES)
     mentors = warehouse.client.get_routine(routines["mentors"].reference)
     assert mentors.type_ == "TABLE_VALUED_FUNCTION"
-    assert [a.name for a in mentors.arguments] == ["arg_reader", "arg_site", "arg_half_life_days", "arg_top"]
-    sql = f"SELECT author_id FROM `{warehouse.project}.{warehouse.dataset}.mentors`('r', 's', 14.0, 1)"
+    assert [a.name for a in mentors.arguments] == ["arg_reader", "arg_site", "arg_as_of", "arg_half_life_days", "arg_top"]
+    sql = f"SELECT author_id FROM `{warehouse.project}.{warehouse.dataset}.mentors`('r', 's', NULL, 14.0, 1)"
     assert [tuple(r.values()) for r in warehouse.client.query(sql).result()] == [("a1",)]
 
 
@@ -134,11 +150,11 @@ def test_warehouse_init_and_query_from_the_command_line(bigquery_url, capsys):
 
     assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
     out = capsys.readouterr().out
-    assert "pair_scores_latest" in out and "table functions mentors, regulars, pair" in out
+    assert "pair_scores_latest" in out and "table functions mentors, regulars, top, pair" in out
     open_warehouse(bigquery_url).write_scores([dict(r) for r in DATASET_ROWS])
     assert main(["query", "mentors", "--reader", "r", "--site", "s", "--warehouse", bigquery_url, "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("site,author_id,strength") and lines[1].startswith("s,a1,0.7")
+    assert lines[0].startswith("site,author_id,strength") and lines[1].startswith("s,a1,")
 
 
 def test_the_readme_s_analyst_sql_runs_on_bigquery(bigquery_url):
@@ -155,9 +171,10 @@ def test_the_readme_s_analyst_sql_runs_on_bigquery(bigquery_url):
     for sql in examples:
         sql = sql.replace("PROJECT.DATASET", f"{warehouse.project}.{warehouse.dataset}")
         sql = sql.replace("'R'", "'r'").replace("'A'", "'a1'")  # the data set's reader and author
+        sql = sql.replace("TIMESTAMP '2018-06-01'", "TIMESTAMP '2026-03-17'")  # a day after its older windows
         answers.append([dict(r.items()) for r in warehouse.client.query(sql).result()])
-    assert [r["author_id"] for r in answers[0]] == ["a4", "a1", "a2"]  # a3 never answered r
-    assert {r["reader_id"] for r in answers[1]} == {"r", "r2"}
+    assert {r["author_id"] for r in answers[0]} == {"a4", "a1", "a2"}  # a3 never answered r
+    assert {(r["mentor_id"], r["mentee_id"]) for r in answers[1]} == {("a1", "r"), ("a1", "r2")}  # what had ended by then
 
 
 def test_runs_create_missing_definitions_and_init_brings_them_up_to_date(bigquery_url, capsys):
@@ -171,7 +188,9 @@ def test_runs_create_missing_definitions_and_init_brings_them_up_to_date(bigquer
     stale = f"SELECT site FROM `{routine}`('a', 'r', NULL)"
     assert [r[0] for r in warehouse.client.query(stale).result()] == ["stale"]
     assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
-    assert [r[0] for r in warehouse.client.query(stale).result()] == []
+    current = warehouse.client.get_routine(routine)  # the repository's pair.sql, with its own arguments
+    assert [a.name for a in current.arguments][:3] == ["arg_author", "arg_reader", "arg_site"]
+    assert "stale" not in current.body
 
 
 def test_bulk_writes_load_rows_and_a_load_that_bigquery_rejects_names_the_bad_row(bigquery_url):
@@ -212,7 +231,8 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
               .advance_watermark_to_infinity())
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True
-    settings = RunSettings(warehouse=bigquery_url, streaming=True, early_firing_s=None)
+    settings = RunSettings(warehouse=bigquery_url, streaming=True, early_firing_s=None, window_s=86400.0,
+                           dedupe_horizon_s=3 * 86400.0)
     assert not settings.bulk_writes  # a stream writes with streaming inserts
     with beam.Pipeline("BundleBasedDirectRunner", options=options) as p:
         build_scoring_pipeline(p | stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
@@ -221,9 +241,11 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
     columns, rows = warehouse.export("pair_scores", all_rows=True)
     panes = sorted((r[columns.index("pane_index")], r[columns.index("pane_timing")], r[columns.index("reader_comments")])
                    for r in rows if r[columns.index("author_id")] == "a")
-    assert panes == [(0, "ON_TIME", 1), (1, "LATE", 2)]  # both panes appended
-    columns, latest = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
-    assert [(r[columns.index("pane_timing")], r[columns.index("reader_comments")]) for r in latest] == [("LATE", 2)]
+    # both panes appended (then, when the lateness ends, the final pane: the same counts, LATE)
+    assert panes[:2] == [(0, "ON_TIME", 1), (1, "LATE", 2)] and all(p[1:] == ("LATE", 2) for p in panes[2:])
+    columns, latest = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
+    assert [(r[columns.index("pane_timing")], r[columns.index("reader_comments")]) for r in latest
+            if r[columns.index("author_id")] == "a"] == [("LATE", 2)]  # history lists both directions
 
 
 @pytest.fixture
@@ -271,10 +293,10 @@ def test_a_run_prepares_the_warehouse_once_at_launch(empty_bigquery_url, tmp_pat
     run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=empty_bigquery_url, bigquery_write="streaming"))
     warehouse = open_warehouse(empty_bigquery_url)
     # Created once: one statement per view and table function, whatever the number of workers.
-    assert len(_ddl_jobs(warehouse)) == len(schemas.VIEWS) + len(schemas.ANALYST_QUERIES)
+    assert len(_ddl_jobs(warehouse)) == len(schemas.DEFINITIONS)
     run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=empty_bigquery_url, bigquery_write="streaming"))
     # A second run finds everything in place; it creates only what is missing (IF NOT EXISTS).
-    assert len(_ddl_jobs(warehouse)) == 2 * (len(schemas.VIEWS) + len(schemas.ANALYST_QUERIES))
+    assert len(_ddl_jobs(warehouse)) == 2 * len(schemas.DEFINITIONS)
 
 
 def test_the_latest_view_keeps_the_row_of_the_most_data_across_runs(bigquery_url):
@@ -287,9 +309,9 @@ def test_the_latest_view_keeps_the_row_of_the_most_data_across_runs(bigquery_url
                             row("b", "r", E, 0.5, rc=2, ar=2, run=T0)])
     assert warehouse.write_scores([row("a", "r", E, 0.1, rc=2, ar=1, run=T0 + 1),  # truncated: less data
                                    row("b", "r", E, 0.7, rc=2, ar=2, run=T0 + 1)]).kept == 0  # as much: newer
-    columns, rows = warehouse.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [r[columns.index("mentor_score")] for r in rows] == [0.4]  # run T0's newest pane, not the truncated row
-    columns, rows = warehouse.query("pair", {"author": "b", "reader": "r", "site": None})
+    columns, rows = warehouse.query("history", {"author": "b", "reader": "r", "site": None})
     assert [r[columns.index("mentor_score")] for r in rows] == [0.7]
     later = summarize(bigquery_url, T0 + 1, 1.0)
     assert (later.kept_rows, later.pair_score_rows) == (1, 1)
@@ -330,3 +352,38 @@ def latest_scores(url):
         with duckdb.connect(url) as connection:
             rows = connection.execute(f"SELECT {columns} FROM pair_scores_latest").fetchall()
     return sorted(tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows)
+
+
+def test_runs_are_appended_and_the_newest_status_tells_whether_the_newest_run_finished(bigquery_url):
+    from helpers import T0
+    from pipelines.summary import newest_run_warning
+
+    warehouse = open_warehouse(bigquery_url)
+    warehouse.record_run({"run_started_at": T0, "status": "RUNNING", "source": "files: a", "recorded_at": T0})
+    warehouse.record_run({"run_started_at": T0, "status": "FINISHED", "source": "files: a", "recorded_at": T0 + 9})
+    assert newest_run_warning(bigquery_url) is None and warehouse.count("runs") == 2
+    warehouse.record_run({"run_started_at": T0 + 60_000, "status": "RUNNING", "source": "files: b", "recorded_at": T0})
+    warning = newest_run_warning(bigquery_url)
+    assert "the newest run 2026-03-02T00:01:00.000Z (files: b) did not finish (status RUNNING" in warning
+
+
+def test_evaluate_gives_the_same_figures_on_bigquery_as_on_the_embedded_warehouse(bigquery_url, warehouse_path):
+    from analysis.evaluate import evaluate
+
+    week = 7 * DAY_MS
+    rows = []
+    for w in range(12):  # three months of weeks: a-b talk every week, a-c every third, c-d now and then
+        end = E - w * week
+        rows.append(row("a", "b", end, 0.3, rc=2, ar=1))
+        if w % 3 == 0:
+            rows.append(row("a", "c", end, 0.1, rc=1, ar=1 if w % 2 else 0))
+        if w in (1, 5, 6):
+            rows.append(row("c", "d", end, 0.2))
+    results = []
+    for url in (bigquery_url, warehouse_path):
+        open_warehouse(url).write_scores([dict(r) for r in rows])
+        evaluation = evaluate(open_warehouse(url), actors={(None, "a"): 3.0, (None, "b"): 1.0, (None, "c"): 2.0})
+        results.append(([(m.cut, m.pairs, m.positives, {k: {n: round(v, 9) if v is not None else None for n, v in d.items()}
+                                                         for k, d in m.metrics.items()}) for m in evaluation.months],
+                         [(d.name, d.agree, d.decided) for d in evaluation.direction]))
+    assert results[0] == results[1] and results[0][0]

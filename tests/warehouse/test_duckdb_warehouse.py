@@ -1,44 +1,154 @@
+import datetime as dt
+import math
 from datetime import timezone
 
 import pytest
 
-from helpers import DAY_MS, E, T0, score_row as row
+from helpers import DAY_MS, E, HOUR_MS, T0, score_row as row
 from warehouse import open_warehouse
+
+HALF_LIFE = 14.0
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def at(millis):
+    return EPOCH + dt.timedelta(milliseconds=millis)
+
+
+def pair_row(author, reader, window_end, rc, ar, last=None, latency=None, site="s", score=0.0):
+    """A pair_scores row with the counts that matter to the strength; its last interaction at ``last``."""
+    r = row(author, reader, window_end, score, site=site, rc=rc, ar=ar)
+    r["last_interaction_at"] = window_end - 1 if last is None else last
+    r["first_interaction_at"] = min(r["first_interaction_at"], r["last_interaction_at"])
+    r["reply_latency_p50_s"] = latency if ar else None
+    return r
+
+
+def strength(comments, replies, quick, mentor_activity, mentee_activity):
+    """The README's formula, written out independently of the SQL."""
+    return (math.log1p(comments + 4 * replies + 8 * quick)
+            + 0.25 * math.log1p(mentor_activity) + 0.25 * math.log1p(mentee_activity))
+
+
+def ranked(warehouse, name, **params):
+    base = {"site": None, "as_of": None, "half_life_days": HALF_LIFE}
+    columns, rows = warehouse.query(name, {**base, **params})
+    return [dict(zip(columns, r)) for r in rows]
+
 
 @pytest.fixture
 def warehouse(warehouse_path):
-    w = open_warehouse(warehouse_path)
-    w.write_scores([
-        row("a1", "r", E, 0.4, days=3),
-        row("a1", "r", E - 14 * DAY_MS, 0.6, days=2),  # one half-life older: counts half
-        row("a2", "r", E, 0.65),
-        row("a3", "r", E, 0.0, ar=0),  # never answered: not a mentor
-        row("a4", "r", E, 5.0, site="other"),
-        row("a1", "r2", E - 14 * DAY_MS, 0.1, days=5),
+    return open_warehouse(warehouse_path)
+
+
+def test_the_strength_adds_both_directions_decayed_from_each_row_s_last_interaction(warehouse):
+    # a's row: r commented 3 times, a answered twice (latency 1 h); one half-life before the anchor.
+    # r's row: a commented once, r answered once (latency 0), at the anchor. Nobody else is on the site.
+    warehouse.write_scores([
+        pair_row("a", "r", E - 14 * DAY_MS, 3, 2, last=E - 14 * DAY_MS, latency=3600.0),
+        pair_row("r", "a", E, 1, 1, last=E, latency=0.0),
     ])
-    return w
+    (pair,) = ranked(warehouse, "strengths")
+    comments, replies, quick = 0.5 * 3 + 1, 0.5 * 2 + 1, 0.5 * 2 / 2 + 1
+    assert (pair["comments"], pair["replies"], pair["quick_replies"]) == pytest.approx((comments, replies, quick))
+    assert pair["mentor_activity"] == pytest.approx(0) and pair["mentee_activity"] == pytest.approx(0)
+    assert pair["strength"] == pytest.approx(strength(comments, replies, quick, 0, 0))
+    assert pair["as_of"] == at(E)
 
 
-def test_mentors_rank_by_strength_decayed_from_the_newest_window(warehouse):
-    columns, rows = warehouse.query("mentors", {"reader": "r", "site": "s", "top": 10, "half_life_days": 14.0})
-    ranked = [(r[columns.index("author_id")], round(r[columns.index("strength")], 6)) for r in rows]
-    assert ranked == [("a1", 0.7), ("a2", 0.65)]
+def test_a_reply_after_midnight_weighs_what_it_weighs_before_midnight(warehouse_path, tmp_path):
+    # 23:50 comment, 00:10 answer: once split over two day windows (rc=1, ar=0) and (rc=0, ar=1), each
+    # mentor_score 0; once inside one window. The strength may not care where the window bound fell.
+    split = open_warehouse(warehouse_path)
+    split.write_scores([
+        pair_row("a", "r", E - DAY_MS, 1, 0, last=E - DAY_MS - 10 * 60_000),
+        pair_row("a", "r", E, 0, 1, last=E - DAY_MS + 10 * 60_000, latency=1200.0),
+    ])
+    whole = open_warehouse(str(tmp_path / "whole.duckdb"))
+    whole.write_scores([pair_row("a", "r", E, 1, 1, last=E - DAY_MS + 10 * 60_000, latency=1200.0)])
+    as_of = at(E + DAY_MS)
+    (a,) = ranked(split, "strengths", as_of=as_of)
+    (b,) = ranked(whole, "strengths", as_of=as_of)
+    assert a["strength"] == pytest.approx(b["strength"], rel=1e-3) and a["strength"] > 1.0
 
 
-def test_mentors_without_a_site_look_across_sites_and_top_limits(warehouse):
-    columns, rows = warehouse.query("mentors", {"reader": "r", "site": None, "top": 2, "half_life_days": 14.0})
-    assert [r[columns.index("author_id")] for r in rows] == ["a4", "a1"]
+def test_mentors_and_regulars_show_the_same_number_for_the_same_pair(warehouse):
+    # Before: each query decayed from its own newest window (the reader's, the author's), so one pair
+    # showed two strengths. Now one anchor: the newest data in the warehouse, every site.
+    warehouse.write_scores([
+        pair_row("a", "r", E - 20 * DAY_MS, 2, 1),
+        pair_row("a", "x", E - 5 * DAY_MS, 1, 1),    # a's newest window
+        pair_row("a", "w", E - 30 * DAY_MS, 1, 1),   # a has more partners than r: a is the mentor
+        pair_row("y", "r", E - 10 * DAY_MS, 1, 1),   # r's newest window
+        pair_row("b", "z", E, 1, 1, site="other"),  # the newest data, elsewhere
+    ])
+    mentor = next(m for m in ranked(warehouse, "mentors", reader="r", top=10) if m["author_id"] == "a")
+    regular = next(m for m in ranked(warehouse, "regulars", author="a", top=10) if m["reader_id"] == "r")
+    explained = ranked(warehouse, "pair", author="a", reader="r")
+    assert mentor["strength"] == regular["strength"] == explained[0]["strength"]
+    assert mentor["as_of"] == regular["as_of"] == at(E)
 
 
-def test_regulars_rank_readers_by_decayed_active_days(warehouse):
-    columns, rows = warehouse.query("regulars", {"author": "a1", "site": None, "top": 10, "half_life_days": 14.0})
-    assert [(r[columns.index("reader_id")], round(r[columns.index("regularity")], 6)) for r in rows] == [
-        ("r", 4.0), ("r2", 2.5)]
+def test_on_a_q_and_a_site_the_one_who_answers_many_is_the_mentor(warehouse):
+    # h answers the questions of q1, q2 and q3 (reader comments of (q, h)); q1 thanks h under the
+    # answer (an author reply of (q1, h)). The post's author is q1, the mentor is h.
+    warehouse.write_scores([
+        pair_row("q1", "h", E, 1, 1),
+        pair_row("h", "q1", E, 1, 0),
+        pair_row("q2", "h", E, 1, 1),
+        pair_row("q3", "h", E, 1, 0),
+    ])
+    assert [m["author_id"] for m in ranked(warehouse, "mentors", reader="q1", top=10)] == ["h"]
+    assert ranked(warehouse, "mentors", reader="h", top=10) == []
+    assert [m["reader_id"] for m in ranked(warehouse, "regulars", author="h", top=10)] == ["q1", "q2"]  # q3: no reply
+    (explained,) = ranked(warehouse, "pair", author="q1", reader="h")
+    assert (explained["mentor_id"], explained["mentor_partners"], explained["mentee_partners"]) == ("h", 3, 1)
 
 
-def test_pair_lists_every_window_in_order(warehouse):
-    columns, rows = warehouse.query("pair", {"author": "a1", "reader": "r", "site": None})
-    assert [r[columns.index("mentor_score")] for r in rows] == [0.6, 0.4]
+def test_as_of_reads_a_relationship_s_history_and_only_windows_that_ended_by_then(warehouse):
+    warehouse.write_scores([
+        pair_row("a", "r", T0 + 7 * DAY_MS, 2, 2),
+        pair_row("a", "r", E, 5, 5),
+        pair_row("a", "x", E, 1, 1),
+    ])
+    early = at(T0 + 7 * DAY_MS)
+    (then,) = [p for p in ranked(warehouse, "strengths", as_of=early)]  # x had not met a yet
+    assert (then["comments"], then["replies"]) == pytest.approx((2.0, 2.0), rel=1e-6)  # age: 1 ms
+    mid_window = at(E - HOUR_MS)  # the newest window has not ended yet: it is left out
+    assert {p["mentee_id"] for p in ranked(warehouse, "strengths", as_of=mid_window)} == {"r"}
+    assert len(ranked(warehouse, "strengths")) == 2
+
+
+def test_top_lists_a_site_s_strongest_two_way_pairs_mentor_first(warehouse):
+    warehouse.write_scores([
+        pair_row("a", "r1", E, 5, 4),
+        pair_row("a", "r2", E, 1, 1),
+        pair_row("a", "r3", E, 9, 0),  # never answered: not in top
+        pair_row("b", "r", E, 9, 9, site="other"),
+    ])
+    rows = ranked(warehouse, "top", site="s", top=10)
+    assert [(r["mentor_id"], r["mentee_id"]) for r in rows] == [("a", "r1"), ("a", "r2")]
+    assert [(r["site"], r["mentor_id"]) for r in ranked(warehouse, "top", site="other", top=10)] == [("other", "b")]
+    assert len(ranked(warehouse, "top", top=1)) == 1
+
+
+def test_pair_names_every_factor_with_its_weight(warehouse):
+    warehouse.write_scores([pair_row("a", "r", E, 3, 2, latency=0.0), pair_row("a", "x", E, 1, 0)])
+    (explained,) = ranked(warehouse, "pair", author="r", reader="a")  # either order finds the pair
+    assert (explained["mentor_id"], explained["mentee_id"]) == ("a", "r")
+    assert (explained["comments_weight"], explained["replies_weight"], explained["quick_replies_weight"],
+            explained["mentor_activity_weight"], explained["mentee_activity_weight"]) == (1.0, 4.0, 8.0, 0.25, 0.25)
+    parts = explained["conversation_part"] + explained["mentor_activity_part"] + explained["mentee_activity_part"]
+    assert parts == pytest.approx(explained["strength"])
+    assert explained["mentor_activity"] == pytest.approx(1.0, rel=1e-6)  # a's comment from x
+    assert explained["strength"] == pytest.approx(strength(3, 2, 2, 1, 0), rel=1e-6)
+
+
+def test_history_lists_every_window_of_both_directions_in_order(warehouse):
+    warehouse.write_scores([pair_row("a", "r", E, 1, 1, score=0.4), pair_row("a", "r", E - 14 * DAY_MS, 2, 1, score=0.6),
+                            pair_row("r", "a", E, 1, 0, score=0.0)])
+    rows = ranked(warehouse, "history", author="a", reader="r")
+    assert [(r["author_id"], r["mentor_score"]) for r in rows] == [("a", 0.6), ("a", 0.4), ("r", 0.0)]  # a < r
 
 
 def test_the_newest_pane_wins_whatever_order_panes_arrive_in(warehouse_path):
@@ -46,7 +156,7 @@ def test_the_newest_pane_wins_whatever_order_panes_arrive_in(warehouse_path):
     w.write_scores([row("a", "r", E, 0.1, pane=0, timing="EARLY")])
     w.write_scores([row("a", "r", E, 0.3, pane=2, timing="LATE"), row("a", "r", E, 0.2, pane=1)])
     w.write_scores([row("a", "r", E, 0.2, pane=1)])  # a retried, older pane
-    columns, rows = w.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = w.query("history", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("mentor_score")]) for r in rows] == [("LATE", 0.3)]
     assert w.count("pair_scores") == 1
 
@@ -55,7 +165,7 @@ def test_a_later_run_replaces_the_rows_of_an_earlier_one_from_pane_zero(warehous
     w = open_warehouse(warehouse_path)
     w.write_scores([row("a", "r", E, 0.3, pane=3, timing="LATE", run=T0)])
     w.write_scores([row("a", "r", E, 0.5, pane=0, run=T0 + 1)])  # a restarted run recomputed the window
-    columns, rows = w.query("pair", {"author": "a", "reader": "r", "site": None})
+    columns, rows = w.query("history", {"author": "a", "reader": "r", "site": None})
     assert [r[columns.index("mentor_score")] for r in rows] == [0.5]
 
 
@@ -109,6 +219,7 @@ def test_the_ledger_keeps_the_newest_pane_and_a_run_its_newest_status(warehouse_
 
 
 def test_timestamps_are_stored_as_utc_timestamps(warehouse):
+    warehouse.write_scores([row("a1", "r", E, 0.4), row("a1", "r", E - 14 * DAY_MS, 0.6)])
     columns, rows = warehouse.export("pair_scores")
     first = dict(zip(columns, next(iter(rows))))
     assert first["window_end"].isoformat() in {"2026-03-16T00:00:00", "2026-03-30T00:00:00"}
@@ -117,3 +228,17 @@ def test_timestamps_are_stored_as_utc_timestamps(warehouse):
 def test_malformed_bigquery_urls_are_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="bigquery://PROJECT/DATASET"):
         open_warehouse("bigquery://project-only")
+
+
+def test_an_export_is_one_consistent_snapshot_while_rows_are_written(warehouse_path):
+    # Issue 11: export paged with ORDER BY ... LIMIT/OFFSET, reopening the file per page; a row written
+    # between two pages shifted the offsets, and the export repeated a row (or skipped one). One
+    # cursor reads one snapshot, at the speed of a single scan.
+    w = open_warehouse(warehouse_path)
+    w.write_scores([row(f"a{n:05d}", "r", E, 0.5) for n in range(10_050)])
+    columns, rows = w.export("pair_scores")
+    first = [next(rows) for _ in range(10_000)]
+    w.write_scores([row("a", "r", E, 0.5)])  # sorts before every exported author
+    rest = list(rows)
+    authors = [r[columns.index("author_id")] for r in first + rest]
+    assert authors == [f"a{n:05d}" for n in range(10_050)]

@@ -1,0 +1,1 @@
+"""Analyses over the warehouse's results: how well a ranking predicts what happens next (evaluate)."""

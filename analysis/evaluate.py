@@ -1,0 +1,214 @@
+"""``social-mentors evaluate``: does a ranking of pairs predict next month's two-way exchange, and does
+its mentor side agree with an outside signal (reputation)?
+
+In: a warehouse (any, through its ``strengths``, ``exchanges`` and ``span`` queries) and optionally
+actors with an outside rank signal (JSONL: actor_id, signal[, site, name]). Out: an
+:class:`Evaluation` that renders as the README's table.
+
+For each month M: the cut is M's end, moved back to a window bound (so no window is split between
+what the ranking sees and what it must predict); every pair with a row in a window ending by the cut
+is ranked by its strength as of the cut, and by the baselines computed the same way (same anchor and
+half-life); its label is whether the pair has a two-way exchange (a row, either direction, with
+reader comments and author replies) in a window that lies wholly between the cut and the next one.
+ROC AUC and precision at 10 and 100 are computed per month and averaged over the months that have
+both labels. The strength is one per pair (both directions), so pairs are unordered here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from analysis.ranking_metrics import precision_at, roc_auc
+
+# (column of the strengths query, how the report names it): the strength first, then the baselines.
+RANKINGS = (
+    ("strength", "strength"),
+    ("decayed_reader_comments", "decayed reader_comments"),
+    ("decayed_comments_and_replies", "decayed reader_comments + author_replies"),
+    ("decayed_mentor_score", "decayed sum of window mentor_score"),
+)
+PRECISION_AT = (10, 100)
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+@dataclasses.dataclass
+class MonthResult:
+    cut: dt.datetime
+    next_cut: dt.datetime
+    pairs: int
+    positives: int
+    metrics: dict[str, dict[str, Optional[float]]]  # ranking -> {"auc": .., "p@10": .., "p@100": ..}
+
+
+@dataclasses.dataclass
+class DirectionResult:
+    name: str
+    agree: int
+    decided: int  # pairs where the rule named a side and both signals were known and different
+
+    @property
+    def share(self) -> Optional[float]:
+        return self.agree / self.decided if self.decided else None
+
+
+@dataclasses.dataclass
+class Evaluation:
+    months: list[MonthResult]
+    direction: list[DirectionResult]
+    two_way_pairs: int = 0
+    actors_known: int = 0
+
+    def mean(self, ranking: str, metric: str) -> Optional[float]:
+        values = [m.metrics[ranking][metric] for m in self.months if m.metrics[ranking][metric] is not None]
+        return sum(values) / len(values) if values else None
+
+    def render(self) -> str:
+        scored = [m for m in self.months if m.metrics["strength"]["auc"] is not None]
+        lines = []
+        if not scored:
+            return ("No period has both a pair with and a pair without a two-way exchange in the next one: nothing to "
+                    "evaluate (a short data set may need a shorter --period).")
+        lines.append(f"Periods evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
+                     f"pair-months ranked: {sum(m.pairs for m in scored):,}; "
+                     f"with a two-way exchange in the next period: {sum(m.positives for m in scored):,}")
+        lines.append("")
+        lines.append("| ranking | ROC AUC | precision@10 | precision@100 |")
+        lines.append("|---|---|---|---|")
+        for column, label in RANKINGS:
+            cells = [_fmt(self.mean(column, metric)) for metric in ("auc", *(f"p@{k}" for k in PRECISION_AT))]
+            lines.append(f"| {label} | {' | '.join(cells)} |")
+        if self.direction:
+            lines.append("")
+            lines.append(f"Direction: {self.two_way_pairs:,} two-way pairs as of the newest data, {self.actors_known:,} actors "
+                         "with a signal; share of pairs where the side named mentor has the higher signal:")
+            lines.append("")
+            lines.append("| mentor side | higher signal | pairs decided |")
+            lines.append("|---|---|---|")
+            for result in self.direction:
+                lines.append(f"| {result.name} | {_pct(result.share)} | {result.decided:,} |")
+        return "\n".join(lines)
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _pct(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def read_actors(path: Path) -> dict[tuple[Optional[str], str], float]:
+    """Signals by (site or None, actor_id) from a JSONL file; a line without a number is an error."""
+    signals: dict[tuple[Optional[str], str], float] = {}
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                signals[(record.get("site"), str(record["actor_id"]))] = float(record["signal"])
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(f"{path}:{number}: want a JSON object with actor_id and a numeric signal ({error})") from None
+    return signals
+
+
+def period_cuts(first: dt.datetime, last: dt.datetime, window_s: float, period_s: Optional[float] = None) -> list[dt.datetime]:
+    """Period ends (calendar months, or every ``period_s`` seconds from the epoch) from the first
+    period of the data to the last, each moved back to a window bound. Windows are fixed and
+    aligned like ``first`` (the start of a window), whatever their offset from the epoch."""
+    offset = (first - EPOCH).total_seconds() % window_s
+    cuts = []
+    month = dt.datetime(first.year, first.month, 1)
+    step = EPOCH + dt.timedelta(seconds=(first - EPOCH).total_seconds() // period_s * period_s) if period_s else None
+    while True:
+        if period_s:
+            step += dt.timedelta(seconds=period_s)
+            seconds = (step - EPOCH).total_seconds()
+        else:
+            month = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
+            seconds = (month - EPOCH).total_seconds()
+        cut = EPOCH + dt.timedelta(seconds=(seconds - offset) // window_s * window_s + offset)
+        if cut > last:
+            return cuts
+        if not cuts or cut > cuts[-1]:
+            cuts.append(cut)
+
+
+def _rows(warehouse: Any, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    columns, rows = warehouse.query(name, params)
+    return [dict(zip(columns, row)) for row in rows]
+
+
+def evaluate(warehouse: Any, site: Optional[str] = None, half_life_days: float = 14.0,
+             actors: Optional[dict[tuple[Optional[str], str], float]] = None,
+             period_s: Optional[float] = None) -> Evaluation:
+    """Rank, month by month (or every ``period_s``), and (with actors) check the mentor side; see the
+    module docstring."""
+    span = _rows(warehouse, "span", {"site": site})
+    months: list[MonthResult] = []
+    if span and span[0]["windows"]:
+        cuts = period_cuts(span[0]["first_window_start"], span[0]["last_window_end"], float(span[0]["window_s"]), period_s)
+        for cut, next_cut in zip(cuts, cuts[1:]):
+            months.append(_month(warehouse, site, half_life_days, cut, next_cut))
+    evaluation = Evaluation(months, [])
+    if actors is not None:
+        _direction(evaluation, warehouse, site, half_life_days, actors)
+    return evaluation
+
+
+def _month(warehouse: Any, site: Optional[str], half_life_days: float, cut: dt.datetime,
+           next_cut: dt.datetime) -> MonthResult:
+    pairs = _rows(warehouse, "strengths", {"site": site, "as_of": cut, "half_life_days": half_life_days})
+    exchanged = {(r["site"], r["actor_a"], r["actor_b"])
+                 for r in _rows(warehouse, "exchanges", {"site": site, "from_time": cut, "to_time": next_cut})}
+    labels = [(p["site"], *sorted((p["mentor_id"], p["mentee_id"]))) in exchanged for p in pairs]
+    metrics = {}
+    for column, _ in RANKINGS:
+        scores = [float(p[column]) for p in pairs]
+        metrics[column] = {"auc": roc_auc(scores, labels),
+                           **{f"p@{k}": precision_at(k, scores, labels) for k in PRECISION_AT}}
+    return MonthResult(cut, next_cut, len(pairs), sum(labels), metrics)
+
+
+# Other rules for the mentor side, to set the strength's against: each names a side or None (a tie).
+def _more(first: float, second: float, pair: dict[str, Any]) -> Optional[str]:
+    if first == second:
+        return None
+    return pair["mentor_id"] if first > second else pair["mentee_id"]
+
+
+DIRECTION_BASELINES = (
+    ("the post's author (received more reader comments in the pair)",
+     lambda p: _more(p["mentee_comments"], p["mentor_comments"], p)),
+    ("the one who answered back more (more author replies)",
+     lambda p: _more(p["mentor_replies"], p["mentee_replies"], p)),
+    ("the one who commented more (more reader comments written)",
+     lambda p: _more(p["mentor_comments"], p["mentee_comments"], p)),
+)
+
+
+def _direction(evaluation: Evaluation, warehouse: Any, site: Optional[str], half_life_days: float,
+               actors: dict[tuple[Optional[str], str], float]) -> None:
+    def signal(pair_site: str, actor: str) -> Optional[float]:
+        return actors.get((pair_site, actor), actors.get((None, actor)))
+
+    pairs = [p for p in _rows(warehouse, "strengths", {"site": site, "as_of": None, "half_life_days": half_life_days})
+             if p["two_way"]]
+    evaluation.two_way_pairs = len(pairs)
+    evaluation.actors_known = len({(p["site"], a) for p in pairs for a in (p["mentor_id"], p["mentee_id"])
+                                   if signal(p["site"], a) is not None})
+    rules = [("strength's mentor side (more partners)", lambda p: p["mentor_id"]), *DIRECTION_BASELINES]
+    for name, rule in rules:
+        result = DirectionResult(name, 0, 0)
+        for pair in pairs:
+            chosen = rule(pair)
+            other = pair["mentee_id"] if chosen == pair["mentor_id"] else pair["mentor_id"]
+            mine, theirs = signal(pair["site"], chosen or ""), signal(pair["site"], other)
+            if chosen is None or mine is None or theirs is None or mine == theirs:
+                continue
+            result.decided += 1
+            result.agree += mine > theirs
+        evaluation.direction.append(result)

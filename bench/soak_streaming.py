@@ -1,0 +1,153 @@
+"""Soak the streaming pipeline: a steady rate of live events for a while, then Ctrl-C; prints the
+memory of the pipeline (Python, with its in-process SDK worker) and of Prism (which holds the window
+and dedupe state) over time, and whether the stream drained completely.
+
+Events are stamped "now", with short horizons (1-minute windows, 1 minute of lateness, a 2-minute
+dedupe horizon), so state turns over many times during the soak: memory should stay flat, state
+bounded by those horizons.
+
+Usage: python bench/soak_streaming.py [--minutes 10] [--rate 20] [--bootstrap-servers HOST:PORT]
+(without --bootstrap-servers it starts a broker of its own under a temporary folder).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from producers.kafka_producer import EventPublisher  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(int(proc.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def live_events(rate: float, seconds: float, publisher: EventPublisher, sent: list[int]) -> None:
+    """A community at a steady rate: posts, comments on recent posts, replies by the post's author."""
+    rng = random.Random(5)
+    authors = [f"author-{i}" for i in range(8)]
+    readers = [f"reader-{i}" for i in range(60)]
+    posts: list[tuple[str, str]] = []
+    comments: list[tuple[str, str, str]] = []
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        n += 1
+        now = int(time.time() * 1000)
+        roll = rng.random()
+        if roll < 0.1 or not posts:
+            author = rng.choice(authors)
+            record = {"event_id": f"p{n}", "kind": "POST", "site": "soak", "thread_id": f"p{n}", "item_id": f"p{n}",
+                      "parent_id": None, "actor_id": author, "parent_actor_id": None, "created_at": now,
+                      "parent_created_at": None}
+            posts = (posts + [(f"p{n}", author)])[-50:]
+        elif roll < 0.7 or not comments:
+            post, author = rng.choice(posts)
+            reader = rng.choice(readers)
+            record = {"event_id": f"c{n}", "kind": "COMMENT", "site": "soak", "thread_id": post, "item_id": f"c{n}",
+                      "parent_id": post, "actor_id": reader, "parent_actor_id": None, "created_at": now,
+                      "parent_created_at": None}
+            comments = (comments + [(f"c{n}", post, reader)])[-200:]
+        else:
+            comment, post, reader = rng.choice(comments)
+            author = next(a for p, a in posts if p == post) if any(p == post for p, _ in posts) else rng.choice(authors)
+            record = {"event_id": f"r{n}", "kind": "REPLY", "site": "soak", "thread_id": post, "item_id": f"r{n}",
+                      "parent_id": comment, "actor_id": author, "parent_actor_id": None, "created_at": now,
+                      "parent_created_at": None}
+        publisher.publish(record)
+        sent[0] += 1
+        time.sleep(max(0.0, 1.0 / rate))
+    publisher.producer.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="events per second")
+    parser.add_argument("--bootstrap-servers", default=None)
+    parser.add_argument("--sample-every", type=float, default=30.0, help="seconds between memory samples")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="soak-"))
+    broker = None
+    bootstrap = args.bootstrap_servers
+    if bootstrap is None:
+        from services.kafka_broker import KafkaBroker
+        from services.maven import free_port
+
+        broker = KafkaBroker(state_dir=work / "kafka", port=free_port())
+        bootstrap = broker.start()
+    topic = f"soak-{int(time.time())}"
+    try:
+        with EventPublisher(bootstrap, topic) as publisher:  # the topic exists before the pipeline plans
+            publisher.publish({"event_id": "p0", "kind": "POST", "site": "soak", "thread_id": "p0", "item_id": "p0",
+                               "parent_id": None, "actor_id": "author-0", "parent_actor_id": None,
+                               "created_at": int(time.time() * 1000), "parent_created_at": None})
+        warehouse = work / "soak.duckdb"
+        log = open(work / "pipeline.log", "w")
+        command = [sys.executable, "-m", "pipelines.cli", "run", "--source", "kafka", "--streaming",
+                   "--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", "soak",
+                   "--warehouse", str(warehouse), "--window", "1m", "--allowed-lateness", "1m",
+                   "--dedupe-horizon", "2m", "--early-firing", "10s", "--idle-timeout", "5s"]
+        pipeline = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    cwd=Path(__file__).resolve().parents[1])
+        time.sleep(20)  # start-up: Prism, the job, the first bundles
+        sent = [1]
+        publisher = EventPublisher(bootstrap, topic)
+        producer = threading.Thread(target=live_events, args=(args.rate, args.minutes * 60, publisher, sent))
+        started = time.monotonic()
+        producer.start()
+        samples = []
+        print(f"{'t (s)':>7} {'sent':>8} {'python RSS MB':>14} {'prism RSS MB':>13}")
+        while producer.is_alive():
+            prism = [c for c in children(pipeline.pid) if "prism" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
+            sample = (time.monotonic() - started, sent[0], rss_mb(pipeline.pid), sum(rss_mb(c) for c in prism))
+            samples.append(sample)
+            print(f"{sample[0]:>7.0f} {sample[1]:>8,} {sample[2]:>14.1f} {sample[3]:>13.1f}", flush=True)
+            producer.join(timeout=args.sample_every)
+        publisher.close()
+        time.sleep(10)
+        os.killpg(pipeline.pid, signal.SIGINT)  # Ctrl-C: drain
+        code = pipeline.wait(timeout=600)
+        output = (work / "pipeline.log").read_text()
+        summary = output[output.find("Run summary"):] if "Run summary" in output else "(no summary)"
+        first, last = samples[0], samples[-1]
+        print(f"\nsent {sent[0]:,} events in {last[0]:.0f} s; pipeline exit code {code}")
+        print(f"python RSS start {first[2]:.1f} MB, end {last[2]:.1f} MB; "
+              f"prism RSS start {first[3]:.1f} MB, end {last[3]:.1f} MB")
+        print(summary.strip())
+        print(f"(log: {work / 'pipeline.log'})")
+        return 0 if code == 0 else 1
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""One timed stage of the benchmark, run in a child process so that its peak RSS is its own.
+
+``python -m bench.stages STAGE ARGS_JSON RESULT_PATH``: runs STAGE with the arguments, writes
+{"seconds": ..., "records": ..., ...} to RESULT_PATH. The parent (bench/__main__.py) reads the
+child's peak RSS from os.wait4.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+
+def generate(events: int, avro: str, parquet: str, seed: int = 1) -> dict[str, Any]:
+    from bench.events import write_bench_events
+
+    return {"records": write_bench_events(events, Path(avro), Path(parquet), seed)}
+
+
+def fastavro_decode(avro: str) -> dict[str, Any]:
+    import fastavro
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with open(avro, "rb") as stream:
+        count = sum(1 for _ in fastavro.reader(stream))
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu, "records": count}
+
+
+def duckdb_query(parquet: str, database: str) -> dict[str, Any]:
+    import duckdb
+
+    from bench.reference import pair_scores_sql
+
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(database)
+    connection = duckdb.connect(database)
+    started, cpu = time.perf_counter(), time.process_time()
+    connection.execute(f"CREATE TABLE pair_scores AS {pair_scores_sql(parquet)}")
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    rows = connection.execute("SELECT count(*) FROM pair_scores").fetchone()[0]
+    records = connection.execute(f"SELECT count(*) FROM read_parquet('{parquet}')").fetchone()[0]
+    connection.close()
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "records": records, "rows": rows}
+
+
+def _summary_fields(summary: Any, cpu_started: float) -> dict[str, Any]:
+    return {"seconds": summary.seconds, "cpu_seconds": time.process_time() - cpu_started, "records": summary.records_in, "rows": summary.pair_score_rows,
+            "balanced": summary.balanced, "duplicates": summary.duplicates,
+            "dead_letters": summary.dead_letters_total}
+
+
+def pipeline(avro: str, warehouse: str, beam_args: list[str]) -> dict[str, Any]:
+    from pipelines.runners import runner_services
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from transforms.decode import ReadEventFiles
+
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(warehouse)
+    with runner_services(beam_args) as runner_args:
+        cpu = time.process_time()
+        summary = run_scoring(ReadEventFiles([avro]), RunSettings(warehouse=warehouse), runner_args)
+    return _summary_fields(summary, cpu)
+
+
+def kafka_produce(avro: str, bootstrap: str, topic: str, partitions: int = 2) -> dict[str, Any]:
+    import fastavro
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from producers.kafka_producer import EventPublisher
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    admin.close()
+    started = time.perf_counter()
+    with open(avro, "rb") as stream, EventPublisher(bootstrap, topic) as publisher:
+        report = publisher.publish_all(fastavro.reader(stream))
+    return {"seconds": time.perf_counter() - started, "records": report.sent}
+
+
+def kafka_read(bootstrap: str, topic: str, warehouse: str) -> dict[str, Any]:
+    from pipelines.kafka_runs import KafkaSourceSettings, plan_read
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from transforms.decode import ReadEventsFromKafka
+    from transforms.kafka_source import ReadFromKafkaPartitions
+
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(warehouse)
+    source = KafkaSourceSettings(bootstrap_servers=bootstrap, topic=topic, group_id=f"bench-{time.time_ns()}",
+                                 until_end=True)
+    settings = RunSettings(warehouse=warehouse)
+    plan = plan_read(source, settings)
+    read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
+    cpu = time.process_time()
+    summary = run_scoring(ReadEventsFromKafka(read, source.accepted_schema_ids), settings, [])
+    return _summary_fields(summary, cpu)
+
+
+def export(warehouse: str) -> dict[str, Any]:
+    from pipelines.cli import main
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        code = main(["export", "pair_scores", "--warehouse", warehouse, "--format", "jsonl"])
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    import duckdb
+
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        rows = connection.execute("SELECT count(*) FROM pair_scores").fetchone()[0]
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "records": rows, "rows": rows, "exit_code": code}
+
+
+STAGES: dict[str, Callable[..., dict[str, Any]]] = {
+    "generate": generate, "fastavro": fastavro_decode, "duckdb": duckdb_query, "pipeline": pipeline,
+    "kafka_produce": kafka_produce, "kafka_read": kafka_read, "export": export,
+}
+
+def peak_rss_mib() -> float | None:
+    """This process's own peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries the parent's
+    peak at fork into it, so a child of a large parent would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+if __name__ == "__main__":
+    name, arguments, result_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    result = STAGES[name](**arguments)
+    result["own_peak_rss_mib"] = peak_rss_mib()
+    Path(result_path).write_text(json.dumps(result))

@@ -1,0 +1,81 @@
+"""Stopping a streaming run: Ctrl-C or SIGTERM drains it, a second signal aborts.
+
+In: a stop switch (a ``threading.Event`` the unbounded source checks, e.g.
+``transforms.kafka_source.STOP_READING``). The first SIGINT or SIGTERM sets it: the source ends its
+read where it is, the runner's watermark goes to the end of time, every pending window fires and is
+written, offsets are committed, and the pipeline finishes normally, so the caller prints its summary
+and exits 0. A second signal aborts at once (exit 130), leaving the pending windows unwritten.
+
+The local streaming runner, Prism, is a child process in our process group, so a terminal's Ctrl-C
+reaches it too and would kill it mid-drain. It is started with SIGINT ignored (a Go program keeps an
+inherited SIG_IGN for SIGINT), and this module ends it itself once the run is over. The SDK workers
+run in this process (LOOPBACK), which is why a module-level switch reaches the source.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def children_ignore_ctrl_c() -> Iterator[None]:
+    """While the runner starts its services: processes started now inherit SIGINT ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def drain_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set ``stop`` (the stream drains); a second one aborts the process at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handle(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            stop.set()
+            print(f"\n{signal.Signals(signum).name}: stopping: reading ends, the pending windows fire and are "
+                  "written, offsets are committed (press Ctrl-C again to abort without that)",
+                  file=sys.stderr, flush=True)
+            return
+        print(f"{signal.Signals(signum).name} again: aborted; pending windows were not written (a restart "
+              "recomputes them from Kafka)", file=sys.stderr, flush=True)
+        end_runner_children()
+        os._exit(130)
+
+    previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def end_runner_children() -> None:
+    """SIGTERM this process's Prism children (they ignore SIGINT, which Beam would send them)."""
+    me = str(os.getpid())
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[1] != me:  # the parent pid
+                continue
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            if Path(command[0].decode(errors="replace")).name.startswith("prism") and b"--job_port" in command:
+                os.kill(int(proc.name), signal.SIGTERM)
+        except (OSError, IndexError, ValueError):
+            continue

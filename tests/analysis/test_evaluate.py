@@ -1,0 +1,83 @@
+import datetime as dt
+import json
+
+import pytest
+
+from analysis.evaluate import evaluate, period_cuts, read_actors
+from helpers import DAY_MS, score_row
+from warehouse import open_warehouse
+
+EPOCH = dt.datetime(1970, 1, 1)
+WEEK_MS = 7 * DAY_MS
+
+
+def ms(moment):
+    return int((moment - EPOCH).total_seconds() * 1000)
+
+
+def week_row(author, reader, window_start, rc, ar, site="s"):
+    """A 7-day window's row, aligned on Mondays as the pipeline's weeks are."""
+    r = score_row(author, reader, window_start + WEEK_MS, 0.1 * ar, site=site, rc=rc, ar=ar)
+    r["window_start"] = window_start
+    r["first_interaction_at"], r["last_interaction_at"] = window_start + 1, window_start + WEEK_MS - 1
+    r["reply_latency_p50_s"] = 600.0 if ar else None
+    return r
+
+
+def test_cuts_are_month_ends_moved_back_to_a_window_bound_of_the_data_s_alignment():
+    monday = dt.datetime(2026, 1, 5)  # windows of 7 days starting on Mondays (the epoch was a Thursday)
+    cuts = period_cuts(monday, dt.datetime(2026, 4, 13), 7 * 86400.0)
+    assert cuts == [dt.datetime(2026, 1, 26), dt.datetime(2026, 2, 23), dt.datetime(2026, 3, 30)]
+    assert all(c.weekday() == 0 for c in cuts)
+    days = period_cuts(dt.datetime(2018, 3, 12), dt.datetime(2018, 6, 2), 86400.0)
+    assert days == [dt.datetime(2018, 4, 1), dt.datetime(2018, 5, 1), dt.datetime(2018, 6, 1)]
+    assert period_cuts(monday, dt.datetime(2026, 2, 2), 7 * 86400.0, 14 * 86400.0) == [
+        dt.datetime(2026, 1, 12), dt.datetime(2026, 1, 26)]
+
+
+@pytest.fixture
+def community(warehouse_path):
+    """January: a and b talk both ways every week; a and c once; c and d once. February: a and b go on,
+    c and d talk again. h answers everybody, so h is the mentor side of its pairs."""
+    jan, feb = ms(dt.datetime(2026, 1, 5)), ms(dt.datetime(2026, 2, 2))
+    rows = [week_row("a", "b", jan + w * WEEK_MS, 2, 2) for w in range(3)]
+    rows += [week_row("a", "c", jan, 1, 0), week_row("c", "d", jan + WEEK_MS, 1, 1)]
+    rows += [week_row("a", "b", feb + w * WEEK_MS, 1, 1) for w in range(4)]
+    rows += [week_row("c", "d", feb + WEEK_MS, 1, 1), week_row("e", "f", feb, 1, 1)]  # e and f: new in February
+    rows += [week_row(q, "h", ms(dt.datetime(2026, 3, 2)), 1, 1) for q in ("a", "b", "c", "g")]
+    warehouse = open_warehouse(warehouse_path)
+    warehouse.write_scores(rows)
+    return warehouse
+
+
+def test_each_month_ranks_the_pairs_seen_so_far_against_next_month_s_two_way_exchanges(community):
+    result = evaluate(community, half_life_days=14.0)
+    first = result.months[0]
+    # The cut after January is Monday 2026-01-26: a-b, a-c, c-d are known; a-b and c-d exchange later.
+    assert (first.cut, first.next_cut) == (dt.datetime(2026, 1, 26), dt.datetime(2026, 2, 23))
+    assert (first.pairs, first.positives) == (3, 2)
+    # a-c never answered back: every ranking puts it last, so every AUC is 1.
+    assert {name: m["auc"] for name, m in first.metrics.items()} == {
+        "strength": 1.0, "decayed_reader_comments": 1.0, "decayed_comments_and_replies": 1.0, "decayed_mentor_score": 1.0}
+    assert first.metrics["strength"]["p@10"] is None  # fewer than 10 pairs
+    table = result.render()
+    assert "| strength | 1.000 | - | - |" in table and "| decayed sum of window mentor_score |" in table
+
+
+def test_the_mentor_side_is_checked_against_the_actors_signal(community, tmp_path):
+    actors = tmp_path / "actors.jsonl"
+    signals = {"h": 100, "a": 5, "b": 3, "c": 4, "d": 2, "e": 1}
+    actors.write_text("".join(json.dumps({"site": "s", "actor_id": k, "signal": v}) + "\n" for k, v in signals.items()))
+    result = evaluate(community, actors=read_actors(actors))
+    strength, posts_author = result.direction[0], result.direction[1]
+    # Two-way pairs: a-b, c-d, e-f (f has no signal) and h with a, b, c, g (no signal). h (4 partners) is
+    # the mentor side of its pairs: right 3 times; a (b, c, h) over b (a, h): right; c (a, d, h) over d: right.
+    assert (strength.agree, strength.decided) == (5, 5)
+    assert posts_author.decided <= 5 and posts_author.agree < 5
+
+
+def test_an_actors_file_with_a_bad_line_names_it(tmp_path):
+    actors = tmp_path / "actors.jsonl"
+    actors.write_text('{"actor_id": "a", "signal": 3}\n{"actor_id": "b"}\n')
+    with pytest.raises(ValueError, match="actors.jsonl:2"):
+        read_actors(actors)

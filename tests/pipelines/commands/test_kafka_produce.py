@@ -1,0 +1,61 @@
+"""produce: a synthetic community placed in time, or a live one at a steady rate, to a real broker."""
+import time
+
+from kafka import KafkaConsumer
+
+from pipelines.cli import main
+from schemas import wire
+
+
+def decoded(message):
+    """The event of a message, created_at as epoch millis."""
+    event = wire.decode(message.value)
+    return {**event, "created_at": round(event["created_at"].timestamp() * 1000)}
+
+
+def consume(bootstrap, topic, expected, timeout_s=60):
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=2000, enable_auto_commit=False)
+    messages, deadline = [], time.monotonic() + timeout_s
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            messages.extend(consumer)
+    finally:
+        consumer.close()
+    return messages
+
+
+def test_produce_live_sends_current_events_at_a_steady_rate(kafka_broker, topic, capsys):
+    before = time.time() * 1000
+    assert main(["produce", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
+                 "--live", "--rate", "50", "--count", "120"]) == 0
+    after = time.time() * 1000
+    assert "sent 120 records" in capsys.readouterr().out
+    messages = consume(kafka_broker.bootstrap, topic, 120)
+    events = [decoded(m) for m in messages]
+    assert len(events) == 120
+    assert all(before - 1000 <= e["created_at"] <= after and m.timestamp == e["created_at"]
+               for m, e in zip(messages, events))
+    assert max(e["created_at"] for e in events) - min(e["created_at"] for e in events) >= 119 * 20 * 0.9
+
+
+def test_two_seeds_on_one_topic_never_collide(kafka_broker, topic, capsys):
+    for seed in ("1", "2"):
+        assert main(["produce", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
+                     "--seed", seed, "--scale", "0.1", "--start", "now"]) == 0
+    sent = sum(int(line.split()[1].replace(",", "")) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("sent "))
+    events = [decoded(m) for m in consume(kafka_broker.bootstrap, topic, sent)]
+    assert len(events) == sent
+    content = {}
+    for event in events:  # a re-delivery repeats its event's content, never another's
+        assert content.setdefault(event["event_id"], event) == event
+    assert time.time() * 1000 - 36 * 86_400_000 <= min(e["created_at"] for e in events)
+    assert max(e["created_at"] for e in events) <= time.time() * 1000  # a broker refuses the future
+
+
+def test_live_events_have_the_current_time_so_start_and_input_are_refused(tmp_path, capsys):
+    assert main(["produce", "--live", "--start", "now"]) == 2
+    assert main(["produce", "--live", "--input", str(tmp_path / "events.avro")]) == 2
+    assert main(["produce", "--live", "--rate", "0"]) == 2
+    assert capsys.readouterr().err.count("error: ") == 3

@@ -1,0 +1,30 @@
+"""The Kafka source on the real batch runner: a bounded read that cannot reach its broker fails in
+the plan's time with a one-line message the CLI can show."""
+import time
+
+import apache_beam as beam
+import pytest
+
+from services.maven import free_port
+from transforms.kafka_source import (KafkaUnreachable, PartitionPlan, ReadFromKafkaPartitions, unreachable_line,
+                                     unreachable_message)
+
+
+def test_a_bounded_read_from_a_port_where_nothing_listens_fails_in_the_plan_s_time():
+    bootstrap = f"127.0.0.1:{free_port()}"
+    plans = [PartitionPlan(bootstrap, "t", 0, 0, 10, None, timeout_s=6)]
+    started = time.monotonic()
+    with pytest.raises(Exception) as failure:
+        with beam.Pipeline("FnApiRunner") as pipeline:
+            _ = pipeline | ReadFromKafkaPartitions(plans)
+    assert time.monotonic() - started < 60
+    # The runner wraps the source's error in its own; the CLI shows just this line.
+    assert unreachable_line(failure.value) == unreachable_message(bootstrap, 6)
+    assert unreachable_line(failure.value).startswith(f"cannot reach Kafka at {bootstrap} for 6 s: is the broker")
+
+
+def test_unreachable_line_finds_the_message_only_where_it_is():
+    wrapped = RuntimeError("Traceback ...\n  File x\nKafkaUnreachable: " + unreachable_message("h:1", 60) + "\n\nmore")
+    assert unreachable_line(wrapped) == unreachable_message("h:1", 60)
+    assert unreachable_line(KafkaUnreachable(unreachable_message("h:1", 5))) == unreachable_message("h:1", 5)
+    assert unreachable_line(RuntimeError("something else")) is None
