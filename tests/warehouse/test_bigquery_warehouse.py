@@ -361,7 +361,7 @@ def test_runs_are_appended_and_the_newest_status_tells_whether_the_newest_run_fi
     warehouse = open_warehouse(bigquery_url)
     warehouse.record_run({"run_started_at": T0, "status": "RUNNING", "source": "files: a", "recorded_at": T0})
     warehouse.record_run({"run_started_at": T0, "status": "FINISHED", "source": "files: a", "recorded_at": T0 + 9})
-    assert newest_run_warning(bigquery_url) is None and warehouse.count("runs") == 2
+    assert newest_run_warning(bigquery_url) is None and warehouse.count("runs", all_rows=True) == 2  # appended; runs_latest shows 1
     warehouse.record_run({"run_started_at": T0 + 60_000, "status": "RUNNING", "source": "files: b", "recorded_at": T0})
     warning = newest_run_warning(bigquery_url)
     assert "the newest run 2026-03-02T00:01:00.000Z (files: b) did not finish (status RUNNING" in warning
