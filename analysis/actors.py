@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional, TypeVar
+
+T = TypeVar("T")
 
 MAX_NAME_LENGTH = 80  # a display name longer than a table column is an attack or a mistake
 
@@ -51,19 +53,26 @@ class ActorNames:
 NO_NAMES = ActorNames()
 
 
-def read_actor_names(path: Path) -> ActorNames:
-    """The names of an actors file; records without a name (a pseudonymized import) are left out,
-    a line that is not a JSON object with an actor_id is an error naming the line."""
-    names: dict[tuple[Optional[str], str], str] = {}
+def read_actors_file(path: Path, want: str, parse: Callable[[dict], T]) -> Iterator[T]:
+    """``parse`` of each record of an actors file (JSONL; blank lines skipped); a line it cannot
+    parse is an error naming the line and what a line should hold (``want``)."""
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-                actor, name, site = str(record["actor_id"]), record.get("name"), record.get("site")
+                yield parse(json.loads(line))
             except (ValueError, KeyError, TypeError, AttributeError) as error:
-                raise ValueError(f"{path}:{number}: want a JSON object with actor_id and name ({error})") from None
-            if isinstance(name, str) and name.strip():
-                names[(site if isinstance(site, str) else None, actor)] = _shortened(name.strip())
+                raise ValueError(f"{path}:{number}: want a JSON object with {want} ({error})") from None
+
+
+def read_actor_names(path: Path) -> ActorNames:
+    """The names of an actors file; records without a name (a pseudonymized import) are left out,
+    a line that is not a JSON object with an actor_id is an error naming the line."""
+    names: dict[tuple[Optional[str], str], str] = {}
+    fields = read_actors_file(path, "actor_id and name",
+                              lambda record: (str(record["actor_id"]), record.get("name"), record.get("site")))
+    for actor, name, site in fields:
+        if isinstance(name, str) and name.strip():
+            names[(site if isinstance(site, str) else None, actor)] = _shortened(name.strip())
     return ActorNames(names)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any, Optional
 
+from analysis.actors import read_actors_file
 from analysis.ranking_metrics import precision_at, roc_auc
 
 # (column of the strengths query, how the report names it): the strength first, then the baselines.
@@ -102,17 +102,8 @@ def _pct(value: Optional[float]) -> str:
 
 def read_actors(path: Path) -> dict[tuple[Optional[str], str], float]:
     """Signals by (site or None, actor_id) from a JSONL file; a line without a number is an error."""
-    signals: dict[tuple[Optional[str], str], float] = {}
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                signals[(record.get("site"), str(record["actor_id"]))] = float(record["signal"])
-            except (ValueError, KeyError, TypeError) as error:
-                raise ValueError(f"{path}:{number}: want a JSON object with actor_id and a numeric signal ({error})") from None
-    return signals
+    return dict(read_actors_file(path, "actor_id and a numeric signal",
+                                 lambda record: ((record.get("site"), str(record["actor_id"])), float(record["signal"]))))
 
 
 def period_cuts(first: dt.datetime, last: dt.datetime, window_s: float, period_s: Optional[float] = None) -> list[dt.datetime]:
