@@ -11,7 +11,9 @@ each row is cleared once read, so memory grows with the number of posts in the i
 size of the files. A row is read in bounded memory (:mod:`importers.xmlbounded`): one longer than
 ``max_row_bytes`` (``import --max-line-bytes``, default 1 MiB) is never held whole and is a counted
 skip, row_too_large. Rows without a user (deleted accounts) are counted and skipped, and so are
-responses whose parent is missing or has no user, and other post types (wikis, ...).
+responses whose parent is missing or has no user, and other post types (wikis, ...). The first row
+of an Id is kept: a later row with the same Id is a counted skip, duplicate_id, and never changes the
+index, so it cannot take over the replies to the first.
 :func:`stackexchange_actors` reads Users.xml: each user's reputation, the outside signal that
 `social-mentors evaluate --actors` checks the mentor side against.
 """
@@ -74,6 +76,7 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     if not posts_path.exists():
         raise FileNotFoundError(f"no Posts.xml in {folder}: point at the folder of one site's dump")
     index: dict[str, IndexedPost] = {}
+    seen: set[str] = set()  # every post id read: the first row of an id wins, a later one is a duplicate_id
     pending: list[tuple[int, dict[str, str]]] = []  # answers seen before their question
     for number, row in _rows(posts_path, max_row_bytes):
         origin = f"Posts.xml:row {number}"
@@ -86,6 +89,10 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if not post_id or created is None:
             yield Skipped("malformed_row", origin)
             continue
+        if post_id in seen:  # never re-assign the post, nor the replies to it, to a later row's owner
+            yield Skipped("duplicate_id", origin)
+            continue
+        seen.add(post_id)
         if post_type not in (QUESTION, ANSWER):
             yield Skipped(f"post_type_{post_type}", origin)
             continue
@@ -112,6 +119,7 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     comments_path = folder / "Comments.xml"
     if not comments_path.exists():
         return
+    seen.clear()
     for number, row in _rows(comments_path, max_row_bytes):
         origin = f"Comments.xml:row {number}"
         too_large = _too_large(row, origin)
@@ -122,6 +130,10 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if not row.get("Id") or not row.get("PostId") or created is None:
             yield Skipped("malformed_row", origin)
             continue
+        if row["Id"] in seen:
+            yield Skipped("duplicate_id", origin)
+            continue
+        seen.add(row["Id"])
         if row.get("UserId") is None:
             yield Skipped("deleted_user", origin)
             continue

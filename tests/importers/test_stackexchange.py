@@ -172,3 +172,25 @@ def test_a_64_mb_row_is_read_in_bounded_memory(tmp_path):
         int(done.stdout.split()[-1])
     assert (count, reasons) == ("3", "'row_too_large'")
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB row"  # read whole: over 190 MB
+
+
+def test_a_later_row_reusing_a_post_or_comment_id_is_a_duplicate_id_skip_that_reassigns_no_reply(tmp_path):
+    folder = tmp_path / "dup.stackexchange.com"
+    folder.mkdir()
+    (folder / "Posts.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
+<posts>
+  <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" />
+  <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:10:00.000" OwnerUserId="999" />
+</posts>
+""", encoding="utf-8")
+    (folder / "Comments.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
+<comments>
+  <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="8" />
+  <row Id="1" PostId="1" CreationDate="2018-03-12T17:40:00.000" UserId="666" />
+</comments>
+""", encoding="utf-8")
+    items = list(import_stackexchange(folder))
+    events = [i.record for i in items if isinstance(i, Converted)]
+    assert [(e["item_id"], e["actor_id"], e["parent_actor_id"]) for e in events] == [("p1", "7", None), ("c1", "8", "7")]
+    assert sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped)) == [
+        ("duplicate_id", "Comments.xml:row 2"), ("duplicate_id", "Posts.xml:row 2")]
