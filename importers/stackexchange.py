@@ -20,6 +20,7 @@ index, so it cannot take over the replies to the first.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Optional
 
@@ -58,6 +59,19 @@ def _time(text: Optional[str]) -> Optional[dt.datetime]:
         return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
     except ValueError:
         return None
+
+
+_USER_ID = re.compile(r"-?[0-9]+", re.ASCII)  # -1 is the Community user
+_INVALID = "\0invalid"  # a user id that is not an integer: the row is malformed
+
+
+def _user(text: Optional[str]) -> Optional[str]:
+    """A row's user id: None when absent or blank (a deleted account), ``_INVALID`` when it is not a
+    whole number (``26.5``, ``x``), else the digits as written."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    return text if _USER_ID.fullmatch(text) else _INVALID
 
 
 def _too_large(row: dict[str, str], origin: str) -> Optional[Skipped]:
@@ -100,7 +114,10 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if question_id == post_id and post_type == ANSWER:  # an answer to itself: no thread to join
             yield Skipped("malformed_row", origin)
             continue
-        owner = row.get("OwnerUserId")
+        owner = _user(row.get("OwnerUserId"))
+        if owner is _INVALID:
+            yield Skipped("malformed_row", origin)
+            continue
         index[post_id] = IndexedPost(post_type, question_id, owner, created)
         if owner is None:
             yield Skipped("deleted_user", origin)
@@ -114,7 +131,7 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     for number, row in pending:  # answers that came before their question, once all are indexed
         origin = f"Posts.xml:row {number}"
         question = index.get(row.get("ParentId", ""))
-        yield from _response(site, "COMMENT", f"p{row['Id']}", row["OwnerUserId"], _time(row["CreationDate"]),
+        yield from _response(site, "COMMENT", f"p{row['Id']}", _user(row["OwnerUserId"]), _time(row["CreationDate"]),
                              question, row.get("ParentId"), origin)
     comments_path = folder / "Comments.xml"
     if not comments_path.exists():
@@ -134,12 +151,16 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
             yield Skipped("duplicate_id", origin)
             continue
         seen.add(row["Id"])
-        if row.get("UserId") is None:
+        user = _user(row.get("UserId"))
+        if user is _INVALID:
+            yield Skipped("malformed_row", origin)
+            continue
+        if user is None:
             yield Skipped("deleted_user", origin)
             continue
         parent = index.get(row["PostId"])
         kind = "REPLY" if parent is not None and parent.post_type == ANSWER else "COMMENT"
-        yield from _response(site, kind, f"c{row['Id']}", row["UserId"], created, parent, row["PostId"], origin)
+        yield from _response(site, kind, f"c{row['Id']}", user, created, parent, row["PostId"], origin)
 
 
 def _response(site: str, kind: str, item_id: str, actor: str, created: dt.datetime,

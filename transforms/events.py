@@ -144,8 +144,10 @@ def to_millis(value: Any, field: str) -> int:
 
 
 def id_text(value: Any, field: str, max_length: int = MAX_ID_LENGTH) -> Optional[str]:
-    """An id field as text (None when absent or empty), or InvalidEvent if it cannot be stored."""
-    if value is None or value == "":
+    """An id field as text (None when absent, empty or only white space), or InvalidEvent if it cannot
+    be stored. An integer is read as its digits: archives such as Stack Exchange number their users
+    and posts, and JSON producers write those numbers bare. Any other type is BAD_VALUE."""
+    if value is None or value == "" or (isinstance(value, str) and value.isspace()):
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidEvent(BAD_VALUE, f"{field} must be a string, got {type(value).__name__}")
