@@ -41,6 +41,8 @@ FIELD_TOO_LONG = "FIELD_TOO_LONG"
 RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
 PARENT_UNRESOLVED = "PARENT_UNRESOLVED"
 CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
+# Another event_id claiming an item_id that an earlier-delivered event already holds in the same thread.
+DUPLICATE_ITEM = "DUPLICATE_ITEM"
 TOO_LATE = "TOO_LATE"
 # Part of an Avro file whose records cannot be counted (a damaged block header, a truncated file):
 # one dead letter stands for an unknown number of records, so a run that has one is not balanced.
