@@ -10,7 +10,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=["pipelines", "pipelines.commands", "schemas", "transforms", "producers", "warehouse", "services", "importers", "report", "analysis"],
-    package_data={"schemas": ["*.avsc", "queries/*.sql"]},
+    package_data={"schemas": ["*.avsc", "history/*.avsc", "queries/*.sql"]},
     # Compatible ranges: the lowest version known to work, below the next major (Beam: the next
     # minor, whose runner internals this project relies on). CI audits what they resolve to.
     install_requires=[
@@ -21,6 +21,7 @@ setup(
         "sqlglot>=25,<31",
         "kafka-python>=2.0.2,<4",
         "google-cloud-bigquery>=3.20,<4",
+        "google-cloud-bigquery-storage>=2.25,<3",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],

@@ -48,6 +48,9 @@ def _checked(key: bytes, where: str) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"the pseudonymization key in {where} has {len(key)} bytes; use at least {MIN_KEY_BYTES} bytes "
                          "(e.g. `head -c 32 /dev/urandom | base64 > key`)")
+    if len(set(key)) < 2:  # 16 spaces or 17 newlines: long enough, but anyone could guess it
+        raise ValueError(f"the pseudonymization key in {where} is one byte repeated ({len(key)} bytes): use a random key "
+                         "(e.g. `head -c 32 /dev/urandom | base64 > key`)")
     return key
 
 

@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
+from pipelines import argv as argv_rules
 from pipelines.commands import evaluate, importing, kafka, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
@@ -28,6 +29,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     handlers: dict = {}
     for group in COMMAND_GROUPS:
         handlers.update(group.add_commands(commands))
+    for command in commands.choices.values():
+        # No abbreviations: `run` hands unknown options to Beam, and a prefix of ours (`--stream`)
+        # must be refused by name, not read as ours or Beam's by accident.
+        command.allow_abbrev = False
     _describe_from_help(commands)
     return parser, handlers
 
@@ -82,6 +87,16 @@ class _QuietBeamWorkerTracebacks:
         return getattr(self._stream, name)
 
 
+class _PrintableFormatter(logging.Formatter):
+    """A record's text with control characters shown as escapes: messages name files and ids the
+    user did not choose (a file name can hold ESC or BEL: a terminal would run them)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from pipelines.commands.output import printable
+
+        return printable(super().format(record), keep_newlines=True)
+
+
 def log_file() -> Path:
     """Where the libraries' logging goes without --verbose: $SOCIAL_MENTORS_LOG, else the cache."""
     return Path(os.environ.get("SOCIAL_MENTORS_LOG") or DEFAULT_LOG).expanduser()
@@ -95,7 +110,7 @@ def _configure_logging(verbose: bool) -> None:
         root.removeHandler(handler)  # ours from an earlier main() in this process; others' stay (pytest's)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(message)s"))
+    console.setFormatter(_PrintableFormatter("%(message)s"))
     if not verbose:
         console.addFilter(_OwnRecords())
         try:
@@ -114,7 +129,7 @@ def _configure_logging(verbose: bool) -> None:
     for old in list(progress.handlers):
         progress.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("  progress: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("  progress: %(message)s"))
     progress.addHandler(handler)
     progress.propagate = False
     if not verbose:  # kafka-python logs every refused connection while a broker starts or restarts
@@ -169,15 +184,33 @@ def exit_code(error: BaseException) -> int:
     return 2 if isinstance(error, USER_ERRORS) or _service(error) or _is_xml_error(error) else 1
 
 
+def parse(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None) -> argparse.Namespace:
+    """The parsed command line; ``beam_args`` holds what goes to Beam (``run`` only). Template
+    spellings (``--group_id=G``, ``--streaming=true``) reach our options; an option that is neither
+    ours nor Beam's exits 2 naming it (see pipelines/argv.py)."""
+    parser = parser or build_parser()[0]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv_rules.subcommand_parser(parser, argv)
+    try:
+        argv = argv_rules.normalize(argv, command)
+    except ValueError as error:
+        (command or parser).error(str(error))
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    unknown = argv_rules.unknown_to_beam(beam_args)
+    if unknown:
+        command.error(argv_rules.unknown_option_message(unknown, command, args.command))
+    args.beam_args = beam_args
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # before the parser: building it imports modules that log (Beam warns about GCP on import)
     _configure_logging(bool({"-v", "--verbose"} & set(argv)))
     parser, handlers = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
-    if beam_args and args.command != "run":
-        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
-    args.beam_args = beam_args
+    args = parse(argv, parser)
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted

@@ -48,7 +48,7 @@ class KafkaSourceSettings:
     group_id: str = DEFAULT_GROUP
     until_end: bool = False  # bounded: stop at the end offsets seen at start
     stop_at_ms: Optional[int] = None  # bounded: stop before the first record at or after this time
-    accepted_schema_ids: frozenset[int] = frozenset({wire.DEFAULT_SCHEMA_ID})
+    accepted_schema_ids: frozenset[int] = dataclasses.field(default_factory=wire.known_schema_ids)
     idle_timeout_s: float = 10.0
     max_out_of_orderness_s: float = 0.0
     timeout_s: float = DEFAULT_TIMEOUT_S  # how long a bounded run waits for an unreachable broker

@@ -30,9 +30,23 @@ def _runner_name(options: PipelineOptions) -> str:
     return runner if isinstance(runner, str) else type(runner).__name__
 
 
+def check_runner(beam_args: list[str]) -> None:
+    """A ``--runner`` Beam does not know is one error line before anything runs (Beam says so only
+    when the pipeline starts, after the run was recorded)."""
+    from apache_beam.runners.runner import create_runner
+
+    runner = _runner_name(PipelineOptions(beam_args))
+    if runner:
+        try:
+            create_runner(runner)
+        except (ValueError, ImportError) as error:
+            raise ValueError(f"--runner {runner}: {str(error).splitlines()[0]}") from None
+
+
 @contextlib.contextmanager
 def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[list[str]]:
     """Yield the Beam arguments to run with, the services they point at running until exit."""
+    check_runner(beam_args)
     options = PipelineOptions(beam_args)
     runner = _runner_name(options)
     if runner == "PrismRunner" or (streaming and not runner):

@@ -79,7 +79,7 @@ def build_scoring_pipeline(
         if late_author_replies is not None:
             results["late_author_replies"] = late_author_replies
         results | "WriteWithLedger" >> WriteWithLedger(
-            settings.warehouse, settings.run_started_at, settings.streaming, settings.bulk_writes)
+            settings.sink_warehouse, settings.run_started_at, settings.streaming, settings.bulk_writes)
     return outputs
 
 
@@ -119,8 +119,12 @@ def run_scoring(
     """
     from pipelines import stopping
     from pipelines.metrics import run_heartbeat, serving_metrics
+    from warehouse import open_warehouse
 
     started = time.monotonic()
+    # Once, here at launch: create a new warehouse, or stop on one of another schema version. The
+    # workers' opens then do no setup work.
+    open_warehouse(settings.warehouse).prepare()
     settings = settings.started()
     described = source_description or describe_source(source)
     # scraped while the run goes on (--metrics-port): its ledger as the warehouse holds it; bound

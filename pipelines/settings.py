@@ -8,6 +8,7 @@ from typing import Optional
 
 from transforms.score import ScoringConfig
 
+BIGQUERY_WRITES = ("auto", "load", "streaming", "storage")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -31,8 +32,9 @@ class RunSettings:
     early_firing_s: Optional[float] = None
     streaming: bool = False
     scoring: ScoringConfig = ScoringConfig()
-    # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), or "auto": load jobs for a
-    # bounded run, streaming inserts for a stream. The embedded warehouse ignores it.
+    # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), "storage" (the Storage
+    # Write API's default stream), or "auto": load jobs for a bounded run, streaming inserts for a
+    # stream. The embedded warehouse ignores it.
     bigquery_write: str = "auto"
     # The run's id: when it started, in epoch millis, on every row it writes (pair_scores,
     # dead_letters, run_ledger, runs). None: stamped when the run starts (``started``).
@@ -43,6 +45,13 @@ class RunSettings:
         if self.run_started_at is not None:
             return self
         return dataclasses.replace(self, run_started_at=int(time.time() * 1000))
+
+    @property
+    def sink_warehouse(self) -> str:
+        """The warehouse URL the sinks open: BigQuery's with ``?write=storage`` for the Storage Write API."""
+        if self.bigquery_write == "storage" and self.warehouse.startswith("bigquery://"):
+            return self.warehouse + "?write=storage"
+        return self.warehouse
 
     @property
     def bulk_writes(self) -> bool:
@@ -60,7 +69,7 @@ class RunSettings:
             raise ValueError(
                 f"--dedupe-horizon ({self.dedupe_horizon_s:g} s) must be at least --window + --allowed-lateness "
                 f"({self.window_s + self.allowed_lateness_s:g} s)")
-        if self.bigquery_write not in ("auto", "load", "streaming"):
-            raise ValueError("--bigquery-write is auto, load or streaming")
+        if self.bigquery_write not in BIGQUERY_WRITES:
+            raise ValueError(f"--bigquery-write is {', '.join(BIGQUERY_WRITES)}")
         if self.streaming and self.bigquery_write == "load":
             raise ValueError("--bigquery-write load needs a bounded run: a stream writes with streaming inserts")

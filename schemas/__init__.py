@@ -29,10 +29,19 @@ QUERY_DIR = SCHEMA_DIR / "queries"
 
 WAREHOUSE_TABLES = ("pair_scores", "dead_letters", "run_ledger", "runs")
 ANALYST_QUERIES = ("mentors", "regulars", "top", "pair", "history", "strengths", "exchanges", "span")
-VIEWS = ("pair_scores_latest", "run_ledger_latest", "runs_latest")
+VIEWS = ("pair_scores_latest", "dead_letters_latest", "run_ledger_latest", "runs_latest")
 RUN_QUERIES = ("run_accounting", "newest_run")
 REPORT_QUERIES = ("report_windows", "report_dead_letters")  # social-mentors report's, table functions in BigQuery too
 STATUS_QUERIES = ("status_newest_window", "status_dead_letters")  # social-mentors status's, likewise
+# What a warehouse defines besides its tables, views first (the rest read them): BigQuery creates
+# each (the queries as table functions); schemas.versions fingerprints them all.
+DEFINITIONS = (*VIEWS, *ANALYST_QUERIES, *REPORT_QUERIES, *STATUS_QUERIES)
+
+
+def latest_view(table: str) -> str:
+    """What commands read for ``table``: its ``<table>_latest`` view where there is one (one row per
+    logical record, whatever the warehouse appended), else the table."""
+    return f"{table}_latest" if f"{table}_latest" in VIEWS else table
 
 
 @functools.lru_cache(maxsize=None)

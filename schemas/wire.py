@@ -1,24 +1,61 @@
-"""The Kafka wire formats of an EngagementEvent: plain Avro binary, or Confluent's framing.
+"""The Kafka wire formats of an EngagementEvent, and how the schema evolves without breaking readers.
 
-Confluent framing is a zero magic byte, a 4-byte big-endian schema id, then the Avro binary. The
-two are told apart by the first byte: plain Avro of this schema starts with the length of event_id,
-and a zero length (an empty event_id) is invalid anyway.
+In: message values. Out: records in the shape of the *current* schema (``engagement_event.avsc``),
+whatever version wrote them. Why: producers upgrade on their own schedule, and a topic keeps old
+messages for days, so the pipeline reads every version it knows.
+
+Two wire formats, told apart by the first byte:
+
+* Confluent framing: a zero magic byte, a 4-byte big-endian schema id, then Avro binary. The ids
+  1, 2, ... are the schema versions (``schemas/history/engagement_event.vN.avsc`` and the current
+  file, which says its version in ``x-schema-version``); the producer writes the current one. An id
+  this pipeline does not accept (a newer version, say) is refused with ``UNKNOWN_SCHEMA_ID``, and the
+  pipeline dead-letters the message with that reason. ``--schema-id`` may name ids a Confluent
+  registry assigned instead: those are decoded by trying the known versions, as below.
+* Plain Avro binary (no id): decoded by the newest known version that reads the payload exactly,
+  to its last byte. An empty event_id makes plain Avro start with a zero, so plain Avro of a valid
+  event never looks like Confluent framing.
+
+Evolution rule (tested in tests/schemas): a new version only adds fields with a default, so every
+old record resolves into the current shape (Avro schema resolution, writer -> reader schema).
 """
 from __future__ import annotations
 
+import functools
 import io
+import json
 import struct
 from typing import Any
 
 import fastavro
 
-from schemas import engagement_event_schema
+from schemas import SCHEMA_DIR, avro_schema, engagement_event_schema
 
 PLAIN_AVRO = "avro"
 CONFLUENT = "confluent"
 WIRE_FORMATS = (PLAIN_AVRO, CONFLUENT)
 CONFLUENT_MAGIC = 0
-DEFAULT_SCHEMA_ID = 1
+HISTORY_DIR = SCHEMA_DIR / "history"
+
+
+@functools.lru_cache(maxsize=None)
+def schema_versions() -> dict[int, Any]:
+    """{version: parsed writer schema} of every EngagementEvent version, the current one included."""
+    versions = {}
+    for path in sorted(HISTORY_DIR.glob("engagement_event.v*.avsc")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        versions[int(raw["x-schema-version"])] = fastavro.parse_schema(raw)
+    versions[CURRENT_SCHEMA_ID] = engagement_event_schema()
+    return versions
+
+
+CURRENT_SCHEMA_ID: int = int(avro_schema("engagement_event")["x-schema-version"])
+DEFAULT_SCHEMA_ID = CURRENT_SCHEMA_ID  # what producers write
+
+
+def known_schema_ids() -> frozenset[int]:
+    """The schema ids the pipeline accepts unless told otherwise: every version it knows."""
+    return frozenset(schema_versions())
 
 
 class WireFormatError(ValueError):
@@ -29,36 +66,67 @@ class WireFormatError(ValueError):
         self.kind = kind
 
 
-def encode(record: dict[str, Any], wire_format: str = PLAIN_AVRO, schema_id: int = DEFAULT_SCHEMA_ID) -> bytes:
+def encode(record: dict[str, Any], wire_format: str = PLAIN_AVRO, schema_id: int = DEFAULT_SCHEMA_ID,
+           schema: Any = None) -> bytes:
+    """``record`` in a wire format, written with ``schema`` (default: the current version)."""
     buffer = io.BytesIO()
     if wire_format == CONFLUENT:
         buffer.write(struct.pack(">bI", CONFLUENT_MAGIC, schema_id))
     elif wire_format != PLAIN_AVRO:
         raise ValueError(f"unknown wire format {wire_format!r}; choose one of {', '.join(WIRE_FORMATS)}")
-    fastavro.schemaless_writer(buffer, engagement_event_schema(), record)
+    fastavro.schemaless_writer(buffer, schema or engagement_event_schema(), record)
     return buffer.getvalue()
 
 
-def decode(payload: bytes | None, accepted_schema_ids: frozenset[int] = frozenset({DEFAULT_SCHEMA_ID})) -> dict[str, Any]:
-    """The record in ``payload`` (either wire format); raises WireFormatError."""
+def _read_exactly(body: bytes, writer: Any) -> dict[str, Any]:
+    stream = io.BytesIO(body)
+    record = fastavro.schemaless_reader(stream, writer, engagement_event_schema())
+    if stream.tell() != len(body):
+        raise WireFormatError("PARSE_ERROR", f"{len(body) - stream.tell()} bytes left after the Avro record")
+    return record
+
+
+def _read_any_version(body: bytes) -> dict[str, Any]:
+    """The record of the newest known version that reads ``body`` exactly."""
+    failure = ""
+    for version in sorted(schema_versions(), reverse=True):
+        try:
+            return _read_exactly(body, schema_versions()[version])
+        except WireFormatError as error:
+            failure = failure or str(error)
+        except Exception as error:  # truncated or random bytes raise many types inside fastavro
+            failure = failure or f"{type(error).__name__}: {error}"
+    raise WireFormatError("PARSE_ERROR", f"not an EngagementEvent in Avro binary: {failure}")
+
+
+def decode(payload: bytes | None, accepted_schema_ids: frozenset[int] | None = None) -> dict[str, Any]:
+    """The record in ``payload`` (either wire format, any known version), in the current schema's
+    shape; raises WireFormatError. ``accepted_schema_ids`` defaults to every known version."""
+    accepted = known_schema_ids() if accepted_schema_ids is None else accepted_schema_ids
     if not payload:
         raise WireFormatError("EMPTY_PAYLOAD", "the message has no value (a tombstone or an empty payload)")
-    stream = io.BytesIO(payload)
-    if payload[0] == CONFLUENT_MAGIC:
-        if len(payload) < 5:
-            raise WireFormatError("PARSE_ERROR", "Confluent framing cut short: fewer than 5 bytes")
-        (schema_id,) = struct.unpack(">I", payload[1:5])
-        if schema_id not in accepted_schema_ids:
-            raise WireFormatError(
-                "UNKNOWN_SCHEMA_ID",
-                f"schema id {schema_id} is not an EngagementEvent schema this pipeline accepts "
-                f"({', '.join(map(str, sorted(accepted_schema_ids)))}); pass --schema-id to accept it",
-            )
-        stream.seek(5)
+    if payload[0] != CONFLUENT_MAGIC:
+        return _read_any_version(payload)
+    if len(payload) < 5:
+        raise WireFormatError("PARSE_ERROR", "Confluent framing cut short: fewer than 5 bytes")
+    (schema_id,) = struct.unpack(">I", payload[1:5])
+    if schema_id not in accepted:
+        newer = schema_id > max(schema_versions()) and schema_id not in schema_versions()
+        raise WireFormatError(
+            "UNKNOWN_SCHEMA_ID",
+            f"schema id {schema_id} is not an EngagementEvent schema this pipeline accepts "
+            f"({', '.join(map(str, sorted(accepted)))})"
+            + ("; it looks newer than this release (upgrade social-mentors to read it)" if newer else "")
+            + "; pass --schema-id to accept it",
+        )
+    body = payload[5:]
+    writer = schema_versions().get(schema_id)
+    if writer is None:  # an id a schema registry assigned: any version that reads it exactly
+        return _read_any_version(body)
     try:
-        record = fastavro.schemaless_reader(stream, engagement_event_schema(), None)
-    except Exception as error:  # truncated or random bytes raise many types inside fastavro
-        raise WireFormatError("PARSE_ERROR", f"not an EngagementEvent in Avro binary: {type(error).__name__}: {error}") from None
-    if stream.tell() != len(payload):
-        raise WireFormatError("PARSE_ERROR", f"{len(payload) - stream.tell()} bytes left after the Avro record")
-    return record
+        return _read_exactly(body, writer)
+    except WireFormatError:
+        raise
+    except Exception as error:
+        raise WireFormatError("PARSE_ERROR", f"not an EngagementEvent of schema {schema_id} in Avro binary: "
+                                             f"{type(error).__name__}: {error}") from None

@@ -14,6 +14,9 @@ Its constraints, and what this module does about them:
   duckdb 1.5.5 instead, whose extensions (icu, spatial, ducklake) come from PyPI's
   ``duckdb-extension-*`` packages and are placed in a private HOME the emulator runs with.
 * It listens on all interfaces unless told otherwise: it is given ``--host 127.0.0.1``.
+* It serves BigQuery's Storage Read and Write APIs over gRPC (``local_bigquery/grpc/write.py``: the
+  default stream, committed streams with offsets, pending streams and batch commits, per-row errors)
+  on a port of its own: ``storage_endpoint``.
 """
 from __future__ import annotations
 
@@ -103,11 +106,17 @@ class BigQueryEmulator:
         self.workdir = Path(workdir)
         self.project = project
         self.port = free_port()
+        self.grpc_port = free_port()  # the Storage Read and Write APIs
         self.process: Optional[subprocess.Popen] = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def storage_endpoint(self) -> str:
+        """HOST:PORT of the Storage API (gRPC, plaintext): BIGQUERY_STORAGE_EMULATOR_HOST."""
+        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def log_file(self) -> Path:
@@ -120,7 +129,7 @@ class BigQueryEmulator:
         data.mkdir(parents=True, exist_ok=True)
         self.process = processes.spawn(
             [str(venv / "bin" / "local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--grpc-port", str(free_port()), "--project", self.project, "--data-dir", str(data)],
+             "--grpc-port", str(self.grpc_port), "--project", self.project, "--data-dir", str(data)],
             self.log_file, env=dict(os.environ, HOME=str(home)),
         )
         processes.wait_until_ready("BigQuery emulator", self._answers, [("BigQuery emulator", self.process, self.log_file)],

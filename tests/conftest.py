@@ -45,25 +45,36 @@ def bigquery_emulator(tmp_path_factory):
     from services.bigquery_emulator import BigQueryEmulator
 
     emulator = BigQueryEmulator(tmp_path_factory.mktemp("bigquery"))
-    endpoint = emulator.start()
-    previous = os.environ.get("BIGQUERY_EMULATOR_HOST")
-    os.environ["BIGQUERY_EMULATOR_HOST"] = endpoint
+    endpoints = {"BIGQUERY_EMULATOR_HOST": emulator.start(),
+                 "BIGQUERY_STORAGE_EMULATOR_HOST": emulator.storage_endpoint}
+    previous = {name: os.environ.get(name) for name in endpoints}
+    os.environ.update(endpoints)
     yield emulator
-    if previous is None:
-        os.environ.pop("BIGQUERY_EMULATOR_HOST", None)
-    else:
-        os.environ["BIGQUERY_EMULATOR_HOST"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     emulator.stop()
 
 
 @pytest.fixture
-def bigquery_url(bigquery_emulator, request):
-    """A fresh dataset per test."""
+def empty_bigquery_url(bigquery_emulator, request):
+    """A fresh dataset name per test; nothing created."""
     import re
     import uuid
 
     name = re.sub(r"[^a-zA-Z0-9_]", "_", request.node.name)[:40] + "_" + uuid.uuid4().hex[:6]
     return f"bigquery://{bigquery_emulator.project}/{name}"
+
+
+@pytest.fixture
+def bigquery_url(empty_bigquery_url):
+    """A fresh dataset per test, prepared as `warehouse init` or a run's launch leaves it."""
+    from warehouse import open_warehouse
+
+    open_warehouse(empty_bigquery_url).prepare()
+    return empty_bigquery_url
 
 
 @pytest.fixture(scope="session")

@@ -130,7 +130,7 @@ def kafka_raw_payload(record: Any) -> str:
 
 
 def decode_kafka_record(
-    record: Any, accepted_schema_ids: frozenset[int], limits: DecodeLimits = DEFAULT_LIMITS,
+    record: Any, accepted_schema_ids: frozenset[int] | None = None, limits: DecodeLimits = DEFAULT_LIMITS,
     remembered_ms: Optional[int] = None,
 ) -> Event | DeadLetter:
     """A KafkaRecord's Event, or a DeadLetter with topic/partition@offset, key and raw bytes.
@@ -174,9 +174,10 @@ def too_old_dead_letter(event: Event, record: Any, remembered_ms: int) -> DeadLe
 class DecodeKafkaRecordFn(beam.DoFn):
     """A KafkaRecord in; its Event out, or a DeadLetter on ``dead_letters``."""
 
-    def __init__(self, accepted_schema_ids: frozenset[int], limits: DecodeLimits = DEFAULT_LIMITS,
+    def __init__(self, accepted_schema_ids: frozenset[int] | None = None, limits: DecodeLimits = DEFAULT_LIMITS,
                  remembered_ms: Optional[int] = None):
-        self.accepted_schema_ids = frozenset(accepted_schema_ids)
+        # None: every schema version this release knows (schemas.wire.known_schema_ids)
+        self.accepted_schema_ids = frozenset(accepted_schema_ids) if accepted_schema_ids is not None else None
         self.limits = limits
         self.remembered_ms = remembered_ms
         self.counters = DecodeCounters()
@@ -189,7 +190,7 @@ class DecodeKafkaRecordFn(beam.DoFn):
 class ReadEventsFromKafka(beam.PTransform):
     """PBegin -> Events (main output) and DeadLetters (``dead_letters``) from planned Kafka partitions."""
 
-    def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] = frozenset({wire.DEFAULT_SCHEMA_ID}),
+    def __init__(self, kafka_read: beam.PTransform, accepted_schema_ids: frozenset[int] | None = None,
                  limits: DecodeLimits = DEFAULT_LIMITS, remembered_s: Optional[float] = None):
         super().__init__()
         self.kafka_read = kafka_read

@@ -13,6 +13,7 @@ of it and reading resumes at the file's next sync marker (see ``iter_avro_file``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -23,6 +24,7 @@ from typing import Any, Iterator, NamedTuple, Optional
 import fastavro
 from apache_beam.io.filesystems import FileSystems
 
+from schemas import avro_schema, wire
 from transforms.events import (
     BAD_VALUE, MAX_ID_LENGTH, PARSE_ERROR, RECORD_TOO_LARGE, UNCOUNTED_RECORDS, DeadLetter, Event, InvalidEvent, event_from_record,
     id_text, shown,
@@ -83,6 +85,25 @@ def _id_or_none(value: Any, max_length: int) -> str | None:
         return id_text(value, "event_id", max_length)
     except InvalidEvent:
         return None
+
+
+@functools.lru_cache(maxsize=None)
+def _evolved_fields() -> dict[str, Any]:
+    """{field: default} of the EngagementEvent fields schema versions added after the first."""
+    versions = wire.schema_versions()
+    first = {f["name"] for f in versions[min(versions)]["fields"]}
+    return {f["name"]: f["default"] for f in avro_schema("engagement_event")["fields"] if f["name"] not in first}
+
+
+def _fields_added_since(writer_schema: Any) -> dict[str, Any]:
+    """{field: default} of the fields added by schema versions newer than a file's schema.
+
+    A file is read with its own schema (see iter_avro_file), so a file of an older schema version
+    gives records without the fields added since; every added field has a default (the evolution rule
+    of schemas/wire.py), which its records get, as Avro schema resolution would give them. A file of
+    the current version gets nothing added (its dead letters keep the record as written)."""
+    have = {f.get("name") for f in writer_schema.get("fields", ())} if isinstance(writer_schema, dict) else set()
+    return {name: default for name, default in _evolved_fields().items() if name not in have}
 
 
 def _without_logical_types(schema: Any) -> Any:
@@ -226,7 +247,9 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
     try:
         header = fastavro.schemaless_reader(stream, _HEADER_SCHEMA)
         sync, meta = header["sync"], header["meta"]
-        schema = fastavro.parse_schema(_without_logical_types(json.loads(meta["avro.schema"])))
+        writer_schema = json.loads(meta["avro.schema"])
+        schema = fastavro.parse_schema(_without_logical_types(writer_schema))
+        added = _fields_added_since(writer_schema)  # an older version's file: the fields added since, at their defaults
         codec = meta.get("avro.codec", b"null").decode("ascii")
         first = stream.tell()
         stream.seek(0, os.SEEK_END)  # some filesystems' streams return None from seek
@@ -289,7 +312,7 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
                 yield from _lost(path, number, block.count, block_number, reason)
                 number += block.count
                 continue
-            records = _BlockRecords(path, number, block.count, block_number, io.BytesIO(data), schema, limits)
+            records = _BlockRecords(path, number, block.count, block_number, io.BytesIO(data), schema, limits, added)
             yield from records
             if records.ended_after is not None:  # the data ends cleanly before the count is reached
                 number += records.ended_after
@@ -323,15 +346,15 @@ class _BlockRecords:
     start, the block's record count is wrong, not a record: ``ended_after`` is then how many records
     it held, and nothing is yielded for the records it does not hold."""
 
-    def __init__(self, path, number, count, block_number, data, schema, limits):
+    def __init__(self, path, number, count, block_number, data, schema, limits, added=None):
         self.consumed: Optional[int] = None
         self.ended_after: Optional[int] = None
-        self._items = self._read(path, number, count, block_number, data, schema, limits)
+        self._items = self._read(path, number, count, block_number, data, schema, limits, added or {})
 
     def __iter__(self):
         return self._items
 
-    def _read(self, path, number, count, block_number, data, schema, limits):
+    def _read(self, path, number, count, block_number, data, schema, limits, added):
         for index in range(count):
             start = data.tell()
             try:
@@ -344,6 +367,8 @@ class _BlockRecords:
                                  f"{type(error).__name__}: {shown(str(error), 200)}")
                 return
             number += 1
+            if added and isinstance(record, dict):
+                record = {**added, **record}
             size = data.tell() - start
             if size > limits.max_record_bytes:
                 yield DeadLetter(

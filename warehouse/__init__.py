@@ -32,7 +32,12 @@ class Warehouse(Protocol):
     """``write_*`` store every row but those they return as refused or kept; a failure of the whole
     write (the warehouse unreachable, say) raises, and the runner retries the bundle. ``bulk`` asks
     for the warehouse's bulk path where it has one (BigQuery load jobs). ``query`` runs an analyst
-    query or one of ``schemas.RUN_QUERIES``."""
+    query or one of ``schemas.RUN_QUERIES``.
+
+    Opening a warehouse is cheap (every worker does it): no DDL. ``prepare`` runs once at launch
+    (``run``, ``warehouse init``): it creates a new warehouse, and stops on one written by another
+    schema version (schemas.versions.WarehouseOutdated) naming ``migrate``. ``export`` and ``count``
+    read the latest views (``schemas.latest_view``), so both warehouses give the same logical rows."""
 
     url: str
 
@@ -46,9 +51,13 @@ class Warehouse(Protocol):
 
     def query(self, name: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
 
-    def export(self, table: str) -> tuple[list[str], Iterator[tuple]]: ...
+    def export(self, table: str, all_rows: bool = False) -> tuple[list[str], Iterator[tuple]]: ...
 
-    def count(self, table: str) -> int: ...
+    def count(self, table: str, all_rows: bool = False) -> int: ...
+
+    def prepare(self, update_definitions: bool = False) -> None: ...
+
+    def migrate(self) -> list[str]: ...
 
     def sql(self, text: str) -> tuple[list[str], list[tuple]]: ...
 

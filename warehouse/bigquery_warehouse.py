@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import schemas
-from warehouse import NotInitialised, RefusedRow, Written
+from schemas import versions
+from warehouse import NotInitialised, RefusedRow, Written, migration
 
 # A request holding one invalid row is refused whole; the valid rows are sent again this often.
 MAX_INSERT_ATTEMPTS = 3
@@ -76,16 +77,20 @@ def _bq_value(value: Any, is_timestamp: bool) -> Any:
 
 class BigQueryWarehouse:
     def __init__(self, url: str, read_only: bool = False):
+        url, _, options = url.partition("?")
         rest = url[len("bigquery://"):].strip("/")
         if rest.count("/") != 1:
             raise ValueError(f"{url!r}: write bigquery://PROJECT/DATASET")
         self.url = url
         self.project, self.dataset = rest.split("/")
+        # No request here: every worker's DoFn setup and every command opens the warehouse.
         self.client = _client(self.project)
-        if read_only:
+        # Rows outside load jobs: "streaming" (insertAll) or "storage" (the Storage Write API's
+        # default stream, warehouse/bigquery_storage.py).
+        self.row_writes = "storage" if options == "write=storage" else "streaming"
+        self._storage = None
+        if read_only:  # the readers (query, export, sql, status, report) create nothing
             self.check_initialised()
-        else:
-            self.ensure()
 
     def table_id(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{table}"
@@ -107,25 +112,107 @@ class BigQueryWarehouse:
                 f"`social-mentors warehouse init --warehouse {self.url}` or a `social-mentors run --warehouse {self.url}` "
                 "first (nothing was created)")
 
-    def ensure(self, update_definitions: bool = False) -> None:
-        """Dataset, tables (partitioned, clustered), the latest-pane view and the table functions,
-        created when missing; ``update_definitions`` replaces the view and functions with the
-        repository's current SQL (``warehouse init``). Every worker of a run opens the warehouse, so
-        a run only creates what is missing: BigQuery limits how often one object may be updated."""
+    def _create_table(self, table: str) -> None:
+        from google.cloud import bigquery
+
+        definition = bigquery.Table(self.table_id(table), schema=_schema(table))
+        layout = schemas.table_layout(table)
+        definition.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY, field=layout["partition_by"])
+        definition.clustering_fields = layout["cluster_by"] or None
+        self.client.create_table(definition, exists_ok=True)
+
+    def _create_definitions(self, replace: bool) -> None:
+        # Views first: the table functions (analyst, report and status queries) read them.
+        for name in schemas.DEFINITIONS:
+            self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, replace)).result()
+
+    def _existing_tables(self) -> dict[str, list[str]]:
+        """{table: [column]} of the warehouse tables and the version table that exist."""
+        from google.api_core.exceptions import NotFound
+
+        found = {}
+        for table in (*schemas.WAREHOUSE_TABLES, versions.VERSION_TABLE):
+            try:
+                found[table] = [f.name for f in self.client.get_table(self.table_id(table)).schema]
+            except NotFound:
+                pass
+        return found
+
+    def recorded_version(self) -> Optional[tuple[int, str]]:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            rows = list(self.client.query(
+                f"SELECT version, fingerprint FROM `{self.table_id(versions.VERSION_TABLE)}` "
+                "ORDER BY recorded_at DESC, version DESC LIMIT 1").result())
+        except NotFound:
+            return None
+        return (int(rows[0][0]), rows[0][1]) if rows else None
+
+    def _record_version(self, note: str) -> None:
+        from google.cloud import bigquery
+
+        schema = [bigquery.SchemaField(name, bq) for name, _, bq in versions.VERSION_COLUMNS]
+        self.client.create_table(bigquery.Table(self.table_id(versions.VERSION_TABLE), schema=schema), exists_ok=True)
+        # A query, not a streaming insert: the version is read back at once by the next launch.
+        self.client.query(
+            f"INSERT INTO `{self.table_id(versions.VERSION_TABLE)}` (version, fingerprint, recorded_at, note) "
+            "VALUES (@version, @fingerprint, CURRENT_TIMESTAMP(), @note)",
+            job_config=bigquery.QueryJobConfig(query_parameters=[
+                bigquery.ScalarQueryParameter("version", "INT64", versions.WAREHOUSE_SCHEMA_VERSION),
+                bigquery.ScalarQueryParameter("fingerprint", "STRING", versions.fingerprint()),
+                bigquery.ScalarQueryParameter("note", "STRING", note)])).result()
+
+    def _create_if_new(self) -> bool:
         from google.cloud import bigquery
 
         self.client.create_dataset(bigquery.Dataset(f"{self.project}.{self.dataset}"), exists_ok=True)
+        if self._existing_tables():
+            return False
         for table in schemas.WAREHOUSE_TABLES:
-            definition = bigquery.Table(self.table_id(table), schema=_schema(table))
-            layout = schemas.table_layout(table)
-            definition.time_partitioning = bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY, field=layout["partition_by"])
-            definition.clustering_fields = layout["cluster_by"] or None
-            self.client.create_table(definition, exists_ok=True)
-        # Views first: the table functions read pair_scores_latest.
-        for name in (*schemas.VIEWS, *schemas.ANALYST_QUERIES, *schemas.REPORT_QUERIES,
-                     *schemas.STATUS_QUERIES):
-            self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, update_definitions)).result()
+            self._create_table(table)
+        self._create_definitions(replace=True)
+        self._record_version("created")
+        return True
+
+    def prepare(self, update_definitions: bool = False) -> None:
+        """Once, at launch (``run`` before the pipeline, ``warehouse init``): a new dataset gets its
+        tables (partitioned, clustered), views, table functions and version record; one written by
+        another schema version stops the run naming ``warehouse migrate``. Missing views and
+        functions are created; ``update_definitions`` (``warehouse init``) replaces them with the
+        repository's SQL. A run only creates what is missing: BigQuery limits how often one object
+        may be updated."""
+        if self._create_if_new():
+            return
+        versions.check(self.url, self.recorded_version())
+        self._create_definitions(replace=update_definitions)
+
+    def migrate(self) -> list[str]:
+        """Bring the dataset to this release's schema (warehouse.migration); returns the notes."""
+        from google.cloud import bigquery
+
+        if self._create_if_new():
+            return []
+        old = self.recorded_version()
+        existing = {t: c for t, c in self._existing_tables().items() if t in schemas.WAREHOUSE_TABLES}
+        plan = migration.plan(existing)  # BigQuery enforces no primary key: nothing to re-key
+        rows = {t: self.client.get_table(self.table_id(t)).num_rows or 0 for t in existing}
+        for table in plan.create:
+            self._create_table(table)
+        for table in {c.table for c in plan.add}:
+            definition = self.client.get_table(self.table_id(table))
+            # BigQuery adds only NULLABLE columns to a table: old rows read NULL.
+            definition.schema = list(definition.schema) + [
+                bigquery.SchemaField(c.name, c.bigquery_type, mode="NULLABLE") for c in plan.add if c.table == table]
+            self.client.update_table(definition, ["schema"])
+        for column in plan.add:
+            if column.default is not None:
+                self.client.query(f"UPDATE `{self.table_id(column.table)}` SET {column.name} = "
+                                  f"{migration.sql_literal(column.default)} WHERE {column.name} IS NULL").result()
+        self._create_definitions(replace=True)
+        self._record_version(f"migrated from version {old[0] if old else 1}")
+        return migration.notes(plan, self.url, rows, {})
 
     def _job_config(self, name: str, values: dict[str, Any]):
         from google.cloud import bigquery
@@ -144,6 +231,12 @@ class BigQueryWarehouse:
             return []
         if bulk:
             return self._load(table, rows, row_ids)
+        if self.row_writes == "storage":
+            if self._storage is None:
+                from warehouse.bigquery_storage import StorageWriter
+
+                self._storage = StorageWriter(self.project, self.dataset)
+            return self._storage.append_default(table, rows)
         return self._insert(table, rows, row_ids)
 
     def _load(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> list[RefusedRow]:
@@ -227,18 +320,22 @@ class BigQueryWarehouse:
         columns = [field.name for field in result.schema]
         return columns, [_naive_row(tuple(row.values())) for row in result]
 
-    def export(self, table: str) -> tuple[list[str], Iterator[tuple]]:
+    def export(self, table: str, all_rows: bool = False) -> tuple[list[str], Iterator[tuple]]:
+        """The logical rows of ``table`` (its latest view), or with ``all_rows`` every appended row."""
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}")
         order = ", ".join(schemas.table_layout(table)["primary_key"])
         columns = schemas.field_names(table)
-        result = self.client.query(f"SELECT {', '.join(columns)} FROM `{self.table_id(table)}` ORDER BY {order}").result()
+        source = self.table_id(table if all_rows else schemas.latest_view(table))  # one row per key, as DuckDB keeps
+        result = self.client.query(f"SELECT {', '.join(columns)} FROM `{source}` ORDER BY {order}").result()
         return columns, (_naive_row(tuple(row.values())) for row in result)
 
-    def count(self, table: str) -> int:
+    def count(self, table: str, all_rows: bool = False) -> int:
+        """Rows of the table's latest view (the logical rows), or with ``all_rows`` every appended row."""
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}")
-        (row,) = self.client.query(f"SELECT COUNT(*) FROM `{self.table_id(table)}`").result()
+        source = self.table_id(table if all_rows else schemas.latest_view(table))
+        (row,) = self.client.query(f"SELECT COUNT(*) FROM `{source}`").result()
         return row[0]
 
     def sql(self, text: str) -> tuple[list[str], list[tuple]]:

@@ -15,22 +15,23 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import decimal
 import logging
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import duckdb
 import pyarrow as pa
 
 import schemas
-from warehouse import Written
+from schemas import versions
+from warehouse import Written, migration
 
 # DuckDB lets one process at a time hold a file. Every operation opens the file, works and closes
 # it again, so a streaming pipeline (the writer) and an analyst's query (a reader in another
 # process) take turns instead of one locking the other out for hours; a busy file is retried.
 _LOCK = threading.RLock()
-_INITIALIZED: set[str] = set()
 LOCK_RETRY_S = 60.0
 LOCK_QUIET_S = 2.0  # how long a wait for the lock goes unannounced
 _progress = logging.getLogger("social_mentors.progress")
@@ -49,8 +50,9 @@ _ARROW_TYPES = {
 
 @contextlib.contextmanager
 def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An open connection to the warehouse file, its tables and views in place; closed afterwards.
-    ``read_only`` opens it for reading only (a read-only file or mount, a shared lock) and creates nothing."""
+    """An open connection to the warehouse file; closed afterwards. It creates nothing: a new file
+    gets its tables when a DuckDBWarehouse opens it for writing (``_create_if_new``). ``read_only``
+    opens it for reading only (a read-only file or mount, a shared lock)."""
     deadline = time.monotonic() + retry_s
     said_waiting_at = time.monotonic() + LOCK_QUIET_S
     with _LOCK:
@@ -73,15 +75,46 @@ def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -
                     raise RuntimeError(f"cannot open the warehouse {path} {mode}: {advice} ({error})") from error
                 time.sleep(0.05)
         try:
-            if not read_only and path not in _INITIALIZED:
-                for table in schemas.WAREHOUSE_TABLES:
-                    connection.execute(schemas.duckdb_ddl(table))
-                for view in schemas.VIEWS:
-                    connection.execute(schemas.query_sql(view, "duckdb"))
-                _INITIALIZED.add(path)
             yield connection
         finally:
             connection.close()
+
+
+def _tables(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """{table or view: [column]} of the file's main schema."""
+    found: dict[str, list[str]] = {}
+    for table, column in connection.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position").fetchall():
+        found.setdefault(table, []).append(column)
+    return found
+
+
+def _primary_keys(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    return {table: list(columns) for table, columns in connection.execute(
+        "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+        "WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'main'").fetchall()}
+
+
+def _record_version(connection: duckdb.DuckDBPyConnection, note: str) -> None:
+    columns = ", ".join(f"{name} {duck}" for name, duck, _ in versions.VERSION_COLUMNS)
+    connection.execute(f"CREATE TABLE IF NOT EXISTS {versions.VERSION_TABLE} ({columns})")
+    connection.execute(f"INSERT INTO {versions.VERSION_TABLE} VALUES (?, ?, now()::TIMESTAMP, ?)",
+                       [versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint(), note])
+
+
+def _recorded_version(connection: duckdb.DuckDBPyConnection) -> Optional[tuple[int, str]]:
+    if versions.VERSION_TABLE not in _tables(connection):
+        return None
+    row = connection.execute(f"SELECT version, fingerprint FROM {versions.VERSION_TABLE} "
+                             "ORDER BY recorded_at DESC, version DESC LIMIT 1").fetchone()
+    return (int(row[0]), row[1]) if row else None
+
+
+def _create_views(connection: duckdb.DuckDBPyConnection) -> None:
+    for view in schemas.VIEWS:
+        connection.execute(schemas.query_sql(view, "duckdb"))
+
 
 
 def _replaces(new: str, old: str) -> str:
@@ -104,8 +137,11 @@ def replaces(new: dict[str, Any], old: dict[str, Any]) -> bool:
 
 
 def _naive_row(row: tuple) -> tuple:
-    """UTC datetimes without tzinfo, whichever timestamp type the query returned."""
-    return tuple(v.astimezone(dt.timezone.utc).replace(tzinfo=None) if isinstance(v, dt.datetime) and v.tzinfo else v
+    """A row as BigQuery's client gives it: UTC datetimes without tzinfo, whichever timestamp type
+    the query returned, and DECIMALs as floats (DuckDB types a literal like 1.0 DECIMAL where BigQuery
+    says FLOAT64, and `query pair` printed "weight 1.0" here and "weight 1" there)."""
+    return tuple(v.astimezone(dt.timezone.utc).replace(tzinfo=None) if isinstance(v, dt.datetime) and v.tzinfo
+                 else float(v) if isinstance(v, decimal.Decimal) else v
                  for v in row)
 
 
@@ -121,8 +157,81 @@ class DuckDBWarehouse:
         self.url = path
         self.path = path
         self.read_only = read_only
-        with connect(path, lock_retry_s, read_only=read_only):
-            pass
+        with connect(path, lock_retry_s, read_only=read_only) as connection:
+            if not read_only:  # a new file gets its tables now; a bad path fails here, before a run
+                self._create_if_new(connection)
+
+    def _create_if_new(self, connection: duckdb.DuckDBPyConnection) -> bool:
+        """Create tables, views and the version record in a file that has none of them. A file
+        written before is left as it is: :meth:`prepare` checks it, :meth:`migrate` changes it."""
+        existing = _tables(connection)
+        if versions.VERSION_TABLE in existing or any(t in existing for t in schemas.WAREHOUSE_TABLES):
+            return False
+        for table in schemas.WAREHOUSE_TABLES:
+            connection.execute(schemas.duckdb_ddl(table))
+        _create_views(connection)
+        _record_version(connection, "created")
+        return True
+
+    def prepare(self, update_definitions: bool = False) -> None:
+        """At launch (``run``, ``warehouse init``): a new file is created; one written by another
+        schema version stops the run with the migrate command (schemas.versions.WarehouseOutdated).
+        The views are DuckDB's own copies, so they are always rebuilt."""
+        with connect(self.path) as connection:
+            if self._create_if_new(connection):
+                return
+            versions.check(self.url, _recorded_version(connection))
+            _create_views(connection)
+
+    def recorded_version(self) -> Optional[tuple[int, str]]:
+        with connect(self.path) as connection:
+            return _recorded_version(connection)
+
+    def migrate(self) -> list[str]:
+        """Bring the file to this release's schema (warehouse.migration); returns the notes."""
+        with connect(self.path) as connection:
+            if self._create_if_new(connection):
+                return []
+            old = _recorded_version(connection)
+            old_version = old[0] if old else 1
+            existing = {t: c for t, c in _tables(connection).items() if t in schemas.WAREHOUSE_TABLES}
+            plan = migration.plan(existing, _primary_keys(connection))
+            rows = {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in existing}
+            for view in schemas.VIEWS:  # views read the tables being changed
+                connection.execute(f"DROP VIEW IF EXISTS {view}")
+            for table in plan.create:
+                connection.execute(schemas.duckdb_ddl(table))
+            for column in plan.add:
+                if column.table in plan.rekey:
+                    continue  # rebuilt below with the new DDL
+                default = "" if column.default is None else f" DEFAULT {migration.sql_literal(column.default)}"
+                connection.execute(f"ALTER TABLE {column.table} ADD COLUMN {column.name} {column.duckdb_type}{default}")
+            kept_aside = {}
+            for table in plan.rekey:
+                kept_aside.update(self._rebuild(connection, table, existing[table], old_version, plan))
+            _create_views(connection)
+            _record_version(connection, f"migrated from version {old_version}")
+        return migration.notes(plan, self.url, rows, kept_aside)
+
+    def _rebuild(self, connection: duckdb.DuckDBPyConnection, table: str, old_columns: list[str], old_version: int,
+                 plan: migration.Plan) -> dict[str, tuple[str, int]]:
+        """A table whose primary key changed: renamed aside, created afresh, and the old rows that fit
+        the new schema copied back. Returns {table: (aside table, rows left there)} when some stay."""
+        aside = f"{table}_before_v{old_version}"
+        connection.execute(f"ALTER TABLE {table} RENAME TO {aside}")
+        connection.execute(schemas.duckdb_ddl(table))
+        added = [c for c in plan.add if c.table == table]
+        total = connection.execute(f"SELECT COUNT(*) FROM {aside}").fetchone()[0]
+        if not any(c.required_without_default for c in added):
+            columns = [c for c in schemas.field_names(table) if c in old_columns]
+            defaults = [(c.name, migration.sql_literal(c.default)) for c in added]
+            names = columns + [n for n, _ in defaults]
+            values = columns + [v for _, v in defaults]
+            connection.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM {aside} "
+                               "ON CONFLICT DO NOTHING")
+            connection.execute(f"DROP TABLE {aside}")
+            return {}
+        return {table: (aside, total)}
 
     def _arrow(self, table: str, rows: list[dict[str, Any]]) -> pa.Table:
         columns = schemas.field_names(table)
@@ -212,18 +321,20 @@ class DuckDBWarehouse:
             result = connection.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
             return [d[0] for d in result.description], [_naive_row(row) for row in result.fetchall()]
 
-    def export(self, table: str) -> tuple[list[str], Iterator[tuple]]:
+    def export(self, table: str, all_rows: bool = False) -> tuple[list[str], Iterator[tuple]]:
+        """The logical rows of ``table`` (its latest view), or with ``all_rows`` the table's."""
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {', '.join(schemas.WAREHOUSE_TABLES)}")
         order = ", ".join(schemas.table_layout(table)["primary_key"])
         columns = schemas.field_names(table)
+        source = table if all_rows else schemas.latest_view(table)  # the same logical rows as BigQuery's
 
         def rows() -> Iterator[tuple]:
             # One cursor, read in Arrow record batches: one snapshot of the table (paging with
             # LIMIT/OFFSET repeated or skipped rows written between pages, and re-sorted the table per
             # page), in memory of one batch. The file stays open until the export is read.
             with connect(self.path, read_only=self.read_only) as connection:
-                result = connection.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+                result = connection.execute(f"SELECT {', '.join(columns)} FROM {source} ORDER BY {order}")
                 # DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch
                 arrow_reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
                 reader = arrow_reader(EXPORT_BATCH_ROWS)
@@ -232,11 +343,13 @@ class DuckDBWarehouse:
 
         return columns, rows()
 
-    def count(self, table: str) -> int:
+    def count(self, table: str, all_rows: bool = False) -> int:
+        """Rows of the table's latest view (the logical rows), or with ``all_rows`` of the table."""
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}")
         with connect(self.path, read_only=self.read_only) as connection:
-            return connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            source = table if all_rows else schemas.latest_view(table)
+            return connection.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
 
     def sql(self, text: str) -> tuple[list[str], list[tuple]]:
         """One analyst's read-only statement (``social-mentors sql``), on a read-only connection."""

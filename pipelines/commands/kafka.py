@@ -7,6 +7,7 @@ import sys
 from typing import Any, Callable, Iterator
 
 from pipelines.commands.options import add_community_options, add_kafka_options, community_spec, kafka_security
+from schemas import wire
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -73,7 +74,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     else:
         community = generate_community(community_spec(args))
         source, total = community.events, len(community.events)
-    schema_id = (args.schema_id or [1])[0]
+    schema_id = (args.schema_id or [wire.DEFAULT_SCHEMA_ID])[0]
     with EventPublisher(args.bootstrap_servers, args.topic, args.wire_format, schema_id, security) as publisher:
         # a line redrawn with \r is for terminals only
         report = publisher.publish_all(source, total=total, progress=sys.stderr if sys.stderr.isatty() else None)

@@ -26,7 +26,8 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="Kafka bootstrap HOST:PORT (default 127.0.0.1:9092)")
     parser.add_argument("--topic", default="engagement-events", help="Kafka topic of the events (default engagement-events)")
     parser.add_argument("--schema-id", type=int, action="append", default=None,
-                        help="Confluent schema id(s) of EngagementEvent (default 1)")
+                        help="Confluent schema id(s) of EngagementEvent: produce writes the first (default: the current "
+                             "version's, 2); run accepts these (default: every version this release knows, 1 and 2)")
     add_kafka_security_options(parser)
 
 

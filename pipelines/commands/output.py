@@ -1,5 +1,11 @@
 """How commands print rows: an aligned table, JSON Lines or CSV, timestamps in ISO 8601 UTC.
 
+JSON Lines and CSV write stored values at full precision (Python's shortest repr, which reads back
+as the same double), so an exported score equals the stored one. The aligned table, for people,
+rounds floats to 6 decimals, and so does every format of what a query computes (``float_digits``):
+a strength is a sum of floats in whatever order the engine aggregates, so its last digits differ
+between BigQuery and DuckDB and even between two runs of one query.
+
 Ids come from strangers, so output is defused: CSV cells that a spreadsheet would run as a formula
 (starting with = + - @, tab or carriage return) get a leading single quote (OWASP's advice), and the
 table, which goes to a terminal, shows control characters (ANSI and OSC escapes, bidirectional
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import decimal
 import json
 import re
 import sys
@@ -41,8 +48,10 @@ def _json_value(value: Any) -> Any:
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return value.isoformat(timespec="milliseconds") + "Z"
-    if isinstance(value, float):
-        return round(value, 6)
+    if isinstance(value, decimal.Decimal):
+        # DuckDB types a literal like 0.25 DECIMAL where BigQuery says FLOAT64: print it as the number
+        # BigQuery gives (JSON has no decimal type), so both warehouses print the same.
+        return float(value)
     return value
 
 
@@ -52,10 +61,26 @@ def _csv_value(value: Any) -> Any:
     return _json_value(value)
 
 
-def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None) -> int:
-    """Rows to ``out`` (stdout) as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC."""
+def _display_value(value: Any) -> str:
+    """A table cell: floats rounded for people (exports keep every digit), controls escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return printable(str(round(value, 6)))
+    return printable(str(_json_value(value)))
+
+
+QUERY_FLOAT_DIGITS = 6  # decimals of a computed float (see the module docstring)
+
+
+def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optional[TextIO] = None,
+               float_digits: Optional[int] = None) -> int:
+    """Rows to ``out`` (stdout) as an aligned table, JSON Lines or CSV; timestamps in ISO 8601 UTC.
+    ``float_digits`` rounds floats in every format (computed values); None keeps them exact."""
     out = out or sys.stdout
     count = 0
+    if float_digits is not None:
+        rows = (tuple(round(v, float_digits) if isinstance(v, float) else v for v in row) for row in rows)
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}) + "\n")
@@ -67,7 +92,7 @@ def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optiona
             writer.writerow([csv_cell(v) for v in row])
             count += 1
     else:
-        cells = [[("" if v is None else printable(str(_json_value(v)))) for v in row] for row in rows]
+        cells = [[_display_value(v) for v in row] for row in rows]
         count = len(cells)
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
         out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 from pipelines.commands.options import (add_community_options, add_kafka_options, add_warehouse, community_spec,
                                        fraction, kafka_security, positive_float)
+from pipelines.commands.output import printable
 from pipelines.commands.warehouse import run_query
 
 
@@ -31,7 +32,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
     run = commands.add_parser(
         "run", help="score events into the warehouse",
-        description="Score events into the warehouse. Unknown options go to Beam (e.g. --runner, --direct_num_workers).",
+        description="Score events into the warehouse. Beam pipeline options go to Beam (e.g. --runner, "
+                    "--direct_num_workers); any other option is refused.",
     )
     run.add_argument("--source", choices=("file", "kafka"), default="file", help="read --input files or a Kafka topic (default file)")
     run.add_argument("--input", action="append", help="file source: Avro or JSON Lines file or glob; repeatable")
@@ -52,8 +54,9 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--heartbeat", default="30s",
                      help="Kafka streaming: print the counters so far (records in, scored, skipped, duplicates, "
                           "dead-lettered, pair rows) this often; 0 for never (default 30s)")
-    run.add_argument("--bigquery-write", choices=("auto", "load", "streaming"), default="auto",
-                     help="BigQuery: load jobs or streaming inserts (default auto: load jobs for a bounded run)")
+    run.add_argument("--bigquery-write", choices=("auto", "load", "streaming", "storage"), default="auto",
+                     help="BigQuery: load jobs, streaming inserts (insertAll) or the Storage Write API's default "
+                          "stream (default auto: load jobs for a bounded run, streaming inserts for a stream)")
     _add_window_options(run)
     return {"demo": cmd_demo, "generate": cmd_generate, "run": cmd_run}
 
@@ -140,7 +143,7 @@ def _settings(args: argparse.Namespace, streaming: bool = False):
 
 def cmd_run(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
-    from pipelines.runners import runner_services
+    from pipelines.runners import check_runner, runner_services
     from pipelines.scoring import run_scoring
     from transforms.decode import ReadEventFiles, repeated_paths
 
@@ -154,8 +157,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--streaming needs --source kafka: files are bounded")
     settings = _settings(args)
     _require_inputs(args.input)
+    check_runner(beam_args)
     _check_warehouse(settings.warehouse)
-    print(f"Scoring {', '.join(args.input)} into {settings.warehouse} ...", file=sys.stderr)
+    print(printable(f"Scoring {', '.join(args.input)} into {settings.warehouse} ..."), file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
               "it is read once", file=sys.stderr)
@@ -166,36 +170,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def cmd_run_kafka(args: argparse.Namespace) -> int:
-    beam_args = args.beam_args
-
-    from pipelines.kafka_runs import KafkaSourceSettings, commit_bounded_run, plan_read
-    from pipelines.runners import runner_services
-    from pipelines.scoring import run_scoring
+def kafka_run_config(args: argparse.Namespace):
+    """(KafkaSourceSettings, RunSettings) of a Kafka run, from its parsed command line; no I/O (the
+    preflight and the plan are cmd_run_kafka's), so a test can check what a command line sets."""
+    from pipelines.kafka_runs import KafkaSourceSettings
     from pipelines.settings import parse_duration
-    from transforms.decode import ReadEventsFromKafka
+    from schemas import wire
     from transforms.events import to_millis
-    from transforms.kafka_preflight import KafkaNotAnswering, check_connection
-    from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line
 
     if args.streaming == bool(args.until_end or args.stop_at):
         raise ValueError("choose one: --streaming, or a bounded read with --until-end / --stop-at")
-    security = kafka_security(args)
-    kafka_timeout_s = parse_duration(args.kafka_timeout)
-    asked = time.monotonic()
-    try:  # a wrong password or certificate: one line, at once
-        check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, kafka_timeout_s))
-    except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
-        kafka_timeout_s = max(1.0, kafka_timeout_s - (time.monotonic() - asked))
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
-        accepted_schema_ids=frozenset(args.schema_id or [1]),
+        accepted_schema_ids=frozenset(args.schema_id) if args.schema_id else wire.known_schema_ids(),
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
-        timeout_s=kafka_timeout_s,
-        security=security,
+        timeout_s=parse_duration(args.kafka_timeout),
+        security=kafka_security(args),
     )
-    settings = _settings(args, streaming=args.streaming)
+    return source, _settings(args, streaming=args.streaming)
+
+
+def cmd_run_kafka(args: argparse.Namespace) -> int:
+    beam_args = args.beam_args
+    import dataclasses as dc
+
+    from pipelines.kafka_runs import commit_bounded_run, plan_read
+    from pipelines.runners import runner_services
+    from pipelines.scoring import run_scoring
+    from transforms.decode import ReadEventsFromKafka
+    from transforms.kafka_preflight import KafkaNotAnswering, check_connection
+    from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line
+
+    source, settings = kafka_run_config(args)
+    security = source.security
+    asked = time.monotonic()
+    try:  # a wrong password or certificate: one line, at once
+        check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, source.timeout_s))
+    except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
+        source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
     _check_warehouse(settings.warehouse)
     try:
         plan = plan_read(source)
@@ -234,19 +247,26 @@ def _require_inputs(patterns: list[str]) -> None:
     from apache_beam.io.filesystems import FileSystems
 
     for pattern in patterns:
+        if "://" not in pattern and os.path.isdir(pattern):  # Beam would fail on it mid-run
+            raise IsADirectoryError(f"--input {printable(pattern)} is a folder: name its files, "
+                                    f"e.g. --input '{printable(os.path.join(pattern, '*.avro'))}'")
         if not FileSystems.match([pattern])[0].metadata_list:
             raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
 
 
 def _check_warehouse(url: str) -> None:
-    """Open the warehouse for writing now (creating its tables), so a locked, read-only or
-    unreachable warehouse is reported before the pipeline runs, not after."""
+    """Open the warehouse for writing now, so a locked, read-only or unreachable warehouse is
+    reported before the pipeline runs, not after. A DuckDB file is also prepared now (a new one
+    gets its tables; one of another schema version stops the run naming `warehouse migrate`): it is
+    local and cheap. BigQuery's preparation issues DDL jobs, so it is left to run_scoring's launch,
+    once per run."""
     from warehouse import open_warehouse
 
     if not url.startswith("bigquery://"):
         from warehouse.duckdb_warehouse import DuckDBWarehouse
 
-        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()), lock_retry_s=PREFLIGHT_LOCK_WAIT_S)
+        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()),
+                        lock_retry_s=PREFLIGHT_LOCK_WAIT_S).prepare()
     else:
         open_warehouse(url)
 

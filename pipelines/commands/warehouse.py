@@ -12,7 +12,7 @@ from analysis.actors import ActorNames
 from pipelines.commands.names import (add_actors, load_names, resolve_person, unknown_person_hint,
                                      with_names)
 from pipelines.commands.options import add_warehouse, positive_float, positive_int
-from pipelines.commands.output import printable, write_rows
+from pipelines.commands.output import QUERY_FLOAT_DIGITS, printable, write_rows
 
 # Each query's own arguments; every one also takes --site. The ranked ones (and pair) take --as-of
 # and --half-life-days, and all ranked ones --top.
@@ -35,8 +35,9 @@ QUERY_HELP = {
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
-    warehouse_cmd = commands.add_parser("warehouse", help="create the warehouse's tables and views")
-    warehouse_cmd.add_argument("action", choices=("init",))
+    warehouse_cmd = commands.add_parser(
+        "warehouse", help="create the warehouse's tables and views (init), or bring one to this release's schema (migrate)")
+    warehouse_cmd.add_argument("action", choices=("init", "migrate"))
     add_warehouse(warehouse_cmd)
 
     query = commands.add_parser("query", help=f"ask the warehouse: {', '.join(QUERY_PARAMS)}")
@@ -125,17 +126,27 @@ def _warn_if_partial(warehouse_url: str) -> None:
     from pipelines.summary import newest_run_warning
 
     warning = newest_run_warning(warehouse_url)
-    if warning:
-        print(warning, file=sys.stderr)
+    if warning:  # it names the run's source: file names, as stored, may hold control characters
+        print(printable(warning), file=sys.stderr)
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
     import schemas
+    from schemas import versions
     from warehouse import open_warehouse
 
-    warehouse = open_warehouse(args.warehouse)  # creates what is missing: tables from schemas/, the rest from schemas/queries
+    warehouse = open_warehouse(args.warehouse)
+    if args.action == "migrate":
+        notes = warehouse.migrate()
+        print(f"{args.warehouse}: at schema version {versions.WAREHOUSE_SCHEMA_VERSION} ({versions.fingerprint()}); "
+              "views and table functions rebuilt")
+        for note in notes:
+            print(f"  note: {note}")
+        return 0
+    # Creates what is missing (tables from schemas/, the rest from schemas/queries); the views and
+    # table functions are replaced with the repository's SQL. An older warehouse: migrate first.
+    warehouse.prepare(update_definitions=True)
     if args.warehouse.startswith("bigquery://"):
-        warehouse.ensure(update_definitions=True)  # the view and table functions as the repository has them now
         queries = f"table functions {', '.join(schemas.ANALYST_QUERIES)} (or run `social-mentors query`)"
     else:
         queries = f"queries {', '.join(schemas.ANALYST_QUERIES)} (run with `social-mentors query`)"
@@ -151,8 +162,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     columns, rows = run_query(args.warehouse, args.query, {**vars(args), **people})
     if args.query == "pair" and args.format == "table":
         _write_pair(columns, rows, names)
-    else:
-        write_rows(*with_names(columns, rows, names), args.format)
+    else:  # computed values: floats rounded (pipelines/commands/output.py says why)
+        write_rows(*with_names(columns, rows, names), args.format, float_digits=QUERY_FLOAT_DIGITS)
     if not rows:
         hints = [unknown_person_hint(value, role, args.site, names) for role, value in people.items()]
         for hint in filter(None, hints):

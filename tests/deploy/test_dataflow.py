@@ -1,18 +1,85 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.cli import build_parser
+import pytest
+
+from pipelines import dataflow_main
+from pipelines.cli import parse
+from pipelines.commands.scoring import kafka_run_config
+from pipelines.scoring import pipeline_options
 
 ROOT = Path(__file__).resolve().parents[2]
+SPEC = json.loads((ROOT / "deploy" / "dataflow" / "metadata.json").read_text())
+# A value for every template parameter, as an operator would fill in the launch form.
+SAMPLE_VALUES = {
+    "source": "kafka",
+    "bootstrap_servers": "kafka-1.internal:9092,kafka-2.internal:9092",
+    "topic": "engagement-events-prod",
+    "group_id": "mentors-prod",
+    "warehouse": "bigquery://my-project/social_mentors",
+    "window": "6h",
+    "allowed_lateness": "3d",
+    "streaming": "true",
+}
+# What the Flex Template launcher adds after the parameters: Beam options of the Dataflow runner.
+LAUNCHER_BEAM_OPTIONS = [
+    "--runner=DataflowRunner", "--project=my-project", "--region=europe-west1",
+    "--job_name=social-mentors-20260301", "--temp_location=gs://bucket/tmp",
+    "--staging_location=gs://bucket/staging", "--setup_file=/template/setup.py",
+    "--template_location=gs://bucket/templates/social-mentors.json",
+]
 
 
-def test_the_flex_template_spec_parses_and_names_real_run_options():
-    spec = json.loads((ROOT / "deploy" / "dataflow" / "metadata.json").read_text())
-    run = build_parser()[0]._subparsers._group_actions[0].choices["run"]
-    options = {action.dest for action in run._actions}
-    assert spec["name"] and {p["name"] for p in spec["parameters"]} <= options
+def template_argv(values: dict[str, str]) -> list[str]:
+    """The argv the launcher passes to pipelines/dataflow_main.py: ``--name=value`` per parameter."""
+    return [f"--{p['name']}={values[p['name']]}" for p in SPEC["parameters"]] + LAUNCHER_BEAM_OPTIONS
+
+
+def test_every_template_parameter_has_a_sample_value_its_regexes_accept():
+    assert {p["name"] for p in SPEC["parameters"]} == set(SAMPLE_VALUES)
+    for parameter in SPEC["parameters"]:
+        for regex in parameter.get("regexes", []):
+            assert re.match(regex, SAMPLE_VALUES[parameter["name"]]), parameter["name"]
+
+
+def test_the_template_command_line_reaches_the_run_settings():
+    args = parse(dataflow_main.command_line(template_argv(SAMPLE_VALUES)))
+    source, settings = kafka_run_config(args)
+    assert args.source == "kafka"
+    assert source.bootstrap_servers == "kafka-1.internal:9092,kafka-2.internal:9092"
+    assert source.topic == "engagement-events-prod" and source.group_id == "mentors-prod"
+    assert settings.warehouse == "bigquery://my-project/social_mentors"
+    assert (settings.window_s, settings.allowed_lateness_s, settings.streaming) == (6 * 3600, 3 * 86400, True)
+    assert not settings.bulk_writes  # a stream inserts
+    # Only the launcher's options go to Beam, and Beam reads them (streaming included).
+    assert args.beam_args == LAUNCHER_BEAM_OPTIONS
+    options = pipeline_options(args.beam_args, settings.streaming).get_all_options()
+    assert (options["runner"], options["project"], options["region"], options["streaming"]) == (
+        "DataflowRunner", "my-project", "europe-west1", True)
+
+
+def test_a_bounded_template_launch_reads_streaming_false():
+    values = dict(SAMPLE_VALUES, streaming="false")
+    args = parse(dataflow_main.command_line(template_argv(values) + ["--until_end=true"]))
+    source, settings = kafka_run_config(args)
+    assert (settings.streaming, source.until_end, settings.bulk_writes) == (False, True, True)
+
+
+def test_a_boolean_parameter_with_another_value_is_refused(capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse(dataflow_main.command_line(template_argv(dict(SAMPLE_VALUES, streaming="maybe"))))
+    assert exited.value.code == 2 and "--streaming takes true or false" in capsys.readouterr().err
+
+
+def test_the_launcher_s_python_file_refuses_a_misspelled_parameter_before_connecting_anywhere():
+    argv = template_argv(SAMPLE_VALUES) + ["--group_idd=typo"]
+    result = subprocess.run([sys.executable, str(ROOT / "pipelines" / "dataflow_main.py"), *argv],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "unknown option --group_idd" in result.stderr and "did you mean --group-id" in result.stderr
 
 
 def test_the_package_builds_into_a_wheel_that_installs_and_imports_in_a_fresh_venv(tmp_path):

@@ -31,7 +31,7 @@ def test_the_count_an_import_reports_is_what_lands_in_the_file_and_what_the_pipe
 
 
 def test_pseudonymization_is_keyed_stable_and_hides_raw_ids(tmp_path):
-    k1, k2 = b"1" * 16, b"2" * 16
+    k1, k2 = b"first-key-16byte", b"other-key-16byte"
     run_import(sample(), f"jsonl:{tmp_path / 'a.jsonl'}", pseudonymize_key=k1, progress=None)
     run_import(sample(), f"jsonl:{tmp_path / 'b.jsonl'}", pseudonymize_key=k1, progress=None)
     run_import(sample(), f"jsonl:{tmp_path / 'c.jsonl'}", pseudonymize_key=k2, progress=None)

@@ -8,7 +8,7 @@ import pytest
 from importers.pseudonymize import MIN_KEY_BYTES, Pseudonymizer, load_key
 from pipelines.cli import main
 
-KEY = "k" * 24
+KEY = "a-test-key-of-24-bytes!"
 
 MBOX = b"""From alice at example.org  Mon Jan  5 10:00:00 2015
 From: alice at example.org (Alice Liddell)
@@ -109,6 +109,7 @@ def test_the_same_key_gives_the_same_output_from_an_environment_variable_or_a_fi
     (["--pseudonymize-key-env", "SM_UNSET_KEY"], "SM_UNSET_KEY is not set"),
     (["--pseudonymize-key-env", "SM_EMPTY_KEY"], "SM_EMPTY_KEY is empty"),
     (["--pseudonymize-key-env", "SM_SHORT_KEY"], f"at least {MIN_KEY_BYTES} bytes"),
+    (["--pseudonymize-key-env", "SM_BLANK_KEY"], "one byte repeated"),  # 16 spaces passed as a key
     (["--pseudonymize-key-file", "/nonexistent/key"], "/nonexistent/key"),
     (["--pseudonymize", ""], "--pseudonymize-key-env"),        # `--pseudonymize $KEY` with KEY unset
     (["--pseudonymize", KEY], "--pseudonymize-key-env"),       # a key on the command line shows in ps
@@ -118,6 +119,7 @@ def test_a_missing_empty_or_short_key_is_an_error_and_nothing_is_written(key_arg
     monkeypatch.delenv("SM_UNSET_KEY", raising=False)
     monkeypatch.setenv("SM_EMPTY_KEY", "")
     monkeypatch.setenv("SM_SHORT_KEY", "short")
+    monkeypatch.setenv("SM_BLANK_KEY", " " * MIN_KEY_BYTES)
     assert _import("mbox", archives["mbox"], tmp_path / "out.jsonl", *key_args) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

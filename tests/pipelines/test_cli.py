@@ -157,7 +157,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from helpers import E, score_row
+from helpers import E, record, score_row
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -408,3 +408,25 @@ def test_a_traceback_printed_by_beams_worker_stays_off_the_console_and_other_tex
     print('Traceback (most recent call last):\n  File "/x/pipelines/cli.py", line 1\nValueError: ours', file=quiet)
     assert console.getvalue() == ('Run summary\nTraceback (most recent call last):\n  File "/x/pipelines/cli.py", '
                                   'line 1\nValueError: ours\n')
+
+
+def test_a_folder_input_or_an_unknown_runner_is_one_line_before_the_run(tmp_path, capsys):
+    # both failed mid-run: the run was recorded FAILED, with Beam's error in the accounting line, exit 1
+    folder = tmp_path / "events"
+    folder.mkdir()
+    warehouse = str(tmp_path / "w.duckdb")
+    assert main(["run", "--input", str(folder), "--warehouse", warehouse]) == 2
+    assert "is a folder: name its files" in one_line_error(capsys.readouterr().err)
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps(record()) + "\n")
+    assert main(["run", "--input", str(events), "--warehouse", warehouse, "--runner", "NoSuchRunner"]) == 2
+    assert "Unexpected pipeline runner: NoSuchRunner" in one_line_error(capsys.readouterr().err)
+    assert not Path(warehouse).exists()  # nothing was recorded
+
+
+def test_a_file_name_with_control_characters_is_shown_escaped(tmp_path):
+    name = tmp_path / "evil\x1b]0;TITLE\x07.jsonl"
+    name.write_text("")
+    code, out, err = cli("run", "--input", str(name), "--warehouse", str(tmp_path / "w.duckdb"))
+    assert "\x1b" not in out + err and "\x07" not in out + err, err
+    assert "evil\\x1b]0;TITLE\\x07.jsonl" in err

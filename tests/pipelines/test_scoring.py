@@ -26,7 +26,7 @@ def runs_of(warehouse_url):
 
 
 def dead_letters_of_run(warehouse_url, run_started_at):
-    columns, rows = open_warehouse(warehouse_url).export("dead_letters")
+    columns, rows = open_warehouse(warehouse_url).export("dead_letters", all_rows=True)
     runs = [row[columns.index("run_started_at")] for row in rows]
     return sum(1 for run in runs if utc_millis(run) == run_started_at)
 
@@ -139,7 +139,9 @@ def _unwritable_dead_letters(path):
     import schemas
 
     ddl = schemas.duckdb_ddl("dead_letters").replace("PRIMARY KEY", "CHECK (length(origin) < 0),\n  PRIMARY KEY")
+    open_warehouse(path)  # a warehouse of this release, then its dead_letters table replaced
     with duckdb.connect(path) as connection:
+        connection.execute("DROP TABLE dead_letters")
         connection.execute(ddl)
 
 

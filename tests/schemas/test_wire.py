@@ -32,3 +32,52 @@ def test_truncated_and_padded_avro_are_rejected():
     for bad in (good[:-3], good + b"\x00\x01"):
         with pytest.raises(wire.WireFormatError):
             wire.decode(bad)
+
+
+# Schema evolution: every version this release knows decodes into the current schema's shape.
+
+V1_RECORD = {k: v for k, v in record().items()}  # the fields of version 1: no url
+
+
+def _v1():
+    return wire.schema_versions()[1]
+
+
+def test_the_current_schema_is_a_newer_version_that_only_adds_fields_with_defaults():
+    import schemas
+
+    current = schemas.avro_schema("engagement_event")
+    assert wire.CURRENT_SCHEMA_ID == current["x-schema-version"] == max(wire.schema_versions()) >= 2
+    old_fields = {f["name"] for f in _v1()["fields"]}
+    added = [f for f in current["fields"] if f["name"] not in old_fields]
+    assert added and all("default" in f for f in added)
+
+
+@pytest.mark.parametrize("fmt", wire.WIRE_FORMATS)
+def test_a_message_written_with_version_1_decodes_with_the_current_schema(fmt):
+    payload = wire.encode(V1_RECORD, fmt, schema_id=1, schema=_v1())
+    decoded = wire.decode(payload)
+    assert decoded["url"] is None
+    assert event_from_record(decoded, "x") == event_from_record(V1_RECORD, "x")
+
+
+def test_a_current_message_keeps_its_new_field():
+    payload = wire.encode(dict(V1_RECORD, url="https://example.org/c1"), wire.CONFLUENT)
+    assert payload[1:5] == wire.CURRENT_SCHEMA_ID.to_bytes(4, "big")
+    assert wire.decode(payload)["url"] == "https://example.org/c1"
+
+
+def test_a_newer_unknown_schema_id_is_refused_with_that_reason():
+    newer = wire.CURRENT_SCHEMA_ID + 1
+    with pytest.raises(wire.WireFormatError) as caught:
+        wire.decode(wire.encode(V1_RECORD, wire.CONFLUENT, schema_id=newer))
+    assert caught.value.kind == "UNKNOWN_SCHEMA_ID" and f"schema id {newer}" in str(caught.value)
+    assert "newer than this release" in str(caught.value)
+
+
+def test_a_registry_assigned_id_given_with_schema_id_decodes_either_version():
+    for schema, fields in ((_v1(), V1_RECORD), (None, dict(V1_RECORD, url="u"))):
+        payload = wire.encode(fields, wire.CONFLUENT, schema_id=42, schema=schema)
+        assert wire.decode(payload, frozenset({42}))["event_id"] == "e1"
+        with pytest.raises(wire.WireFormatError):
+            wire.decode(payload)  # 42 is not accepted unless named

@@ -27,6 +27,27 @@ def test_a_pattern_that_matches_nothing_says_so(tmp_path):
             p | ReadEventFiles([str(tmp_path / "missing-*.avro")])
 
 
+def test_an_avro_file_written_with_schema_version_1_decodes_with_the_current_schema(tmp_path):
+    from schemas import wire
+    from transforms.decode import iter_event_file
+
+    path = tmp_path / "old.avro"
+    with open(path, "wb") as out:
+        fastavro.writer(out, wire.schema_versions()[1], [record(), record(event_id="e2", item_id="c2")])
+    with open(path, "rb") as stream:
+        items = list(iter_event_file(str(path), stream))
+    assert [type(i).__name__ for i in items] == ["Event", "Event"] and items[1].event_id == "e2"
+
+
+def test_a_kafka_message_with_a_newer_schema_id_is_a_dead_letter_with_that_reason():
+    from schemas import wire
+    from transforms.decode import decode_kafka_record
+    from transforms.kafka_source import KafkaRecord
+
+    message = KafkaRecord("t", 0, 7, None, wire.encode(record(), wire.CONFLUENT, schema_id=wire.CURRENT_SCHEMA_ID + 1), T0)
+    dead = decode_kafka_record(message)
+    assert dead.error_kind == "UNKNOWN_SCHEMA_ID" and dead.origin == "kafka:t/0@7" and "newer" in dead.message
+
 
 def test_a_file_named_twice_is_read_once(tmp_path):
     # Issue 9, item 8: `--input f --input f` counted 10 dead letters while the table held 5.

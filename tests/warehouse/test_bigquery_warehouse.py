@@ -1,5 +1,6 @@
 """The BigQuery warehouse through the google-cloud-bigquery client, against a local emulator."""
 import datetime as dt
+import re
 
 import pytest
 
@@ -9,6 +10,7 @@ from pipelines.scoring import run_scoring
 from pipelines.settings import RunSettings
 from producers.event_files import write_events
 from producers.synthetic import CommunitySpec, generate_community, write_community
+import schemas
 from schemas import ANALYST_QUERIES, bigquery_fields
 from transforms.decode import ReadEventFiles
 from warehouse import open_warehouse
@@ -74,17 +76,17 @@ def test_the_latest_view_keeps_one_row_per_pair_and_window_through_panes_and_ret
     warehouse.write_scores([row("a", "r", E, 0.2, pane=1), row("a", "r", E, 0.3, pane=2, timing="LATE")])
     columns, rows = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("mentor_score")]) for r in rows] == [("LATE", 0.3)]
-    assert warehouse.count("pair_scores") == 3  # panes are appended, never updated in place
+    assert warehouse.count("pair_scores", all_rows=True) == 3  # panes are appended, never updated in place
 
 
 def test_a_retried_insert_adds_no_row_and_a_retried_older_pane_does_not_win(bigquery_url):
     warehouse = open_warehouse(bigquery_url)
     warehouse.write_scores([row("a", "r", E, 0.2, pane=1), row("a", "r", E, 0.3, pane=2, timing="LATE")])
     warehouse.write_scores([row("a", "r", E, 0.2, pane=1)])  # the same row again: the same insert id
-    assert warehouse.count("pair_scores") == 2  # BigQuery dropped it by its insert id
+    assert warehouse.count("pair_scores", all_rows=True) == 2  # BigQuery dropped it by its insert id
     # BigQuery's dedupe is best effort (about a minute): a copy it misses is a second row ...
     warehouse._insert("pair_scores", [row("a", "r", E, 0.2, pane=1)], ["a-retry-after-the-dedupe-window"])
-    assert warehouse.count("pair_scores") == 3
+    assert warehouse.count("pair_scores", all_rows=True) == 3
     columns, rows = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [r[columns.index("mentor_score")] for r in rows] == [0.3]  # ... that the view passes over
 
@@ -182,7 +184,7 @@ def test_runs_create_missing_definitions_and_init_brings_them_up_to_date(bigquer
     routine = f"{warehouse.project}.{warehouse.dataset}.pair"
     warehouse.client.query(f"CREATE OR REPLACE TABLE FUNCTION `{routine}`(arg_author STRING, arg_reader STRING, "
                            "arg_site STRING) AS (SELECT 'stale' AS site)").result()
-    open_warehouse(bigquery_url)  # what every worker of a run does: the existing function is left alone
+    open_warehouse(bigquery_url).prepare()  # what a run does at launch: the existing function is left alone
     stale = f"SELECT site FROM `{routine}`('a', 'r', NULL)"
     assert [r[0] for r in warehouse.client.query(stale).result()] == ["stale"]
     assert main(["warehouse", "init", "--warehouse", bigquery_url]) == 0
@@ -196,12 +198,12 @@ def test_bulk_writes_load_rows_and_a_load_that_bigquery_rejects_names_the_bad_ro
     assert warehouse.write_scores([dict(r) for r in DATASET_ROWS], bulk=True) == ([], 0)
     jobs = [job for job in warehouse.client.list_jobs() if job.job_type == "load"]
     assert jobs and all(job.state == "DONE" and job.error_result is None for job in jobs)
-    assert warehouse.count("pair_scores") == len(DATASET_ROWS)
+    assert warehouse.count("pair_scores", all_rows=True) == len(DATASET_ROWS)
     bad = row("a", "r-bad", E, 0.2)
     bad["reader_comments"] = "many"
     refused = warehouse.write_scores([row("a", "r-ok", E, 0.1), bad], bulk=True).refused
     assert [r.row["reader_id"] for r in refused] == ["r-bad"]  # found by the streaming fallback
-    assert warehouse.count("pair_scores") == len(DATASET_ROWS) + 1
+    assert warehouse.count("pair_scores", all_rows=True) == len(DATASET_ROWS) + 1
 
 
 def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquery_url):
@@ -236,7 +238,7 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
         build_scoring_pipeline(p | stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
 
     warehouse = open_warehouse(bigquery_url)
-    columns, rows = warehouse.export("pair_scores")
+    columns, rows = warehouse.export("pair_scores", all_rows=True)
     panes = sorted((r[columns.index("pane_index")], r[columns.index("pane_timing")], r[columns.index("reader_comments")])
                    for r in rows if r[columns.index("author_id")] == "a")
     # both panes appended (then, when the lateness ends, the final pane: the same counts, LATE)
@@ -244,6 +246,57 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
     columns, latest = warehouse.query("history", {"author": "a", "reader": "r", "site": None})
     assert [(r[columns.index("pane_timing")], r[columns.index("reader_comments")]) for r in latest
             if r[columns.index("author_id")] == "a"] == [("LATE", 2)]  # history lists both directions
+
+
+@pytest.fixture
+def requests_made(monkeypatch):
+    """Every request the google-cloud clients send, as (method, path): a spy on the real connection."""
+    from google.cloud._http import JSONConnection
+
+    made = []
+    real = JSONConnection.api_request
+
+    def counted(self, method, path, *args, **kwargs):
+        made.append((method, path))
+        return real(self, method, path, *args, **kwargs)
+
+    monkeypatch.setattr(JSONConnection, "api_request", counted)
+    return made
+
+
+def _ddl_jobs(warehouse) -> list:
+    """The DDL statements run on this test's dataset (the emulator lists every dataset's jobs)."""
+    return [job for job in warehouse.client.list_jobs()
+            if job.job_type == "query" and warehouse.dataset in job.query
+            and re.sub(r"/\*.*?\*/", "", job.query, flags=re.S).lstrip().upper().startswith(("CREATE", "ALTER", "DROP"))]
+
+
+def test_a_worker_s_open_sends_no_request_and_writes_and_queries_issue_no_ddl(bigquery_url, requests_made):
+    from transforms.sink import WriteBatchFn
+
+    ddl_before = len(_ddl_jobs(open_warehouse(bigquery_url)))
+    requests_made.clear()
+    warehouse = open_warehouse(bigquery_url)
+    WriteBatchFn(bigquery_url, "pair_scores").setup()  # what every worker's DoFn does
+    assert requests_made == []
+    warehouse.write_scores([dict(r) for r in DATASET_ROWS])
+    assert [m for m, p in requests_made] == ["POST"] and requests_made[0][1].endswith("/insertAll")
+    warehouse.query("pair", {"author": "a1", "reader": "r", "site": None})
+    assert not any(p.endswith(("/datasets", "/tables", "/routines")) for _, p in requests_made)
+    assert len(_ddl_jobs(warehouse)) == ddl_before
+
+
+def test_a_run_prepares_the_warehouse_once_at_launch(empty_bigquery_url, tmp_path):
+    community = generate_community(SMALL)
+    events = tmp_path / "events.avro"
+    write_community(community, events, tmp_path / "truth.jsonl")
+    run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=empty_bigquery_url, bigquery_write="streaming"))
+    warehouse = open_warehouse(empty_bigquery_url)
+    # Created once: one statement per view and table function, whatever the number of workers.
+    assert len(_ddl_jobs(warehouse)) == len(schemas.DEFINITIONS)
+    run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=empty_bigquery_url, bigquery_write="streaming"))
+    # A second run finds everything in place; it creates only what is missing (IF NOT EXISTS).
+    assert len(_ddl_jobs(warehouse)) == 2 * len(schemas.DEFINITIONS)
 
 
 def test_the_latest_view_keeps_the_row_of_the_most_data_across_runs(bigquery_url):
@@ -308,7 +361,7 @@ def test_runs_are_appended_and_the_newest_status_tells_whether_the_newest_run_fi
     warehouse = open_warehouse(bigquery_url)
     warehouse.record_run({"run_started_at": T0, "status": "RUNNING", "source": "files: a", "recorded_at": T0})
     warehouse.record_run({"run_started_at": T0, "status": "FINISHED", "source": "files: a", "recorded_at": T0 + 9})
-    assert newest_run_warning(bigquery_url) is None and warehouse.count("runs") == 2
+    assert newest_run_warning(bigquery_url) is None and warehouse.count("runs", all_rows=True) == 2  # appended; runs_latest shows 1
     warehouse.record_run({"run_started_at": T0 + 60_000, "status": "RUNNING", "source": "files: b", "recorded_at": T0})
     warning = newest_run_warning(bigquery_url)
     assert "the newest run 2026-03-02T00:01:00.000Z (files: b) did not finish (status RUNNING" in warning

@@ -1,0 +1,30 @@
+"""How commands print rows: exports must give back exactly what the warehouse stores."""
+import csv
+import datetime as dt
+import io
+import json
+
+from helpers import E, score_row
+from pipelines.cli import main
+from pipelines.commands.output import write_rows
+from warehouse import open_warehouse
+
+PRECISE = 0.12345678901234567  # needs 17 significant digits
+
+
+def test_jsonl_and_csv_write_floats_at_full_precision():
+    for fmt in ("jsonl", "csv"):
+        out = io.StringIO()
+        write_rows(["score", "at"], [(PRECISE, dt.datetime(2026, 3, 2))], fmt, out)
+        text = out.getvalue()
+        value = json.loads(text)["score"] if fmt == "jsonl" else float(list(csv.DictReader(io.StringIO(text)))[0]["score"])
+        assert value == PRECISE, (fmt, text)
+
+
+def test_an_exported_score_equals_the_stored_one(warehouse_path, capsys):
+    row = score_row("a", "r", E, PRECISE)
+    row["reply_latency_p50_s"] = 1234.5678901234567
+    open_warehouse(warehouse_path).write_scores([row])
+    assert main(["export", "pair_scores", "--warehouse", warehouse_path]) == 0
+    (exported,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert exported["mentor_score"] == PRECISE and exported["reply_latency_p50_s"] == 1234.5678901234567
