@@ -72,15 +72,26 @@ def import_disqus(paths: Iterable[Path], site: Optional[str] = None) -> Iterator
         threads: dict[str, Entry] = {}
         posts: dict[str, Entry] = {}
         forum = None
+        seen: set[tuple[str, str]] = set()  # (kind, dsq:id): the first entry of an id wins
         for entry in _entries(path):
             forum = forum or entry.forum
-            if entry.dsq_id and entry.actor and entry.created and entry.flag is None:
+            if not entry.dsq_id or (entry.kind, entry.dsq_id) in seen:
+                continue
+            seen.add((entry.kind, entry.dsq_id))
+            if entry.actor and entry.created and entry.flag is None:
                 (threads if entry.kind == "thread" else posts)[entry.dsq_id] = entry
+        seen.clear()
         for entry in _entries(path):
-            yield from _emit(entry, threads, posts, site or forum or path.stem)
+            yield from _emit(entry, threads, posts, site or forum or path.stem, seen)
 
 
-def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site: str) -> Iterator[Item]:
+def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site: str,
+          seen: set[tuple[str, str]]) -> Iterator[Item]:
+    if entry.dsq_id and (entry.kind, entry.dsq_id) in seen:  # a later entry never takes over an id
+        yield Skipped("duplicate_id", entry.origin)
+        return
+    if entry.dsq_id:
+        seen.add((entry.kind, entry.dsq_id))
     problem = first_problem(entry.origin, [
         (entry.flag is None, entry.flag or ""),
         (bool(entry.dsq_id), "malformed_row"),

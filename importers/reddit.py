@@ -104,24 +104,43 @@ def _bare(fullname: Optional[str]) -> str:
     return (fullname or "").split("_", 1)[-1]
 
 
+def _claims(record: Any, seen: set[str]) -> bool:
+    """Whether ``record`` is the first with its ids (its fullname and its id); marks them as seen."""
+    if not isinstance(record, dict) or not record.get("id"):
+        return False
+    ids = {_bare(record.get("name")) or str(record["id"]), str(record["id"])}
+    if ids & seen:
+        return False
+    seen |= ids
+    return True
+
+
 def import_reddit(paths: Iterable[Path], site: Optional[str] = None,
                   max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+    """Events of the dumps; the first record of an id is kept, a later one is a counted skip
+    (duplicate_id) that never changes whom a reply to that id answers."""
     files = [Path(p) for p in paths]
     index: dict[str, tuple[Optional[str], dt.datetime]] = {}  # id -> (author or None if deleted, time)
+    seen: set[str] = set()
     for _, record in (r for path in files for r in _records(path, max_line_bytes)):
-        if isinstance(record, dict) and record.get("id") and _created(record):
+        if _claims(record, seen) and _created(record):
             author = None if record.get("author") in DELETED else record["author"]
             index[_bare(record.get("name")) or str(record["id"])] = (author, _created(record))
+    seen.clear()
     for origin, record in (r for path in files for r in _records(path, max_line_bytes)):
-        yield from _emit(origin, record, index, site)
+        yield from _emit(origin, record, index, site, seen)
 
 
-def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Optional[str]) -> Iterator[Item]:
+def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Optional[str],
+          seen: set[str]) -> Iterator[Item]:
     if record is TOO_LONG:
         yield Skipped(TOO_LONG, origin)
         return
     if record is None or not record.get("id"):
         yield Skipped("malformed_row", origin)
+        return
+    if not _claims(record, seen):
+        yield Skipped("duplicate_id", origin)
         return
     if record.get("author") in DELETED:
         yield Skipped("deleted_author", origin)

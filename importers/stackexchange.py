@@ -11,13 +11,16 @@ each row is cleared once read, so memory grows with the number of posts in the i
 size of the files. A row is read in bounded memory (:mod:`importers.xmlbounded`): one longer than
 ``max_row_bytes`` (``import --max-line-bytes``, default 1 MiB) is never held whole and is a counted
 skip, row_too_large. Rows without a user (deleted accounts) are counted and skipped, and so are
-responses whose parent is missing or has no user, and other post types (wikis, ...).
+responses whose parent is missing or has no user, and other post types (wikis, ...). The first row
+of an Id is kept: a later row with the same Id is a counted skip, duplicate_id, and never changes the
+index, so it cannot take over the replies to the first.
 :func:`stackexchange_actors` reads Users.xml: each user's reputation, the outside signal that
 `social-mentors evaluate --actors` checks the mentor side against.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Optional
 
@@ -58,6 +61,19 @@ def _time(text: Optional[str]) -> Optional[dt.datetime]:
         return None
 
 
+_USER_ID = re.compile(r"-?[0-9]+", re.ASCII)  # -1 is the Community user
+_INVALID = "\0invalid"  # a user id that is not an integer: the row is malformed
+
+
+def _user(text: Optional[str]) -> Optional[str]:
+    """A row's user id: None when absent or blank (a deleted account), ``_INVALID`` when it is not a
+    whole number (``26.5``, ``x``), else the digits as written."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    return text if _USER_ID.fullmatch(text) else _INVALID
+
+
 def _too_large(row: dict[str, str], origin: str) -> Optional[Skipped]:
     if TOO_LARGE in row:
         return Skipped("row_too_large", f"{origin} ({int(row[TOO_LARGE]):,} bytes)")
@@ -74,6 +90,7 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     if not posts_path.exists():
         raise FileNotFoundError(f"no Posts.xml in {folder}: point at the folder of one site's dump")
     index: dict[str, IndexedPost] = {}
+    seen: set[str] = set()  # every post id read: the first row of an id wins, a later one is a duplicate_id
     pending: list[tuple[int, dict[str, str]]] = []  # answers seen before their question
     for number, row in _rows(posts_path, max_row_bytes):
         origin = f"Posts.xml:row {number}"
@@ -86,6 +103,10 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if not post_id or created is None:
             yield Skipped("malformed_row", origin)
             continue
+        if post_id in seen:  # never re-assign the post, nor the replies to it, to a later row's owner
+            yield Skipped("duplicate_id", origin)
+            continue
+        seen.add(post_id)
         if post_type not in (QUESTION, ANSWER):
             yield Skipped(f"post_type_{post_type}", origin)
             continue
@@ -93,7 +114,10 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if question_id == post_id and post_type == ANSWER:  # an answer to itself: no thread to join
             yield Skipped("malformed_row", origin)
             continue
-        owner = row.get("OwnerUserId")
+        owner = _user(row.get("OwnerUserId"))
+        if owner is _INVALID:
+            yield Skipped("malformed_row", origin)
+            continue
         index[post_id] = IndexedPost(post_type, question_id, owner, created)
         if owner is None:
             yield Skipped("deleted_user", origin)
@@ -107,11 +131,12 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     for number, row in pending:  # answers that came before their question, once all are indexed
         origin = f"Posts.xml:row {number}"
         question = index.get(row.get("ParentId", ""))
-        yield from _response(site, "COMMENT", f"p{row['Id']}", row["OwnerUserId"], _time(row["CreationDate"]),
+        yield from _response(site, "COMMENT", f"p{row['Id']}", _user(row["OwnerUserId"]), _time(row["CreationDate"]),
                              question, row.get("ParentId"), origin)
     comments_path = folder / "Comments.xml"
     if not comments_path.exists():
         return
+    seen.clear()
     for number, row in _rows(comments_path, max_row_bytes):
         origin = f"Comments.xml:row {number}"
         too_large = _too_large(row, origin)
@@ -122,12 +147,20 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if not row.get("Id") or not row.get("PostId") or created is None:
             yield Skipped("malformed_row", origin)
             continue
-        if row.get("UserId") is None:
+        if row["Id"] in seen:
+            yield Skipped("duplicate_id", origin)
+            continue
+        seen.add(row["Id"])
+        user = _user(row.get("UserId"))
+        if user is _INVALID:
+            yield Skipped("malformed_row", origin)
+            continue
+        if user is None:
             yield Skipped("deleted_user", origin)
             continue
         parent = index.get(row["PostId"])
         kind = "REPLY" if parent is not None and parent.post_type == ANSWER else "COMMENT"
-        yield from _response(site, kind, f"c{row['Id']}", row["UserId"], created, parent, row["PostId"], origin)
+        yield from _response(site, kind, f"c{row['Id']}", user, created, parent, row["PostId"], origin)
 
 
 def _response(site: str, kind: str, item_id: str, actor: str, created: dt.datetime,

@@ -77,11 +77,16 @@ def _item(item: ElementTree.Element, site: str, logins: dict[str, str], origin: 
         yield event("POST", site, thread, thread, author, posted)
     known: dict[str, tuple[str, dt.datetime]] = {}  # comment id -> (actor, time), for replies
     pending = []
+    claimed: set[str] = set()  # comment ids read in this item
     for number, comment in enumerate(comments, start=1):
         where = f"{origin} comment {number}"
         comment_id = text(comment, "comment_id")
         created = _gmt(text(comment, "comment_date_gmt"))
         kind_of = text(comment, "comment_type") or "comment"
+        if comment_id and comment_id in claimed:  # the first comment of an id keeps it, and the replies to it
+            yield Skipped("duplicate_id", where)
+            continue
+        claimed.add(comment_id or "")
         if kind_of in ("pingback", "trackback"):
             yield Skipped(kind_of, where)
             continue

@@ -17,8 +17,14 @@ so one grouping by (site, thread_id) finds every parent and grandparent. Events 
 * ``author_replies``: author-reply Contributions (credits, not records), timestamped at the answered
   comment's created_at;
 * ``skipped``: (reason, Event) for POSTs and self-responses: counted, not scored;
-* ``dead_letters``: PARENT_UNRESOLVED responses whose parent author could not be found, with the
+* ``dead_letters``: PARENT_UNRESOLVED responses whose parent author could not be found, and
+  DUPLICATE_ITEM events that claim an item_id another event_id already holds in the thread, with the
   record as JSON.
+
+An item_id belongs to one event: the first delivered, by the rule DedupeEvents keeps the first copy
+of an event_id by (origin order in batch, arrival order in streaming). Another event_id with the same
+item_id in the same thread is a DUPLICATE_ITEM dead letter, never scored and never anyone's parent,
+so a record that reuses a genuine item_id can neither be counted twice nor take over the replies to it.
 
 Batch groups each thread and resolves it whole, so arrival order never matters. Streaming keeps each
 thread in state: a response whose parent author is not known waits until its created_at plus the
@@ -39,8 +45,8 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms.batching import GroupInShards, grouped_by_key
-from transforms.dedupe import event_json
-from transforms.events import PARENT_UNRESOLVED, POST, DeadLetter, Event
+from transforms.dedupe import event_json, origin_order
+from transforms.events import DUPLICATE_ITEM, PARENT_UNRESOLVED, POST, DeadLetter, Event
 
 SKIPPED = "skipped"
 AUTHOR_REPLIES = "author_replies"
@@ -75,12 +81,17 @@ class ThreadLedger:
 
     def index(self, event: Event) -> bool:
         """Record the event; False when another event already holds its item_id (the first wins)."""
-        if event.parent_id is not None:
-            self.children.setdefault(event.parent_id, []).append(event)
         if event.item_id in self.items:
             return False
+        if event.parent_id is not None:
+            self.children.setdefault(event.parent_id, []).append(event)
         self.items[event.item_id] = event
         return True
+
+    def holder_other_than(self, event: Event) -> Optional[Event]:
+        """The event that already holds ``event``'s item_id under another event_id, if any."""
+        held = self.items.get(event.item_id)
+        return held if held is not None and held.event_id != event.event_id else None
 
     def parent_actor(self, response: Event) -> Optional[str]:
         """Whom the response answers: what the producer sent wins, else the parent's own author."""
@@ -126,7 +137,11 @@ class ThreadLedger:
 
     def add(self, event: Event) -> list[tuple[str, Any]]:
         """Streaming: index one new event; what it resolves: (READER_COMMENT | SKIPPED | AUTHOR_REPLIES,
-        value) pairs, for the event itself and for what was waiting on it."""
+        value) pairs, for the event itself and for what was waiting on it; an event whose item_id another
+        event_id holds is only a (DEAD_LETTERS, DUPLICATE_ITEM dead letter) and is not indexed."""
+        held = self.holder_other_than(event)
+        if held is not None:
+            return [(DEAD_LETTERS, duplicate_item_dead_letter(held, event))]
         new_item = self.index(event)
         outcomes = []
         outcome = self.classify(event)
@@ -176,6 +191,23 @@ def unresolved_dead_letter(event: Event) -> DeadLetter:
     )
 
 
+def duplicate_item_dead_letter(held: Event, event: Event) -> DeadLetter:
+    return DeadLetter(
+        event.origin, DUPLICATE_ITEM,
+        f"item_id {event.item_id!r} in thread {event.thread_id!r} on site {event.site!r} is already held by "
+        f"event {held.event_id!r} (first delivered at {held.origin}); this event reuses it and is not scored",
+        event.event_id, event_json(event),
+    )
+
+
+def item_holders(events: Iterable[Event]) -> dict[str, Event]:
+    """Batch: each item_id's holder, the event first delivered (by origin, as DedupeEvents orders copies)."""
+    holders: dict[str, Event] = {}
+    for event in sorted(events, key=lambda e: (origin_order(e.origin), e.event_id)):
+        holders.setdefault(event.item_id, event)
+    return holders
+
+
 def thread_key(event: Event) -> str:
     # A flat string key (deterministic to encode, which stateful processing requires), length-prefixed
     # so that no site and thread pair can spell another's key.
@@ -189,12 +221,16 @@ class _CountedOutputs:
         self.reader_comments = Metrics.counter("resolve", "reader_comments")
         self.author_replies = Metrics.counter("resolve", "author_replies")
         self.unresolved = Metrics.counter("resolve", "parent_unresolved")
+        self.duplicate_items = Metrics.counter("dead_letters", DUPLICATE_ITEM)
         self.skipped = {reason: Metrics.counter("skipped", reason) for reason in (SKIP_POST, SKIP_SELF_RESPONSE)}
 
     def emit(self, outcome: str, value: Any) -> Any:
         if outcome == READER_COMMENT:
             self.reader_comments.inc()
             return TimestampedValue(value, value.anchor_at / 1000.0)
+        if outcome == DEAD_LETTERS:  # a DUPLICATE_ITEM (PARENT_UNRESOLVED ones go through dead_letter)
+            self.duplicate_items.inc()
+            return beam.pvalue.TaggedOutput(DEAD_LETTERS, value)
         if outcome == AUTHOR_REPLIES:
             self.author_replies.inc()
             return beam.pvalue.TaggedOutput(AUTHOR_REPLIES, TimestampedValue(value, value.anchor_at / 1000.0))
@@ -211,9 +247,14 @@ def resolve_thread(events: Iterable[Event], out: _CountedOutputs) -> Iterable[An
     """One whole thread in; its contributions, skips and dead letters out."""
     ledger = ThreadLedger()
     events = sorted(events, key=lambda e: (e.created_at, e.event_id))
+    holders = item_holders(events)
     for event in events:  # every item is indexed first: a reply before its parent still resolves
-        ledger.index(event)
+        if holders[event.item_id].event_id == event.event_id:
+            ledger.index(event)
     for event in events:
+        if holders[event.item_id].event_id != event.event_id:
+            yield out.emit(DEAD_LETTERS, duplicate_item_dead_letter(holders[event.item_id], event))
+            continue
         outcome = ledger.classify(event)
         yield out.dead_letter(event) if outcome is None else out.emit(*outcome)
         credit = ledger.author_reply(event)
@@ -271,6 +312,8 @@ class StreamingResolveThreadFn(beam.DoFn):
         ledger = ThreadLedger.rebuild(stored, set(expired_state.read()))
         for outcome, value in ledger.add(event):
             yield self.out.emit(outcome, value)
+        if ledger.items[event.item_id].event_id != event.event_id:
+            return  # a DUPLICATE_ITEM: dead-lettered, never stored, so it never becomes anyone's parent
         events_state.add(event)
         stored.append(event)
         waiting = ledger.all_waiting()

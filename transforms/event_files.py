@@ -433,19 +433,34 @@ def iter_jsonl_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMIT
             continue
         try:
             text = content.decode("utf-8")
-            record = json.loads(text)
+            record = json.loads(text, object_pairs_hook=_object_without_repeated_keys)
         except RecursionError:
             yield DeadLetter(origin, PARSE_ERROR, "not a JSON object: nested too deeply", None, raw_text(content))
             continue
         except UnicodeDecodeError as error:
             yield DeadLetter(origin, PARSE_ERROR, f"not UTF-8 text: {error}", None, raw_text(content))
             continue
-        except ValueError as error:  # JSONDecodeError, or int()'s digit limit on a huge number
-            reason = (str(error) if isinstance(error, json.JSONDecodeError)
+        except ValueError as error:  # JSONDecodeError, a repeated key, or int()'s digit limit on a huge number
+            reason = (str(error) if isinstance(error, (json.JSONDecodeError, RepeatedKey))
                       else f"a number has more than {sys.get_int_max_str_digits():,} digits")
             yield DeadLetter(origin, PARSE_ERROR, f"not a JSON object: {reason}", None, raw_text(content))
             continue
         yield decode_record(record, origin, text, limits)
+
+
+class RepeatedKey(ValueError):
+    """A JSON object naming one key twice: which value the producer meant is unknown."""
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object_pairs_hook: the object as a dict, or RepeatedKey when a key repeats
+    (json keeps the last value silently, so ``{"event_id": "a", ..., "event_id": "b"}`` would pass)."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise RepeatedKey(f"the key {shown(repeated)} appears more than once in an object")
+    return record
 
 
 def iter_event_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Iterator[Event | DeadLetter]:

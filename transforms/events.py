@@ -41,6 +41,8 @@ FIELD_TOO_LONG = "FIELD_TOO_LONG"
 RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
 PARENT_UNRESOLVED = "PARENT_UNRESOLVED"
 CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
+# Another event_id claiming an item_id that an earlier-delivered event already holds in the same thread.
+DUPLICATE_ITEM = "DUPLICATE_ITEM"
 TOO_LATE = "TOO_LATE"
 # Part of an Avro file whose records cannot be counted (a damaged block header, a truncated file):
 # one dead letter stands for an unknown number of records, so a run that has one is not balanced.
@@ -144,8 +146,10 @@ def to_millis(value: Any, field: str) -> int:
 
 
 def id_text(value: Any, field: str, max_length: int = MAX_ID_LENGTH) -> Optional[str]:
-    """An id field as text (None when absent or empty), or InvalidEvent if it cannot be stored."""
-    if value is None or value == "":
+    """An id field as text (None when absent, empty or only white space), or InvalidEvent if it cannot
+    be stored. An integer is read as its digits: archives such as Stack Exchange number their users
+    and posts, and JSON producers write those numbers bare. Any other type is BAD_VALUE."""
+    if value is None or value == "" or (isinstance(value, str) and value.isspace()):
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidEvent(BAD_VALUE, f"{field} must be a string, got {type(value).__name__}")

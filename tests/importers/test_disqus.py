@@ -40,3 +40,21 @@ def test_threads_comments_and_replies_of_a_disqus_export(tmp_path):
     assert skipped == [("deleted", "export.xml:post 3"), ("no_author_id", "export.xml:post 5"),
                        ("parent_missing", "export.xml:post 6"), ("parent_missing", "export.xml:post 7"),
                        ("spam", "export.xml:post 4"), ("thread_author_unknown", "export.xml:thread 2")]
+
+
+def test_a_later_post_or_thread_reusing_a_dsq_id_is_a_duplicate_id_skip_that_reassigns_no_reply(tmp_path):
+    duplicated = EXPORT.replace("</disqus>", """
+  <thread dsq:id="100"><forum>myblog</forum><createdAt>2016-05-03T10:00:00Z</createdAt>
+    <author><username>mallory</username></author></thread>
+  <post dsq:id="1"><createdAt>2016-05-03T11:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>false</isSpam>
+    <author><username>mallory</username></author><thread dsq:id="100"/></post>
+</disqus>""")
+    path = tmp_path / "export.xml"
+    path.write_text(duplicated, encoding="utf-8")
+    items = list(import_disqus([path]))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert (events["post-1"]["actor_id"], events["post-1"]["parent_actor_id"]) == ("reader@example.com", "blogger")
+    assert events["post-2"]["parent_actor_id"] == "reader@example.com"
+    assert len([i for i in items if isinstance(i, Converted)]) == 3
+    duplicates = sorted(s.origin for s in items if isinstance(s, Skipped) and s.reason == "duplicate_id")
+    assert duplicates == ["export.xml:post 8", "export.xml:thread 3"]

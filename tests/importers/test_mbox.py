@@ -144,3 +144,18 @@ def test_a_header_block_of_many_lines_is_bounded_too(tmp_path):
         b"Date: Mon, 05 Jan 2015 10:00:00 +0000\nMessage-ID: <a1@example.org>\n" + many * 100 + b"\nbody\n")
     items = list(import_mbox([folder], max_line_bytes=5_000))
     assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [("header_too_long", "a.mbox:1")]
+
+
+def test_a_later_message_reusing_a_message_id_is_skipped_and_never_takes_over_the_replies_to_it(tmp_path):
+    impostor = (b"From mallory at example.org  Mon Jan  5 16:00:00 2015\nFrom: mallory at example.org\n"
+                b"Date: Mon, 05 Jan 2015 16:00:00 +0000\nMessage-ID: <a1@example.org>\n\nmine now\n")
+    folder = tmp_path / "list"
+    folder.mkdir()
+    (folder / "2015-January.txt").write_bytes(ARCHIVE + impostor)
+    items = list(import_mbox([folder]))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert (events["<a1@example.org>"]["actor_id"], events["<b1@example.org>"]["parent_actor_id"]) == (
+        "alice@example.org", "alice@example.org")
+    line = ARCHIVE.count(b"\n") + 1
+    assert [s.reason for s in items if isinstance(s, Skipped) and s.origin == f"2015-January.txt:{line}"] == [
+        "duplicate_message_id"]

@@ -89,3 +89,19 @@ def test_csv_lines_and_fields_are_bounded(tmp_path):
     skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
     assert skipped == [("line_too_long", "dump.csv:3"), ("line_too_long", "dump.csv:4")]
     assert [i.record["item_id"] for i in items if isinstance(i, Converted)] == ["s1", "s4"]
+
+
+def test_a_later_line_reusing_an_id_is_a_duplicate_id_skip_and_never_takes_over_the_replies_to_it(tmp_path):
+    path = _write(tmp_path / "dump.ndjson", [
+        {"id": "s1", "name": "t3_s1", "author": "bob", "created_utc": 1420452000, "subreddit": "r"},
+        {"id": "c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "bob", "created_utc": 1420452100, "subreddit": "r"},
+        {"id": "c2", "parent_id": "t1_c1", "link_id": "t3_s1", "author": "alice", "created_utc": 1420452200, "subreddit": "r"},
+        {"id": "c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "mallory", "created_utc": 1420452300, "subreddit": "r"},
+        {"id": "c1", "name": "t1_c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "[deleted]", "created_utc": 1420452400, "subreddit": "r"},
+    ])
+    items = list(import_reddit([path]))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert (events["c1"]["actor_id"], events["c2"]["parent_actor_id"]) == ("bob", "bob")
+    assert len([i for i in items if isinstance(i, Converted)]) == 3
+    assert sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped)) == [
+        ("duplicate_id", "dump.ndjson:4"), ("duplicate_id", "dump.ndjson:5")]

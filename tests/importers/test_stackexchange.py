@@ -172,3 +172,52 @@ def test_a_64_mb_row_is_read_in_bounded_memory(tmp_path):
         int(done.stdout.split()[-1])
     assert (count, reasons) == ("3", "'row_too_large'")
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB row"  # read whole: over 190 MB
+
+
+def test_a_later_row_reusing_a_post_or_comment_id_is_a_duplicate_id_skip_that_reassigns_no_reply(tmp_path):
+    folder = tmp_path / "dup.stackexchange.com"
+    folder.mkdir()
+    (folder / "Posts.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
+<posts>
+  <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" />
+  <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:10:00.000" OwnerUserId="999" />
+</posts>
+""", encoding="utf-8")
+    (folder / "Comments.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
+<comments>
+  <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="8" />
+  <row Id="1" PostId="1" CreationDate="2018-03-12T17:40:00.000" UserId="666" />
+</comments>
+""", encoding="utf-8")
+    items = list(import_stackexchange(folder))
+    events = [i.record for i in items if isinstance(i, Converted)]
+    assert [(e["item_id"], e["actor_id"], e["parent_actor_id"]) for e in events] == [("p1", "7", None), ("c1", "8", "7")]
+    assert sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped)) == [
+        ("duplicate_id", "Comments.xml:row 2"), ("duplicate_id", "Posts.xml:row 2")]
+
+
+def test_a_blank_user_id_is_a_deleted_user_and_a_non_integer_one_a_malformed_row(tmp_path):
+    folder = tmp_path / "ids.stackexchange.com"
+    folder.mkdir()
+    (folder / "Posts.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
+<posts>
+  <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="  " />
+  <row Id="2" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="26.5" />
+  <row Id="3" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="-1" />
+  <row Id="4" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000" OwnerUserId="8" />
+</posts>
+""", encoding="utf-8")
+    (folder / "Comments.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
+<comments>
+  <row Id="1" PostId="3" CreationDate="2018-03-12T17:30:00.000" UserId=" " />
+  <row Id="2" PostId="3" CreationDate="2018-03-12T17:30:00.000" UserId="x7" />
+  <row Id="3" PostId="3" CreationDate="2018-03-12T17:30:00.000" UserId="8" />
+</comments>
+""", encoding="utf-8")
+    items = list(import_stackexchange(folder))
+    events = [(i.record["item_id"], i.record["actor_id"], i.record["parent_actor_id"]) for i in items if isinstance(i, Converted)]
+    assert events == [("p3", "-1", None), ("c3", "8", "-1")]
+    assert sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped)) == [
+        ("deleted_user", "Comments.xml:row 1"), ("deleted_user", "Posts.xml:row 1"),
+        ("malformed_row", "Comments.xml:row 2"), ("malformed_row", "Posts.xml:row 2"),
+        ("parent_author_deleted", "Posts.xml:row 4")]

@@ -72,3 +72,18 @@ def test_a_large_export_streams_in_memory_that_does_not_grow_with_its_size(tmp_p
 
     small, large = peak(200), peak(4000)
     assert large < 2 * small, (small, large)  # 20 times the data, about the same memory
+
+
+def test_a_later_comment_reusing_a_comment_id_is_a_duplicate_id_skip_that_reassigns_no_reply(tmp_path):
+    duplicate = """<wp:comment><wp:comment_id>5</wp:comment_id><wp:comment_author_email>mallory@x.com</wp:comment_author_email>
+    <wp:comment_date_gmt>2015-01-01 15:00:00</wp:comment_date_gmt><wp:comment_approved>1</wp:comment_approved>
+    <wp:comment_parent>0</wp:comment_parent></wp:comment>
+</item>"""
+    path = tmp_path / "blog.wordpress.xml"
+    path.write_text(wxr(POST.replace("</item>", duplicate, 1)), encoding="utf-8")
+    items = list(import_wordpress([path]))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert (events["comment-5"]["actor_id"], events["comment-7"]["parent_actor_id"]) == ("jane@example.com", "jane@example.com")
+    assert len([i for i in items if isinstance(i, Converted)]) == 3
+    assert [s.origin for s in items if isinstance(s, Skipped) and s.reason == "duplicate_id"] == [
+        "blog.wordpress.xml:item 1 comment 8"]

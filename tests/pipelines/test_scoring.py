@@ -335,3 +335,33 @@ def test_a_damaged_avro_file_is_accounted_record_by_record_or_not_balanced(
         assert "NOT balanced" in out and "records may be missing" in out and run["status"] == "FAILED"
     else:
         assert "  accounting      balanced" in out and run["status"] == "FINISHED"
+
+
+def test_an_item_id_reused_under_other_event_ids_is_dead_lettered_counted_and_scored_once(tmp_path):
+    import json
+
+    from helpers import HOUR_MS, T0
+
+    def line(event_id, kind, item_id, actor, at, parent=None):
+        return json.dumps({"event_id": event_id, "kind": kind, "site": "s", "thread_id": "p1", "item_id": item_id,
+                           "parent_id": parent, "actor_id": actor, "created_at": at})
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([
+        line("d1", "POST", "p1", "A", T0),
+        line("d4", "COMMENT", "c4", "R", T0 + HOUR_MS, "p1"),
+        line("d5", "COMMENT", "c4", "R", T0 + HOUR_MS, "p1"),
+        line("d6", "COMMENT", "c4", "EVIL", T0 + HOUR_MS, "p1"),
+        line("d7", "REPLY", "r7", "A", T0 + 2 * HOUR_MS, "c4"),
+    ]) + "\n")
+    warehouse = str(tmp_path / "w.duckdb")
+    summary = run_scoring(ReadEventFiles([str(path)]), RunSettings(warehouse=warehouse))
+    assert summary.balanced and summary.records_in == 5
+    assert summary.dead_letters == {"DUPLICATE_ITEM": 2} and summary.stored_dead_letters == summary.dead_letters
+    assert summary.scored == 2  # R's comment once, A's reply to R
+    pairs = {(row[1], row[2]): row[4] for row in scores_of(warehouse)}
+    assert set(pairs) == {("A", "R"), ("R", "A")} and pairs[("A", "R")] == 1
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        rows = connection.execute("SELECT origin, event_id, message FROM dead_letters ORDER BY origin").fetchall()
+    assert [(origin, event_id) for origin, event_id, _ in rows] == [(f"{path}:3", "d5"), (f"{path}:4", "d6")]
+    assert all("'d4'" in message and f"{path}:2" in message for _, _, message in rows)

@@ -201,3 +201,50 @@ def test_streaming_a_parent_later_than_the_allowed_lateness_leaves_a_dead_letter
                     equal_to([(PARENT_UNRESOLVED, "e-r1"), (PARENT_UNRESOLVED, "e-c1")]))
         assert_that(out.interactions, equal_to([]), label="nothing scored")
         assert_that(out.author_replies, equal_to([]), label="no credit")
+
+
+# Item c4 claimed three times: d4 and d5 by R, d6 by EVIL (written earliest, delivered last).
+C4 = event("c4", "COMMENT", "R", T0 + HOUR_MS, parent="p1", event_id="d4")._replace(origin="in.jsonl:2")
+C4_AGAIN = event("c4", "COMMENT", "R", T0 + HOUR_MS, parent="p1", event_id="d5")._replace(origin="in.jsonl:3")
+C4_EVIL = event("c4", "COMMENT", "EVIL", T0 + MINUTE_MS, parent="p1", event_id="d6")._replace(origin="in.jsonl:4")
+ANSWER_TO_C4 = event("r4", "REPLY", "author", T0 + 2 * HOUR_MS, parent="c4")
+
+
+def test_an_item_id_claimed_by_another_event_id_is_a_duplicate_item_dead_letter_and_the_first_delivered_keeps_it():
+    from transforms.events import DUPLICATE_ITEM
+
+    for order in ([POST, C4, C4_AGAIN, C4_EVIL, ANSWER_TO_C4], [ANSWER_TO_C4, C4_EVIL, C4_AGAIN, POST, C4]):
+        for out in run_batch(order):
+            # R's comment counts once, EVIL gets nothing, and the answer to c4 answers R.
+            assert_that(out.interactions, equal_to([
+                comment("author", "R", T0 + HOUR_MS), comment("R", "author", T0 + 2 * HOUR_MS)]))
+            assert_that(out.author_replies, equal_to([reply("author", "R", T0 + HOUR_MS, T0 + 2 * HOUR_MS)]),
+                        label="author reply")
+            assert_that(out.dead_letters | beam.Map(lambda d: (d.error_kind, d.origin, d.event_id, "'d4'" in d.message
+                                                               and "in.jsonl:2" in d.message)),
+                        equal_to([(DUPLICATE_ITEM, "in.jsonl:3", "d5", True), (DUPLICATE_ITEM, "in.jsonl:4", "d6", True)]),
+                        label="duplicates")
+
+
+def test_streaming_the_first_event_to_arrive_keeps_an_item_id_and_a_later_claim_is_a_dead_letter():
+    from transforms.events import DUPLICATE_ITEM
+
+    ledger = ThreadLedger()
+    outcomes = [outcome for e in (POST, C4_EVIL, C4, ANSWER_TO_C4) for outcome in ledger.add(e)]
+    dead = [value for kind, value in outcomes if kind == "dead_letters"]
+    assert [(d.error_kind, d.event_id) for d in dead] == [(DUPLICATE_ITEM, "d4")] and "'d6'" in dead[0].message
+    assert [value.reader_id for kind, value in outcomes if kind == "reader_comment"] == ["EVIL", "author"]
+    stream = (
+        TestStream()
+        .add_elements([_at(POST), _at(C4)])
+        .advance_watermark_to((T0 + HOUR_MS) / 1000)
+        .add_elements([_at(C4_EVIL), _at(C4_AGAIN)])
+        .advance_watermark_to((T0 + 90 * MINUTE_MS) / 1000)
+        .add_elements([_at(ANSWER_TO_C4)])
+        .advance_watermark_to_infinity()
+    )
+    for out in _streaming(stream):
+        assert_that(without_records(out.interactions), equal_to([
+            comment("author", "R", T0 + HOUR_MS), comment("R", "author", T0 + 2 * HOUR_MS)]))
+        assert_that(out.dead_letters | beam.Map(lambda d: (d.error_kind, d.event_id)),
+                    equal_to([(DUPLICATE_ITEM, "d5"), (DUPLICATE_ITEM, "d6")]), label="duplicates")

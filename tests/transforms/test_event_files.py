@@ -363,3 +363,17 @@ def test_a_block_header_claiming_more_records_than_its_data_holds_is_uncounted_n
     (dead,) = [i for i in items if isinstance(i, DeadLetter)]
     assert (dead.origin, dead.error_kind) == ("claims.avro:29", UNCOUNTED_RECORDS)
     assert "claims 33 records but its data ends after 7" in dead.message
+
+
+def test_a_json_line_naming_a_key_twice_is_a_parse_error_not_its_last_value(tmp_path):
+    path = tmp_path / "twice.jsonl"
+    body = json.dumps(record(event_id="first"))[1:]
+    path.write_text("\n".join([
+        '{"event_id": "second", ' + body,                     # json would keep "first" silently
+        '{"extra": {"a": 1, "a": 2}, ' + body,                # in a nested object too
+        json.dumps(record(event_id="ok")),
+    ]) + "\n", encoding="utf-8")
+    items = decode_file(path)
+    assert [(i.origin, getattr(i, "error_kind", None)) for i in items] == [
+        (f"{path}:1", PARSE_ERROR), (f"{path}:2", PARSE_ERROR), (f"{path}:3", None)]
+    assert "'event_id' appears more than once" in items[0].message and "'a' appears" in items[1].message
