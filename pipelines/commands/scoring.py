@@ -198,6 +198,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from pipelines.kafka_runs import commit_bounded_run, plan_read
     from pipelines.runners import runner_services
     from pipelines.scoring import run_scoring
+    from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
     from transforms.kafka_preflight import KafkaNotAnswering, check_connection
     from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line

@@ -132,14 +132,14 @@ def test_poison_messages_become_dead_letters_with_their_offsets(kafka_broker, to
 
 # --- Kafka away: a bounded run waits a bounded time, says so, and fails with one clear line ------
 
-def test_planning_against_a_port_where_nothing_listens_fails_in_the_configured_time(capsys):
+def test_planning_against_a_port_where_nothing_listens_fails_in_the_configured_time(capsys, tmp_path):
     from pipelines.cli import main
     from services.maven import free_port
 
     bootstrap = f"127.0.0.1:{free_port()}"
     started = time.monotonic()
     code = main(["run", "--source", "kafka", "--bootstrap-servers", bootstrap, "--topic", "t", "--until-end",
-                 "--kafka-timeout", "12s", "--warehouse", "unused.duckdb"])
+                 "--kafka-timeout", "12s", "--warehouse", str(tmp_path / "unused.duckdb")])
     took = time.monotonic() - started
     err = capsys.readouterr().err
     assert code != 0 and took < 60
