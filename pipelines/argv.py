@@ -95,18 +95,26 @@ def unknown_to_beam(leftovers: Sequence[str]) -> list[str]:
         return []
     parser = _beam_parser()
     _, unknown = parser.parse_known_args(list(leftovers))
-    options = [token.partition("=")[0] for token in unknown if token.startswith("-")]
-    return options or list(unknown)  # an unknown option's value is not worth naming; a stray word is
+    return option_names(unknown)  # an unknown option's value is not worth naming; a stray word is
 
 
-def unknown_option_message(unknown: Iterable[str], ours: argparse.ArgumentParser, command: str) -> str:
-    """What to say about options neither ``command`` nor Beam knows, with the nearest real names."""
+def unknown_option_message(unknown: Iterable[str], ours: argparse.ArgumentParser, command: str,
+                           beam: bool = True) -> str:
+    """What to say about options neither ``command`` nor (``beam``: only ``run`` hands options to
+    Beam) Beam knows, with the nearest real names."""
     by_option, _ = _flags(ours)
-    beam_options = list(_flags(_beam_parser())[0])
+    beam_options = list(_flags(_beam_parser())[0]) if beam else []
     parts = []
     for name in unknown:
-        close = difflib.get_close_matches(name.replace("_", "-"), list(by_option), n=1) or \
+        close = difflib.get_close_matches(name.replace("_", "-"), list(by_option), n=2) or \
             difflib.get_close_matches(name, beam_options, n=1)
-        parts.append(f"{name}" + (f" (did you mean {close[0]}?)" if close else ""))
-    return (f"unknown option {', '.join(parts)}: neither an option of `social-mentors {command}` "
-            "nor a Beam pipeline option")
+        parts.append(f"{name}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+    return (f"unknown option {', '.join(parts)}: " + (
+        f"neither an option of `social-mentors {command}` nor a Beam pipeline option" if beam
+        else f"not an option of `social-mentors {command}` (see its --help)"))
+
+
+def option_names(leftovers: Sequence[str]) -> list[str]:
+    """The option names among unparsed arguments, without their values (a value may be a secret:
+    `--sasl-password PW` must not echo PW); the words themselves when there is no option."""
+    return [token.partition("=")[0] for token in leftovers if token.startswith("-")] or list(leftovers)

@@ -197,7 +197,8 @@ def parse(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.Argume
         (command or parser).error(str(error))
     args, beam_args = parser.parse_known_args(argv)
     if beam_args and args.command != "run":
-        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+        (command or parser).error(argv_rules.unknown_option_message(
+            argv_rules.option_names(beam_args), command or parser, args.command, beam=False))
     unknown = argv_rules.unknown_to_beam(beam_args)
     if unknown:
         command.error(argv_rules.unknown_option_message(unknown, command, args.command))

@@ -41,4 +41,4 @@ def test_the_run_options_beam_also_declares_are_known_and_meant_for_us():
 def test_other_commands_refuse_leftovers(capsys):
     with pytest.raises(SystemExit):
         parse(["export", "pair_scores", "--runner=DataflowRunner"])
-    assert "unrecognized arguments" in capsys.readouterr().err
+    assert "unknown option --runner: not an option of `social-mentors export`" in capsys.readouterr().err

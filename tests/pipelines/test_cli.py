@@ -430,3 +430,13 @@ def test_a_file_name_with_control_characters_is_shown_escaped(tmp_path):
     code, out, err = cli("run", "--input", str(name), "--warehouse", str(tmp_path / "w.duckdb"))
     assert "\x1b" not in out + err and "\x07" not in out + err, err
     assert "evil\\x1b]0;TITLE\\x07.jsonl" in err
+
+
+def test_an_unknown_option_is_named_without_its_value_which_may_be_a_secret(capsys):
+    # without abbreviations (the template argv work), argparse echoed "unrecognized arguments:
+    # --sasl-password <the password>"
+    with pytest.raises(SystemExit) as exited:
+        main(["produce", "--sasl-password", "hunter2-secret", "--topic", "t"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "hunter2-secret" not in err
+    assert "unknown option --sasl-password (did you mean --sasl-password-env or --sasl-password-file?)" in err

@@ -9,5 +9,5 @@ def test_bounded_runs_load_and_streams_insert_unless_told_otherwise():
     assert not RunSettings(warehouse="w", bigquery_write="streaming").bulk_writes
     with pytest.raises(ValueError, match="needs a bounded run"):
         RunSettings(warehouse="w", streaming=True, bigquery_write="load")
-    with pytest.raises(ValueError, match="auto, load or streaming"):
+    with pytest.raises(ValueError, match="auto, load, streaming, storage"):
         RunSettings(warehouse="w", bigquery_write="fast")
