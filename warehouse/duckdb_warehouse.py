@@ -121,10 +121,12 @@ def _replaces(new: str, old: str) -> str:
     """SQL: whether row ``new`` replaces the stored row ``old`` of the same pair and window."""
     contributions = "{t}.reader_comments + {t}.author_replies"
     more, less = contributions.format(t=new), contributions.format(t=old)
+    # NULL-safe: rows an older release wrote may have no run (migrate adds the column); they are the
+    # oldest run, so a recompute from as much data replaces them
     return (
-        f"({new}.run_started_at = {old}.run_started_at AND {new}.pane_index >= {old}.pane_index) OR "
-        f"({new}.run_started_at <> {old}.run_started_at AND ({more} > {less} OR "
-        f"({more} = {less} AND {new}.run_started_at > {old}.run_started_at)))"
+        f"({new}.run_started_at IS NOT DISTINCT FROM {old}.run_started_at AND {new}.pane_index >= {old}.pane_index) OR "
+        f"({new}.run_started_at IS DISTINCT FROM {old}.run_started_at AND ({more} > {less} OR "
+        f"({more} = {less} AND coalesce({new}.run_started_at > {old}.run_started_at, {old}.run_started_at IS NULL))))"
     )
 
 
@@ -133,7 +135,8 @@ def replaces(new: dict[str, Any], old: dict[str, Any]) -> bool:
     if new["run_started_at"] == old["run_started_at"]:
         return new["pane_index"] >= old["pane_index"]
     contributions = [row["reader_comments"] + row["author_replies"] for row in (new, old)]
-    return (contributions[0], new["run_started_at"]) > (contributions[1], old["run_started_at"])
+    runs = [-1 if row["run_started_at"] is None else row["run_started_at"] for row in (new, old)]
+    return (contributions[0], runs[0]) > (contributions[1], runs[1])
 
 
 def _naive_row(row: tuple) -> tuple:

@@ -11,7 +11,7 @@ import pytest
 import sqlglot
 
 import schemas
-from helpers import E, score_row
+from helpers import E, T0, score_row
 from pipelines.cli import main
 from producers.synthetic import CommunitySpec, generate_community, write_community
 from schemas import versions
@@ -152,3 +152,20 @@ def test_a_warehouse_of_a_newer_release_is_refused(warehouse_path):
         connection.execute(f"INSERT INTO {versions.VERSION_TABLE} VALUES (99, 'x', now()::TIMESTAMP, 'future')")
     with pytest.raises(versions.WarehouseOutdated, match="newer than this release"):
         warehouse.prepare()
+
+
+def test_a_recompute_after_migrate_replaces_old_rows_that_have_no_run(tmp_path, capsys):
+    # rows of a release that wrote no run_started_at: every comparison with their NULL run was NULL, so
+    # the recompute that migrate asks for wrote nothing over them (an outside probe: "pair rows 0")
+    tables, view = v1_schemas()
+    url = str(tmp_path / "old.duckdb")
+    build_duckdb(url, tables, view, OLD_ROWS)
+    assert main(["warehouse", "migrate", "--warehouse", url]) == 0
+    with duckdb.connect(url) as connection:  # as migrate leaves a column an older release did not write
+        connection.execute("ALTER TABLE pair_scores ALTER COLUMN run_started_at DROP NOT NULL")
+        connection.execute("UPDATE pair_scores SET run_started_at = NULL")
+    warehouse = open_warehouse(url)
+    warehouse.write_scores([score_row("a", "r", E, 0.75, run=T0 + 1)])  # the same pair, window and counts
+    columns, rows = warehouse.export("pair_scores")
+    recomputed = dict(zip(columns, next(r for r in rows if (r[1], r[2]) == ("a", "r"))))
+    assert recomputed["mentor_score"] == 0.75 and recomputed["run_started_at"] is not None
