@@ -47,6 +47,15 @@ class WarehouseOutdated(RuntimeError):
     """The warehouse was written by another schema version than this release's."""
 
 
+def refuse_newer(url: str, recorded: tuple[int, str] | None) -> None:
+    """Raise WarehouseOutdated when ``recorded`` is a newer release's version: neither a run nor
+    ``migrate`` may write to it (migrate would take it back to this release's schema)."""
+    if recorded is not None and recorded[0] > WAREHOUSE_SCHEMA_VERSION:
+        raise WarehouseOutdated(
+            f"the warehouse {url} has schema version {recorded[0]}, newer than this release's "
+            f"{WAREHOUSE_SCHEMA_VERSION}: upgrade social-mentors to write to it")
+
+
 def check(url: str, recorded: tuple[int, str] | None) -> None:
     """Raise WarehouseOutdated unless ``recorded`` (version, fingerprint) is this release's."""
     if recorded is None:
@@ -54,11 +63,8 @@ def check(url: str, recorded: tuple[int, str] | None) -> None:
             f"the warehouse {url} records no schema version: it was written by an older release (schema "
             f"version 1). This release writes version {WAREHOUSE_SCHEMA_VERSION}: migrate it first with "
             f"`{migrate_command(url)}`")
+    refuse_newer(url, recorded)
     version, print_ = recorded
-    if version > WAREHOUSE_SCHEMA_VERSION:
-        raise WarehouseOutdated(
-            f"the warehouse {url} has schema version {version}, newer than this release's "
-            f"{WAREHOUSE_SCHEMA_VERSION}: upgrade social-mentors to write to it")
     if version < WAREHOUSE_SCHEMA_VERSION or print_ != fingerprint():
         raise WarehouseOutdated(
             f"the warehouse {url} has schema version {version} ({print_}); this release writes version "

@@ -195,6 +195,7 @@ class BigQueryWarehouse:
         if self._create_if_new():
             return []
         old = self.recorded_version()
+        versions.refuse_newer(self.url, old)
         existing = {t: c for t, c in self._existing_tables().items() if t in schemas.WAREHOUSE_TABLES}
         plan = migration.plan(existing)  # BigQuery enforces no primary key: nothing to re-key
         rows = {t: self.client.get_table(self.table_id(t)).num_rows or 0 for t in existing}

@@ -196,6 +196,7 @@ class DuckDBWarehouse:
             if self._create_if_new(connection):
                 return []
             old = _recorded_version(connection)
+            versions.refuse_newer(self.path, old)
             old_version = old[0] if old else 1
             existing = {t: c for t, c in _tables(connection).items() if t in schemas.WAREHOUSE_TABLES}
             plan = migration.plan(existing, _primary_keys(connection))

@@ -152,6 +152,12 @@ def test_a_warehouse_of_a_newer_release_is_refused(warehouse_path):
         connection.execute(f"INSERT INTO {versions.VERSION_TABLE} VALUES (99, 'x', now()::TIMESTAMP, 'future')")
     with pytest.raises(versions.WarehouseOutdated, match="newer than this release"):
         warehouse.prepare()
+    # migrate took it back to this release's version (an outside probe): refused the same way
+    with pytest.raises(versions.WarehouseOutdated, match="newer than this release"):
+        warehouse.migrate()
+    with duckdb.connect(warehouse_path) as connection:
+        assert connection.execute(f"SELECT max(version) FROM {versions.VERSION_TABLE}").fetchone()[0] == 99
+        assert connection.execute(f"SELECT count(*) FROM {versions.VERSION_TABLE}").fetchone()[0] == 2
 
 
 def test_a_recompute_after_migrate_replaces_old_rows_that_have_no_run(tmp_path, capsys):
