@@ -8,6 +8,12 @@ from warehouse import NotInitialised, open_warehouse
 from warehouse.bigquery_warehouse import _client
 
 
+@pytest.fixture
+def bigquery_url(empty_bigquery_url):
+    """Here a dataset name with nothing created: no run and no `warehouse init` has written there."""
+    return empty_bigquery_url
+
+
 def _dataset(url):
     project, dataset = url[len("bigquery://"):].split("/")
     return _client(project), f"{project}.{dataset}"
