@@ -201,21 +201,35 @@ class DuckDBWarehouse:
             existing = {t: c for t, c in _tables(connection).items() if t in schemas.WAREHOUSE_TABLES}
             plan = migration.plan(existing, _primary_keys(connection))
             rows = {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in existing}
-            for view in schemas.VIEWS:  # views read the tables being changed
-                connection.execute(f"DROP VIEW IF EXISTS {view}")
-            for table in plan.create:
-                connection.execute(schemas.duckdb_ddl(table))
-            for column in plan.add:
-                if column.table in plan.rekey:
-                    continue  # rebuilt below with the new DDL
-                default = "" if column.default is None else f" DEFAULT {migration.sql_literal(column.default)}"
-                connection.execute(f"ALTER TABLE {column.table} ADD COLUMN {column.name} {column.duckdb_type}{default}")
-            kept_aside = {}
-            for table in plan.rekey:
-                kept_aside.update(self._rebuild(connection, table, existing[table], old_version, plan))
-            _create_views(connection)
-            _record_version(connection, f"migrated from version {old_version}")
+            # One transaction: a migrate that fails half-way (a table name already taken) left a
+            # warehouse without its views, neither the old schema nor the new
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                kept_aside = self._migrate_in(connection, plan, existing, old_version)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
         return migration.notes(plan, self.url, rows, kept_aside)
+
+    def _migrate_in(self, connection: duckdb.DuckDBPyConnection, plan: migration.Plan,
+                    existing: dict[str, list[str]], old_version: int) -> dict[str, tuple[str, int]]:
+        """:meth:`migrate`'s changes, inside its transaction; the tables kept aside."""
+        for view in schemas.VIEWS:  # views read the tables being changed
+            connection.execute(f"DROP VIEW IF EXISTS {view}")
+        for table in plan.create:
+            connection.execute(schemas.duckdb_ddl(table))
+        for column in plan.add:
+            if column.table in plan.rekey:
+                continue  # rebuilt below with the new DDL
+            default = "" if column.default is None else f" DEFAULT {migration.sql_literal(column.default)}"
+            connection.execute(f"ALTER TABLE {column.table} ADD COLUMN {column.name} {column.duckdb_type}{default}")
+        kept_aside = {}
+        for table in plan.rekey:
+            kept_aside.update(self._rebuild(connection, table, existing[table], old_version, plan))
+        _create_views(connection)
+        _record_version(connection, f"migrated from version {old_version}")
+        return kept_aside
 
     def _rebuild(self, connection: duckdb.DuckDBPyConnection, table: str, old_columns: list[str], old_version: int,
                  plan: migration.Plan) -> dict[str, tuple[str, int]]:

@@ -175,3 +175,19 @@ def test_a_recompute_after_migrate_replaces_old_rows_that_have_no_run(tmp_path, 
     columns, rows = warehouse.export("pair_scores")
     recomputed = dict(zip(columns, next(r for r in rows if (r[1], r[2]) == ("a", "r"))))
     assert recomputed["mentor_score"] == 0.75 and recomputed["run_started_at"] is not None
+
+
+def test_a_migrate_that_fails_half_way_changes_nothing(tmp_path, capsys):
+    # the table it keeps old rows aside in already exists: it failed after dropping the views and
+    # creating runs and run_ledger, leaving a warehouse that was neither schema (an outside probe)
+    tables, view = v1_schemas()
+    url = str(tmp_path / "old.duckdb")
+    build_duckdb(url, tables, view, OLD_ROWS)
+    with duckdb.connect(url) as connection:
+        connection.execute("CREATE TABLE dead_letters_before_v1 (x INTEGER)")
+        before = sorted(connection.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    assert main(["warehouse", "migrate", "--warehouse", url]) == 2
+    assert "dead_letters_before_v1" in capsys.readouterr().err
+    with duckdb.connect(url) as connection:
+        after = sorted(connection.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    assert after == before and ("pair_scores_latest", "VIEW") in after
