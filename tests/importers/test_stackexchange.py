@@ -174,21 +174,23 @@ def test_a_64_mb_row_is_read_in_bounded_memory(tmp_path):
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB row"  # read whole: over 190 MB
 
 
-def test_a_later_row_reusing_a_post_or_comment_id_is_a_duplicate_id_skip_that_reassigns_no_reply(tmp_path):
-    folder = tmp_path / "dup.stackexchange.com"
+def stackexchange_dump(folder: Path, posts: str, comments: str) -> Path:
+    """A Stack Exchange dump folder of these Posts.xml and Comments.xml rows."""
     folder.mkdir()
-    (folder / "Posts.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
-<posts>
+    for name, root, rows in (("Posts.xml", "posts", posts), ("Comments.xml", "comments", comments)):
+        (folder / name).write_text(f'<?xml version="1.0" encoding="utf-8"?>\n<{root}>\n{rows}</{root}>\n',
+                                   encoding="utf-8")
+    return folder
+
+
+def test_a_later_row_reusing_a_post_or_comment_id_is_a_duplicate_id_skip_that_reassigns_no_reply(tmp_path):
+    folder = stackexchange_dump(tmp_path / "dup.stackexchange.com", """\
   <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" />
   <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:10:00.000" OwnerUserId="999" />
-</posts>
-""", encoding="utf-8")
-    (folder / "Comments.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
-<comments>
+""", """\
   <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="8" />
   <row Id="1" PostId="1" CreationDate="2018-03-12T17:40:00.000" UserId="666" />
-</comments>
-""", encoding="utf-8")
+""")
     items = list(import_stackexchange(folder))
     events = [i.record for i in items if isinstance(i, Converted)]
     assert [(e["item_id"], e["actor_id"], e["parent_actor_id"]) for e in events] == [("p1", "7", None), ("c1", "8", "7")]
@@ -197,23 +199,16 @@ def test_a_later_row_reusing_a_post_or_comment_id_is_a_duplicate_id_skip_that_re
 
 
 def test_a_blank_user_id_is_a_deleted_user_and_a_non_integer_one_a_malformed_row(tmp_path):
-    folder = tmp_path / "ids.stackexchange.com"
-    folder.mkdir()
-    (folder / "Posts.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
-<posts>
+    folder = stackexchange_dump(tmp_path / "ids.stackexchange.com", """\
   <row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="  " />
   <row Id="2" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="26.5" />
   <row Id="3" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="-1" />
   <row Id="4" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000" OwnerUserId="8" />
-</posts>
-""", encoding="utf-8")
-    (folder / "Comments.xml").write_text("""<?xml version="1.0" encoding="utf-8"?>
-<comments>
+""", """\
   <row Id="1" PostId="3" CreationDate="2018-03-12T17:30:00.000" UserId=" " />
   <row Id="2" PostId="3" CreationDate="2018-03-12T17:30:00.000" UserId="x7" />
   <row Id="3" PostId="3" CreationDate="2018-03-12T17:30:00.000" UserId="8" />
-</comments>
-""", encoding="utf-8")
+""")
     items = list(import_stackexchange(folder))
     events = [(i.record["item_id"], i.record["actor_id"], i.record["parent_actor_id"]) for i in items if isinstance(i, Converted)]
     assert events == [("p3", "-1", None), ("c3", "8", "-1")]
