@@ -46,7 +46,6 @@ def check_runner(beam_args: list[str]) -> None:
 @contextlib.contextmanager
 def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[list[str]]:
     """Yield the Beam arguments to run with, the services they point at running until exit."""
-    check_runner(beam_args)
     options = PipelineOptions(beam_args)
     runner = _runner_name(options)
     if runner == "PrismRunner" or (streaming and not runner):

@@ -116,7 +116,6 @@ def _create_views(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute(schemas.query_sql(view, "duckdb"))
 
 
-
 def _replaces(new: str, old: str) -> str:
     """SQL: whether row ``new`` replaces the stored row ``old`` of the same pair and window."""
     contributions = "{t}.reader_comments + {t}.author_replies"

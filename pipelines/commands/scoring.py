@@ -196,7 +196,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     import dataclasses as dc
 
     from pipelines.kafka_runs import commit_bounded_run, plan_read
-    from pipelines.runners import runner_services
+    from pipelines.runners import check_runner, runner_services
     from pipelines.scoring import run_scoring
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
@@ -210,6 +210,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, source.timeout_s))
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
+    check_runner(beam_args)
     _check_warehouse(settings.warehouse)
     try:
         plan = plan_read(source)
