@@ -24,7 +24,7 @@ setup(
         "google-cloud-bigquery-storage>=2.25,<3",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],
+        "test": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "hypothesis>=6.100,<7"],
     },
     entry_points={"console_scripts": ["social-mentors=pipelines.cli:main"]},
 )
