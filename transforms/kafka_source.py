@@ -37,6 +37,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
+import transforms.beam_workarounds  # noqa: F401  (a split of a quiet read must not fail the run)
 from transforms.kafka_security import KafkaSecurity, client_kwargs
 
 from transforms.kafka_positions import STOP_HERE, TopicPositionsTracker, TopicRestrictionProvider
