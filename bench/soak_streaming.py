@@ -6,6 +6,10 @@ Events are stamped "now", with short horizons (1-minute windows, 1 minute of lat
 dedupe horizon), so state turns over many times during the soak: memory should stay flat, state
 bounded by those horizons.
 
+After the stream is drained, the same topic is read again by a bounded run into a second warehouse
+(what one uninterrupted batch run makes of it) and the two are compared row for row: a soak that
+balances but whose rows differ from the batch run has lost something.
+
 Usage: python bench/soak_streaming.py [--minutes 10] [--rate 20] [--bootstrap-servers HOST:PORT]
 (without --bootstrap-servers it starts a broker of its own under a temporary folder).
 """
@@ -86,6 +90,37 @@ def live_events(rate: float, seconds: float, publisher: EventPublisher, sent: li
     publisher.producer.flush()
 
 
+SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies")
+
+
+def scores_of(warehouse: Path) -> dict[tuple, tuple]:
+    """(site, author, reader, window_start) -> (reader_comments, author_replies) of the newest rows."""
+    from warehouse import open_warehouse
+
+    columns, rows = open_warehouse(str(warehouse)).export("pair_scores")
+    picked = [columns.index(c) for c in SCORE_COLUMNS]
+    return {tuple(r[i] for i in picked[:4]): tuple(r[i] for i in picked[4:]) for r in rows}
+
+
+def compare_with_a_bounded_run(bootstrap: str, topic: str, streamed: Path, work: Path) -> int:
+    """Read the topic again, bounded, into its own warehouse; print how the stream's rows differ."""
+    batch = work / "batch.duckdb"
+    command = [sys.executable, "-m", "pipelines.cli", "run", "--source", "kafka", "--bootstrap-servers", bootstrap,
+               "--topic", topic, "--group-id", "soak-batch", "--warehouse", str(batch), "--window", "1m",
+               "--allowed-lateness", "1m", "--dedupe-horizon", "2m"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    if done.returncode != 0:
+        print(f"the bounded run failed (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        return 1
+    stream_rows, batch_rows = scores_of(streamed), scores_of(batch)
+    differing = sorted(k for k in stream_rows.keys() | batch_rows.keys() if stream_rows.get(k) != batch_rows.get(k))
+    print(f"\nrows: stream {len(stream_rows):,}, bounded run {len(batch_rows):,}, differing {len(differing):,} "
+          "(reader_comments, author_replies)")
+    for key in differing[:10]:
+        print(f"  {key}: stream {stream_rows.get(key)}, bounded {batch_rows.get(key)}")
+    return 1 if differing else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -143,7 +178,10 @@ def main() -> int:
               f"prism RSS start {first[3]:.1f} MB, end {last[3]:.1f} MB")
         print(summary.strip())
         print(f"(log: {work / 'pipeline.log'})")
-        return 0 if code == 0 else 1
+        # Late data is not expected at this rate (replies answer comments of the last ~10 s, lateness
+        # is 1 minute), so every row should match; a difference is printed with its counts.
+        differs = compare_with_a_bounded_run(bootstrap, topic, warehouse, work)
+        return 0 if code == 0 and not differs else 1
     finally:
         if broker is not None:
             broker.stop()
