@@ -99,6 +99,32 @@ def _private_home(venv: Path, home: Path) -> Path:
     return home
 
 
+# The emulator runs on DuckDB, whose default memory limit is 80% of the machine's RAM: under the test
+# suite it grew to 17 and 21 GB on a 24 GB machine, the kernel's OOM killer ended it, and the test
+# waiting on it hung CI. Capped, a query past the limit fails with DuckDB's "Out of Memory" error in
+# the one test that ran it. The launcher sets the limit on every connection the emulator opens.
+MEMORY_LIMIT = "4GB"
+MEMORY_LIMIT_ENV = "SOCIAL_MENTORS_EMULATOR_MEMORY"
+_CAPPED_LAUNCHER = """
+import sys
+import duckdb
+
+limit = sys.argv.pop(1)
+_connect = duckdb.connect
+
+
+def connect(*args, config=None, **kwargs):
+    return _connect(*args, config={**(config or {}), "memory_limit": limit}, **kwargs)
+
+
+duckdb.connect = connect
+sys.argv[0] = "local-bigquery"
+from local_bigquery.cli import main
+
+sys.exit(main())
+"""
+
+
 class BigQueryEmulator:
     """One emulator process on 127.0.0.1; its data, log and HOME under ``workdir``."""
 
@@ -128,7 +154,7 @@ class BigQueryEmulator:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         self.process = processes.spawn(
-            [str(venv / "bin" / "local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [str(venv / "bin" / "python"), "-c", _CAPPED_LAUNCHER, os.environ.get(MEMORY_LIMIT_ENV, MEMORY_LIMIT), "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--grpc-port", str(self.grpc_port), "--project", self.project, "--data-dir", str(data)],
             self.log_file, env=dict(os.environ, HOME=str(home)),
         )
