@@ -106,7 +106,7 @@ def compare_with_a_bounded_run(bootstrap: str, topic: str, streamed: Path, work:
     """Read the topic again, bounded, into its own warehouse; print how the stream's rows differ."""
     batch = work / "batch.duckdb"
     command = [sys.executable, "-m", "pipelines.cli", "run", "--source", "kafka", "--bootstrap-servers", bootstrap,
-               "--topic", topic, "--group-id", "soak-batch", "--warehouse", str(batch), "--window", "1m",
+               "--topic", topic, "--until-end", "--group-id", "soak-batch", "--warehouse", str(batch), "--window", "1m",
                "--allowed-lateness", "1m", "--dedupe-horizon", "2m"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     if done.returncode != 0:
