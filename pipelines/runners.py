@@ -8,8 +8,9 @@
   real cluster. The SDK workers run in this process (LOOPBACK) on the embedded cluster; a real
   cluster needs ``--environment_type=DOCKER`` or ``EXTERNAL`` (see the README's operators section).
 
-Every other runner (FnApiRunner, DirectRunner, DataflowRunner, or a given ``--job_endpoint``) gets
-the arguments unchanged.
+Every portable run (Prism, Flink, a given ``--job_endpoint``) also gets a ``--job_server_timeout``
+as long as the run itself (see ``RUN_DEADLINE_S``) unless one is given. Every other runner
+(FnApiRunner, DirectRunner, DataflowRunner) gets the arguments unchanged.
 """
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ from typing import Iterator
 from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions, PortableOptions, StandardOptions
 
 _LOCAL_FLINK_MASTERS = ("[local]", "[auto]")
+# Beam's portable runner uses --job_server_timeout (default 300 s) as the deadline of the job's state
+# and message streams, not only of its requests: a stream on Prism ended after five minutes with
+# DEADLINE_EXCEEDED, NOT balanced (found by the 10-minute soak), and so would any longer bounded run.
+# A run's streams now last as long as the run (ten years).
+RUN_DEADLINE_S = 10 * 365 * 86_400
+
+
+def without_stream_deadline(beam_args: list[str]) -> list[str]:
+    """The arguments of a portable run, with the job's streams open as long as it runs."""
+    if any(arg.startswith(("--job_server_timeout", "--job-server-timeout")) for arg in beam_args):
+        return list(beam_args)
+    return [*beam_args, f"--job_server_timeout={RUN_DEADLINE_S}"]
 # The job server's log and staged artifacts, beside the Kafka broker's state.
 FLINK_WORK_DIR = Path(".social-mentors") / "flink"
 
@@ -52,11 +65,12 @@ def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[l
         from services.prism import prism_args
 
         print("  this run uses Prism (built with Go on first use; this can take a few minutes)", file=sys.stderr)
-        yield prism_args(beam_args)
+        yield without_stream_deadline(prism_args(beam_args))
         return
     flink = options.view_as(FlinkRunnerOptions)
+    portable = runner in ("FlinkRunner", "PortableRunner") or bool(options.view_as(PortableOptions).job_endpoint)
     if runner != "FlinkRunner" or options.view_as(PortableOptions).job_endpoint or flink.flink_job_server_jar:
-        yield beam_args
+        yield without_stream_deadline(beam_args) if portable else beam_args
         return
 
     from services.flink_job_server import LOCAL_MASTER, FlinkJobServer
@@ -66,4 +80,4 @@ def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[l
     print(f"  starting Beam's Flink job server for {where} (resolved with Maven on first use) ...", file=sys.stderr)
     with FlinkJobServer(FLINK_WORK_DIR, flink_master=master) as server:
         print(f"  Flink job server on {server.endpoint}; its log: {server.log_file}", file=sys.stderr)
-        yield [*beam_args, f"--job_endpoint={server.endpoint}"]
+        yield without_stream_deadline([*beam_args, f"--job_endpoint={server.endpoint}"])

@@ -8,7 +8,9 @@ import time
 import pytest
 
 from pipelines.cli import main
-from pipelines.runners import runner_services
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
+
+from pipelines.runners import RUN_DEADLINE_S, runner_services
 from producers.synthetic import CommunitySpec, generate_community, write_community
 from warehouse import open_warehouse
 
@@ -54,11 +56,23 @@ def test_a_flink_run_writes_exactly_what_a_direct_runner_run_writes(events_file,
     assert "accounting      balanced" in captured.out
 
 
-def test_other_runners_and_given_job_servers_get_their_arguments_unchanged():
-    for args in (["--runner=DirectRunner"], ["--runner=FlinkRunner", "--job_endpoint=127.0.0.1:1"],
-                 ["--runner", "DataflowRunner", "--project", "p"], []):
+def test_other_runners_get_their_arguments_unchanged():
+    for args in (["--runner=DirectRunner"], ["--runner", "DataflowRunner", "--project", "p"], []):
         with runner_services(args) as used:
             assert used == args
+
+
+def test_a_portable_run_keeps_its_job_streams_open_as_long_as_it_runs(prism_binary):
+    """Beam's default --job_server_timeout (300 s) is also the deadline of the job's state and message
+    streams: a Prism stream died after five minutes with DEADLINE_EXCEEDED (the 10-minute soak)."""
+    for args, streaming in ((["--runner=FlinkRunner", "--job_endpoint=127.0.0.1:1"], False),
+                            ([f"--prism_location={prism_binary}"], True),
+                            (["--runner=PrismRunner", f"--prism_location={prism_binary}"], False)):
+        with runner_services(args, streaming=streaming) as used:
+            assert PipelineOptions(used).view_as(PortableOptions).job_server_timeout == RUN_DEADLINE_S, used
+    given = ["--runner=FlinkRunner", "--job_endpoint=127.0.0.1:1", "--job_server_timeout=60"]
+    with runner_services(given) as used:
+        assert used == given  # an operator's own deadline stands
 
 
 def test_a_bounded_kafka_run_on_flink_matches_the_direct_run_and_commits_its_offsets(
