@@ -102,7 +102,8 @@ def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site
         yield problem
         return
     if entry.kind == "thread":
-        yield event("POST", site, f"thread-{entry.dsq_id}", f"thread-{entry.dsq_id}", entry.actor, entry.created)
+        yield event("POST", site, f"thread-{entry.dsq_id}", f"thread-{entry.dsq_id}", entry.actor, entry.created,
+                    origin=entry.origin)
         return
     thread = threads.get(entry.thread or "")
     if entry.parent:
@@ -111,9 +112,9 @@ def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site
             yield Skipped("parent_missing", entry.origin)
             return
         yield event("REPLY", site, f"thread-{entry.thread}", f"post-{entry.dsq_id}", entry.actor, entry.created,
-                    f"post-{entry.parent}", parent.actor, parent.created)
+                    f"post-{entry.parent}", parent.actor, parent.created, origin=entry.origin)
     elif thread is None:
         yield Skipped("parent_missing", entry.origin)
     else:
         yield event("COMMENT", site, f"thread-{entry.thread}", f"post-{entry.dsq_id}", entry.actor, entry.created,
-                    f"thread-{entry.thread}", thread.actor, thread.created)
+                    f"thread-{entry.thread}", thread.actor, thread.created, origin=entry.origin)

@@ -153,7 +153,7 @@ def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Opti
     item = str(record["id"])
     parent_full = record.get("parent_id")
     if not parent_full:
-        yield event("POST", community, item, item, record["author"], created)
+        yield event("POST", community, item, item, record["author"], created, origin=origin)
         return
     thread = _bare(record.get("link_id")) or _bare(parent_full)
     parent = index.get(_bare(parent_full))
@@ -164,4 +164,5 @@ def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Opti
         yield Skipped("parent_author_deleted", origin)
         return
     kind = "REPLY" if str(parent_full).startswith("t1_") else "COMMENT"
-    yield event(kind, community, thread, item, record["author"], created, _bare(parent_full), parent[0], parent[1])
+    yield event(kind, community, thread, item, record["author"], created, _bare(parent_full), parent[0], parent[1],
+                origin=origin)

@@ -74,7 +74,7 @@ def _item(item: ElementTree.Element, site: str, logins: dict[str, str], origin: 
     elif not author:
         yield Skipped("deleted_user", origin)
     else:
-        yield event("POST", site, thread, thread, author, posted)
+        yield event("POST", site, thread, thread, author, posted, origin=origin)
     known: dict[str, tuple[str, dt.datetime]] = {}  # comment id -> (actor, time), for replies
     pending = []
     claimed: set[str] = set()  # comment ids read in this item
@@ -114,9 +114,10 @@ def _item(item: ElementTree.Element, site: str, logins: dict[str, str], origin: 
             if not post_ok:
                 yield Skipped("parent_author_deleted" if post_id and posted else "parent_missing", where)
                 continue
-            yield event("COMMENT", site, thread, item_id, actor, created, thread, author, posted)
+            yield event("COMMENT", site, thread, item_id, actor, created, thread, author, posted, origin=where)
         elif parent in known:
             parent_actor, parent_time = known[parent]
-            yield event("REPLY", site, thread, item_id, actor, created, f"comment-{parent}", parent_actor, parent_time)
+            yield event("REPLY", site, thread, item_id, actor, created, f"comment-{parent}", parent_actor, parent_time,
+                        origin=where)
         else:
             yield Skipped("parent_missing", where)

@@ -36,6 +36,8 @@ def test_threads_comments_and_replies_of_a_disqus_export(tmp_path):
     assert (events["post-1"]["kind"], events["post-1"]["actor_id"], events["post-1"]["parent_actor_id"]) == (
         "COMMENT", "reader@example.com", "blogger")
     assert (events["post-2"]["kind"], events["post-2"]["parent_actor_id"]) == ("REPLY", "reader@example.com")
+    assert [i.origin for i in items if isinstance(i, Converted)] == [
+        "export.xml:thread 1", "export.xml:post 1", "export.xml:post 2"]
     skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
     assert skipped == [("deleted", "export.xml:post 3"), ("no_author_id", "export.xml:post 5"),
                        ("parent_missing", "export.xml:post 6"), ("parent_missing", "export.xml:post 7"),

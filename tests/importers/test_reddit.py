@@ -22,6 +22,7 @@ def test_submissions_comments_and_replies_from_ndjson(tmp_path):
     assert events["s1"]["kind"] == "POST" and events["s1"]["site"] == "learnpython"
     assert (events["k1"]["kind"], events["k1"]["parent_actor_id"], events["k1"]["thread_id"]) == ("COMMENT", "op", "s1")
     assert (events["k2"]["kind"], events["k2"]["parent_actor_id"], events["k2"]["parent_id"]) == ("REPLY", "helper", "k1")
+    assert [i.origin for i in items if isinstance(i, Converted)] == ["dump.ndjson:1", "dump.ndjson:2", "dump.ndjson:3"]
     skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
     assert skipped == [("bad_date", "dump.ndjson:7"), ("deleted_author", "dump.ndjson:5"), ("malformed_row", "dump.ndjson:8"),
                        ("parent_author_deleted", "dump.ndjson:6"), ("parent_missing", "dump.ndjson:4")]

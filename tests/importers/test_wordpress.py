@@ -49,6 +49,8 @@ def test_posts_comments_and_replies_of_a_wxr_export(tmp_path):
         "COMMENT", "jane@example.com", "admin")
     assert (events["comment-7"]["kind"], events["comment-7"]["actor_id"], events["comment-7"]["parent_actor_id"]) == (
         "REPLY", "admin", "jane@example.com")
+    assert [i.origin for i in items if isinstance(i, Converted)] == [
+        "blog.wordpress.xml:item 1", "blog.wordpress.xml:item 1 comment 1", "blog.wordpress.xml:item 1 comment 2"]
     skipped = sorted(s.reason for s in items if isinstance(s, Skipped))
     assert skipped == ["bad_date", "no_author_id", "parent_missing", "pingback", "post_type_attachment", "unapproved"]
 
