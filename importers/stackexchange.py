@@ -26,7 +26,7 @@ from typing import Any, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event
 from importers.lines import DEFAULT_MAX_LINE_BYTES
-from importers.xmlbounded import TOO_LARGE
+from importers.xmlbounded import TOO_LARGE, stand_in_size
 from importers.xmlutil import iterparse
 
 QUESTION, ANSWER = "1", "2"
@@ -76,7 +76,7 @@ def _user(text: Optional[str]) -> Optional[str]:
 
 def _too_large(row: dict[str, str], origin: str) -> Optional[Skipped]:
     if TOO_LARGE in row:
-        return Skipped("row_too_large", f"{origin} ({int(row[TOO_LARGE]):,} bytes)")
+        return Skipped("row_too_large", f"{origin} ({stand_in_size(row[TOO_LARGE]):,} bytes)")
     return None
 
 
