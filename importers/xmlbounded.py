@@ -225,13 +225,15 @@ def bounded_records(pieces: Iterator[tuple[bytes, int]], record_depth: int, limi
     stand-in with its whole size put before its end tag (see the module's docstring)."""
     depth, size, inner, dropping = 0, 0, [], False  # inner: start tags passed on inside the open record
     for piece, original in pieces:
-        # its kind, by its first two bytes and its last but one: 60 "<", 47 "/", 33 "!", 63 "?"
-        if piece[0] != 60 or piece[1] in (33, 63):
+        # its kind, by its first two bytes and its last but one (a piece cut off by the end of the file
+        # is whatever it looks like: the parser reports it)
+        second = piece[1:2]
+        if piece[:1] != b"<" or second in (b"!", b"?", b""):
             change = 0  # text, a comment, CDATA, a declaration
-        elif piece[1] == 47:
+        elif second == b"/":
             change = -1  # an end tag
         else:
-            change = 0 if piece[-2] == 47 else 1  # an empty element, a start tag
+            change = 0 if piece[-2:] == b"/>" else 1  # an empty element, a start tag
         if depth < record_depth:  # outside any record; a start tag at record_depth - 1 opens one
             depth += change
             if change > 0:
@@ -239,8 +241,9 @@ def bounded_records(pieces: Iterator[tuple[bytes, int]], record_depth: int, limi
             yield piece
             continue
         if change < 0 and depth == record_depth:  # the record's end tag
-            if dropping:
-                closing = b"".join(b"</%s>" % _START_TAG_NAME.match(tag).group(1) for tag in reversed(inner))
+            if dropping or size + original > limit:
+                names = (_START_TAG_NAME.match(tag) for tag in reversed(inner))  # none: malformed, the parser says so
+                closing = b"".join(b"</%s>" % name.group(1) for name in names if name)
                 yield closing + stand_in(size + original)
             depth -= 1
             yield piece

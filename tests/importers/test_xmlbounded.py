@@ -77,3 +77,29 @@ def test_a_file_that_writes_the_stand_in_attribute_itself_is_not_a_crash(tmp_pat
     from importers.xmlutil import too_large
 
     assert too_large(ElementTree.fromstring(f'<r><x {TOO_LARGE}="lots"/></r>')) == 0
+
+
+def _random_element(rng, depth=0):
+    if depth > 3 or rng.random() < 0.3:
+        return rng.choice([b"t" * rng.randint(0, 50), b"&amp;x", b"<![CDATA[<" + b"c" * rng.randint(0, 60) + b"]]>",
+                           b"<!-- c -->", b"<e a='>' b=\"x\"/>"])
+    name = rng.choice([b"a", b"bc", b"long"])
+    children = b"".join(_random_element(rng, depth + 1) for _ in range(rng.randint(0, 4)))
+    return b"<%s k='%s'>%s</%s>" % (name, b"v" * rng.randint(0, 30), children, name)
+
+
+def test_random_records_come_out_well_formed_each_whole_or_marked_exactly_when_over_the_limit():
+    import random
+
+    rng = random.Random(12)
+    for _ in range(500):
+        records = [b"<r>" + b"".join(_random_element(rng) for _ in range(rng.randint(0, 5))) + b"</r>"
+                   for _ in range(rng.randint(1, 4))]
+        limit = rng.choice([10, 40, 100, 400])
+        root = ElementTree.fromstring(_records(b"<d>" + b"".join(records) + b"</d>", 2, limit))
+        assert len(root) == len(records)
+        for got, raw in zip(root, records):
+            marked = any(TOO_LARGE in e.attrib for e in got.iter())
+            assert marked == (len(raw) > limit), (raw, limit)
+            if not marked:
+                assert ElementTree.tostring(got) == ElementTree.tostring(ElementTree.fromstring(raw))
