@@ -37,7 +37,7 @@ def mbox(path: Path, n: int) -> Path:
 def reddit(path: Path, n: int) -> Path:
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
-            record = {"id": f"k{i}", "author": f"u{i % 97}", "created_utc": 1420452000 + i, "subreddit": "r",
+            record = {"id": f"k{i}", "author": f"u{i % 97}", "created_utc": 1420452000 + i, "subreddit": "rust",
                       "body": "text " * 40}
             if i % 10:
                 record.update(parent_id=f"t3_k{i - i % 10}", link_id=f"t3_k{i - i % 10}")

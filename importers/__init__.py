@@ -32,19 +32,23 @@ def importer(name: str) -> Callable[[list[Path], Optional[str]], Iterator[Item]]
     if name == "disqus":
         from importers.disqus import import_disqus
 
-        return import_disqus
+        def disqus(paths: list[Path], site: Optional[str],
+                   max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+            return import_disqus(paths, site, max_record_bytes=max_line_bytes)  # the limit of a thread or post
+
+        return disqus
     if name == "wordpress":
         from importers.wordpress import import_wordpress
 
-        return import_wordpress
+        def wordpress(paths: list[Path], site: Optional[str],
+                      max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+            return import_wordpress(paths, site, max_record_bytes=max_line_bytes)  # of a comment or post field
+
+        return wordpress
     raise ValueError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
-
-
-LINE_FORMATS = ("mbox", "reddit", "stackexchange")  # records bounded by max_line_bytes (a dump's row is a line)
 
 
 def import_items(name: str, paths: Iterable[str], site: Optional[str] = None,
                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
-    if name in LINE_FORMATS:
-        return importer(name)([Path(p) for p in paths], site, max_line_bytes=max_line_bytes)
-    return importer(name)([Path(p) for p in paths], site)
+    """Every format's records are bounded by ``max_line_bytes``: a line, a dump's row, an XML record."""
+    return importer(name)([Path(p) for p in paths], site, max_line_bytes=max_line_bytes)

@@ -27,6 +27,7 @@ STDERR: Any = object()  # progress goes to sys.stderr as it is when the import r
 
 class Converted(NamedTuple):
     record: dict[str, Any]
+    origin: str = ""  # where in the archive it was read, as a Skipped's: an invalid event is a skip from there
 
 
 class Skipped(NamedTuple):
@@ -47,8 +48,9 @@ def first_problem(origin: str, checks: Iterable[tuple[bool, str]]) -> Optional[S
 
 def event(kind: str, site: str, thread_id: str, item_id: str, actor_id: str, created_at: dt.datetime,
           parent_id: Optional[str] = None, parent_actor_id: Optional[str] = None,
-          parent_created_at: Optional[dt.datetime] = None) -> Converted:
-    """An EngagementEvent record; the event_id is ``site:item_id``, stable across re-imports."""
+          parent_created_at: Optional[dt.datetime] = None, origin: str = "") -> Converted:
+    """An EngagementEvent record read at ``origin`` (``file:line``, ``Posts.xml:row 12``); the
+    event_id is ``site:item_id``, stable across re-imports."""
     return Converted({
         "event_id": f"{site}:{item_id}",
         "kind": kind,
@@ -60,7 +62,7 @@ def event(kind: str, site: str, thread_id: str, item_id: str, actor_id: str, cre
         "parent_actor_id": parent_actor_id,
         "created_at": to_millis(created_at),
         "parent_created_at": to_millis(parent_created_at) if parent_created_at else None,
-    })
+    }, origin)
 
 
 def to_millis(moment: dt.datetime) -> int:
@@ -174,7 +176,8 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
                 except InvalidEvent as error:
                     reason = f"invalid_{error.error_kind.lower()}"
                     summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
-                    summary.examples.setdefault(reason, f"{item.record.get('item_id')}: {error}")
+                    # where it was read, never its item id: that may lead to a person
+                    summary.examples.setdefault(reason, f"{item.origin or 'an event without an origin'} ({error})")
                     continue
                 summary.converted += 1
                 summary.by_kind[item.record["kind"]] = summary.by_kind.get(item.record["kind"], 0) + 1

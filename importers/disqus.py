@@ -4,7 +4,10 @@ a COMMENT on the thread, or a REPLY when it names a parent post.
 Authors are identified by Disqus username, else e-mail (lower case); a comment with neither is
 skipped. Deleted and spam posts are skipped and counted. Threads and posts reference each other by
 dsq:id, so the file is streamed twice: once to index (id -> author, time, thread, parent), once to
-emit; memory grows with the number of comments, not with their text.
+emit; memory grows with the number of comments, not with their text. Each thread and post is read in
+bounded memory (:mod:`importers.xmlbounded`): one longer than ``max_record_bytes`` (``import
+--max-line-bytes``, default 1 MiB), however its bytes are spread (a giant ``<message>``, a CDATA
+section, thousands of small elements), is never held whole and is a counted skip, record_too_large.
 """
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event, first_problem
-from importers.xmlutil import attribute, child, iterparse, local, text
+from importers.lines import DEFAULT_MAX_LINE_BYTES
+from importers.xmlutil import attribute, child, iterparse, local, text, too_large
+
+RECORD_DEPTH = 2  # <disqus> holds the threads and posts
 
 
 class Entry(NamedTuple):
@@ -25,7 +31,7 @@ class Entry(NamedTuple):
     created: Optional[dt.datetime]
     thread: Optional[str]
     parent: Optional[str]
-    flag: Optional[str]  # "deleted", "spam" or None
+    flag: Optional[str]  # "deleted", "spam", "record_too_large" or None
     forum: Optional[str]
 
 
@@ -46,34 +52,46 @@ def _actor(element: ElementTree.Element) -> Optional[str]:
     return username or (email.lower() if email else None)
 
 
-def _entries(path: Path) -> Iterator[Entry]:
+def _entries(path: Path, max_record_bytes: int) -> Iterator[Entry]:
     counts = {"thread": 0, "post": 0}
     depth = 0
-    for action, element in iterparse(path, events=("start", "end")):
+    root = None
+    for action, element in iterparse(path, events=("start", "end"), max_markup_bytes=max_record_bytes,
+                                     record_depth=RECORD_DEPTH):
         if action == "start":
             depth += 1
+            root = element if root is None else root
             continue
         depth -= 1
         name = local(element.tag)
-        if depth != 1 or name not in counts:  # top-level <thread> and <post> only
+        if depth != 1:  # top-level <thread> and <post> only
             continue
-        counts[name] += 1
-        flag = "deleted" if text(element, "isDeleted") == "true" else "spam" if text(element, "isSpam") == "true" else None
-        yield Entry(
-            f"{path.name}:{name} {counts[name]}", name, attribute(element, "id"), _actor(element),
-            _time(text(element, "createdAt")), attribute(child(element, "thread"), "id"),
-            attribute(child(element, "parent"), "id"), flag, text(element, "forum"),
-        )
-        element.clear()
+        if name in counts:
+            counts[name] += 1
+            origin, size = f"{path.name}:{name} {counts[name]}", too_large(element)
+            if size is not None:
+                yield Entry(f"{origin} ({size:,} bytes)", name, None, None, None, None, None, "record_too_large", None)
+            else:
+                flag = ("deleted" if text(element, "isDeleted") == "true"
+                        else "spam" if text(element, "isSpam") == "true" else None)
+                yield Entry(
+                    origin, name, attribute(element, "id"), _actor(element),
+                    _time(text(element, "createdAt")), attribute(child(element, "thread"), "id"),
+                    attribute(child(element, "parent"), "id"), flag, text(element, "forum"),
+                )
+        root.remove(element)  # read: the root keeps nothing, whatever the number of entries
 
 
-def import_disqus(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[Item]:
+def import_disqus(paths: Iterable[Path], site: Optional[str] = None,
+                  max_record_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+    """Events of the exports; a thread or post longer than ``max_record_bytes`` is a counted skip
+    (record_too_large)."""
     for path in map(Path, paths):
         threads: dict[str, Entry] = {}
         posts: dict[str, Entry] = {}
         forum = None
         seen: set[tuple[str, str]] = set()  # (kind, dsq:id): the first entry of an id wins
-        for entry in _entries(path):
+        for entry in _entries(path, max_record_bytes):
             forum = forum or entry.forum
             if not entry.dsq_id or (entry.kind, entry.dsq_id) in seen:
                 continue
@@ -81,12 +99,15 @@ def import_disqus(paths: Iterable[Path], site: Optional[str] = None) -> Iterator
             if entry.actor and entry.created and entry.flag is None:
                 (threads if entry.kind == "thread" else posts)[entry.dsq_id] = entry
         seen.clear()
-        for entry in _entries(path):
+        for entry in _entries(path, max_record_bytes):
             yield from _emit(entry, threads, posts, site or forum or path.stem, seen)
 
 
 def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site: str,
           seen: set[tuple[str, str]]) -> Iterator[Item]:
+    if entry.flag == "record_too_large":
+        yield Skipped(entry.flag, entry.origin)
+        return
     if entry.dsq_id and (entry.kind, entry.dsq_id) in seen:  # a later entry never takes over an id
         yield Skipped("duplicate_id", entry.origin)
         return
@@ -102,7 +123,8 @@ def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site
         yield problem
         return
     if entry.kind == "thread":
-        yield event("POST", site, f"thread-{entry.dsq_id}", f"thread-{entry.dsq_id}", entry.actor, entry.created)
+        yield event("POST", site, f"thread-{entry.dsq_id}", f"thread-{entry.dsq_id}", entry.actor, entry.created,
+                    origin=entry.origin)
         return
     thread = threads.get(entry.thread or "")
     if entry.parent:
@@ -111,9 +133,9 @@ def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site
             yield Skipped("parent_missing", entry.origin)
             return
         yield event("REPLY", site, f"thread-{entry.thread}", f"post-{entry.dsq_id}", entry.actor, entry.created,
-                    f"post-{entry.parent}", parent.actor, parent.created)
+                    f"post-{entry.parent}", parent.actor, parent.created, origin=entry.origin)
     elif thread is None:
         yield Skipped("parent_missing", entry.origin)
     else:
         yield event("COMMENT", site, f"thread-{entry.thread}", f"post-{entry.dsq_id}", entry.actor, entry.created,
-                    f"thread-{entry.thread}", thread.actor, thread.created)
+                    f"thread-{entry.thread}", thread.actor, thread.created, origin=entry.origin)

@@ -182,8 +182,10 @@ def import_mbox(paths: Iterable[Path], site: Optional[str] = None,
         emitted.add(message.msgid)
         parent = index.get(message.parent) if message.parent else None
         if parent is None:
-            yield event("POST", site, message.msgid, message.msgid, message.sender, message.created)
+            yield event("POST", site, message.msgid, message.msgid, message.sender, message.created,
+                        origin=message.origin)
             continue
         kind = "REPLY" if parent.parent in index else "COMMENT"
         yield event(kind, site, root_of(message.msgid), message.msgid, message.sender, message.created,
-                    parent_id=parent.msgid, parent_actor_id=parent.sender, parent_created_at=parent.created)
+                    parent_id=parent.msgid, parent_actor_id=parent.sender, parent_created_at=parent.created,
+                    origin=message.origin)

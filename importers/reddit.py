@@ -7,12 +7,22 @@ index id -> (author, time), once to emit; memory grows with the number of record
 Lines are read in bounded memory: a line over ``max_line_bytes`` (default 1 MiB) is a counted skip
 (line_too_long), and so is a CSV row spanning one; a record that is not a JSON object, or whose ids
 and author are not text, is a malformed_row. The site is the subreddit (or --site).
+
+Subreddits are named as Reddit names them, so that a look-alike name never joins a community it is
+not: ASCII letters, digits and ``_``, 2 to 21 characters, not starting with ``_`` (Reddit's rule is 3
+to 21; two-letter language subreddits are older), or a user profile's ``u_`` and a user name (3 to 20
+ASCII letters, digits, ``_`` and ``-``); case-insensitive, so the site is the name in lower case. A
+record whose subreddit is anything else (a fullwidth or Cyrillic letter, a zero-width space, a blank)
+is a counted skip, bad_subreddit, never folded into the name it looks like. A comment whose parent, or
+whose thread's submission, is in another subreddit is a counted skip, parent_in_other_subreddit: a
+comment answers within its own subreddit, whatever ``--site`` says.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
@@ -25,6 +35,17 @@ DELETED = {"[deleted]", "[removed]", "", None}
 TOO_LONG = "line_too_long"
 _BOM = b"\xef\xbb\xbf"
 _TEXT_FIELDS = ("name", "author", "parent_id", "link_id", "subreddit")
+_SUBREDDIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}|u_[A-Za-z0-9_-]{3,20}", re.ASCII)
+BAD_SUBREDDIT = "\0bad subreddit"  # a subreddit that is not a name Reddit allows
+
+
+def subreddit_of(record: dict[str, Any]) -> Optional[str]:
+    """The record's subreddit as Reddit identifies it (lower case), None when it names none, or
+    BAD_SUBREDDIT when the name is not one Reddit allows."""
+    name = record.get("subreddit")
+    if name is None:
+        return None
+    return name.lower() if _SUBREDDIT.fullmatch(name) else BAD_SUBREDDIT
 
 
 def _records(path: Path, limit: int) -> Iterator[tuple[str, Any]]:
@@ -120,12 +141,13 @@ def import_reddit(paths: Iterable[Path], site: Optional[str] = None,
     """Events of the dumps; the first record of an id is kept, a later one is a counted skip
     (duplicate_id) that never changes whom a reply to that id answers."""
     files = [Path(p) for p in paths]
-    index: dict[str, tuple[Optional[str], dt.datetime]] = {}  # id -> (author or None if deleted, time)
+    # id -> (author or None if deleted, time, subreddit)
+    index: dict[str, tuple[Optional[str], dt.datetime, Optional[str]]] = {}
     seen: set[str] = set()
     for _, record in (r for path in files for r in _records(path, max_line_bytes)):
         if _claims(record, seen) and _created(record):
             author = None if record.get("author") in DELETED else record["author"]
-            index[_bare(record.get("name")) or str(record["id"])] = (author, _created(record))
+            index[_bare(record.get("name")) or str(record["id"])] = (author, _created(record), subreddit_of(record))
     seen.clear()
     for origin, record in (r for path in files for r in _records(path, max_line_bytes)):
         yield from _emit(origin, record, index, site, seen)
@@ -149,19 +171,28 @@ def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Opti
     if created is None:
         yield Skipped("bad_date", origin)
         return
-    community = site or record.get("subreddit") or "reddit"
+    subreddit = subreddit_of(record)
+    if subreddit is BAD_SUBREDDIT:
+        yield Skipped("bad_subreddit", origin)
+        return
+    community = site or subreddit or "reddit"
     item = str(record["id"])
     parent_full = record.get("parent_id")
     if not parent_full:
-        yield event("POST", community, item, item, record["author"], created)
+        yield event("POST", community, item, item, record["author"], created, origin=origin)
         return
     thread = _bare(record.get("link_id")) or _bare(parent_full)
     parent = index.get(_bare(parent_full))
     if parent is None:
         yield Skipped("parent_missing", origin)
         return
+    submission = index.get(thread)
+    if parent[2] != subreddit or (submission is not None and submission[2] != subreddit):
+        yield Skipped("parent_in_other_subreddit", origin)
+        return
     if parent[0] is None:
         yield Skipped("parent_author_deleted", origin)
         return
     kind = "REPLY" if str(parent_full).startswith("t1_") else "COMMENT"
-    yield event(kind, community, thread, item, record["author"], created, _bare(parent_full), parent[0], parent[1])
+    yield event(kind, community, thread, item, record["author"], created, _bare(parent_full), parent[0], parent[1],
+                origin=origin)

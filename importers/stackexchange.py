@@ -26,7 +26,7 @@ from typing import Any, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event
 from importers.lines import DEFAULT_MAX_LINE_BYTES
-from importers.xmlbounded import TOO_LARGE
+from importers.xmlbounded import TOO_LARGE, stand_in_size
 from importers.xmlutil import iterparse
 
 QUESTION, ANSWER = "1", "2"
@@ -76,7 +76,7 @@ def _user(text: Optional[str]) -> Optional[str]:
 
 def _too_large(row: dict[str, str], origin: str) -> Optional[Skipped]:
     if TOO_LARGE in row:
-        return Skipped("row_too_large", f"{origin} ({int(row[TOO_LARGE]):,} bytes)")
+        return Skipped("row_too_large", f"{origin} ({stand_in_size(row[TOO_LARGE]):,} bytes)")
     return None
 
 
@@ -123,7 +123,7 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
             yield Skipped("deleted_user", origin)
             continue
         if post_type == QUESTION:
-            yield event("POST", site, f"p{post_id}", f"p{post_id}", owner, created)
+            yield event("POST", site, f"p{post_id}", f"p{post_id}", owner, created, origin=origin)
         elif question_id in index:
             yield from _response(site, "COMMENT", f"p{post_id}", owner, created, index[question_id], question_id, origin)
         else:
@@ -172,7 +172,7 @@ def _response(site: str, kind: str, item_id: str, actor: str, created: dt.dateti
         yield Skipped("parent_author_deleted", origin)
         return
     yield event(kind, site, f"p{parent.question_id}", item_id, actor, created,
-                parent_id=f"p{parent_post_id}", parent_actor_id=parent.owner, parent_created_at=parent.created_at)
+                parent_id=f"p{parent_post_id}", parent_actor_id=parent.owner, parent_created_at=parent.created_at, origin=origin)
 
 
 def stackexchange_actors(folder: Path, site: Optional[str] = None) -> Iterator[dict[str, Any]]:

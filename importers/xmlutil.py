@@ -10,24 +10,34 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-from importers.xmlbounded import BoundedXml
+from importers.xmlbounded import TOO_LARGE, BoundedXml, stand_in_size
 
 
-def iterparse(path: Union[str, Path], events: tuple[str, ...] = ("end",),
-              max_markup_bytes: Optional[int] = None) -> Iterator[tuple[str, ElementTree.Element]]:
+def iterparse(path: Union[str, Path], events: tuple[str, ...] = ("end",), max_markup_bytes: Optional[int] = None,
+              record_depth: Optional[int] = None) -> Iterator[tuple[str, ElementTree.Element]]:
     """ElementTree.iterparse, whose ParseError (a bomb, an external entity, bad bytes) becomes a
     ValueError: "FILE: not well-formed XML (REASON: line L, column C); ...". What was read before stays read.
     With ``max_markup_bytes``, the file is read in bounded memory (:mod:`importers.xmlbounded`): a start
-    tag over the limit arrives as a stand-in element with the attribute ``TOO_LARGE``."""
+    tag over the limit arrives as a stand-in element with the attribute ``TOO_LARGE``; with
+    ``record_depth`` too, so do text and CDATA over the limit, and each element at that depth (the root
+    is at 1) is bounded as a whole: one over the limit holds a stand-in (see :func:`too_large`)."""
     try:
         if max_markup_bytes is None:
             yield from ElementTree.iterparse(path, events=events)
             return
         with open(path, "rb") as stream:
-            yield from ElementTree.iterparse(BoundedXml(stream, max_markup_bytes, str(path)), events=events)
+            bounded = BoundedXml(stream, max_markup_bytes, str(path), record_depth)
+            yield from ElementTree.iterparse(bounded, events=events)
     except ElementTree.ParseError as error:
         raise ValueError(f"{path}: not well-formed XML ({error}); the import stopped there: fix or remove the file, "
                          "or pass the files that are whole") from None
+
+
+def too_large(element: ElementTree.Element) -> Optional[int]:
+    """The size in bytes of the largest part of ``element`` (itself included) that was over the
+    reading limit and dropped (a stand-in, see :func:`iterparse`), or None when it is whole."""
+    sizes = [stand_in_size(e.attrib[TOO_LARGE]) for e in element.iter() if TOO_LARGE in e.attrib]
+    return max(sizes) if sizes else None
 
 
 def local(tag: str) -> str:

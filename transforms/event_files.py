@@ -8,7 +8,9 @@ UTF-8 byte-order mark is not part of the first record, and Avro timestamps are r
 that an out-of-range one is a BAD_TIMESTAMP dead letter instead of an exception inside fastavro that
 ended the file. Origins are ``file:N``: the line number for JSON Lines, the record number for Avro.
 Avro blocks are framed here, not by fastavro, so that a damaged block costs one dead letter per record
-of it and reading resumes at the file's next sync marker (see ``iter_avro_file``).
+of it and reading resumes at the file's next sync marker (see ``iter_avro_file``). An Avro file of a
+schema version this release does not know (a newer one) is not read as events: each of its records is
+an UNKNOWN_SCHEMA_ID dead letter, as a Kafka message of an unknown schema id is (``unknown_version``).
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas import avro_schema, wire
 from transforms.events import (
-    BAD_VALUE, MAX_ID_LENGTH, PARSE_ERROR, RECORD_TOO_LARGE, UNCOUNTED_RECORDS, DeadLetter, Event, InvalidEvent, event_from_record,
-    id_text, shown,
+    BAD_VALUE, MAX_ID_LENGTH, PARSE_ERROR, RECORD_TOO_LARGE, UNCOUNTED_RECORDS, UNKNOWN_SCHEMA_ID, DeadLetter, Event,
+    InvalidEvent, event_from_record, id_text, shown,
 )
 
 AVRO_MAGIC = b"Obj\x01"
@@ -104,6 +106,26 @@ def _fields_added_since(writer_schema: Any) -> dict[str, Any]:
     the current version gets nothing added (its dead letters keep the record as written)."""
     have = {f.get("name") for f in writer_schema.get("fields", ())} if isinstance(writer_schema, dict) else set()
     return {name: default for name, default in _evolved_fields().items() if name not in have}
+
+
+def unknown_version(writer_schema: Any) -> Optional[str]:
+    """Why a file's EngagementEvent schema version is one this release does not read, or None.
+
+    The writer schema says its version in ``x-schema-version`` (see schemas/wire.py). A version this
+    release does not know (a newer release's, or one that is not a number) may have changed what a
+    field means, so its records are not read as this release's: like a Kafka message of an unknown
+    schema id, each is an UNKNOWN_SCHEMA_ID dead letter, kept whole for a newer release to read. A
+    schema without a version (another tool's writer) is read by its field names, as before."""
+    if not isinstance(writer_schema, dict) or "x-schema-version" not in writer_schema:
+        return None
+    version, known = writer_schema["x-schema-version"], sorted(wire.schema_versions())
+    if isinstance(version, int) and not isinstance(version, bool) and version in known:
+        return None
+    newer = isinstance(version, int) and not isinstance(version, bool) and version > known[-1]
+    return (f"the file was written with EngagementEvent schema version {shown(version)}"
+            + (", newer than this release" if newer else "")
+            + f"; this release reads versions {', '.join(map(str, known))}"
+            + (": upgrade social-mentors to read it" if newer else ""))
 
 
 def _without_logical_types(schema: Any) -> Any:
@@ -250,6 +272,7 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
         writer_schema = json.loads(meta["avro.schema"])
         schema = fastavro.parse_schema(_without_logical_types(writer_schema))
         added = _fields_added_since(writer_schema)  # an older version's file: the fields added since, at their defaults
+        refused = unknown_version(writer_schema)  # a newer version's file: each record an UNKNOWN_SCHEMA_ID
         codec = meta.get("avro.codec", b"null").decode("ascii")
         first = stream.tell()
         stream.seek(0, os.SEEK_END)  # some filesystems' streams return None from seek
@@ -312,7 +335,8 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
                 yield from _lost(path, number, block.count, block_number, reason)
                 number += block.count
                 continue
-            records = _BlockRecords(path, number, block.count, block_number, io.BytesIO(data), schema, limits, added)
+            records = _BlockRecords(path, number, block.count, block_number, io.BytesIO(data), schema, limits, added,
+                                    refused)
             yield from records
             if records.ended_after is not None:  # the data ends cleanly before the count is reached
                 number += records.ended_after
@@ -346,15 +370,15 @@ class _BlockRecords:
     start, the block's record count is wrong, not a record: ``ended_after`` is then how many records
     it held, and nothing is yielded for the records it does not hold."""
 
-    def __init__(self, path, number, count, block_number, data, schema, limits, added=None):
+    def __init__(self, path, number, count, block_number, data, schema, limits, added=None, refused=None):
         self.consumed: Optional[int] = None
         self.ended_after: Optional[int] = None
-        self._items = self._read(path, number, count, block_number, data, schema, limits, added or {})
+        self._items = self._read(path, number, count, block_number, data, schema, limits, added or {}, refused)
 
     def __iter__(self):
         return self._items
 
-    def _read(self, path, number, count, block_number, data, schema, limits, added):
+    def _read(self, path, number, count, block_number, data, schema, limits, added, refused):
         for index in range(count):
             start = data.tell()
             try:
@@ -378,6 +402,10 @@ class _BlockRecords:
                     _id_or_none(record.get("event_id") if isinstance(record, dict) else None, limits.max_id_length),
                     raw_text(record),
                 )
+            elif refused:
+                event_id = record.get("event_id") if isinstance(record, dict) else None
+                yield DeadLetter(f"{path}:{number}", UNKNOWN_SCHEMA_ID, refused,
+                                 _id_or_none(event_id, limits.max_id_length), raw_text(record))
             else:
                 yield decode_record(record, f"{path}:{number}", record, limits)
         self.consumed = data.tell()

@@ -44,6 +44,9 @@ CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
 # Another event_id claiming an item_id that an earlier-delivered event already holds in the same thread.
 DUPLICATE_ITEM = "DUPLICATE_ITEM"
 TOO_LATE = "TOO_LATE"
+# A Kafka message of a schema id, or an Avro file of a schema version, this release does not read
+# (a newer release's, say): its fields may not mean what this release's mean.
+UNKNOWN_SCHEMA_ID = "UNKNOWN_SCHEMA_ID"
 # Part of an Avro file whose records cannot be counted (a damaged block header, a truncated file):
 # one dead letter stands for an unknown number of records, so a run that has one is not balanced.
 UNCOUNTED_RECORDS = "UNCOUNTED_RECORDS"

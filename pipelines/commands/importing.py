@@ -29,8 +29,9 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                            help="as --pseudonymize-key-env, the key read from the file PATH")
     importing.add_argument("--pseudonymize", metavar="KEY", default=None, help=argparse.SUPPRESS)
     importing.add_argument("--max-line-bytes", type=positive_int, default=DEFAULT_MAX_LINE_BYTES,
-                           help="mbox, Reddit and Stack Exchange: a longer line (mail header block, XML row) "
-                                "is a counted skip, never held in memory "
+                           help="a longer record (a line, a mail header block, a Stack Exchange row, a Disqus "
+                                "thread or post, a WordPress comment or post field) is a counted skip, never held "
+                                "in memory "
                                 f"(default {DEFAULT_MAX_LINE_BYTES:,})")
     importing.add_argument("--actors-out", metavar="FILE", default=None,
                            help="stackexchange: also write each user's reputation as JSONL (site, actor_id, signal, "

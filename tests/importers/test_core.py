@@ -56,3 +56,18 @@ def test_importing_straight_to_kafka(kafka_broker, topic):
     tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
     assert sum(consumer.end_offsets(tps).values()) == summary.converted == 2
     consumer.close()
+
+
+def test_an_event_the_pipeline_would_refuse_is_a_skip_whose_origin_is_its_file_and_line(tmp_path):
+    from importers.reddit import import_reddit
+
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "learnpython"},
+        {"id": "k1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "a" * 600, "created_utc": 1420455600,
+         "subreddit": "learnpython"},  # an author id past the pipeline's 512 characters
+    ]) + "\n")
+    summary = run_import(import_reddit([dump]), f"jsonl:{tmp_path / 'events.jsonl'}", progress=None)
+    assert summary.skipped == {"invalid_field_too_long": 1}
+    assert summary.examples["invalid_field_too_long"].startswith("dump.ndjson:2 "), summary.examples
+    assert "k1" not in summary.examples["invalid_field_too_long"]  # no item id: it may be a person's

@@ -1,5 +1,6 @@
 from importers.core import Converted, Skipped
 from importers.disqus import import_disqus
+from importer_memory import peak_of_import
 
 EXPORT = """<?xml version="1.0" encoding="utf-8"?>
 <disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">
@@ -36,6 +37,8 @@ def test_threads_comments_and_replies_of_a_disqus_export(tmp_path):
     assert (events["post-1"]["kind"], events["post-1"]["actor_id"], events["post-1"]["parent_actor_id"]) == (
         "COMMENT", "reader@example.com", "blogger")
     assert (events["post-2"]["kind"], events["post-2"]["parent_actor_id"]) == ("REPLY", "reader@example.com")
+    assert [i.origin for i in items if isinstance(i, Converted)] == [
+        "export.xml:thread 1", "export.xml:post 1", "export.xml:post 2"]
     skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
     assert skipped == [("deleted", "export.xml:post 3"), ("no_author_id", "export.xml:post 5"),
                        ("parent_missing", "export.xml:post 6"), ("parent_missing", "export.xml:post 7"),
@@ -58,3 +61,40 @@ def test_a_later_post_or_thread_reusing_a_dsq_id_is_a_duplicate_id_skip_that_rea
     assert len([i for i in items if isinstance(i, Converted)]) == 3
     duplicates = sorted(s.origin for s in items if isinstance(s, Skipped) and s.reason == "duplicate_id")
     assert duplicates == ["export.xml:post 8", "export.xml:thread 3"]
+
+
+def _post(number, body, thread="100"):
+    return (f'  <post dsq:id="{number}"><message>{body}</message><createdAt>2016-05-01T11:00:00Z</createdAt>'
+            f"<isDeleted>false</isDeleted><isSpam>false</isSpam><author><email>r{number}@example.com</email></author>"
+            f'<thread dsq:id="{thread}"/></post>\n')
+
+
+def test_a_post_over_the_limit_is_a_counted_skip_and_the_posts_around_it_import(tmp_path):
+    export = EXPORT.split("  <post ")[0] + "".join([
+        _post(1, "short"),
+        _post(2, "&lt;p&gt;" + "It's a > b &amp; c. " * 10_000),   # 200 KB of text in one message
+        _post(3, "<![CDATA[" + "<b>x</b>" * 10_000 + "]]>"),      # 80 KB of CDATA
+        _post(4, "".join(f"<p>{n}</p>" for n in range(10_000))),  # many small elements, 100 KB in all
+        _post(5, "short"),
+    ]) + "</disqus>\n"
+    path = tmp_path / "export.xml"
+    path.write_text(export, encoding="utf-8")
+    items = list(import_disqus([path], max_record_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["post-1", "post-5", "thread-100"]
+    skipped = [(s.reason, s.origin.split(" (")[0]) for s in items if isinstance(s, Skipped)]
+    assert ("record_too_large", "export.xml:post 2") in skipped and ("record_too_large", "export.xml:post 3") in skipped
+    assert ("record_too_large", "export.xml:post 4") in skipped
+    too_large = [s.origin for s in items if isinstance(s, Skipped) and s.reason == "record_too_large"]
+    assert "bytes" in too_large[0]  # its size, for the curious
+
+
+def test_a_64_mb_message_is_read_in_bounded_memory(tmp_path):
+    path = tmp_path / "export.xml"
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(EXPORT.split("  <post ")[0] + _post(1, "short") + _post(2, "HUGE").split("HUGE")[0])
+        for _ in range(64):
+            out.write("a" * (1 << 20))
+        out.write(_post(2, "HUGE").split("HUGE")[1] + _post(3, "short") + "</disqus>\n")
+    events, reasons, grown_mb = peak_of_import("disqus", path)
+    assert (events, reasons) == (3, "['record_too_large', 'thread_author_unknown']")
+    assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB message"

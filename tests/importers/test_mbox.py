@@ -74,6 +74,7 @@ def test_threads_replies_and_senders_of_a_pipermail_archive(tmp_path):
     assert (thanks["kind"], thanks["parent_id"], thanks["thread_id"]) == ("REPLY", "<b1@example.org>", "<a1@example.org>")
     assert events["<c1@example.org>"]["kind"] == "POST"  # its parent is not in the archive
     assert events["<e1@example.org>"]["actor_id"] == "eve@example.org"
+    assert all(i.origin.startswith("2015-January.txt:") for i in items)  # file:line, events and skips alike
 
 
 def test_no_sender_and_bad_dates_are_skipped_with_their_line(tmp_path):

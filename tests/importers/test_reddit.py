@@ -22,6 +22,7 @@ def test_submissions_comments_and_replies_from_ndjson(tmp_path):
     assert events["s1"]["kind"] == "POST" and events["s1"]["site"] == "learnpython"
     assert (events["k1"]["kind"], events["k1"]["parent_actor_id"], events["k1"]["thread_id"]) == ("COMMENT", "op", "s1")
     assert (events["k2"]["kind"], events["k2"]["parent_actor_id"], events["k2"]["parent_id"]) == ("REPLY", "helper", "k1")
+    assert [i.origin for i in items if isinstance(i, Converted)] == ["dump.ndjson:1", "dump.ndjson:2", "dump.ndjson:3"]
     skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
     assert skipped == [("bad_date", "dump.ndjson:7"), ("deleted_author", "dump.ndjson:5"), ("malformed_row", "dump.ndjson:8"),
                        ("parent_author_deleted", "dump.ndjson:6"), ("parent_missing", "dump.ndjson:4")]
@@ -81,10 +82,10 @@ def test_hostile_json_values_are_malformed_rows_not_crashes(tmp_path):
 def test_csv_lines_and_fields_are_bounded(tmp_path):
     path = tmp_path / "dump.csv"
     path.write_text("id,author,created_utc,subreddit,body\n"
-                    "s1,op,1420452000,r,short\n"
-                    f's2,op,1420452000,r,"{"y" * 400_000}"\n'
-                    f"s3,op,1420452000,r,{'z' * 3000}\n"
-                    "s4,op,1420452000,r,short\n", encoding="utf-8")
+                    "s1,op,1420452000,rust,short\n"
+                    f's2,op,1420452000,rust,"{"y" * 400_000}"\n'
+                    f"s3,op,1420452000,rust,{'z' * 3000}\n"
+                    "s4,op,1420452000,rust,short\n", encoding="utf-8")
     items = list(import_reddit([path], max_line_bytes=2000))
     skipped = sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped))
     assert skipped == [("line_too_long", "dump.csv:3"), ("line_too_long", "dump.csv:4")]
@@ -93,11 +94,11 @@ def test_csv_lines_and_fields_are_bounded(tmp_path):
 
 def test_a_later_line_reusing_an_id_is_a_duplicate_id_skip_and_never_takes_over_the_replies_to_it(tmp_path):
     path = _write(tmp_path / "dump.ndjson", [
-        {"id": "s1", "name": "t3_s1", "author": "bob", "created_utc": 1420452000, "subreddit": "r"},
-        {"id": "c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "bob", "created_utc": 1420452100, "subreddit": "r"},
-        {"id": "c2", "parent_id": "t1_c1", "link_id": "t3_s1", "author": "alice", "created_utc": 1420452200, "subreddit": "r"},
-        {"id": "c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "mallory", "created_utc": 1420452300, "subreddit": "r"},
-        {"id": "c1", "name": "t1_c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "[deleted]", "created_utc": 1420452400, "subreddit": "r"},
+        {"id": "s1", "name": "t3_s1", "author": "bob", "created_utc": 1420452000, "subreddit": "rust"},
+        {"id": "c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "bob", "created_utc": 1420452100, "subreddit": "rust"},
+        {"id": "c2", "parent_id": "t1_c1", "link_id": "t3_s1", "author": "alice", "created_utc": 1420452200, "subreddit": "rust"},
+        {"id": "c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "mallory", "created_utc": 1420452300, "subreddit": "rust"},
+        {"id": "c1", "name": "t1_c1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "[deleted]", "created_utc": 1420452400, "subreddit": "rust"},
     ])
     items = list(import_reddit([path]))
     events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
@@ -105,3 +106,36 @@ def test_a_later_line_reusing_an_id_is_a_duplicate_id_skip_and_never_takes_over_
     assert len([i for i in items if isinstance(i, Converted)]) == 3
     assert sorted((s.reason, s.origin) for s in items if isinstance(s, Skipped)) == [
         ("duplicate_id", "dump.ndjson:4"), ("duplicate_id", "dump.ndjson:5")]
+
+
+def test_subreddit_names_are_reddits_own_and_never_link_a_comment_across_subreddits(tmp_path):
+    # Look-alike names (Unicode confusables, NFKC variants) were sites of their own whose comments
+    # still answered the submission of the real subreddit, and case variants of one subreddit (which
+    # Reddit treats as one) were two sites.
+    def comment(item, subreddit, parent="t3_s1"):
+        return {"id": item, "parent_id": parent, "link_id": "t3_s1", "author": f"u{item}", "created_utc": 1420455600,
+                "subreddit": subreddit}
+
+    path = _write(tmp_path / "dump.ndjson", [
+        {"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "learnpython"},
+        comment("k1", "LearnPython"),            # the same subreddit: Reddit's names are case-insensitive
+        comment("k2", "\uff4cearnpython"),       # a fullwidth l: NFKC makes it "learnpython"
+        comment("k3", "l\u0435arnpython"),       # a Cyrillic e
+        comment("k4", "learnpython\u200b"),      # a zero-width space
+        comment("k5", "learn python"),
+        comment("k6", "otherpython"),            # a real name, but the submission is in learnpython
+        comment("k7", "LEARNPYTHON", "t1_k6"),   # answers a comment of another subreddit
+        {"id": "s2", "author": "op", "created_utc": 1420452000, "subreddit": "u_Some-User"},  # a profile
+        {"id": "s3", "author": "op", "created_utc": 1420452000, "subreddit": "x"},  # shorter than Reddit allows
+    ])
+    items = list(import_reddit([path]))
+    events = {i.record["item_id"]: i.record for i in items if isinstance(i, Converted)}
+    assert {k: (e["site"], e["parent_actor_id"]) for k, e in events.items()} == {
+        "s1": ("learnpython", None), "k1": ("learnpython", "op"), "s2": ("u_some-user", None)}
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("bad_subreddit", "dump.ndjson:3"), ("bad_subreddit", "dump.ndjson:4"), ("bad_subreddit", "dump.ndjson:5"),
+        ("bad_subreddit", "dump.ndjson:6"), ("parent_in_other_subreddit", "dump.ndjson:7"),
+        ("parent_in_other_subreddit", "dump.ndjson:8"), ("bad_subreddit", "dump.ndjson:10")]
+    # --site names the site; the subreddits must still agree for a comment to answer its parent
+    with_site = list(import_reddit([path], site="python"))
+    assert sorted(i.record["item_id"] for i in with_site if isinstance(i, Converted)) == ["k1", "s1", "s2"]

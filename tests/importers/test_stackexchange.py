@@ -48,6 +48,8 @@ def test_questions_answers_and_comments_map_to_posts_comments_and_replies(dump):
     reply = events["c2"]  # a comment on an answer answers the answer's author
     assert (reply["kind"], reply["thread_id"], reply["parent_id"], reply["parent_actor_id"]) == ("REPLY", "p1", "p2", "8")
     assert reply["parent_created_at"] == answer["created_at"]
+    origins = {i.record["item_id"]: i.origin for i in items if isinstance(i, Converted)}
+    assert (origins["p1"], origins["p2"], origins["c2"]) == ("Posts.xml:row 1", "Posts.xml:row 2", "Comments.xml:row 2")
 
 
 def test_deleted_users_missing_parents_and_malformed_rows_are_counted_with_their_row(dump):

@@ -1,5 +1,6 @@
 from importers.core import Converted, Skipped
 from importers.wordpress import import_wordpress
+from importer_memory import peak_of_import
 
 
 def wxr(items: str) -> str:
@@ -49,6 +50,8 @@ def test_posts_comments_and_replies_of_a_wxr_export(tmp_path):
         "COMMENT", "jane@example.com", "admin")
     assert (events["comment-7"]["kind"], events["comment-7"]["actor_id"], events["comment-7"]["parent_actor_id"]) == (
         "REPLY", "admin", "jane@example.com")
+    assert [i.origin for i in items if isinstance(i, Converted)] == [
+        "blog.wordpress.xml:item 1", "blog.wordpress.xml:item 1 comment 1", "blog.wordpress.xml:item 1 comment 2"]
     skipped = sorted(s.reason for s in items if isinstance(s, Skipped))
     assert skipped == ["bad_date", "no_author_id", "parent_missing", "pingback", "post_type_attachment", "unapproved"]
 
@@ -87,3 +90,51 @@ def test_a_later_comment_reusing_a_comment_id_is_a_duplicate_id_skip_that_reassi
     assert len([i for i in items if isinstance(i, Converted)]) == 3
     assert [s.origin for s in items if isinstance(s, Skipped) and s.reason == "duplicate_id"] == [
         "blog.wordpress.xml:item 1 comment 8"]
+
+
+def _comment(number, extra=""):
+    return (f"<wp:comment><wp:comment_id>{number}</wp:comment_id><wp:comment_author_email>c{number}@x.com"
+            f"</wp:comment_author_email><wp:comment_date_gmt>2015-01-01 11:00:00</wp:comment_date_gmt>"
+            f"<wp:comment_approved>1</wp:comment_approved><wp:comment_parent>0</wp:comment_parent>{extra}</wp:comment>\n")
+
+
+def _item(post_id, content, comments=""):
+    return (f"<item><title>Post</title><dc:creator><![CDATA[admin]]></dc:creator><wp:post_id>{post_id}</wp:post_id>"
+            f"<content:encoded>{content}</content:encoded>"
+            f"<wp:post_date_gmt>2015-01-01 10:00:00</wp:post_date_gmt><wp:post_type>post</wp:post_type>\n"
+            f"{comments}</item>\n")
+
+
+def test_a_post_or_comment_over_the_limit_is_a_counted_skip_and_the_rest_imports(tmp_path):
+    items_xml = "".join([
+        _item(1, "short", _comment(11) + _comment(12, "<wp:comment_content>" + "x &amp; y " * 20_000
+                                                  + "</wp:comment_content>") + _comment(13)),
+        _item(2, "<![CDATA[" + "<p>a</p>" * 20_000 + "]]>", _comment(21)),    # 160 KB of content
+        _item(3, "".join(f"<p>{n}</p>" for n in range(20_000))),              # many small elements
+        _item(4, "short"),
+    ])
+    path = tmp_path / "blog.wordpress.xml"
+    path.write_text(wxr(items_xml).replace("<rss ", '<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" '),
+                    encoding="utf-8")
+    items = list(import_wordpress([path], max_record_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == [
+        "comment-11", "comment-13", "post-1", "post-4"]
+    skipped = sorted((s.reason, s.origin.split(" (")[0]) for s in items if isinstance(s, Skipped))
+    assert skipped == [("parent_missing", "blog.wordpress.xml:item 2 comment 1"),
+                       ("record_too_large", "blog.wordpress.xml:item 1 comment 2"),
+                       ("record_too_large", "blog.wordpress.xml:item 2"),
+                       ("record_too_large", "blog.wordpress.xml:item 3")]
+
+
+def test_a_64_mb_post_content_is_read_in_bounded_memory(tmp_path):
+    path = tmp_path / "blog.wordpress.xml"
+    head, tail = _item(2, "<![CDATA[HUGE]]>", _comment(21)).split("HUGE")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(wxr(_item(1, "short") + head).rsplit("\n</channel>", 1)[0].replace(
+            "<rss ", '<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" '))
+        for _ in range(64):
+            out.write("<p>a</p>" * (1 << 17))
+        out.write(tail + _item(3, "short") + "</channel></rss>")
+    events, reasons, grown_mb = peak_of_import("wordpress", path)
+    assert (events, reasons) == (2, "['parent_missing', 'record_too_large']")
+    assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB post"

@@ -380,15 +380,15 @@ def test_an_unexpected_error_is_one_line_and_verbose_shows_the_traceback(monkeyp
 def test_import_to_kafka_takes_the_kafka_security_options(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("SOCIAL_MENTORS_KAFKA_SASL_PASSWORD", raising=False)
     dump = tmp_path / "dump.ndjson"
-    dump.write_text('{"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "r"}\n')
+    dump.write_text('{"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "rust"}\n')
     assert main(["import", "reddit", str(dump), "--to", "kafka://127.0.0.1:1/t", "--security-protocol", "SASL_SSL",
                  "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-username", "u"]) == 2
     assert "SASL password is missing" in one_line_error(capsys.readouterr().err)
 
 
 def test_the_import_summary_shows_escapes_from_the_archive_as_text(tmp_path, capsys):
-    dump = tmp_path / "dump.ndjson"
-    dump.write_text(json.dumps({"id": "\x1b]0;pwned\x07x", "author": "op", "created_utc": 9_000_000_000}) + "\n")
+    dump = tmp_path / "dump\x1b]0;pwned\x07x.ndjson"  # a skip's example names its file and line
+    dump.write_text(json.dumps({"id": "s1", "author": "op", "created_utc": 9_000_000_000}) + "\n")
     assert main(["import", "reddit", str(dump), "--to", f"jsonl:{tmp_path / 'e.jsonl'}"]) == 0
     out = capsys.readouterr().out
     assert "invalid_bad_timestamp" in out and "\x1b" not in out and "\\x1b]0;pwned\\x07x" in out

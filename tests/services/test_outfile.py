@@ -11,7 +11,7 @@ import datetime as dt
 
 T = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 POSTS = '<posts><row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00.000" OwnerUserId="7" /></posts>'
-REDDIT = '{"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "r"}\n'
+REDDIT = '{"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "rust"}\n'
 
 
 def test_importing_onto_its_own_input_is_refused_and_the_input_survives(tmp_path, capsys):

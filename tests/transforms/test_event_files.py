@@ -377,3 +377,43 @@ def test_a_json_line_naming_a_key_twice_is_a_parse_error_not_its_last_value(tmp_
     assert [(i.origin, getattr(i, "error_kind", None)) for i in items] == [
         (f"{path}:1", PARSE_ERROR), (f"{path}:2", PARSE_ERROR), (f"{path}:3", None)]
     assert "'event_id' appears more than once" in items[0].message and "'a' appears" in items[1].message
+
+
+def schema_of_version(version):
+    """The current EngagementEvent schema as a newer release might write it: another version, a field more."""
+    from schemas import avro_schema
+
+    raw = json.loads(json.dumps(avro_schema("engagement_event")))
+    raw["x-schema-version"] = version
+    raw["fields"].append({"name": "language", "type": ["null", "string"], "default": None})
+    return fastavro.parse_schema(raw)
+
+
+def test_an_avro_file_of_an_unknown_newer_schema_version_dead_letters_each_record_as_kafka_does():
+    # Kafka dead-letters a message of an unknown schema id (UNKNOWN_SCHEMA_ID); a file of a newer
+    # version was read silently, as if its fields meant what this release's mean.
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, schema_of_version(3), [record(event_id=str(n), language="en") for n in (1, 2, 3)])
+    items = list(iter_avro_file("newer.avro", io.BytesIO(buffer.getvalue())))
+    assert [(i.origin, i.error_kind, i.event_id) for i in items] == [
+        (f"newer.avro:{n}", "UNKNOWN_SCHEMA_ID", str(n)) for n in (1, 2, 3)], items
+    assert "schema version 3" in items[0].message and "this release reads versions 1, 2" in items[0].message
+    assert '"language": "en"' in items[0].raw_payload and writable(items[0])
+
+
+def test_an_avro_file_whose_schema_version_is_not_a_number_is_refused_the_same_way():
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, schema_of_version("3-beta"), [record(event_id="1")])
+    items = list(iter_avro_file("odd.avro", io.BytesIO(buffer.getvalue())))
+    assert [(i.origin, i.error_kind) for i in items] == [("odd.avro:1", "UNKNOWN_SCHEMA_ID")]
+    assert "'3-beta'" in items[0].message
+
+
+def test_an_avro_file_without_a_schema_version_is_read_by_its_field_names():
+    from schemas import avro_schema
+
+    raw = {k: v for k, v in avro_schema("engagement_event").items() if k != "x-schema-version"}
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, fastavro.parse_schema(raw), [record(event_id="1")])
+    items = list(iter_avro_file("other-writer.avro", io.BytesIO(buffer.getvalue())))
+    assert [type(i).__name__ for i in items] == ["Event"]
