@@ -7,7 +7,7 @@ import sys
 from typing import Any, Callable, Iterator
 
 from pipelines.commands.options import (add_community_options, add_kafka_options, community_spec, kafka_security,
-                                       positive_float, tcp_port, whole_number)
+                                       tcp_port, whole_number)
 from schemas import wire
 
 
@@ -19,7 +19,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     produce.add_argument("--live", action="store_true",
                          help="synthetic events stamped with the current time at --rate per second, until Ctrl-C "
                               "(or --count); ids unique to this run")
-    produce.add_argument("--rate", type=positive_float, default=10.0, help="--live: events per second (default 10)")
+    produce.add_argument("--rate", type=float, default=10.0, help="--live: events per second (default 10)")
     produce.add_argument("--count", type=whole_number(1, 10**12), default=None, help="--live: stop after this many events")
     produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro",
                          help="plain Avro, or Confluent's (magic byte, schema id, Avro) (default avro)")

@@ -515,7 +515,6 @@ def test_an_empty_group_id_in_the_template_argv_is_refused_before_any_broker_con
     (["status", "--dead-letter-window", "-5"], "must be 1 or more"),
     (["status", "--dead-letter-window", "99999999999"], "must be at most 525600"),
     (["produce", "--live", "--count", "-1"], "must be 1 or more"),
-    (["produce", "--live", "--rate", "0"], "must be above 0"),
     (["produce", "--schema-id", "0"], "must be 1 or more"),
     (["run", "--source", "kafka", "--schema-id", "99999999999"], "must be at most 2147483647"),
     (["kafka", "start", "--port", "70000"], "is not a TCP port"),
