@@ -185,9 +185,11 @@ def exit_code(error: BaseException) -> int:
 
 
 def parse(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None) -> argparse.Namespace:
-    """The parsed command line; ``beam_args`` holds what goes to Beam (``run`` only). Template
-    spellings (``--group_id=G``, ``--streaming=true``) reach our options; an option that is neither
-    ours nor Beam's exits 2 naming it (see pipelines/argv.py)."""
+    """The parsed command line; ``beam_args`` holds what goes to Beam (``run`` only), ``given`` the
+    destinations of the options the command line names (a default is not given). Template
+    spellings (``--group_id=G``, ``--streaming=true``, Beam's ``--enable_streaming_engine=true``)
+    reach their options; an option that is neither ours nor Beam's, or a single-value option given
+    twice with different values, exits 2 naming it (see pipelines/argv.py)."""
     parser = parser or build_parser()[0]
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv_rules.subcommand_parser(parser, argv)
@@ -199,11 +201,31 @@ def parse(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.Argume
     if beam_args and args.command != "run":
         (command or parser).error(argv_rules.unknown_option_message(
             argv_rules.option_names(beam_args), command or parser, args.command, beam=False))
-    unknown = argv_rules.unknown_to_beam(beam_args)
+    try:
+        beam_args = argv_rules.beam_booleans(beam_args)
+        unknown = argv_rules.unknown_to_beam(beam_args)
+    except ValueError as error:
+        command.error(str(error))
     if unknown:
         command.error(argv_rules.unknown_option_message(unknown, command, args.command))
+    named = argv_rules.given(argv, _innermost(command, args)) if command else []
+    twice = argv_rules.repeated(argv, _innermost(command, args)) + argv_rules.repeated_beam(beam_args)
+    if twice:
+        (command or parser).error(f"{', '.join(twice)} given more than once with different values: give "
+                                  f"{'it' if len(twice) == 1 else 'each'} once")
+    args.given = list(dict.fromkeys(action.dest for _, action, _ in named))  # in command-line order
     args.beam_args = beam_args
     return args
+
+
+def _innermost(command: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser whose options the command line gave: ``query mentors``'s, not ``query``'s."""
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = getattr(args, action.dest, None)
+            if chosen in action.choices:
+                return _innermost(action.choices[chosen], args)
+    return command
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -13,12 +13,21 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+MAX_DURATION_S = 3660 * 86_400.0  # ten years: any longer window or wait is a typo (and overflows Beam's timestamps)
+
+
 def parse_duration(text: str) -> float:
-    """Seconds from '90', '45s', '30m', '6h', '1d' or '2w'."""
-    match = _DURATION.match(str(text))
+    """Seconds from '90', '45s', '30m', '6h', '1d' or '2w'; 0 up to ten years (3660d)."""
+    text = str(text)
+    if text.strip().startswith("-") and _DURATION.match(text.strip()[1:]):
+        raise ValueError(f"{text!r} must be positive: a duration such as 45s, 30m, 6h, 1d or 2w")
+    match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration: write e.g. 45s, 30m, 6h, 1d or 2w")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{text!r} is too long: at most 3660d (ten years)")
+    return seconds
 
 
 @dataclasses.dataclass(frozen=True)

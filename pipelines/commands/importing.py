@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
 
-from pipelines.commands.options import add_kafka_security_options, kafka_security, positive_int
+from pipelines.commands.options import add_kafka_security_options, kafka_security, whole_number
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -28,7 +28,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     importing.add_argument("--pseudonymize-key-file", metavar="PATH", default=None,
                            help="as --pseudonymize-key-env, the key read from the file PATH")
     importing.add_argument("--pseudonymize", metavar="KEY", default=None, help=argparse.SUPPRESS)
-    importing.add_argument("--max-line-bytes", type=positive_int, default=DEFAULT_MAX_LINE_BYTES,
+    importing.add_argument("--max-line-bytes", type=whole_number(1, 1 << 30), default=DEFAULT_MAX_LINE_BYTES,
                            help="a longer record (a line, a mail header block, a Stack Exchange row, a Disqus "
                                 "thread or post, a WordPress comment or post field) is a counted skip, never held "
                                 "in memory "

@@ -6,7 +6,8 @@ import itertools
 import sys
 from typing import Any, Callable, Iterator
 
-from pipelines.commands.options import add_community_options, add_kafka_options, community_spec, kafka_security
+from pipelines.commands.options import (add_community_options, add_kafka_options, community_spec, kafka_security,
+                                       tcp_port, whole_number)
 from schemas import wire
 
 
@@ -19,21 +20,21 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                          help="synthetic events stamped with the current time at --rate per second, until Ctrl-C "
                               "(or --count); ids unique to this run")
     produce.add_argument("--rate", type=float, default=10.0, help="--live: events per second (default 10)")
-    produce.add_argument("--count", type=int, default=None, help="--live: stop after this many events")
+    produce.add_argument("--count", type=whole_number(1, 10**12), default=None, help="--live: stop after this many events")
     produce.add_argument("--wire-format", choices=("avro", "confluent"), default="avro",
                          help="plain Avro, or Confluent's (magic byte, schema id, Avro) (default avro)")
 
     kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
     kafka.add_argument("action", choices=("start", "stop", "status"))
-    kafka.add_argument("--port", type=int, default=9092, help="start: the plaintext port (default 9092)")
+    kafka.add_argument("--port", type=tcp_port, default=9092, help="start: the plaintext port (default 9092)")
     kafka.add_argument("--state-dir", default=None,
                        help="broker config, data and logs (default ~/.cache/social-mentors/kafka, or "
                             "$SOCIAL_MENTORS_CACHE/kafka: one local broker per user, found from any folder)")
     kafka.add_argument("--secure", action="store_true",
                        help="start: also listen with SASL_SSL (SCRAM-SHA-256/512, PLAIN) and SSL (client certificates), "
                             "on a CA and certificates made under STATE_DIR/tls")
-    kafka.add_argument("--sasl-ssl-port", type=int, default=9093, help="--secure: the SASL_SSL port (default 9093)")
-    kafka.add_argument("--ssl-port", type=int, default=9094, help="--secure: the SSL port (default 9094)")
+    kafka.add_argument("--sasl-ssl-port", type=tcp_port, default=9093, help="--secure: the SASL_SSL port (default 9093)")
+    kafka.add_argument("--ssl-port", type=tcp_port, default=9094, help="--secure: the SSL port (default 9094)")
     kafka.add_argument("--sasl-user", default="mentors", help="--secure: the SASL user (default mentors)")
     return {"produce": cmd_produce, "kafka": cmd_kafka}
 

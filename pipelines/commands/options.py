@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 from transforms.kafka_security import (DEFAULT_KEY_PASSWORD_ENV, DEFAULT_PASSWORD_ENV, ENV_PREFIX, MECHANISMS,
                                        PROTOCOLS, KafkaSecurity, read_kafka_config)
@@ -23,9 +23,11 @@ def add_warehouse(parser: argparse.ArgumentParser, default: str = DEFAULT_WAREHO
 
 
 def add_kafka_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="Kafka bootstrap HOST:PORT (default 127.0.0.1:9092)")
-    parser.add_argument("--topic", default="engagement-events", help="Kafka topic of the events (default engagement-events)")
-    parser.add_argument("--schema-id", type=int, action="append", default=None,
+    parser.add_argument("--bootstrap-servers", type=not_empty, default="127.0.0.1:9092",
+                        help="Kafka bootstrap HOST:PORT[,HOST:PORT] (default 127.0.0.1:9092)")
+    parser.add_argument("--topic", type=not_empty, default="engagement-events",
+                        help="Kafka topic of the events (default engagement-events)")
+    parser.add_argument("--schema-id", type=whole_number(1, 2**31 - 1), action="append", default=None,
                         help="Confluent schema id(s) of EngagementEvent: produce writes the first (default: the current "
                              "version's, 2); run accepts these (default: every version this release knows, 1 and 2)")
     add_kafka_security_options(parser)
@@ -130,15 +132,62 @@ def community_spec(args: argparse.Namespace, **overrides: Any):
     return dataclasses.replace(spec, start_ms=start, end_ms=now)
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number above 0 (``--top -1`` once returned nothing, silently)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
-    return value
+def not_empty(text: str) -> str:
+    """An argparse type: a name that is not empty or blank (``--group-id=`` from a template left
+    blank once reached the broker)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (``--top -1`` once returned nothing,
+    silently; ``--top 100000000000000000000`` overflowed the warehouse's LIMIT)."""
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} must be {low} or more")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{text} must be at most {high}")
+        return value
+
+    check.__name__ = "whole number"
+    return check
+
+
+positive_int = whole_number(1, 2**63 - 1)
+ROWS = whole_number(1, 100_000)  # rows or edges to show: more is no ranking anyone reads
+
+
+def tcp_port(text: str) -> int:
+    """An argparse type: a TCP port, 1..65535."""
+    if not text.strip().isascii() or not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1..65535)")
+    return int(text)
+
+
+def duration(minimum: str = "positive") -> Callable[[str], str]:
+    """An argparse type: a duration (pipelines.settings.parse_duration), kept as written; above 0
+    (``minimum="positive"``) or 0 and more (``"zero"``). A negative one is refused by name
+    (``--window -5m`` once failed with argparse's "expected one argument")."""
+    def check(text: str) -> str:
+        from pipelines.settings import parse_duration
+
+        try:
+            seconds = parse_duration(text)
+        except ValueError as error:
+            if minimum == "zero" and "must be positive" in str(error):
+                raise argparse.ArgumentTypeError(f"{text!r} cannot be negative") from None
+            raise argparse.ArgumentTypeError(str(error)) from None
+        if seconds <= 0 and minimum == "positive":
+            raise argparse.ArgumentTypeError(f"{text!r} must be positive: a duration such as 45s, 30m, 6h, 1d or 2w")
+        return text
+
+    check.__name__ = "duration"
+    return check
 
 
 def positive_float(text: str) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipelines.commands.names import add_actors, load_names
-from pipelines.commands.options import add_warehouse, positive_int
+from pipelines.commands.options import ROWS, add_warehouse, whole_number
 
 
 def _timestamp(text: str) -> dt.datetime:
@@ -42,8 +42,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                         help="only windows ending after this ISO 8601 date or time (default: from the first)")
     report.add_argument("--as-of", type=_timestamp, default=None,
                         help="only windows starting before this ISO 8601 date or time (default: up to the newest)")
-    report.add_argument("--top", type=positive_int, default=30, help="edges in the mentor network (default 30)")
-    report.add_argument("--timelines", type=int, default=6, help="top pairs drawn as timelines (default 6)")
+    report.add_argument("--top", type=ROWS, default=30, help="edges in the mentor network (default 30)")
+    report.add_argument("--timelines", type=whole_number(0, 100), default=6, help="top pairs drawn as timelines (default 6)")
     report.add_argument("--png", default=None, metavar="DIR",
                         help="also save each chart as a PNG in DIR (needs the chromium browser)")
     add_actors(report)

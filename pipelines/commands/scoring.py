@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from pipelines.commands.options import (add_community_options, add_kafka_options, add_warehouse, community_spec,
-                                       fraction, kafka_security, positive_float)
+                                       duration, fraction, kafka_security, not_empty, positive_float, tcp_port,
+                                       whole_number)
 from pipelines.commands.output import printable
 from pipelines.commands.warehouse import run_query
 
@@ -38,20 +39,20 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--source", choices=("file", "kafka"), default="file", help="read --input files or a Kafka topic (default file)")
     run.add_argument("--input", action="append", help="file source: Avro or JSON Lines file or glob; repeatable")
     add_kafka_options(run)
-    run.add_argument("--group-id", default="social-mentors", help="Kafka consumer group (default social-mentors)")
+    run.add_argument("--group-id", type=not_empty, default="social-mentors", help="Kafka consumer group (default social-mentors)")
     run.add_argument("--until-end", action="store_true", help="Kafka, bounded: read to the end offsets seen at start")
     run.add_argument("--stop-at", default=None, help="Kafka, bounded: stop at this event time (ISO 8601 or epoch ms)")
     run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
-    run.add_argument("--idle-timeout", default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark (default 10s)")
-    run.add_argument("--max-out-of-orderness", default="0s", help="Kafka streaming: watermark lag behind the newest record (default 0s)")
+    run.add_argument("--idle-timeout", type=duration("zero"), default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark (default 10s)")
+    run.add_argument("--max-out-of-orderness", type=duration("zero"), default="0s", help="Kafka streaming: watermark lag behind the newest record (default 0s)")
     _add_limit_options(run)
-    run.add_argument("--kafka-timeout", default="60s",
+    run.add_argument("--kafka-timeout", type=duration(), default="60s",
                      help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
     add_warehouse(run)
-    run.add_argument("--metrics-port", type=_port, default=None, metavar="PORT",
+    run.add_argument("--metrics-port", type=tcp_port, default=None, metavar="PORT",
                      help="serve the run's counters (its ledger) in Prometheus text format at "
                           "http://127.0.0.1:PORT/metrics while it runs (default: not served)")
-    run.add_argument("--heartbeat", default="30s",
+    run.add_argument("--heartbeat", type=duration("zero"), default="30s",
                      help="Kafka streaming: print the counters so far (records in, scored, skipped, duplicates, "
                           "dead-lettered, pair rows) this often; 0 for never (default 30s)")
     run.add_argument("--bigquery-write", choices=("auto", "load", "streaming", "storage"), default="auto",
@@ -62,15 +63,15 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--window", default="7d",
+    parser.add_argument("--window", type=duration(), default="7d",
                         help="event-time window length, windows aligned to Monday 00:00 UTC (default 7d: a week)")
-    parser.add_argument("--allowed-lateness", default="2d", help="how late an interaction may still count (default 2d)")
-    parser.add_argument("--dedupe-horizon", default="14d",
+    parser.add_argument("--allowed-lateness", type=duration("zero"), default="2d", help="how late an interaction may still count (default 2d)")
+    parser.add_argument("--dedupe-horizon", type=duration(), default="14d",
                         help="streaming: how long an event id and a thread are remembered; at least window + "
                              "allowed lateness (default 14d)")
-    parser.add_argument("--early-firing", default="1m", help="streaming: early pane period in processing time (default 1m)")
+    parser.add_argument("--early-firing", type=duration(), default="1m", help="streaming: early pane period in processing time (default 1m)")
     parser.add_argument("--comment-saturation", type=positive_float, default=None, help="score constant (default 3)")
-    parser.add_argument("--latency-scale", default=None, help="score constant: latency that halves speed (default 1d)")
+    parser.add_argument("--latency-scale", type=duration(), default=None, help="score constant: latency that halves speed (default 1d)")
     parser.add_argument("--speed-weight", type=fraction, default=None, help="score constant (default 0.5)")
 
 
@@ -81,7 +82,7 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-record-bytes", type=_byte_size, default=MAX_RECORD_BYTES,
                         help="a larger record (JSON line, Avro record, Kafka message) is a dead letter, "
                              "RECORD_TOO_LARGE (default 1MiB; bytes, or a number with KiB, MiB or GiB)")
-    parser.add_argument("--max-id-length", type=_positive_int, default=MAX_ID_LENGTH,
+    parser.add_argument("--max-id-length", type=whole_number(1, 1_000_000), default=MAX_ID_LENGTH,
                         help=f"a longer id field is a dead letter, FIELD_TOO_LONG (default {MAX_ID_LENGTH} characters)")
 
 
@@ -90,19 +91,9 @@ def _byte_size(text: str) -> int:
     match = re.fullmatch(r"\s*([0-9]+)\s*([a-z]*)\s*", text.lower(), re.ASCII)
     if not match or match.group(2) not in units or int(match.group(1)) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size: give bytes, or a number with KiB, MiB or GiB")
+    if int(match.group(1)) * units[match.group(2)] > 1 << 30:  # no record is that large: a typo
+        raise argparse.ArgumentTypeError(f"{text!r} must be at most 1GiB")
     return int(match.group(1)) * units[match.group(2)]
-
-
-def _port(text: str) -> int:
-    if not text.strip().isascii() or not text.strip().isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1..65535)")
-    return int(text)
-
-
-def _positive_int(text: str) -> int:
-    if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
 
 
 def _announce_metrics(port: Optional[int]) -> Optional[int]:
@@ -141,12 +132,46 @@ def _settings(args: argparse.Namespace, streaming: bool = False):
     )
 
 
+# Options only one source reads (by argparse dest): given to the other, they were ignored silently.
+FILE_ONLY = {"input": "--input"}
+KAFKA_ONLY = {"group_id": "--group-id", "until_end": "--until-end", "stop_at": "--stop-at", "streaming": "--streaming",
+              "idle_timeout": "--idle-timeout", "max_out_of_orderness": "--max-out-of-orderness",
+              "kafka_timeout": "--kafka-timeout", "heartbeat": "--heartbeat"}
+
+
+def _kafka_only() -> dict[str, str]:
+    """KAFKA_ONLY with the options every Kafka client takes (add_kafka_options: servers, topic,
+    schema ids, TLS and SASL)."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_kafka_options(probe)
+    return {**{a.dest: a.option_strings[0] for a in probe._actions}, **KAFKA_ONLY}
+
+
+def check_source_options(args: argparse.Namespace) -> None:
+    """Refuse, in one line, options of the source the run does not read. Only options the command
+    line names count (``args.given``, set by cli.parse): a default from the environment is no choice."""
+    given = getattr(args, "given", [])
+    if args.source == "kafka":
+        stray = [FILE_ONLY[dest] for dest in given if dest in FILE_ONLY]
+        if stray:
+            raise ValueError(f"{', '.join(stray)} {'belongs' if len(stray) == 1 else 'belong'} to the file source "
+                             f"(--source file), not to --source kafka, which reads --topic on --bootstrap-servers")
+        return
+    kafka_only = _kafka_only()
+    stray = [kafka_only[dest] for dest in given if dest in kafka_only]
+    if stray:
+        raise ValueError(f"{', '.join(stray)} {'belongs' if len(stray) == 1 else 'belong'} to the Kafka source "
+                         f"(--source kafka), not to the file source, which reads --input: add --source kafka or "
+                         f"drop {'it' if len(stray) == 1 else 'them'}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
     from pipelines.runners import check_runner, runner_services
     from pipelines.scoring import run_scoring
     from transforms.decode import ReadEventFiles, repeated_paths
 
+    check_source_options(args)
     if args.source == "kafka":
         return cmd_run_kafka(args)
     if args.input:  # local patterns as absolute paths: Beam's file matching misses relative globs

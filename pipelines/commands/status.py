@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Callable, Optional
 
-from pipelines.commands.options import add_kafka_options, add_warehouse, kafka_security
+from pipelines.commands.options import add_kafka_options, add_warehouse, kafka_security, not_empty, whole_number
 from pipelines.commands.output import write_rows
 
 
@@ -19,8 +19,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                     "with a warehouse: its newest window and how old it is, and the dead letters of the last "
                     "hour by reason. Reads only; commits nothing.")
     add_kafka_options(status)
-    status.add_argument("--group-id", default="social-mentors", help="the pipeline's consumer group (default social-mentors)")
-    status.add_argument("--dead-letter-window", default=60, type=int, metavar="MINUTES",
+    status.add_argument("--group-id", type=not_empty, default="social-mentors", help="the pipeline's consumer group (default social-mentors)")
+    status.add_argument("--dead-letter-window", default=60, type=whole_number(1, 525_600), metavar="MINUTES",
                         help="count dead letters that arrived in the last MINUTES (default 60)")
     add_warehouse(status)
     return {"status": cmd_status}

@@ -11,7 +11,7 @@ from analysis.actors import ActorNames
 
 from pipelines.commands.names import (add_actors, load_names, resolve_person, unknown_person_hint,
                                      with_names)
-from pipelines.commands.options import add_warehouse, positive_float, positive_int
+from pipelines.commands.options import ROWS, add_warehouse, positive_float
 from pipelines.commands.output import QUERY_FLOAT_DIGITS, printable, write_rows
 
 # Each query's own arguments; every one also takes --site. The ranked ones (and pair) take --as-of
@@ -49,7 +49,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                            help=f"the {param}'s id, as in the warehouse (case-sensitive), or their name with --actors")
         q.add_argument("--site", default=None, help="only this site (default: every site)")
         if name in RANKED:
-            q.add_argument("--top", type=positive_int, default=10, help="rows to print (default 10)")
+            q.add_argument("--top", type=ROWS, default=10, help="rows to print (default 10)")
         if name in AS_OF:
             q.add_argument("--as-of", default=None, metavar="TIME",
                            help="rank as of this time, ISO 8601 or epoch ms (default: the newest data in the warehouse)")

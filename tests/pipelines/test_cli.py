@@ -83,11 +83,13 @@ def test_errors_say_what_to_do(tmp_path, capsys):
                     ["evaluate"], ["report", "--out", str(tmp_path / "r.html")]):
         assert main([*command, "--warehouse", str(tmp_path / "absent.duckdb")]) == 2, command
         assert capsys.readouterr().err.startswith("error: no warehouse at"), command
-    # a zero score constant is refused before the run (it divided by zero inside the pipeline)
-    assert main(["run", "--input", "x", "--latency-scale", "0", "--warehouse", str(tmp_path / "w.duckdb")]) == 2
-    assert "latency_scale_s must be a positive number" in capsys.readouterr().err
-    assert main(["run", "--input", "x", "--window", "soon", "--warehouse", str(tmp_path / "w.duckdb")]) == 2
-    assert "not a duration" in capsys.readouterr().err
+    # a zero score constant is refused before the run (it divided by zero inside the pipeline): by
+    # the parser now, as every duration is
+    for option, value, message in (("--latency-scale", "0", "'0' must be positive"),
+                                   ("--window", "soon", "not a duration")):
+        with pytest.raises(SystemExit) as exited:
+            main(["run", "--input", "x", option, value, "--warehouse", str(tmp_path / "w.duckdb")])
+        assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_durations():
@@ -440,3 +442,94 @@ def test_an_unknown_option_is_named_without_its_value_which_may_be_a_secret(caps
     err = capsys.readouterr().err
     assert exited.value.code == 2 and "hunter2-secret" not in err
     assert "unknown option --sasl-password (did you mean --sasl-password-env or --sasl-password-file?)" in err
+
+
+# --- issue 13's outside probe: options of the other source, empty Kafka names, integer ranges -------
+
+import socket
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--source", "kafka", "--streaming", "--input", "events.avro"],
+     "--input belongs to the file source (--source file), not to --source kafka"),
+    (["--source=kafka", "--until-end", "--input=a.avro", "--input=b.avro", "--max-record-bytes", "2MiB"],
+     "--input belongs to the file source (--source file), not to --source kafka"),
+    (["--input", "events.avro", "--topic", "t", "--group_id=g"],
+     "--topic, --group-id belong to the Kafka source (--source kafka), not to the file source"),
+    (["--input", "events.avro", "--until-end"], "--until-end belongs to the Kafka source"),
+])
+def test_options_of_the_other_source_are_refused_in_one_line(argv, message, tmp_path, capsys):
+    # --input was ignored by a Kafka run, --topic by a file run, silently
+    with socket.create_server(("127.0.0.1", 0)) as broker:
+        port = broker.getsockname()[1]
+        code = main(["run", *argv, "--warehouse", str(tmp_path / "w.duckdb"),
+                     *(["--bootstrap-servers", f"127.0.0.1:{port}"] if "kafka" in " ".join(argv) else [])])
+        err = capsys.readouterr().err
+        assert code == 2 and message in one_line_error(err), err
+        broker.setblocking(False)
+        with pytest.raises(BlockingIOError):  # refused before any broker contact
+            broker.accept()
+
+
+def test_kafka_options_from_the_environment_do_not_count_as_given_to_a_file_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SOCIAL_MENTORS_KAFKA_SECURITY_PROTOCOL", "SSL")
+    code = main(["run", "--input", str(tmp_path / "absent.avro"), "--warehouse", str(tmp_path / "w.duckdb")])
+    assert code == 2 and "no input file matches" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("empty, named", [
+    ("--group-id=", "--group-id"), ("--group_id=", "--group-id"), ("--topic=", "--topic"),
+    ("--topic=  ", "--topic"), ("--bootstrap-servers=", "--bootstrap-servers"),
+    ("--bootstrap_servers=", "--bootstrap-servers"),
+])
+def test_an_empty_group_topic_or_bootstrap_is_refused_before_any_broker_contact(empty, named):
+    # A fresh process as a deployment starts it; a real listening socket shows no client connected
+    # (the run used to connect, then fail or consume under the empty group).
+    with socket.create_server(("127.0.0.1", 0)) as broker:
+        port = broker.getsockname()[1]
+        code, _, err = cli("run", "--source", "kafka", "--until-end", "--kafka-timeout", "600s",
+                           f"--bootstrap-servers=127.0.0.1:{port}", empty, timeout=120)
+        assert code == 2 and f"argument {named}: must not be empty" in err, err
+        broker.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            broker.accept()
+
+
+def test_an_empty_group_id_in_the_template_argv_is_refused_before_any_broker_contact():
+    with socket.create_server(("127.0.0.1", 0)) as broker:
+        port = broker.getsockname()[1]
+        done = subprocess.run([sys.executable, str(REPO / "pipelines" / "dataflow_main.py"), "--source=kafka",
+                               f"--bootstrap_servers=127.0.0.1:{port}", "--topic=events", "--group_id=",
+                               "--warehouse=bigquery://p/d", "--streaming=true"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "argument --group-id: must not be empty" in done.stderr, done.stderr
+        broker.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            broker.accept()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["query", "mentors", "--reader", "r", "--top", "100000000000000000000"], "must be at most 100000"),
+    (["query", "mentors", "--reader", "r", "--top", "1e20"], "'1e20' is not a whole number"),
+    (["report", "--out", "r.html", "--top", "100000000000000000000"], "must be at most 100000"),
+    (["report", "--out", "r.html", "--timelines", "-1"], "must be 0 or more"),
+    (["report", "--out", "r.html", "--timelines", "1000"], "must be at most 100"),
+    (["status", "--dead-letter-window", "-5"], "must be 1 or more"),
+    (["status", "--dead-letter-window", "99999999999"], "must be at most 525600"),
+    (["produce", "--live", "--count", "-1"], "must be 1 or more"),
+    (["produce", "--schema-id", "0"], "must be 1 or more"),
+    (["run", "--source", "kafka", "--schema-id", "99999999999"], "must be at most 2147483647"),
+    (["kafka", "start", "--port", "70000"], "is not a TCP port"),
+    (["kafka", "start", "--ssl-port", "-1"], "is not a TCP port"),
+    (["run", "--input", "x", "--max-id-length", "100000000000000000000"], "must be at most 1000000"),
+    (["run", "--input", "x", "--max-record-bytes", "100000GiB"], "must be at most 1GiB"),
+    (["import", "reddit", "x", "--to", "jsonl:y", "--max-line-bytes", "100000000000000000000"],
+     "must be at most 1073741824"),
+])
+def test_integer_options_are_bounded_with_the_reason(args, message, capsys, tmp_path, monkeypatch):
+    # `--top 100000000000000000000` was accepted (and overflowed the warehouse's LIMIT)
+    monkeypatch.chdir(tmp_path)  # what an accepted option would write stays here
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err, err
