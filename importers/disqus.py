@@ -4,14 +4,15 @@ a COMMENT on the thread, or a REPLY when it names a parent post.
 Authors are identified by Disqus username, else e-mail (lower case); a comment with neither is
 skipped. Deleted and spam posts are skipped and counted. Threads and posts reference each other by
 dsq:id, so the file is streamed twice: once to index (id -> author, time, thread, parent), once to
-emit; memory grows with the number of comments, not with their text.
+emit; memory grows with the number of comments, not with their text. :func:`disqus_actors` names
+the authors, for ``import disqus --actors-out``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Optional
+from typing import Any, Iterable, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event, first_problem
 from importers.xmlutil import attribute, child, iterparse, local, text
@@ -27,6 +28,7 @@ class Entry(NamedTuple):
     parent: Optional[str]
     flag: Optional[str]  # "deleted", "spam" or None
     forum: Optional[str]
+    name: Optional[str] = None  # the author's display name, kept only for the actors file
 
 
 def _time(value: Optional[str]) -> Optional[dt.datetime]:
@@ -46,7 +48,7 @@ def _actor(element: ElementTree.Element) -> Optional[str]:
     return username or (email.lower() if email else None)
 
 
-def _entries(path: Path) -> Iterator[Entry]:
+def _entries(path: Path, with_names: bool = False) -> Iterator[Entry]:
     counts = {"thread": 0, "post": 0}
     depth = 0
     for action, element in iterparse(path, events=("start", "end")):
@@ -63,8 +65,24 @@ def _entries(path: Path) -> Iterator[Entry]:
             f"{path.name}:{name} {counts[name]}", name, attribute(element, "id"), _actor(element),
             _time(text(element, "createdAt")), attribute(child(element, "thread"), "id"),
             attribute(child(element, "parent"), "id"), flag, text(element, "forum"),
+            " ".join((text(child(element, "author"), "name") or "").split()) or None if with_names else None,
         )
         element.clear()
+
+
+def disqus_actors(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[dict[str, Any]]:
+    """One record per author of a thread or post that is neither deleted nor spam, in order of first
+    entry: site and actor_id as in the events, and the Disqus display name (the first one given;
+    None when there is none)."""
+    for path in map(Path, paths):
+        names: dict[str, Optional[str]] = {}
+        forum = None
+        for entry in _entries(path, with_names=True):
+            forum = forum or entry.forum
+            if entry.actor and entry.flag is None and not names.get(entry.actor):
+                names[entry.actor] = entry.name
+        for actor, name in names.items():
+            yield {"site": site or forum or path.stem, "actor_id": actor, "name": name}
 
 
 def import_disqus(paths: Iterable[Path], site: Optional[str] = None) -> Iterator[Item]:

@@ -58,3 +58,17 @@ def test_a_later_post_or_thread_reusing_a_dsq_id_is_a_duplicate_id_skip_that_rea
     assert len([i for i in items if isinstance(i, Converted)]) == 3
     duplicates = sorted(s.origin for s in items if isinstance(s, Skipped) and s.reason == "duplicate_id")
     assert duplicates == ["export.xml:post 8", "export.xml:thread 3"]
+
+
+def test_actors_name_each_author_with_their_disqus_name(tmp_path):
+    from importers.disqus import disqus_actors
+
+    path = tmp_path / "export.xml"
+    path.write_text(EXPORT, encoding="utf-8")
+    # deleted and spam posts (X, Spam) and authors without an id (Ghost, Anon) name no actor
+    assert list(disqus_actors([path])) == [
+        {"site": "myblog", "actor_id": "blogger", "name": "Blogger"},
+        {"site": "myblog", "actor_id": "reader@example.com", "name": "Reader"},
+        {"site": "myblog", "actor_id": "r2@example.com", "name": None},
+        {"site": "myblog", "actor_id": "r3@example.com", "name": None},
+    ]
