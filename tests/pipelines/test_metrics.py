@@ -182,8 +182,9 @@ def test_a_kafka_stream_serves_its_counters_while_it_runs_and_drains_on_ctrl_c(k
     if process.returncode != 0:
         prism_panicked()
         if "FAILED" in output and "NOT balanced" in output:
-            # seen once here (load: 2 cores, 9 agents): the drain FAILED with 1,107 accounted for 1,100
-            # records in (dead letters 6 counted, 5 stored): issue 9's territory, not the metrics'
+            # seen twice here (load: 2 cores, 9 agents): the drain FAILED with 1,107 and with 1,308
+            # accounted for 1,100 records in (outcomes counted twice): issue 9's territory; the
+            # scrapes above, the metrics', passed in both
             pytest.xfail("issue 9: the drained stream FAILED unbalanced: " + output[-700:])
     assert process.returncode == 0, output[-4000:]
     assert f"records in      {total:>12,}" in output and "accounting      balanced" in output, output[-3000:]
