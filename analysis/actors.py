@@ -1,5 +1,5 @@
 """Display names beside ids: the actors file that importers who know names write
-(``import stackexchange --actors-out FILE``), read for `query --actors` and `report --actors`.
+(``import stackexchange|mbox|disqus --actors-out FILE``), read for `query --actors` and `report --actors`.
 
 In: JSONL, one ``{"actor_id": ..., "name": ...[, "site": ..., "signal": ...]}`` a line (the file
 `evaluate --actors` reads). Out: :class:`ActorNames`, which finds a person's name and, the other

@@ -41,6 +41,7 @@ def main() -> int:
     from analysis.evaluate import evaluate, read_actors
     from importers import import_items
     from importers.core import run_import
+    from importers.lines import DEFAULT_MAX_LINE_BYTES
     from pipelines.commands.importing import write_actors
     from pipelines.commands.warehouse import run_query
     from pipelines.scoring import run_scoring
@@ -54,7 +55,7 @@ def main() -> int:
         imported = run_import(import_items("stackexchange", [str(dump)], "quantumcomputing"), f"avro:{events}", progress=None)
         actors_path = Path(folder) / "actors.jsonl"
         with replacing(actors_path, force=False) as actors_file:
-            write_actors([str(dump)], "quantumcomputing", None, actors_file)
+            write_actors("stackexchange", [str(dump)], "quantumcomputing", None, actors_file, DEFAULT_MAX_LINE_BYTES)
         warehouse = str(Path(folder) / "w.duckdb")
         scored = run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=warehouse))
         connection = duckdb.connect(warehouse)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from importers.core import Item
 from importers.lines import DEFAULT_MAX_LINE_BYTES
@@ -52,3 +52,27 @@ def import_items(name: str, paths: Iterable[str], site: Optional[str] = None,
                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
     """Every format's records are bounded by ``max_line_bytes``: a line, a dump's row, an XML record."""
     return importer(name)([Path(p) for p in paths], site, max_line_bytes=max_line_bytes)
+
+
+ACTOR_FORMATS = ("stackexchange", "mbox", "disqus")  # archives that name people beside their ids
+
+
+def import_actors(name: str, paths: Iterable[str], site: Optional[str] = None,
+                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[dict[str, Any]]:
+    """The people of an archive, one ``{"site", "actor_id", "name"[, "signal"]}`` record each, ids as
+    in its events: Stack Exchange's Users.xml (with reputation as the signal), mail senders' display
+    names, Disqus authors' names."""
+    if name == "stackexchange":
+        from importers.stackexchange import stackexchange_actors
+
+        return (actor for folder in paths for actor in stackexchange_actors(Path(folder), site))
+    if name == "mbox":
+        from importers.mbox import mbox_actors
+
+        return mbox_actors([Path(p) for p in paths], site, max_line_bytes=max_line_bytes)
+    if name == "disqus":
+        from importers.disqus import disqus_actors
+
+        return disqus_actors([Path(p) for p in paths], site, max_record_bytes=max_line_bytes)
+    raise ValueError(f"--actors-out: a {name} archive names no one beside their ids; "
+                     f"it works for {', '.join(ACTOR_FORMATS)}")

@@ -7,14 +7,15 @@ dsq:id, so the file is streamed twice: once to index (id -> author, time, thread
 emit; memory grows with the number of comments, not with their text. Each thread and post is read in
 bounded memory (:mod:`importers.xmlbounded`): one longer than ``max_record_bytes`` (``import
 --max-line-bytes``, default 1 MiB), however its bytes are spread (a giant ``<message>``, a CDATA
-section, thousands of small elements), is never held whole and is a counted skip, record_too_large.
+section, thousands of small elements), is never held whole and is a counted skip, record_too_large. :func:`disqus_actors` names
+the authors, for ``import disqus --actors-out``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Optional
+from typing import Any, Iterable, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event, first_problem
 from importers.lines import DEFAULT_MAX_LINE_BYTES
@@ -33,6 +34,7 @@ class Entry(NamedTuple):
     parent: Optional[str]
     flag: Optional[str]  # "deleted", "spam", "record_too_large" or None
     forum: Optional[str]
+    name: Optional[str] = None  # the author's display name, kept only for the actors file
 
 
 def _time(value: Optional[str]) -> Optional[dt.datetime]:
@@ -52,7 +54,7 @@ def _actor(element: ElementTree.Element) -> Optional[str]:
     return username or (email.lower() if email else None)
 
 
-def _entries(path: Path, max_record_bytes: int) -> Iterator[Entry]:
+def _entries(path: Path, max_record_bytes: int, with_names: bool = False) -> Iterator[Entry]:
     counts = {"thread": 0, "post": 0}
     depth = 0
     root = None
@@ -78,8 +80,25 @@ def _entries(path: Path, max_record_bytes: int) -> Iterator[Entry]:
                     origin, name, attribute(element, "id"), _actor(element),
                     _time(text(element, "createdAt")), attribute(child(element, "thread"), "id"),
                     attribute(child(element, "parent"), "id"), flag, text(element, "forum"),
+                    " ".join((text(child(element, "author"), "name") or "").split()) or None if with_names else None,
                 )
         root.remove(element)  # read: the root keeps nothing, whatever the number of entries
+
+
+def disqus_actors(paths: Iterable[Path], site: Optional[str] = None,
+                  max_record_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[dict[str, Any]]:
+    """One record per author of a thread or post that is neither deleted nor spam, in order of first
+    entry: site and actor_id as in the events, and the Disqus display name (the first one given;
+    None when there is none)."""
+    for path in map(Path, paths):
+        names: dict[str, Optional[str]] = {}
+        forum = None
+        for entry in _entries(path, max_record_bytes, with_names=True):
+            forum = forum or entry.forum
+            if entry.actor and entry.flag is None and not names.get(entry.actor):
+                names[entry.actor] = entry.name
+        for actor, name in names.items():
+            yield {"site": site or forum or path.stem, "actor_id": actor, "name": name}
 
 
 def import_disqus(paths: Iterable[Path], site: Optional[str] = None,

@@ -9,7 +9,8 @@ once to index message ids (id -> sender, time, parent), once to emit events, so 
 the number of messages, not with their size. Lines are read in bounded memory: a message with a header
 line, or a header block, longer than ``max_line_bytes`` (default 1 MiB) is a counted skip
 (line_too_long, header_too_long); an over-long body line is dropped unread (bodies are not used). The
-site is the list name (default: the folder name).
+site is the list name (default: the folder name). :func:`mbox_actors` names the senders from their
+From headers, for ``import mbox --actors-out``.
 """
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ import datetime as dt
 import email.utils
 import gzip
 import re
+from collections import Counter
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, NamedTuple, Optional
+from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event, first_problem
 from importers.lines import DEFAULT_MAX_LINE_BYTES, bounded_lines
@@ -40,6 +42,7 @@ class Message(NamedTuple):
     created: Optional[dt.datetime]
     parent: Optional[str]
     too_long: Optional[str] = None  # "line_too_long" or "header_too_long": the headers were not read
+    name: Optional[str] = None  # the sender's display name, read only for the actors file
 
 
 def normalize_sender(header: Optional[str]) -> Optional[str]:
@@ -52,6 +55,17 @@ def normalize_sender(header: Optional[str]) -> Optional[str]:
         return f"{obfuscated.group(1)}@{obfuscated.group(2)}".lower()
     _, address = email.utils.parseaddr(text)
     return address.lower() if "@" in address else None
+
+
+def sender_name(header: Optional[str]) -> Optional[str]:
+    """The display name of a From header ("Name <addr>", pipermail's "user at host (Name)", RFC 2047
+    encoded or not), or None when the header gives an address alone. Undecodable bytes become U+FFFD."""
+    if not header:
+        return None
+    text = str(make_header(decode_header(header))) if "=?" in header else header
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    name = " ".join(email.utils.parseaddr(text)[0].split())
+    return name if name and name.lower() != (normalize_sender(header) or "") else None
 
 
 def parse_date(header: Optional[str]) -> Optional[dt.datetime]:
@@ -109,7 +123,9 @@ def _raw_messages(path: Path, limit: int) -> Iterator[tuple[int, Optional[bytes]
         yield start, None if problem else b"".join(header), problem
 
 
-def read_messages(paths: Iterable[Path], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Message]:
+def read_messages(paths: Iterable[Path], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                  with_names: bool = False) -> Iterator[Message]:
+    """Each message's headers as a :class:`Message`; its sender's display name too ``with_names``."""
     parser = BytesHeaderParser(policy=compat32)
     for path in paths:
         for line, raw, problem in _raw_messages(path, max_line_bytes):
@@ -124,6 +140,7 @@ def read_messages(paths: Iterable[Path], max_line_bytes: int = DEFAULT_MAX_LINE_
                 normalize_sender(_text(headers.get("From"))),
                 parse_date(_text(headers.get("Date"))),
                 _parent_id(_text(headers.get("In-Reply-To")), _text(headers.get("References"))),
+                name=sender_name(_text(headers.get("From"))) if with_names else None,
             )
 
 
@@ -145,12 +162,32 @@ def archive_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def import_mbox(paths: Iterable[Path], site: Optional[str] = None,
-                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+def _files_and_site(paths: Iterable[Path], site: Optional[str]) -> tuple[list[Path], str]:
     files = archive_files(paths)
     if not files:
         raise FileNotFoundError("no mbox or pipermail files found")
-    site = site or files[0].resolve().parent.name
+    return files, site or files[0].resolve().parent.name
+
+
+def mbox_actors(paths: Iterable[Path], site: Optional[str] = None,
+                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[dict[str, Any]]:
+    """One record per sender of a message that can be an event (a sender, a date and a Message-ID),
+    in order of first message: site and actor_id as in the events, and the display name the sender
+    used most (the first of equals; None when they only ever gave an address)."""
+    files, site = _files_and_site(paths, site)
+    names: dict[str, Counter[str]] = {}
+    for message in read_messages(files, max_line_bytes, with_names=True):
+        if message.msgid and message.sender and message.created:
+            used = names.setdefault(message.sender, Counter())
+            if message.name:
+                used[message.name] += 1
+    for sender, used in names.items():
+        yield {"site": site, "actor_id": sender, "name": used.most_common(1)[0][0] if used else None}
+
+
+def import_mbox(paths: Iterable[Path], site: Optional[str] = None,
+                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Item]:
+    files, site = _files_and_site(paths, site)
     index: dict[str, Message] = {}
     for message in read_messages(files, max_line_bytes):
         if message.msgid and message.sender and message.created and message.msgid not in index:

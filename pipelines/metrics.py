@@ -5,8 +5,10 @@ In: the warehouse and the run's id. Out: ``GET /metrics`` answered with the coun
 ledger (records in, scored, skipped and dead-lettered by reason, duplicates, pair rows, late author
 replies), read from the warehouse at each scrape through ``pipelines.summary.summarize``: the numbers
 the run summary prints. Not Beam's metrics, which are best-effort (see ``transforms/ledger.py``); a
-stream rewrites its ledger every 10 s, so a scrape is at most that old (the warehouse is read at most
-once a second, however often it is scraped).
+stream rewrites each count of its ledger every ``LEDGER_EARLY_COUNT`` (50) entries of that outcome, so
+a live count moves in steps of 50 and the last fewer than 50 of a quiet stream show only when more
+arrive or at the drain (measured: records in 550 of 582 read, for minutes). The warehouse is read at
+most once a second, however often it is scraped.
 
 Bound to 127.0.0.1 only: the counters name dead-letter reasons and the warehouse, and nothing here
 authenticates a scraper; put a proxy in front to expose it.

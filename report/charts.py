@@ -14,11 +14,45 @@ from typing import Optional, Sequence
 MENTOR_COLOR = "#1f77b4"
 READER_COLOR = "#ff7f0e"
 LATENCY_COLOR = "#2ca02c"
+LABEL_LINE_CHARS = 24  # a node's name is wrapped at this many characters a line ...
+LABEL_LINES = 3  # ... over at most this many lines, the rest elided (the <title> holds it whole)
+LABEL_LINE_HEIGHT = 11
 
 
 def _text(x: float, y: float, text: str, anchor: str = "middle", size: int = 11, cls: str = "label") -> str:
     return (f'<text class="{cls}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}">'
             f"{escape(text)}</text>")
+
+
+def wrap_label(label: str, width: int = LABEL_LINE_CHARS, lines: int = LABEL_LINES) -> list[str]:
+    """``label`` broken at spaces into at most ``lines`` lines of about ``width`` characters (a
+    longer word is split); what does not fit is elided with "…" on the last line."""
+    wrapped: list[str] = []
+    for word in label.split():
+        while len(word) > width:
+            wrapped.append(word[:width])
+            word = word[width:]
+        if wrapped and len(wrapped[-1]) + 1 + len(word) <= width:
+            wrapped[-1] += " " + word
+        else:
+            wrapped.append(word)
+    if len(wrapped) > lines:
+        wrapped = wrapped[:lines]
+        wrapped[-1] = wrapped[-1][:width - 1] + "…"
+    return wrapped or [""]
+
+
+def _node_label(x: float, y: float, radius: float, label: str) -> str:
+    """The node's name over as many lines as it needs (elided past :data:`LABEL_LINES`), above the
+    node, or below it where the lines would leave the picture; its <title> holds it whole."""
+    lines = wrap_label(label)
+    first = y - radius - 3 - LABEL_LINE_HEIGHT * (len(lines) - 1)
+    if first - LABEL_LINE_HEIGHT < 0:
+        first = y + radius + LABEL_LINE_HEIGHT
+    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else LABEL_LINE_HEIGHT}">{escape(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    return (f'<text class="label" x="{x:.1f}" y="{first:.1f}" text-anchor="middle" font-size="10">{spans}'
+            f"<title>{escape(label)}</title></text>")
 
 
 def _layout(nodes: Sequence[str], edges: Sequence[tuple[str, str, float]], seed: int = 7,
@@ -101,7 +135,7 @@ def network(edges: Sequence[tuple[str, str, float]], labels: dict[str, str], wid
                    f'stroke="#fff"><title>{escape(labels[n])}</title></circle>')
     for n in nodes:
         x, y = pos[n]
-        out.append(_text(x, y - radius[n] - 3, labels[n][:24], size=10))
+        out.append(_node_label(x, y, radius[n], labels[n]))
     out.append("</svg>")
     return "".join(out)
 

@@ -34,15 +34,16 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
                                 "in memory "
                                 f"(default {DEFAULT_MAX_LINE_BYTES:,})")
     importing.add_argument("--actors-out", metavar="FILE", default=None,
-                           help="stackexchange: also write each user's reputation as JSONL (site, actor_id, signal, "
-                                "name), for `evaluate --actors`; pseudonymized, the ids are hashed the same way "
-                                "and names left out")
+                           help="stackexchange, mbox, disqus: also write the people as JSONL (site, actor_id, "
+                                "name; Stack Exchange adds its reputation as signal, for `evaluate --actors`), for "
+                                "`query`/`report --actors`; pseudonymized, the ids are hashed as the events' are "
+                                "and names left out (default: not written)")
     add_kafka_security_options(importing)  # for --to kafka://...
     return {"import": cmd_import}
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from importers import import_items
+    from importers import ACTOR_FORMATS, import_items
     from importers.core import run_import
     from importers.pseudonymize import load_key
     from pipelines.commands.output import printable
@@ -53,9 +54,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                          "(and an unset $KEY silently turned it off); put the key in an environment variable "
                          "or a file and pass --pseudonymize-key-env NAME or --pseudonymize-key-file PATH")
     key = load_key(env=args.pseudonymize_key_env, file=args.pseudonymize_key_file)
-    if args.actors_out and args.format != "stackexchange":
-        raise ValueError("--actors-out needs a Stack Exchange dump: other archives carry no reputation")
-    missing = [p for p in args.paths if args.actors_out and not (Path(p) / "Users.xml").exists()]
+    if args.actors_out and args.format not in ACTOR_FORMATS:
+        raise ValueError(f"--actors-out needs a Stack Exchange dump, a mail archive or a Disqus export: "
+                         f"a {args.format} archive names no one beside their ids")
+    missing = [p for p in args.paths
+               if args.actors_out and args.format == "stackexchange" and not (Path(p) / "Users.xml").exists()]
     if missing:  # said before anything is imported
         raise FileNotFoundError(f"no Users.xml in {', '.join(missing)}: --actors-out needs the dump's Users.xml")
     events_file = (args.to.split(":", 1)[1] if args.to.startswith(("avro:", "jsonl:")) else "") or None
@@ -68,7 +71,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         actors = 0
         if args.actors_out:  # written first, kept only if the import succeeds too
             out = actors_file.enter_context(replacing(args.actors_out, args.force))
-            actors = write_actors(args.paths, args.site, key, out)
+            actors = write_actors(args.format, args.paths, args.site, key, out, args.max_line_bytes)
         summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress,
                              kafka_security=security)
     print(printable(summary.render(), keep_newlines=True))
@@ -79,17 +82,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_actors(folders: list[str], site: Optional[str], pseudonymize_key: Optional[bytes], out: BinaryIO) -> int:
-    """The dumps' users with their reputation, one JSON object a line; ids pseudonymized like the events'."""
+def write_actors(archive_format: str, paths: list[str], site: Optional[str], pseudonymize_key: Optional[bytes],
+                 out: BinaryIO, max_line_bytes: int) -> int:
+    """The archive's people (and a dump's reputation), one JSON object a line; pseudonymized, the ids
+    are hashed like the events' and the names dropped: a name beside a hash would undo it."""
+    from importers import import_actors
     from importers.pseudonymize import Pseudonymizer
-    from importers.stackexchange import stackexchange_actors
 
     pseudonymize = Pseudonymizer(pseudonymize_key)
     count = 0
-    for folder in folders:
-        for actor in stackexchange_actors(Path(folder), site):
-            if pseudonymize_key:
-                actor = {**actor, "actor_id": pseudonymize.actor(actor["actor_id"]), "name": None}
-            out.write((json.dumps(actor) + "\n").encode("utf-8"))
-            count += 1
+    for actor in import_actors(archive_format, paths, site, max_line_bytes=max_line_bytes):
+        if pseudonymize_key:
+            actor = {**actor, "actor_id": pseudonymize.actor(actor["actor_id"]), "name": None}
+        out.write((json.dumps(actor) + "\n").encode("utf-8"))
+        count += 1
     return count

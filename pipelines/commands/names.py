@@ -1,6 +1,6 @@
 """``--actors FILE`` for `query` and `report`: names beside ids, and a name accepted for an id.
 
-The file is the one `import stackexchange --actors-out FILE` writes (``analysis.actors``). Ids stay
+The file is the one `import stackexchange|mbox|disqus --actors-out FILE` writes (``analysis.actors``). Ids stay
 authoritative: `query` adds a ``<role>_name`` column right after each id column and keeps the id;
 a name given for ``--reader``/``--author`` is turned into its id (and says so on stderr) only when
 exactly one person goes by it.
@@ -23,7 +23,7 @@ ACTOR_COLUMNS = {"mentor_id": "mentor_name", "mentee_id": "mentee_name", "author
 
 def add_actors(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--actors", default=None, metavar="FILE",
-                        help="JSONL naming the people, e.g. from `import stackexchange --actors-out FILE`: "
+                        help="JSONL naming the people, e.g. from `import stackexchange|mbox|disqus --actors-out FILE`: "
                              "names are shown beside ids and accepted for them (default: ids only)")
 
 

@@ -98,3 +98,17 @@ def test_a_64_mb_message_is_read_in_bounded_memory(tmp_path):
     events, reasons, grown_mb = peak_of_import("disqus", path)
     assert (events, reasons) == (3, "['record_too_large', 'thread_author_unknown']")
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB message"
+
+
+def test_actors_name_each_author_with_their_disqus_name(tmp_path):
+    from importers.disqus import disqus_actors
+
+    path = tmp_path / "export.xml"
+    path.write_text(EXPORT, encoding="utf-8")
+    # deleted and spam posts (X, Spam) and authors without an id (Ghost, Anon) name no actor
+    assert list(disqus_actors([path])) == [
+        {"site": "myblog", "actor_id": "blogger", "name": "Blogger"},
+        {"site": "myblog", "actor_id": "reader@example.com", "name": "Reader"},
+        {"site": "myblog", "actor_id": "r2@example.com", "name": None},
+        {"site": "myblog", "actor_id": "r3@example.com", "name": None},
+    ]

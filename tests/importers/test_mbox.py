@@ -160,3 +160,27 @@ def test_a_later_message_reusing_a_message_id_is_skipped_and_never_takes_over_th
     line = ARCHIVE.count(b"\n") + 1
     assert [s.reason for s in items if isinstance(s, Skipped) and s.origin == f"2015-January.txt:{line}"] == [
         "duplicate_message_id"]
+
+
+def test_actors_name_each_sender_from_the_from_header(tmp_path):
+    from importers.mbox import mbox_actors
+
+    _import(tmp_path)
+    actors = list(mbox_actors([tmp_path / "python-list"]))
+    assert actors == [
+        {"site": "python-list", "actor_id": "alice@example.org", "name": "Alice Liddell"},  # pipermail "(Name)"
+        {"site": "python-list", "actor_id": "bob@example.org", "name": "Bob Müller"},  # RFC 2047, "Name <addr>"
+        {"site": "python-list", "actor_id": "carol@example.org", "name": None},  # an address alone names no one
+        {"site": "python-list", "actor_id": "eve@example.org", "name": "\ufffdve"},  # raw 8-bit: replaced, not a crash
+    ]  # no sender, or a bad date (dave): no event, so no actor
+
+
+def test_an_actor_s_name_is_the_one_they_use_most(tmp_path):
+    from importers.mbox import mbox_actors
+
+    messages = [("Al", 1), ("Alice Liddell", 2), ("Alice Liddell", 3), ("A. Liddell", 4)]
+    data = b"".join(f"From alice at example.org  Mon Jan  5 10:00:00 2015\nFrom: {name} <alice@example.org>\n"
+                    f"Date: Mon, 05 Jan 2015 10:00:00 +0000\nMessage-ID: <m{n}@x>\n\nhi\n".encode()
+                    for name, n in messages)
+    _import(tmp_path, data=data)
+    assert [a["name"] for a in mbox_actors([tmp_path / "python-list"])] == ["Alice Liddell"]

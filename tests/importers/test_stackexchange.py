@@ -118,7 +118,8 @@ def test_actors_out_needs_users_xml_and_a_stack_exchange_dump(dump, tmp_path, ca
     assert main(["import", "stackexchange", str(dump), "--to", f"jsonl:{events}",
                  "--actors-out", str(tmp_path / "a.jsonl")]) == 2
     assert "no Users.xml" in capsys.readouterr().err and not events.exists()  # said before importing
-    assert main(["import", "mbox", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(tmp_path / "a.jsonl")]) == 2
+    assert main(["import", "wordpress", str(dump), "--to", f"jsonl:{events}",
+                 "--actors-out", str(tmp_path / "a.jsonl")]) == 2
     assert "Stack Exchange" in capsys.readouterr().err
 
 

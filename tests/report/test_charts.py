@@ -50,3 +50,32 @@ def test_a_timeline_shows_quiet_windows_as_gaps():
     slots = timeline_slots(pair)
     assert [start for start, _ in slots] == [monday + n * week for n in range(4)]
     assert [row is None for _, row in slots] == [False, True, True, False]
+
+
+LONG = "Professor Quantum Error-Correction Enthusiast (1234567)"
+
+
+def _visible_labels(svg: str) -> list[str]:
+    """The text a reader sees under each node: the label's lines joined, its <title> left out."""
+    import re
+
+    texts = re.findall(r'<text class="label"[^>]*>(.*?)</text>', svg)
+    return [" ".join(re.findall(r"<tspan[^>]*>(.*?)</tspan>", t)) or re.sub(r"<title>.*?</title>", "", t)
+            for t in texts]
+
+
+def test_a_long_network_label_is_shown_whole_not_cut():
+    svg = charts.network([("x", "y", 1.0)], {"x": LONG, "y": "y"})
+    # the whole name is on screen, wrapped over lines, not cut at 24 characters
+    assert LONG in _visible_labels(svg)
+    # and in the label's own tooltip
+    assert f"<title>{LONG}</title></text>" in svg
+
+
+def test_a_label_too_long_for_its_lines_is_elided_and_whole_in_its_title():
+    huge = "x" * 30 + " " + "y" * 30 + " " + "z" * 30 + " (42)"
+    svg = charts.network([("a", "b", 1.0)], {"a": huge, "b": "b"})
+    seen = next(label for label in _visible_labels(svg) if label != "b")
+    assert seen.endswith("…") and len(seen) < len(huge)
+    assert f"<title>{huge}</title></text>" in svg
+    assert f"<title>{huge}</title></circle>" in svg

@@ -1,6 +1,7 @@
 """`import stackexchange --actors-out FILE` is as safe as `--to`: no existing file replaced without
 --force, no symlink followed, never an input, never the --to file, and a failed import leaves
-neither file."""
+neither file. Mail and Disqus imports write names too, and never beside a pseudonymized id."""
+import json
 import os
 
 import pytest
@@ -86,3 +87,88 @@ def test_the_events_and_the_actors_must_go_to_different_files(base, tmp_path, ca
     assert main(["import", "stackexchange", str(base), "--to", f"jsonl:{same}",
                  "--actors-out", str(tmp_path / "base" / ".." / "same.jsonl")]) == 2
     assert not same.exists()
+
+
+MAIL = b"""From alice at example.org  Mon Jan  5 10:00:00 2015
+From: alice at example.org (Alice Liddell)
+Date: Mon, 05 Jan 2015 10:00:00 +0000
+Message-ID: <a1@example.org>
+
+How do I start?
+From bob at example.org  Mon Jan  5 11:00:00 2015
+From: "Bob Mueller" <Bob@Example.org>
+Date: Mon, 05 Jan 2015 11:00:00 +0000
+Message-ID: <b1@example.org>
+In-Reply-To: <a1@example.org>
+
+From the docs.
+"""
+
+DISQUS = """<?xml version="1.0" encoding="utf-8"?>
+<disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">
+  <thread dsq:id="100"><forum>myblog</forum><createdAt>2016-05-01T10:00:00Z</createdAt>
+    <author><name>Alice Liddell</name><username>alice</username></author></thread>
+  <post dsq:id="1"><createdAt>2016-05-01T11:00:00Z</createdAt><isDeleted>false</isDeleted><isSpam>false</isSpam>
+    <author><name>Bob Mueller</name><email>Bob@Example.org</email></author><thread dsq:id="100"/></post>
+</disqus>
+"""
+
+
+@pytest.fixture(params=["mbox", "disqus"])
+def named_archive(request, tmp_path):
+    """(format, input path) of an archive naming Alice Liddell and Bob Mueller."""
+    if request.param == "mbox":
+        folder = tmp_path / "python-list"
+        folder.mkdir()
+        (folder / "2015-January.txt").write_bytes(MAIL)
+        return "mbox", folder
+    export = tmp_path / "export.xml"
+    export.write_text(DISQUS, encoding="utf-8")
+    return "disqus", export
+
+
+def _actors_and_event_ids(actors, events):
+    written = [json.loads(line) for line in actors.read_text().splitlines()]
+    ids = set()
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        ids |= {event["actor_id"], event["parent_actor_id"]} - {None}
+    return written, ids
+
+
+def test_mail_and_disqus_imports_write_the_names_of_the_events_actors(named_archive, tmp_path, capsys):
+    fmt, archive = named_archive
+    actors, events = tmp_path / "actors.jsonl", tmp_path / "events.jsonl"
+    assert main(["import", fmt, str(archive), "--to", f"jsonl:{events}", "--actors-out", str(actors)]) == 0
+    assert "wrote 2 actors" in capsys.readouterr().out
+    written, ids = _actors_and_event_ids(actors, events)
+    assert {w["actor_id"] for w in written} == ids
+    assert sorted(w["name"] for w in written) == ["Alice Liddell", "Bob Mueller"]
+    # and `query --actors` reads the file: the names come back by id
+    from analysis.actors import read_actor_names
+
+    names = read_actor_names(actors)
+    assert names.name(written[0]["site"], "bob@example.org") == "Bob Mueller"
+
+
+def test_pseudonymized_mail_and_disqus_actors_have_the_events_hashed_ids_and_no_name(named_archive, tmp_path, capsys):
+    fmt, archive = named_archive
+    key = tmp_path / "key"
+    key.write_text("a key of at least sixteen bytes")
+    actors, events = tmp_path / "actors.jsonl", tmp_path / "events.jsonl"
+    assert main(["import", fmt, str(archive), "--to", f"jsonl:{events}", "--actors-out", str(actors),
+                 "--pseudonymize-key-file", str(key)]) == 0
+    written, ids = _actors_and_event_ids(actors, events)
+    assert {w["actor_id"] for w in written} == ids and all(i.startswith("u:") for i in ids)
+    assert all(w["name"] is None for w in written)
+    text = actors.read_text().lower()
+    assert not any(leak in text for leak in ("alice", "liddell", "bob", "mueller", "example.org"))
+
+
+def test_actors_out_from_an_archive_without_names_is_a_clear_error(tmp_path, capsys):
+    dump = tmp_path / "dump.ndjson"
+    dump.write_text('{"id": "abc", "author": "someone", "created_utc": 1420452000, "title": "t"}\n')
+    events = tmp_path / "e.jsonl"
+    assert main(["import", "reddit", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(tmp_path / "a.jsonl")]) == 2
+    error = one_error_line(capsys)
+    assert "--actors-out" in error and "reddit" in error and not events.exists()
