@@ -213,6 +213,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser, handlers = build_parser()
     args = parse(argv, parser)
     try:
+        if isinstance(getattr(args, "warehouse", None), str):  # a folder or a zip fails here, before any work
+            from warehouse import check_location
+
+            check_location(args.warehouse)
         return handlers[args.command](args)
     except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted
         sys.stderr.close()

@@ -66,6 +66,49 @@ class NotInitialised(LookupError):
     """A reading command found no warehouse where it looked: nothing was created (readers never create)."""
 
 
+class NotAWarehouse(ValueError):
+    """--warehouse names something that is not a warehouse (a folder, a text file, a zip, a DuckDB
+    file without the warehouse's tables): refused before anything is read or written."""
+
+
+# A DuckDB database file holds its magic bytes after an 8-byte checksum.
+DUCKDB_MAGIC = (8, b"DUCK")
+_LOOKS_LIKE = ((b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip file"), (b"SQLite format 3", "an SQLite database"),
+               (b"Obj\x01", "an Avro file"), (b"PAR1", "a Parquet file"))
+
+
+def duckdb_path(url: str) -> str:
+    """The file of a DuckDB warehouse URL (``duckdb://`` optional, ``~`` expanded)."""
+    return str(Path(url.removeprefix("duckdb://")).expanduser())
+
+
+def check_location(url: str) -> None:
+    """Raise :class:`NotAWarehouse` when ``url`` names a folder or a file that is not a DuckDB
+    database: every command that takes --warehouse calls it first, so such a path fails in one line
+    before any work (DuckDB said "check that the folder exists and is writable", mid-command). A
+    path that does not exist passes: a run creates it, and a reader says there is none."""
+    if url.startswith("bigquery://"):
+        return
+    path = Path(duckdb_path(url))
+    if path.is_dir():
+        what = "a folder"
+    elif not path.exists():
+        return
+    else:
+        try:
+            with open(path, "rb") as file:
+                head = file.read(16)
+        except OSError as error:
+            raise NotAWarehouse(f"--warehouse {url}: cannot read it ({error.strerror})") from None
+        offset, magic = DUCKDB_MAGIC
+        if head[offset:offset + len(magic)] == magic:
+            return
+        what = "an empty file" if not head else next(
+            (name for start, name in _LOOKS_LIKE if head.startswith(start)), "a file of another kind")
+    raise NotAWarehouse(f"--warehouse {url} is {what}, not a DuckDB database: pass the warehouse's DuckDB file "
+                        "(a new path is created by `social-mentors run` or `warehouse init`) or bigquery://PROJECT/DATASET")
+
+
 READ_ONLY_STATEMENTS = ("Select", "Union", "Intersect", "Except", "Describe", "Show")
 
 
@@ -95,5 +138,4 @@ def open_warehouse(url: str, read_only: bool = False) -> Warehouse:
         return BigQueryWarehouse(url, read_only=read_only)
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
-    path = url[len("duckdb://"):] if url.startswith("duckdb://") else url
-    return DuckDBWarehouse(str(Path(path).expanduser()), read_only=read_only)
+    return DuckDBWarehouse(duckdb_path(url), read_only=read_only)
