@@ -149,7 +149,8 @@ USER_ERRORS = (ValueError, OSError, RuntimeError, NotImplementedError, LookupErr
 SERVICE_ERRORS = {
     "kafka": ("Kafka", "check --bootstrap-servers, that the broker is up, and the topic"),
     "google": ("BigQuery", "check the project, dataset and credentials of --warehouse"),
-    "duckdb": ("DuckDB warehouse", "check --warehouse; `social-mentors run` creates a warehouse"),
+    "duckdb": ("DuckDB warehouse", "check --warehouse; `social-mentors warehouse check --warehouse PATH` says "
+                                "whether it is this release's warehouse and what to run"),
 }
 MAX_MESSAGE = 600
 

@@ -8,7 +8,10 @@ and queries from ``schemas/queries``; this module holds no schema and no analyst
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from warehouse import migration
 
 DEFAULT_WAREHOUSE = "social_mentors.duckdb"
 
@@ -36,7 +39,9 @@ class Warehouse(Protocol):
 
     Opening a warehouse is cheap (every worker does it): no DDL. ``prepare`` runs once at launch
     (``run``, ``warehouse init``): it creates a new warehouse, and stops on one written by another
-    schema version (schemas.versions.WarehouseOutdated) naming ``migrate``. ``export`` and ``count``
+    schema version (schemas.versions.WarehouseOutdated) naming ``migrate``. ``check_current`` is the
+    readers' check: the same version check, and that the views are this release's (reading only).
+    ``export`` and ``count``
     read the latest views (``schemas.latest_view``), so both warehouses give the same logical rows."""
 
     url: str
@@ -57,7 +62,9 @@ class Warehouse(Protocol):
 
     def prepare(self, update_definitions: bool = False) -> None: ...
 
-    def migrate(self) -> list[str]: ...
+    def check_current(self) -> None: ...
+
+    def migrate(self) -> "migration.Migrated": ...
 
     def sql(self, text: str) -> tuple[list[str], list[tuple]]: ...
 
@@ -128,14 +135,15 @@ def check_read_only(sql: str, dialect: str) -> None:
         raise ValueError(f"read-only: {kind.upper()} statements are refused; use SELECT (or WITH ... SELECT, DESCRIBE)")
 
 
-def open_warehouse(url: str, read_only: bool = False) -> Warehouse:
+def open_warehouse(url: str, read_only: bool = False, create: bool = True) -> Warehouse:
     """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://``
     optional). ``read_only`` (query, export, sql, status, report) opens a DuckDB file for reading only
-    and creates nothing in BigQuery: a dataset without the tables is :class:`NotInitialised`."""
+    and creates nothing in BigQuery: a dataset without the tables is :class:`NotInitialised`.
+    ``create=False`` (``warehouse migrate``) opens for writing but creates no new file or tables."""
     if url.startswith("bigquery://"):
         from warehouse.bigquery_warehouse import BigQueryWarehouse
 
         return BigQueryWarehouse(url, read_only=read_only)
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
-    return DuckDBWarehouse(duckdb_path(url), read_only=read_only)
+    return DuckDBWarehouse(duckdb_path(url), read_only=read_only, create=create)
