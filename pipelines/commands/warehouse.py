@@ -238,7 +238,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from schemas.versions import DefinitionsChanged, WarehouseOutdated
+    from schemas.versions import DefinitionsChanged, WarehouseOutdated, migrate_command
     from warehouse import NotAWarehouse, open_warehouse
 
     require_warehouse(args.warehouse, current=False)
@@ -254,8 +254,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     try:
         columns, rows = warehouse.sql(args.statement)
     except ValueError as error:
-        if outdated:  # the statement may have failed because of it: the one error line names the fix too
-            raise ValueError(f"{error} ({outdated})") from error
+        if outdated:  # the statement may have failed because of it: the one error line names the fix first
+            raise ValueError(f"the warehouse is not this release's (see the warning): run `{migrate_command(args.warehouse)}` "
+                             f"first; the statement failed: {error}") from error
         raise
     write_rows(columns, rows, args.format)
     return 0
