@@ -149,7 +149,8 @@ USER_ERRORS = (ValueError, OSError, RuntimeError, NotImplementedError, LookupErr
 SERVICE_ERRORS = {
     "kafka": ("Kafka", "check --bootstrap-servers, that the broker is up, and the topic"),
     "google": ("BigQuery", "check the project, dataset and credentials of --warehouse"),
-    "duckdb": ("DuckDB warehouse", "check --warehouse; `social-mentors run` creates a warehouse"),
+    "duckdb": ("DuckDB warehouse", "check --warehouse; `social-mentors warehouse check --warehouse PATH` says "
+                                "whether it is this release's warehouse and what to run"),
 }
 MAX_MESSAGE = 600
 
@@ -235,6 +236,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser, handlers = build_parser()
     args = parse(argv, parser)
     try:
+        if isinstance(getattr(args, "warehouse", None), str):  # a folder or a zip fails here, before any work
+            from warehouse import check_location
+
+            check_location(args.warehouse)
         return handlers[args.command](args)
     except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted
         sys.stderr.close()

@@ -221,6 +221,11 @@ def bigquery_ddl(name: str, project: str, dataset: str, replace: bool = True) ->
     return f"{create} `{project}.{dataset}.{name}`({signature}) AS (\n{body}\n)"
 
 
+def bigquery_view_query(view: str, project: str, dataset: str) -> str:
+    """The query of a view as :func:`bigquery_ddl` defines it (BigQuery keeps it as the view's query)."""
+    return _parsed_for_bigquery(view, project, dataset).expression.sql(dialect="bigquery", pretty=True)
+
+
 def bigquery_sql(name: str, project: str, dataset: str) -> str:
     """A query of ``RUN_QUERIES`` in BigQuery SQL, every table qualified, ``@named`` parameters kept."""
     return _parsed_for_bigquery(name, project, dataset).sql(dialect="bigquery", pretty=True)

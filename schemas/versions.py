@@ -69,3 +69,17 @@ def check(url: str, recorded: tuple[int, str] | None) -> None:
         raise WarehouseOutdated(
             f"the warehouse {url} has schema version {version} ({print_}); this release writes version "
             f"{WAREHOUSE_SCHEMA_VERSION} ({fingerprint()}): migrate it first with `{migrate_command(url)}`")
+
+
+class DefinitionsChanged(RuntimeError):
+    """A view (or table function) of the warehouse is not this release's: someone replaced it."""
+
+
+def check_definitions(url: str, changed: list[str]) -> None:
+    """Raise DefinitionsChanged naming ``changed`` (views whose definition differs from this release's)
+    and the command that rebuilds them."""
+    if changed:
+        raise DefinitionsChanged(
+            f"the warehouse {url}: {', '.join(changed)} {'differs' if len(changed) == 1 else 'differ'} from this "
+            f"release's definition (replaced by hand?), so what it reads would not be what this release means; "
+            f"rebuild with `{migrate_command(url)}`")

@@ -8,7 +8,10 @@ and queries from ``schemas/queries``; this module holds no schema and no analyst
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from warehouse import migration
 
 DEFAULT_WAREHOUSE = "social_mentors.duckdb"
 
@@ -36,7 +39,9 @@ class Warehouse(Protocol):
 
     Opening a warehouse is cheap (every worker does it): no DDL. ``prepare`` runs once at launch
     (``run``, ``warehouse init``): it creates a new warehouse, and stops on one written by another
-    schema version (schemas.versions.WarehouseOutdated) naming ``migrate``. ``export`` and ``count``
+    schema version (schemas.versions.WarehouseOutdated) naming ``migrate``. ``check_current`` is the
+    readers' check: the same version check, and that the views are this release's (reading only).
+    ``export`` and ``count``
     read the latest views (``schemas.latest_view``), so both warehouses give the same logical rows."""
 
     url: str
@@ -57,13 +62,58 @@ class Warehouse(Protocol):
 
     def prepare(self, update_definitions: bool = False) -> None: ...
 
-    def migrate(self) -> list[str]: ...
+    def check_current(self) -> None: ...
+
+    def migrate(self) -> "migration.Migrated": ...
 
     def sql(self, text: str) -> tuple[list[str], list[tuple]]: ...
 
 
 class NotInitialised(LookupError):
     """A reading command found no warehouse where it looked: nothing was created (readers never create)."""
+
+
+class NotAWarehouse(ValueError):
+    """--warehouse names something that is not a warehouse (a folder, a text file, a zip, a DuckDB
+    file without the warehouse's tables): refused before anything is read or written."""
+
+
+# A DuckDB database file holds its magic bytes after an 8-byte checksum.
+DUCKDB_MAGIC = (8, b"DUCK")
+_LOOKS_LIKE = ((b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip file"), (b"SQLite format 3", "an SQLite database"),
+               (b"Obj\x01", "an Avro file"), (b"PAR1", "a Parquet file"))
+
+
+def duckdb_path(url: str) -> str:
+    """The file of a DuckDB warehouse URL (``duckdb://`` optional, ``~`` expanded)."""
+    return str(Path(url.removeprefix("duckdb://")).expanduser())
+
+
+def check_location(url: str) -> None:
+    """Raise :class:`NotAWarehouse` when ``url`` names a folder or a file that is not a DuckDB
+    database: every command that takes --warehouse calls it first, so such a path fails in one line
+    before any work (DuckDB said "check that the folder exists and is writable", mid-command). A
+    path that does not exist passes: a run creates it, and a reader says there is none."""
+    if url.startswith("bigquery://"):
+        return
+    path = Path(duckdb_path(url))
+    if path.is_dir():
+        what = "a folder"
+    elif not path.exists():
+        return
+    else:
+        try:
+            with open(path, "rb") as file:
+                head = file.read(16)
+        except OSError as error:
+            raise NotAWarehouse(f"--warehouse {url}: cannot read it ({error.strerror})") from None
+        offset, magic = DUCKDB_MAGIC
+        if head[offset:offset + len(magic)] == magic:
+            return
+        what = "an empty file" if not head else next(
+            (name for start, name in _LOOKS_LIKE if head.startswith(start)), "a file of another kind")
+    raise NotAWarehouse(f"--warehouse {url} is {what}, not a DuckDB database: pass the warehouse's DuckDB file "
+                        "(a new path is created by `social-mentors run` or `warehouse init`) or bigquery://PROJECT/DATASET")
 
 
 READ_ONLY_STATEMENTS = ("Select", "Union", "Intersect", "Except", "Describe", "Show")
@@ -85,15 +135,15 @@ def check_read_only(sql: str, dialect: str) -> None:
         raise ValueError(f"read-only: {kind.upper()} statements are refused; use SELECT (or WITH ... SELECT, DESCRIBE)")
 
 
-def open_warehouse(url: str, read_only: bool = False) -> Warehouse:
+def open_warehouse(url: str, read_only: bool = False, create: bool = True) -> Warehouse:
     """The warehouse at ``url``: ``bigquery://PROJECT/DATASET``, or a DuckDB file path (``duckdb://``
     optional). ``read_only`` (query, export, sql, status, report) opens a DuckDB file for reading only
-    and creates nothing in BigQuery: a dataset without the tables is :class:`NotInitialised`."""
+    and creates nothing in BigQuery: a dataset without the tables is :class:`NotInitialised`.
+    ``create=False`` (``warehouse migrate``) opens for writing but creates no new file or tables."""
     if url.startswith("bigquery://"):
         from warehouse.bigquery_warehouse import BigQueryWarehouse
 
         return BigQueryWarehouse(url, read_only=read_only)
     from warehouse.duckdb_warehouse import DuckDBWarehouse
 
-    path = url[len("duckdb://"):] if url.startswith("duckdb://") else url
-    return DuckDBWarehouse(str(Path(path).expanduser()), read_only=read_only)
+    return DuckDBWarehouse(duckdb_path(url), read_only=read_only, create=create)

@@ -40,7 +40,7 @@ from typing import Any, Iterator, Optional
 
 import schemas
 from schemas import versions
-from warehouse import NotInitialised, RefusedRow, Written, migration
+from warehouse import NotAWarehouse, NotInitialised, RefusedRow, Written, migration
 
 # A request holding one invalid row is refused whole; the valid rows are sent again this often.
 MAX_INSERT_ATTEMPTS = 3
@@ -90,19 +90,26 @@ class BigQueryWarehouse:
         self.row_writes = "storage" if options == "write=storage" else "streaming"
         self._storage = None
         if read_only:  # the readers (query, export, sql, status, report) create nothing
-            self.check_initialised()
+            self.check_initialised(complete=False)  # a mistyped dataset: one line; the rest is check_current's
 
     def table_id(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{table}"
 
-    def check_initialised(self) -> None:
-        """Raise :class:`NotInitialised` unless the dataset holds every table; reads only."""
+    def check_initialised(self, complete: bool = True) -> None:
+        """Raise :class:`NotInitialised` unless the dataset holds every table (not ``complete``: a
+        warehouse's, of any release); reads only. A warehouse of an older release is
+        WarehouseOutdated, naming migrate (init would refuse it)."""
         from google.api_core.exceptions import NotFound
 
         try:
             present = {table.table_id for table in self.client.list_tables(f"{self.project}.{self.dataset}")}
         except NotFound:
             present = None
+        a_warehouse = bool(present) and ("pair_scores" in present or versions.VERSION_TABLE in present)
+        if a_warehouse and not complete:
+            return
+        if a_warehouse:  # of another release (the first had no run_ledger or runs): name migrate, not init
+            versions.check(self.url, self.recorded_version())
         missing = [t for t in schemas.WAREHOUSE_TABLES if present is None or t not in present]
         if missing:
             what = (f"no dataset {self.project}.{self.dataset}" if present is None
@@ -140,15 +147,40 @@ class BigQueryWarehouse:
         return found
 
     def recorded_version(self) -> Optional[tuple[int, str]]:
+        """The newest (version, fingerprint) recorded, read with tabledata.list (no query job: readers
+        check it too); None when nothing is recorded."""
         from google.api_core.exceptions import NotFound
 
         try:
-            rows = list(self.client.query(
-                f"SELECT version, fingerprint FROM `{self.table_id(versions.VERSION_TABLE)}` "
-                "ORDER BY recorded_at DESC, version DESC LIMIT 1").result())
+            rows = list(self.client.list_rows(self.table_id(versions.VERSION_TABLE)))
         except NotFound:
             return None
-        return (int(rows[0][0]), rows[0][1]) if rows else None
+        if not rows:
+            return None
+        newest = max(rows, key=lambda row: (row["recorded_at"], row["version"]))
+        return int(newest["version"]), newest["fingerprint"]
+
+    def changed_views(self) -> list[str]:
+        """This release's views that the dataset lacks or defines with another query (someone replaced
+        one), compared with BigQuery's stored query, layout and comments aside."""
+        from google.api_core.exceptions import NotFound
+
+        changed = []
+        for view in schemas.VIEWS:
+            try:
+                stored = self.client.get_table(self.table_id(view)).view_query
+            except NotFound:
+                stored = None
+            if stored is None or _words(stored) != _words(schemas.bigquery_view_query(view, self.project, self.dataset)):
+                changed.append(view)
+        return changed
+
+    def check_current(self) -> None:
+        """The readers' check, reading only: the tables are there (:meth:`check_initialised`), the
+        schema version is this release's, and so are the views; each failure names its command."""
+        self.check_initialised()
+        versions.check(self.url, self.recorded_version())
+        versions.check_definitions(self.url, self.changed_views())
 
     def _record_version(self, note: str) -> None:
         from google.cloud import bigquery
@@ -188,17 +220,34 @@ class BigQueryWarehouse:
         versions.check(self.url, self.recorded_version())
         self._create_definitions(replace=update_definitions)
 
-    def migrate(self) -> list[str]:
-        """Bring the dataset to this release's schema (warehouse.migration); returns the notes."""
+    def migrate(self) -> migration.Migrated:
+        """Bring the dataset to this release's schema (warehouse.migration). A missing dataset, or one
+        without the warehouse's tables, is refused and left as it was; a current one is left as it
+        is, but for a replaced view, rebuilt."""
+        from google.api_core.exceptions import NotFound
         from google.cloud import bigquery
 
-        if self._create_if_new():
-            return []
+        try:
+            self.client.get_dataset(f"{self.project}.{self.dataset}")
+        except NotFound:
+            raise NotInitialised(f"no dataset {self.project}.{self.dataset}: nothing was created; `social-mentors "
+                                 f"warehouse init --warehouse {self.url}` creates a warehouse") from None
+        found = self._existing_tables()
+        if "pair_scores" not in found and versions.VERSION_TABLE not in found:
+            raise NotAWarehouse(f"{self.url} has no pair_scores or {versions.VERSION_TABLE} table: not a Social "
+                                f"Mentors warehouse, nothing changed; `social-mentors warehouse init --warehouse "
+                                f"{self.url}` creates one")
         old = self.recorded_version()
         versions.refuse_newer(self.url, old)
-        existing = {t: c for t, c in self._existing_tables().items() if t in schemas.WAREHOUSE_TABLES}
+        old_version = old[0] if old else 1
+        existing = {t: c for t, c in found.items() if t in schemas.WAREHOUSE_TABLES}
         plan = migration.plan(existing)  # BigQuery enforces no primary key: nothing to re-key
         rows = {t: self.client.get_table(self.table_id(t)).num_rows or 0 for t in existing}
+        changed_views = self.changed_views()
+        if old == (versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint()) and plan.empty:
+            for view in changed_views:  # only a replaced view to put back: no new version to record
+                self.client.query(schemas.bigquery_ddl(view, self.project, self.dataset, replace=True)).result()
+            return migration.Migrated(old_version, False, migration.notes(plan, self.url, rows, {}), changed_views)
         for table in plan.create:
             self._create_table(table)
         for table in {c.table for c in plan.add}:
@@ -212,8 +261,8 @@ class BigQueryWarehouse:
                 self.client.query(f"UPDATE `{self.table_id(column.table)}` SET {column.name} = "
                                   f"{migration.sql_literal(column.default)} WHERE {column.name} IS NULL").result()
         self._create_definitions(replace=True)
-        self._record_version(f"migrated from version {old[0] if old else 1}")
-        return migration.notes(plan, self.url, rows, {})
+        self._record_version(f"migrated from version {old_version}")
+        return migration.Migrated(old_version, True, migration.notes(plan, self.url, rows, {}))
 
     def _job_config(self, name: str, values: dict[str, Any]):
         from google.cloud import bigquery
@@ -345,10 +394,26 @@ class BigQueryWarehouse:
 
         from warehouse import check_read_only
 
+        from google.api_core.exceptions import BadRequest, NotFound
+
         check_read_only(text, "bigquery")
         config = bigquery.QueryJobConfig(default_dataset=f"{self.project}.{self.dataset}")
-        result = self.client.query(text, job_config=config).result()
+        try:
+            result = self.client.query(text, job_config=config).result()
+        except (BadRequest, NotFound) as error:  # the statement's fault (a typo, a missing table), as DuckDB's
+            raise ValueError(f"BigQuery: {error.message}".splitlines()[0]) from error
         return [field.name for field in result.schema], [_naive_row(tuple(row.values())) for row in result]
+
+
+def _words(sql: str) -> str:
+    """A query as sqlglot renders it, without comments or layout: BigQuery (and the emulator) may keep a
+    view's query laid out otherwise than it was sent."""
+    import sqlglot
+
+    try:
+        return sqlglot.parse_one(sql, read="bigquery").sql(dialect="bigquery", comments=False)
+    except sqlglot.errors.ParseError:
+        return sql
 
 
 def _naive_row(row: tuple) -> tuple:

@@ -19,6 +19,7 @@ import decimal
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import duckdb
@@ -26,7 +27,7 @@ import pyarrow as pa
 
 import schemas
 from schemas import versions
-from warehouse import Written, migration
+from warehouse import NotInitialised, Written, duckdb_schema, migration
 
 # DuckDB lets one process at a time hold a file. Every operation opens the file, works and closes
 # it again, so a streaming pipeline (the writer) and an analyst's query (a reader in another
@@ -80,42 +81,6 @@ def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -
             connection.close()
 
 
-def _tables(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """{table or view: [column]} of the file's main schema."""
-    found: dict[str, list[str]] = {}
-    for table, column in connection.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' "
-            "ORDER BY table_name, ordinal_position").fetchall():
-        found.setdefault(table, []).append(column)
-    return found
-
-
-def _primary_keys(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    return {table: list(columns) for table, columns in connection.execute(
-        "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
-        "WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'main'").fetchall()}
-
-
-def _record_version(connection: duckdb.DuckDBPyConnection, note: str) -> None:
-    columns = ", ".join(f"{name} {duck}" for name, duck, _ in versions.VERSION_COLUMNS)
-    connection.execute(f"CREATE TABLE IF NOT EXISTS {versions.VERSION_TABLE} ({columns})")
-    connection.execute(f"INSERT INTO {versions.VERSION_TABLE} VALUES (?, ?, now()::TIMESTAMP, ?)",
-                       [versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint(), note])
-
-
-def _recorded_version(connection: duckdb.DuckDBPyConnection) -> Optional[tuple[int, str]]:
-    if versions.VERSION_TABLE not in _tables(connection):
-        return None
-    row = connection.execute(f"SELECT version, fingerprint FROM {versions.VERSION_TABLE} "
-                             "ORDER BY recorded_at DESC, version DESC LIMIT 1").fetchone()
-    return (int(row[0]), row[1]) if row else None
-
-
-def _create_views(connection: duckdb.DuckDBPyConnection) -> None:
-    for view in schemas.VIEWS:
-        connection.execute(schemas.query_sql(view, "duckdb"))
-
-
 def _replaces(new: str, old: str) -> str:
     """SQL: whether row ``new`` replaces the stored row ``old`` of the same pair and window."""
     contributions = "{t}.reader_comments + {t}.author_replies"
@@ -152,27 +117,30 @@ class DuckDBWarehouse:
     on a read-only mount, and readers share it. Otherwise the tables are created now, so a
     warehouse that cannot be written (locked, read-only, no such folder) fails here, before a run."""
 
-    def __init__(self, path: str, read_only: bool = False, lock_retry_s: float = LOCK_RETRY_S):
+    def __init__(self, path: str, read_only: bool = False, lock_retry_s: float = LOCK_RETRY_S, create: bool = True):
         if not path or path.startswith(":memory:"):
             raise ValueError(f"{path or 'an empty path'!r} is not a warehouse: an in-memory database vanishes "
                              "with each connection; pass --warehouse PATH of a file")
         self.url = path
         self.path = path
         self.read_only = read_only
-        with connect(path, lock_retry_s, read_only=read_only) as connection:
-            if not read_only:  # a new file gets its tables now; a bad path fails here, before a run
+        if not create and not Path(path).exists():  # migrate: never a new file
+            raise NotInitialised(f"no warehouse at {path}: nothing was created; `social-mentors warehouse init "
+                                 f"--warehouse {path}` creates one")
+        with connect(path, lock_retry_s, read_only=read_only or not create) as connection:
+            if not read_only and create:  # a new file gets its tables now; a bad path fails here, before a run
                 self._create_if_new(connection)
 
     def _create_if_new(self, connection: duckdb.DuckDBPyConnection) -> bool:
         """Create tables, views and the version record in a file that has none of them. A file
         written before is left as it is: :meth:`prepare` checks it, :meth:`migrate` changes it."""
-        existing = _tables(connection)
+        existing = duckdb_schema.tables(connection)
         if versions.VERSION_TABLE in existing or any(t in existing for t in schemas.WAREHOUSE_TABLES):
             return False
         for table in schemas.WAREHOUSE_TABLES:
             connection.execute(schemas.duckdb_ddl(table))
-        _create_views(connection)
-        _record_version(connection, "created")
+        duckdb_schema.create_views(connection)
+        duckdb_schema.record_version(connection, "created")
         return True
 
     def prepare(self, update_definitions: bool = False) -> None:
@@ -182,73 +150,35 @@ class DuckDBWarehouse:
         with connect(self.path) as connection:
             if self._create_if_new(connection):
                 return
-            versions.check(self.url, _recorded_version(connection))
-            _create_views(connection)
+            versions.check(self.url, duckdb_schema.recorded_version(connection))
+            changed = duckdb_schema.changed_views(connection)
+            duckdb_schema.create_views(connection)
+        for view in changed:
+            logging.getLogger("social_mentors.warehouse").warning(
+                "%s: rebuilt the view %s, which differed from this release's definition", self.url, view)
+
+    def check_current(self) -> None:
+        """The readers' check (``query``, ``export``, ``report``...), reading only: raise
+        NotAWarehouse for a DuckDB file without the warehouse's tables, WarehouseOutdated for one of
+        another schema version and DefinitionsChanged for a view that is not this release's; each
+        names the command that fixes it."""
+        with connect(self.path, read_only=True) as connection:
+            duckdb_schema.require_warehouse(connection, self.url)
+            versions.check(self.url, duckdb_schema.recorded_version(connection))
+            versions.check_definitions(self.url, duckdb_schema.changed_views(connection))
 
     def recorded_version(self) -> Optional[tuple[int, str]]:
         with connect(self.path) as connection:
-            return _recorded_version(connection)
+            return duckdb_schema.recorded_version(connection)
 
-    def migrate(self) -> list[str]:
-        """Bring the file to this release's schema (warehouse.migration); returns the notes."""
+    def migrate(self) -> migration.Migrated:
+        """Bring the file to this release's schema (warehouse.duckdb_schema). Open it with
+        ``create=False``: a missing file is not created. A file that is not a warehouse is refused
+        before it is opened for writing, so it is left as it was."""
+        with connect(self.path, read_only=True) as connection:
+            duckdb_schema.require_warehouse(connection, self.url)
         with connect(self.path) as connection:
-            if self._create_if_new(connection):
-                return []
-            old = _recorded_version(connection)
-            versions.refuse_newer(self.path, old)
-            old_version = old[0] if old else 1
-            existing = {t: c for t, c in _tables(connection).items() if t in schemas.WAREHOUSE_TABLES}
-            plan = migration.plan(existing, _primary_keys(connection))
-            rows = {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in existing}
-            # One transaction: a migrate that fails half-way (a table name already taken) left a
-            # warehouse without its views, neither the old schema nor the new
-            connection.execute("BEGIN TRANSACTION")
-            try:
-                kept_aside = self._migrate_in(connection, plan, existing, old_version)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-        return migration.notes(plan, self.url, rows, kept_aside)
-
-    def _migrate_in(self, connection: duckdb.DuckDBPyConnection, plan: migration.Plan,
-                    existing: dict[str, list[str]], old_version: int) -> dict[str, tuple[str, int]]:
-        """:meth:`migrate`'s changes, inside its transaction; the tables kept aside."""
-        for view in schemas.VIEWS:  # views read the tables being changed
-            connection.execute(f"DROP VIEW IF EXISTS {view}")
-        for table in plan.create:
-            connection.execute(schemas.duckdb_ddl(table))
-        for column in plan.add:
-            if column.table in plan.rekey:
-                continue  # rebuilt below with the new DDL
-            default = "" if column.default is None else f" DEFAULT {migration.sql_literal(column.default)}"
-            connection.execute(f"ALTER TABLE {column.table} ADD COLUMN {column.name} {column.duckdb_type}{default}")
-        kept_aside = {}
-        for table in plan.rekey:
-            kept_aside.update(self._rebuild(connection, table, existing[table], old_version, plan))
-        _create_views(connection)
-        _record_version(connection, f"migrated from version {old_version}")
-        return kept_aside
-
-    def _rebuild(self, connection: duckdb.DuckDBPyConnection, table: str, old_columns: list[str], old_version: int,
-                 plan: migration.Plan) -> dict[str, tuple[str, int]]:
-        """A table whose primary key changed: renamed aside, created afresh, and the old rows that fit
-        the new schema copied back. Returns {table: (aside table, rows left there)} when some stay."""
-        aside = f"{table}_before_v{old_version}"
-        connection.execute(f"ALTER TABLE {table} RENAME TO {aside}")
-        connection.execute(schemas.duckdb_ddl(table))
-        added = [c for c in plan.add if c.table == table]
-        total = connection.execute(f"SELECT COUNT(*) FROM {aside}").fetchone()[0]
-        if not any(c.required_without_default for c in added):
-            columns = [c for c in schemas.field_names(table) if c in old_columns]
-            defaults = [(c.name, migration.sql_literal(c.default)) for c in added]
-            names = columns + [n for n, _ in defaults]
-            values = columns + [v for _, v in defaults]
-            connection.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM {aside} "
-                               "ON CONFLICT DO NOTHING")
-            connection.execute(f"DROP TABLE {aside}")
-            return {}
-        return {table: (aside, total)}
+            return duckdb_schema.migrate(connection, self.url)
 
     def _arrow(self, table: str, rows: list[dict[str, Any]]) -> pa.Table:
         columns = schemas.field_names(table)

@@ -9,9 +9,17 @@ Rules, the same for both: a missing table is created; a missing column is added 
 rows get the schema's default, else NULL). A column the schema requires but old rows cannot have
 (non-null, no default) is added as nullable, and the note names the rows without a value and the
 recompute command. A primary key that changed (DuckDB enforces keys, BigQuery does not) cannot be
-altered in place: DuckDB keeps the old table under ``<table>_before_v<version>`` (nothing is lost)
-and starts the table afresh, copying the rows that fit. Columns the schema no longer has are left
-in place and named.
+altered in place: DuckDB renames the old table to ``<table>_before_v<version>``, starts the table
+afresh and copies the rows that fit. The old table is dropped only when the copy holds all of it
+(every row, every column); else it is kept whole, and the note says which columns and rows are
+only there. Columns the schema no longer has, in a table not rebuilt, are left in place (made
+nullable, so that new rows can leave them empty) and named.
+
+A migrate of a warehouse already at this release's version and fingerprint changes nothing and
+records nothing; it only rebuilds a view (DuckDB, BigQuery) that differs from this release's
+definition (someone replaced it), and says so. Only a Social Mentors warehouse is migrated (one with
+a version record or a pair_scores table): any other file or dataset, and a missing one, is refused
+unchanged.
 """
 from __future__ import annotations
 
@@ -68,6 +76,27 @@ def plan(existing: dict[str, list[str]], keys: Optional[dict[str, list[str]]] = 
     return result
 
 
+@dataclasses.dataclass
+class KeptAside:
+    """A rebuilt table's old rows (all of them, every column) kept under another name."""
+
+    aside: str
+    rows: int  # in the old table
+    copied: int  # of them, copied into the new table
+    only_there: list[str]  # old columns the new table does not have
+
+
+@dataclasses.dataclass
+class Migrated:
+    """What ``migrate`` did: ``changed`` False when the warehouse was already current (nothing
+    recorded), and the definitions it ``rebuilt`` because they differed from this release's."""
+
+    from_version: int
+    changed: bool
+    notes: list[str]
+    rebuilt: list[str] = dataclasses.field(default_factory=list)
+
+
 def sql_literal(value: Any) -> str:
     if value is None:
         return "NULL"
@@ -78,19 +107,30 @@ def sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def notes(result: Plan, url: str, rows: dict[str, int], kept_aside: dict[str, tuple[str, int]]) -> list[str]:
+def notes(result: Plan, url: str, rows: dict[str, int], kept_aside: dict[str, KeptAside]) -> list[str]:
     """What an operator must know after the plan was applied: columns old rows have no value for,
-    tables kept aside, columns left in place."""
+    tables kept aside (and what is only there), columns left in place."""
     said = []
     for column in result.add:
-        if column.required_without_default and rows.get(column.table):
+        if column.required_without_default and rows.get(column.table) and column.table not in kept_aside:
             said.append(
                 f"{column.table}.{column.name}: the {rows[column.table]:,} rows written before have no value "
                 f"(NULL; the release that wrote them did not compute it). Recompute them: {recompute_command(url)}")
-    for table, (aside, count) in kept_aside.items():
-        said.append(
-            f"{table}: its primary key changed to ({', '.join(schemas.table_layout(table)['primary_key'])}); "
-            f"{count:,} old rows that could not be converted are kept in {aside}. Recompute them: {recompute_command(url)}")
+    for table, kept in kept_aside.items():
+        key = f"{table}: its primary key changed to ({', '.join(schemas.table_layout(table)['primary_key'])})"
+        if not kept.copied:
+            said.append(f"{key}; {kept.rows:,} old rows that could not be converted are kept in {kept.aside}. "
+                        f"Recompute them: {recompute_command(url)}")
+            continue
+        only = []
+        if kept.only_there:
+            only.append(f"columns {', '.join(kept.only_there)} (no longer written)")
+        if kept.copied < kept.rows:
+            only.append(f"{kept.rows - kept.copied:,} rows that collide on the new key")
+        said.append(f"{key}; {kept.copied:,} of its {kept.rows:,} old rows were copied into the new table; the old "
+                    f"table is kept whole as {kept.aside}, the only place that holds {' and '.join(only)}")
     for table, extra in result.extra_columns.items():
-        said.append(f"{table}: columns {', '.join(extra)} are no longer written; left in place")
+        if table not in kept_aside and table not in result.rekey:
+            said.append(f"{table}: columns {', '.join(extra)} are no longer written; left in place in {table} "
+                        "with their old values (new rows leave them empty)")
     return said

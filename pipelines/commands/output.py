@@ -1,7 +1,12 @@
 """How commands print rows: an aligned table, JSON Lines or CSV, timestamps in ISO 8601 UTC.
 
 JSON Lines and CSV write stored values at full precision (Python's shortest repr, which reads back
-as the same double), so an exported score equals the stored one. The aligned table, for people,
+as the same double), so an exported score equals the stored one. Every value stays what it was:
+timestamps to the microsecond (``2026-03-02T00:00:00.123456Z``, naive ones read as UTC), dates and
+times in ISO 8601, a DECIMAL as its exact digits (a JSON number written as stored, never through a
+double; in CSV the same digits), and the floats JSON cannot hold, NaN and the infinities, as the
+strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (BigQuery's TO_JSON writes them so; Python's
+json wrote bare NaN, which is not JSON). CSV writes the same texts. The aligned table, for people,
 rounds floats to 6 decimals, and so does every format of what a query computes (``float_digits``):
 a strength is a sum of floats in whatever order the engine aggregates, so its last digits differ
 between BigQuery and DuckDB and even between two runs of one query.
@@ -17,6 +22,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import math
 import re
 import sys
 from typing import Any, Iterable, Optional, TextIO
@@ -37,28 +43,53 @@ def csv_cell(value: Any) -> Any:
     """A CSV cell a spreadsheet shows as text: a string that starts a formula gets a leading quote."""
     if value is None:
         return ""
-    value = _csv_value(value)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):  # text from strangers, not a number's text
         return "'" + value
-    return value
+    return _csv_value(value)
+
+
+NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def _json_value(value: Any) -> Any:
+    """A value as JSON can hold it; a DECIMAL stays a Decimal (see :func:`json_line`)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return value.isoformat(timespec="milliseconds") + "Z"
-    if isinstance(value, decimal.Decimal):
-        # DuckDB types a literal like 0.25 DECIMAL where BigQuery says FLOAT64: print it as the number
-        # BigQuery gives (JSON has no decimal type), so both warehouses print the same.
-        return float(value)
+        return value.isoformat(timespec="microseconds") + "Z"
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return NOT_FINITE[repr(value)]
+    if isinstance(value, decimal.Decimal) and not value.is_finite():
+        return "NaN" if value.is_nan() else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
     return value
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # its exact digits, a JSON number (the query path turns DuckDB's DECIMAL literals into floats)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, allow_nan=False)
+
+
+def json_line(columns: list[str], row: tuple) -> str:
+    """One JSON Lines record of ``row``: strict JSON (no NaN), every value as exact as stored."""
+    return _json_text({c: _json_value(v) for c, v in zip(columns, row)})
 
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):  # as JSON writes them; Python's True/False puzzle other tools
         return "true" if value else "false"
-    return _json_value(value)
+    value = _json_value(value)
+    return _json_text(value) if isinstance(value, (dict, list)) else value
 
 
 def _display_value(value: Any) -> str:
@@ -83,7 +114,7 @@ def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str, out: Optiona
         rows = (tuple(round(v, float_digits) if isinstance(v, float) else v for v in row) for row in rows)
     if fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}) + "\n")
+            out.write(json_line(columns, row) + "\n")
             count += 1
     elif fmt == "csv":
         writer = csv.writer(out)

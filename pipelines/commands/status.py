@@ -56,8 +56,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if local and not Path(args.warehouse.removeprefix("duckdb://")).exists():
         print(f"Warehouse {args.warehouse}: none yet")
         return 0
+    from pipelines.commands.warehouse import require_warehouse
     from warehouse import open_warehouse
 
+    require_warehouse(args.warehouse)  # one of an older release: the command that migrates it
     warehouse = open_warehouse(args.warehouse, read_only=True)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     columns, rows = warehouse.query("status_newest_window", {})

@@ -1,4 +1,10 @@
-"""Commands for analysts and the warehouse: ``query``, ``export`` and ``warehouse init``."""
+"""Commands for analysts and the warehouse: ``query``, ``export``, ``sql`` and ``warehouse init``,
+``migrate`` and ``check``.
+
+Readers (``query``, ``export``, ``report``, ``evaluate``, ``status``) check first that the warehouse is
+this release's (``require_warehouse``): one of an older schema version, or with a view replaced,
+stops with the exact ``social-mentors warehouse migrate`` command; ``sql`` only warns (it may be
+looking at why)."""
 from __future__ import annotations
 
 import argparse
@@ -36,8 +42,14 @@ QUERY_HELP = {
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     warehouse_cmd = commands.add_parser(
-        "warehouse", help="create the warehouse's tables and views (init), or bring one to this release's schema (migrate)")
-    warehouse_cmd.add_argument("action", choices=("init", "migrate"))
+        "warehouse", help="create the warehouse's tables and views (init), bring one to this release's schema "
+                          "(migrate), or say whether it is this release's (check)",
+        description="init: create a new warehouse's tables, views and table functions (and replace the views "
+                    "and functions of a current one). migrate: bring a warehouse of an older release to this "
+                    "release's schema, keeping its rows, and rebuild a view someone replaced; it refuses a "
+                    "missing warehouse and anything that is not one, and changes nothing in a current one. "
+                    "check: read only; exit 0 when the warehouse is this release's, else 2 with what to run.")
+    warehouse_cmd.add_argument("action", choices=("init", "migrate", "check"))
     add_warehouse(warehouse_cmd)
 
     query = commands.add_parser("query", help=f"ask the warehouse: {', '.join(QUERY_PARAMS)}")
@@ -112,13 +124,19 @@ def warehouse_files(url: str) -> list[str]:
     return [path, path + ".wal"]
 
 
-def require_warehouse(path: str) -> None:
+def require_warehouse(path: str, current: bool = True) -> None:
+    """A reader's check before it reads: the warehouse exists and (``current``) is this release's
+    (schema version, views); otherwise one line naming the command that fixes it."""
+    from warehouse import open_warehouse
+
     if not path.startswith(("bigquery://",)) and not Path(path.removeprefix("duckdb://")).exists():
         # main() prints it in one line and exits 2: a problem the user can fix
         raise FileNotFoundError(
             f"no warehouse at {path}. Run `social-mentors run --input FILE --warehouse {path}` "
             "(or `social-mentors demo`) first, or pass --warehouse PATH."
         )
+    if current:
+        open_warehouse(path, read_only=True).check_current()
 
 
 def _warn_if_partial(warehouse_url: str) -> None:
@@ -135,14 +153,24 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     from schemas import versions
     from warehouse import open_warehouse
 
-    warehouse = open_warehouse(args.warehouse)
+    current = f"schema version {versions.WAREHOUSE_SCHEMA_VERSION} ({versions.fingerprint()})"
+    if args.action == "check":
+        require_warehouse(args.warehouse)
+        print(f"{args.warehouse}: at {current}, this release's; its views are this release's")
+        return 0
     if args.action == "migrate":
-        notes = warehouse.migrate()
-        print(f"{args.warehouse}: at schema version {versions.WAREHOUSE_SCHEMA_VERSION} ({versions.fingerprint()}); "
-              "views and table functions rebuilt")
-        for note in notes:
+        result = open_warehouse(args.warehouse, create=False).migrate()  # never creates a warehouse
+        rebuilt = "".join(f"; rebuilt the view {view}, which differed from this release's definition"
+                          for view in result.rebuilt)
+        if result.changed:
+            print(f"{args.warehouse}: at {current}, migrated from schema version {result.from_version}; "
+                  f"views and table functions rebuilt{rebuilt}")
+        else:
+            print(f"{args.warehouse}: already at {current}: nothing to migrate, nothing recorded{rebuilt}")
+        for note in result.notes:
             print(f"  note: {note}")
         return 0
+    warehouse = open_warehouse(args.warehouse)
     # Creates what is missing (tables from schemas/, the rest from schemas/queries); the views and
     # table functions are replaced with the repository's SQL. An older warehouse: migrate first.
     warehouse.prepare(update_definitions=True)
@@ -210,9 +238,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from warehouse import open_warehouse
+    from schemas.versions import DefinitionsChanged, WarehouseOutdated, migrate_command
+    from warehouse import NotAWarehouse, open_warehouse
 
-    require_warehouse(args.warehouse)
-    columns, rows = open_warehouse(args.warehouse, read_only=True).sql(args.statement)
+    require_warehouse(args.warehouse, current=False)
+    warehouse = open_warehouse(args.warehouse, read_only=True)
+    outdated = None
+    try:  # sql reads any DuckDB file, and may be looking at why a warehouse is not current: it warns
+        warehouse.check_current()
+    except NotAWarehouse:
+        pass
+    except (WarehouseOutdated, DefinitionsChanged) as error:
+        outdated = str(error)
+        print(f"warning: {outdated}", file=sys.stderr)
+    try:
+        columns, rows = warehouse.sql(args.statement)
+    except ValueError as error:
+        if outdated:  # the statement may have failed because of it: the one error line names the fix first
+            raise ValueError(f"the warehouse is not this release's (see the warning): run `{migrate_command(args.warehouse)}` "
+                             f"first; the statement failed: {error}") from error
+        raise
     write_rows(columns, rows, args.format)
     return 0

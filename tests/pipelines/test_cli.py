@@ -49,7 +49,7 @@ def test_query_regulars_and_pair_print_tables(scored, capsys):
     assert "mentor_score" in capsys.readouterr().out
     assert main(["query", "top", "--top", "2", "--as-of", "2026-01-20", "--warehouse", warehouse, "--format", "jsonl"]) == 0
     top = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(top) == 2 and {t["as_of"] for t in top} == {"2026-01-20T00:00:00.000Z"}
+    assert len(top) == 2 and {t["as_of"] for t in top} == {"2026-01-20T00:00:00.000000Z"}
 
 
 def test_evaluate_prints_the_strength_against_the_baselines(scored, tmp_path, capsys):
@@ -72,7 +72,7 @@ def test_export_writes_whole_tables_as_csv_or_jsonl(scored, capsys):
     assert rows and all(r["origin"].rsplit(":", 1)[1].isdigit() for r in rows)
     assert main(["export", "pair_scores", "--warehouse", warehouse]) == 0
     first = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert first["window_start"].endswith("T00:00:00.000Z")
+    assert first["window_start"].endswith("T00:00:00.000000Z")
 
 
 def test_errors_say_what_to_do(tmp_path, capsys):

@@ -191,3 +191,180 @@ def test_a_migrate_that_fails_half_way_changes_nothing(tmp_path, capsys):
     with duckdb.connect(url) as connection:
         after = sorted(connection.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
     assert after == before and ("pair_scores_latest", "VIEW") in after
+
+
+def _versions_recorded(url: str) -> int:
+    warehouse = open_warehouse(url, read_only=True)
+    if url.startswith("bigquery://"):
+        return len(list(warehouse.client.list_rows(warehouse.table_id(versions.VERSION_TABLE))))
+    with duckdb.connect(url, read_only=True) as connection:
+        return connection.execute(f"SELECT count(*) FROM {versions.VERSION_TABLE}").fetchone()[0]
+
+
+def test_a_key_change_that_fits_every_row_keeps_the_column_the_schema_dropped(tmp_path, capsys):
+    # an outside probe: the rebuilt table got every row, the old table was dropped, and with it the
+    # column the schema no longer has, while the note said that column was "left in place"
+    current = schemas.avro_schema("pair_scores")
+    older = dict(current, fields=[*current["fields"], {"name": "legacy_rank", "type": "long"}],
+                 **{"x-primary-key": [*current["x-primary-key"], "pane_index"]})  # another key, a wider one
+    rows = [dict(score_row("a", "r", E, 0.25), legacy_rank=7), dict(score_row("a", "r2", E, 0.5), legacy_rank=9)]
+    url = str(tmp_path / "rekeyed.duckdb")
+    build_duckdb(url, {"pair_scores": older}, (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": rows})
+    assert main(["warehouse", "migrate", "--warehouse", url]) == 0
+    out = capsys.readouterr().out
+    assert ("pair_scores: its primary key changed to (site, author_id, reader_id, window_start); 2 of its 2 old rows "
+            "were copied into the new table; the old table is kept whole as pair_scores_before_v1, the only place "
+            "that holds columns legacy_rank (no longer written)") in out
+    assert "left in place" not in out
+    with duckdb.connect(url, read_only=True) as connection:  # the data is where the note says
+        assert connection.execute("SELECT reader_id, legacy_rank FROM pair_scores_before_v1 ORDER BY 1").fetchall() == [
+            ("r", 7), ("r2", 9)]
+    assert sorted(r[2] for r in open_warehouse(url).export("pair_scores")[1]) == ["r", "r2"]
+
+
+def test_rows_that_collide_on_a_narrower_key_stay_in_the_old_table(tmp_path, capsys):
+    # ON CONFLICT DO NOTHING dropped them without a word
+    current = schemas.avro_schema("pair_scores")
+    older = dict(current, **{"x-primary-key": [*current["x-primary-key"], "pane_index"]})
+    rows = [score_row("a", "r", E, 0.25, pane=0), score_row("a", "r", E, 0.5, pane=1)]  # one key once pane is gone
+    url = str(tmp_path / "narrower.duckdb")
+    build_duckdb(url, {"pair_scores": older}, (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": rows})
+    assert main(["warehouse", "migrate", "--warehouse", url]) == 0
+    out = capsys.readouterr().out
+    assert ("1 of its 2 old rows were copied into the new table; the old table is kept whole as pair_scores_before_v1, "
+            "the only place that holds 1 rows that collide on the new key") in out
+    with duckdb.connect(url, read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM pair_scores_before_v1").fetchone()[0] == 2
+
+
+def test_a_column_left_in_place_does_not_refuse_new_rows(tmp_path, capsys):
+    current = schemas.avro_schema("pair_scores")
+    older = dict(current, fields=[*current["fields"], {"name": "legacy_rank", "type": "long"}])  # NOT NULL
+    url = str(tmp_path / "extra.duckdb")
+    build_duckdb(url, {"pair_scores": older, "dead_letters": schemas.avro_schema("dead_letters")},
+                 (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": [dict(score_row("a", "r", E, 0.25), legacy_rank=7)]})
+    assert main(["warehouse", "migrate", "--warehouse", url]) == 0
+    assert ("pair_scores: columns legacy_rank are no longer written; left in place in pair_scores with their old values"
+            in capsys.readouterr().out)
+    open_warehouse(url).write_scores([score_row("b", "r", E, 0.75)])
+    with duckdb.connect(url, read_only=True) as connection:
+        assert connection.execute("SELECT author_id, legacy_rank FROM pair_scores ORDER BY 1").fetchall() == [
+            ("a", 7), ("b", None)]
+
+
+def test_migrate_refuses_a_duckdb_file_that_is_not_a_warehouse_and_a_missing_one(tmp_path, capsys):
+    import hashlib
+
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as connection:
+        connection.execute("CREATE TABLE x (a INTEGER)")
+    before = hashlib.sha256(other.read_bytes()).hexdigest()
+    assert main(["warehouse", "migrate", "--warehouse", str(other)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {other} is a DuckDB file without the warehouse's tables") and "nothing changed" in line
+    assert hashlib.sha256(other.read_bytes()).hexdigest() == before
+
+    missing = tmp_path / "missing.duckdb"
+    assert main(["warehouse", "migrate", "--warehouse", str(missing)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"error: no warehouse at {missing}: nothing was created; `social-mentors warehouse init "
+                    f"--warehouse {missing}` creates one")
+    assert not missing.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["other.duckdb"]
+
+
+def test_migrate_refuses_a_missing_dataset_and_one_that_is_not_a_warehouse(empty_bigquery_url, capsys):
+    from google.cloud import bigquery
+
+    assert main(["warehouse", "migrate", "--warehouse", empty_bigquery_url]) == 2
+    assert "nothing was created" in capsys.readouterr().err
+    warehouse = open_warehouse(empty_bigquery_url)
+    with pytest.raises(Exception, match="Not found"):
+        warehouse.client.get_dataset(f"{warehouse.project}.{warehouse.dataset}")
+    warehouse.client.create_dataset(f"{warehouse.project}.{warehouse.dataset}")
+    warehouse.client.create_table(bigquery.Table(warehouse.table_id("x"), schema=[bigquery.SchemaField("a", "INT64")]))
+    assert main(["warehouse", "migrate", "--warehouse", empty_bigquery_url]) == 2
+    assert "not a Social Mentors warehouse, nothing changed" in capsys.readouterr().err
+    assert [t.table_id for t in warehouse.client.list_tables(f"{warehouse.project}.{warehouse.dataset}")] == ["x"]
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def current_warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        url = str(tmp_path / "current.duckdb")
+        open_warehouse(url).prepare()
+        return url
+    return request.getfixturevalue("bigquery_url")
+
+
+def test_migrating_a_current_warehouse_records_nothing(current_warehouse, capsys):
+    # an outside probe: every no-op migrate added a version row
+    assert _versions_recorded(current_warehouse) == 1
+    for _ in range(2):
+        assert main(["warehouse", "migrate", "--warehouse", current_warehouse]) == 0
+        assert capsys.readouterr().out == (
+            f"{current_warehouse}: already at schema version {versions.WAREHOUSE_SCHEMA_VERSION} "
+            f"({versions.fingerprint()}): nothing to migrate, nothing recorded\n")
+    assert _versions_recorded(current_warehouse) == 1
+
+
+def _replace_latest_view(url: str) -> None:
+    """What an operator did by hand: pair_scores_latest now returns every pane."""
+    if url.startswith("bigquery://"):
+        warehouse = open_warehouse(url)
+        warehouse.client.query(f"CREATE OR REPLACE VIEW `{warehouse.table_id('pair_scores_latest')}` AS "
+                               f"SELECT * FROM `{warehouse.table_id('pair_scores')}`").result()
+    else:
+        with duckdb.connect(url) as connection:
+            connection.execute("CREATE OR REPLACE VIEW pair_scores_latest AS SELECT * FROM pair_scores")
+
+
+def test_a_replaced_view_is_reported_by_readers_and_check_and_rebuilt_by_migrate(current_warehouse, capsys):
+    warehouse = open_warehouse(current_warehouse)
+    warehouse.write_scores([score_row("a", "r", E, 0.25, pane=0), score_row("a", "r", E, 0.5, pane=1)])
+    _replace_latest_view(current_warehouse)
+    command = f"social-mentors warehouse migrate --warehouse {current_warehouse}"
+    for argv in (["export", "pair_scores"], ["query", "top"], ["warehouse", "check"]):
+        assert main([*argv, "--warehouse", current_warehouse]) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        (line,) = captured.err.splitlines()
+        assert "pair_scores_latest differs from this release's definition" in line and f"`{command}`" in line, argv
+    assert main(["sql", "SELECT count(*) AS n FROM pair_scores_latest", "--warehouse", current_warehouse,
+                 "--format", "csv"]) == 0  # sql may look at it, with a warning
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["n", str(warehouse.count("pair_scores", all_rows=True))]
+    assert "warning:" in captured.err and command in captured.err
+
+    assert main(["warehouse", "migrate", "--warehouse", current_warehouse]) == 0
+    assert capsys.readouterr().out == (
+        f"{current_warehouse}: already at schema version {versions.WAREHOUSE_SCHEMA_VERSION} ({versions.fingerprint()}): "
+        "nothing to migrate, nothing recorded; rebuilt the view pair_scores_latest, which differed from this "
+        "release's definition\n")
+    assert _versions_recorded(current_warehouse) == 1
+    assert main(["warehouse", "check", "--warehouse", current_warehouse]) == 0
+    assert main(["export", "pair_scores", "--warehouse", current_warehouse]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()[1:]]
+    assert row["pane_index"] == 1
+
+
+@pytest.mark.parametrize("argv", [["query", "top"], ["export", "pair_scores"], ["report", "--out", "REPORT"],
+                                  ["evaluate"], ["warehouse", "check"]])
+def test_readers_of_an_older_warehouse_name_the_migrate_command(old_warehouse, argv, tmp_path, capsys):
+    # an outside probe: they said "`social-mentors run` creates a warehouse"
+    argv = [str(tmp_path / "report.html") if a == "REPORT" else a for a in argv]
+    assert main([*argv, "--warehouse", old_warehouse]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"error: the warehouse {old_warehouse} records no schema version: it was written by an older "
+                    f"release (schema version 1). This release writes version {versions.WAREHOUSE_SCHEMA_VERSION}: "
+                    f"migrate it first with `social-mentors warehouse migrate --warehouse {old_warehouse}`")
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_sql_on_an_older_warehouse_names_the_migrate_command(old_warehouse, capsys):
+    command = f"social-mentors warehouse migrate --warehouse {old_warehouse}"
+    assert main(["sql", "SELECT count(*) AS n FROM pair_scores", "--warehouse", old_warehouse, "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["n", "2"] and command in captured.err  # a warning; it still reads
+    assert main(["sql", "SELECT * FROM runs_latest", "--warehouse", old_warehouse]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("error:") and "runs_latest" in last and command in last

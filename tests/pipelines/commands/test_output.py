@@ -28,3 +28,16 @@ def test_an_exported_score_equals_the_stored_one(warehouse_path, capsys):
     assert main(["export", "pair_scores", "--warehouse", warehouse_path]) == 0
     (exported,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert exported["mentor_score"] == PRECISE and exported["reply_latency_p50_s"] == 1234.5678901234567
+
+
+def test_export_and_query_share_the_exact_formats():
+    # the sql fix (strict JSON, microseconds, exact DECIMALs) is write_rows', which export and query use too
+    import decimal
+
+    row = (float("nan"), dt.datetime(2026, 3, 2, 0, 0, 0, 5), decimal.Decimal("0.30"))
+    out = io.StringIO()
+    write_rows(["score", "at", "weight"], [row], "jsonl", out)
+    assert out.getvalue() == '{"score": "NaN", "at": "2026-03-02T00:00:00.000005Z", "weight": 0.30}\n'
+    out = io.StringIO()
+    write_rows(["score", "at", "weight"], [row], "csv", out)
+    assert out.getvalue().splitlines()[1] == "NaN,2026-03-02T00:00:00.000005Z,0.30"

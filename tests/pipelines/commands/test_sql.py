@@ -86,3 +86,20 @@ def test_a_reader_waiting_for_a_writers_lock_says_so(filled, capsys):
         holder.wait()
     err = capsys.readouterr().err
     assert "is locked by another process" in err and "waiting up to" in err
+
+
+def test_jsonl_is_strict_json_and_keeps_every_value_exact(filled, capsys):
+    # an outside probe: bare NaN/Infinity (not JSON), timestamps cut to milliseconds, DECIMAL through a double
+    statement = ("SELECT 'nan'::DOUBLE AS nan, 'inf'::DOUBLE AS inf, '-inf'::DOUBLE AS ninf, "
+                 "TIMESTAMP '2026-03-02 12:00:00.123456' AS at, DATE '2026-03-02' AS day, "
+                 "12345678901234567.891::DECIMAL(38, 3) AS big, 1.10::DECIMAL(10, 2) AS cents")
+    assert main(["sql", statement, "--warehouse", filled, "--format", "jsonl"]) == 0
+    line = capsys.readouterr().out.strip()
+    row = json.loads(line, parse_constant=lambda name: pytest.fail(f"not JSON: {name} in {line}"),
+                     parse_float=lambda text: text)  # the number's text, as written
+    assert row == {"nan": "NaN", "inf": "Infinity", "ninf": "-Infinity", "at": "2026-03-02T12:00:00.123456Z",
+                   "day": "2026-03-02", "big": "12345678901234567.891", "cents": "1.10"}
+    assert main(["sql", statement, "--warehouse", filled, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "nan,inf,ninf,at,day,big,cents",
+        "NaN,Infinity,-Infinity,2026-03-02T12:00:00.123456Z,2026-03-02,12345678901234567.891,1.10"]
