@@ -9,7 +9,7 @@ import time
 from typing import Any, Callable, Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, StandardOptions
 
 from pipelines.settings import RunSettings
 from pipelines.summary import FAILED, RUNNING, RunSummary, record_run, run_row, summarize
@@ -83,6 +83,17 @@ def build_scoring_pipeline(
     return outputs
 
 
+# Prism splits a slow bundle of ANY stage (not only splittable DoFns) when this is not set, and a split
+# of a stateful stage's bundle breaks per-key state: the residual's keys are released while the primary
+# still processes elements of the same keys, so a second bundle of a key runs at once on a snapshot of
+# its state, and whichever commits last overwrites the other's writes; and the split index (counted in
+# data elements) is applied to the bundle's elements and timers together, so a bundle holding timers
+# re-queues elements already processed. Under load this lost author-reply credits (issue 9) and
+# counted records twice. Our Kafka read checkpoints by itself every second: it needs no runner split.
+PRISM_EXPERIMENTS = ("prism_disable_sdf_split",)
+_RUNNERS_ON_PRISM = ("PrismRunner", "DirectRunner")  # Beam's DirectRunner hands pipelines to Prism
+
+
 def pipeline_options(beam_args: list[str], streaming: bool) -> PipelineOptions:
     options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
@@ -91,6 +102,11 @@ def pipeline_options(beam_args: list[str], streaming: bool) -> PipelineOptions:
         # Name the in-process runner: the default DirectRunner first tries to download Prism, which
         # cannot succeed offline (see the README's runner section for using a local Prism build).
         standard.runner = "BundleBasedDirectRunner" if standard.streaming else "FnApiRunner"
+    runner = standard.runner if isinstance(standard.runner, str) else type(standard.runner).__name__
+    if runner.rsplit(".", 1)[-1] in _RUNNERS_ON_PRISM:
+        debug = options.view_as(DebugOptions)
+        for experiment in PRISM_EXPERIMENTS:
+            debug.add_experiment(experiment)
     return options
 
 

@@ -365,3 +365,50 @@ def test_an_item_id_reused_under_other_event_ids_is_dead_lettered_counted_and_sc
         rows = connection.execute("SELECT origin, event_id, message FROM dead_letters ORDER BY origin").fetchall()
     assert [(origin, event_id) for origin, event_id, _ in rows] == [(f"{path}:3", "d5"), (f"{path}:4", "d6")]
     assert all("'d4'" in message and f"{path}:2" in message for _, _, message in rows)
+
+
+# One thread on Prism: an author answers six readers' comments. The stage that resolves the thread
+# stalls on the first author-reply credit (a slow consumer fused into it), as a loaded machine does.
+STALLED_REPLY_AT = None
+
+
+def _stall_on_the_first_credit(contribution):
+    import time
+
+    if contribution.created_at == STALLED_REPLY_AT:
+        time.sleep(3)  # > 2 progress ticks of Prism (100 ms each): it asks the SDK to split the bundle
+    return contribution
+
+
+@pytest.mark.slow
+def test_on_prism_a_stalled_bundle_of_a_thread_is_not_split_and_every_author_reply_is_credited(tmp_path,
+                                                                                             prism_binary):
+    """Issue 9's divergence: Prism split the slow bundle of a stateful stage, released its keys while
+    the primary still held them, and ran the rest of the thread at once on a snapshot of its state:
+    the comments and replies on each side missed each other (author replies lost, balanced), and the
+    last commit overwrote the other's state. ``pipeline_options`` turns Prism's splitting off."""
+    global STALLED_REPLY_AT
+    from helpers import HOUR_MS, T0, event
+
+    from pipelines.scoring import pipeline_options
+
+    readers = [f"reader-{i}" for i in range(1, 7)]
+    events = [event("p", "POST", "author", T0)]
+    for i, reader in enumerate(readers, start=1):
+        events.append(event(f"c{i}", "COMMENT", reader, T0 + i * HOUR_MS, "p"))
+        events.append(event(f"x{i}", "REPLY", "author", T0 + i * HOUR_MS + 600_000, f"c{i}"))
+    STALLED_REPLY_AT = T0 + HOUR_MS + 600_000  # x1: the thread's later events are still to process
+    warehouse = str(tmp_path / "prism.duckdb")
+    settings = RunSettings(warehouse=warehouse, streaming=True, early_firing_s=None,
+                           allowed_lateness_s=30 * 86400, dedupe_horizon_s=40 * 86400).started()
+    options = pipeline_options(["--runner=PrismRunner", f"--prism_location={prism_binary}"], streaming=True)
+    with beam.Pipeline(options=options) as p:
+        stream = (p | beam.Create(events)
+                  | "Stamped" >> beam.Map(lambda e: TimestampedValue(e, e.created_at / 1000)))
+        outputs = build_scoring_pipeline(stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
+        _ = outputs.author_replies | "SlowConsumer" >> beam.Map(_stall_on_the_first_credit)
+    rows = {(row[1], row[2]): (row[4], row[5]) for row in scores_of(warehouse)}
+    assert {reader: rows.get(("author", reader)) for reader in readers} == {reader: (1, 1) for reader in readers}
+    assert {reader: rows.get((reader, "author")) for reader in readers} == {reader: (1, 0) for reader in readers}
+    summary = summarize(warehouse, settings.run_started_at, 1.0)
+    assert summary.balanced and summary.records_in == 13 and summary.dead_letters_total == 0
