@@ -17,14 +17,6 @@ import apache_beam
 from services.maven import cache_dir
 
 PRISM_MODULE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
-# Prism splits any bundle that makes no progress between two of its progress reports, stateful stages'
-# too. Splitting a stateful bundle hands the residual elements' keys back as free while the primary may
-# still hold elements of those keys, and re-queues its timers ("Unexpected split on a bundle with
-# timers", apache/beam#35771): two bundles can then read and write one key's state at once, and one
-# update is lost (a pane one author reply short, with the accounting balanced). It also meets the SDK's
-# NaN progress race (transforms/beam_workarounds.py). Our reads checkpoint by themselves every second,
-# so no split is needed: this experiment turns Prism's splitting off.
-NO_DYNAMIC_SPLITS = "prism_disable_sdf_split"
 
 
 class PrismUnavailable(RuntimeError):
@@ -55,10 +47,9 @@ def ensure_prism(version: str = apache_beam.__version__) -> Path:
 
 def prism_args(beam_args: list[str]) -> list[str]:
     """Beam arguments that run on a local Prism build: ``--runner=PrismRunner`` unless a runner is
-    chosen, ``--prism_location`` for Prism unless one is given, and Prism's dynamic splitting off."""
+    chosen, and ``--prism_location`` for Prism unless one is given (Prism's splitting is turned off
+    by ``pipelines.scoring.pipeline_options``, for every run on Prism)."""
     args = list(beam_args)
-    if not any(NO_DYNAMIC_SPLITS in arg for arg in args):
-        args.append(f"--experiments={NO_DYNAMIC_SPLITS}")
     if not any(arg.startswith("--runner") for arg in args):
         args.append("--runner=PrismRunner")
     if not any(arg.startswith("--prism_location") for arg in args):
