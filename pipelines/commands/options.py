@@ -83,15 +83,18 @@ def kafka_security(args: argparse.Namespace) -> KafkaSecurity:
 
 
 def add_community_options(parser: argparse.ArgumentParser) -> None:
-    """--seed, --scale and --start: which synthetic community, how large, and when."""
+    """--seed, --scale, --days and --start: which synthetic community, how large, how long, and when."""
     parser.add_argument("--seed", type=int, default=7,
                         help="seed of the synthetic community: the same seed gives the same events, ids never "
                              "collide across seeds (default 7)")
     parser.add_argument("--scale", type=positive_float, default=1.0,
                         help="community size multiplier (default 1: 2 sites, 24 authors, 240 readers, 40 planted pairs)")
+    parser.add_argument("--days", type=positive_int, default=None, metavar="N",
+                        help="how many days the community posts (default 28); the planted pairs stay the same, "
+                             "the threads grow with the days (evaluate needs months of them)")
     parser.add_argument("--start", type=start_time, default=None, metavar="TIME",
-                        help="when the community's 28 days of posts begin: ISO 8601, epoch millis, now-DURATION "
-                             "(now-90d), or 'now' for the 28 days up to now; what would come after now is left "
+                        help="when the community's days of posts begin: ISO 8601, epoch millis, now-DURATION "
+                             "(now-90d), or 'now' for the days up to now; what would come after now is left "
                              "out (default 2026-01-05)")
 
 
@@ -115,11 +118,13 @@ def start_time(text: str) -> int | str:
 
 
 def community_spec(args: argparse.Namespace, **overrides: Any):
-    """The CommunitySpec that --seed, --scale and --start (and ``overrides``) describe. With --start,
+    """The CommunitySpec that --seed, --scale, --days and --start (and ``overrides``) describe. With --start,
     nothing later than now is generated: it has not happened yet (and a broker refuses timestamps
     more than an hour ahead)."""
     from producers.synthetic import DAY_MS, CommunitySpec
 
+    if getattr(args, "days", None) is not None:
+        overrides = {"days": args.days, **overrides}
     spec = CommunitySpec(seed=args.seed, **overrides).scaled(args.scale)
     if args.start is None:
         return spec

@@ -210,8 +210,10 @@ def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames) -> Non
         v = dict(zip(columns, row))
         mentor, mentee = (printable(names.label(v["site"], v[side])) for side in ("mentor_id", "mentee_id"))
         print(f"{printable(v['site'])}: {mentor} (mentor) and {mentee}, as of {stamp(v['as_of'])}")
-        print(f"  strength {v['strength']:.4f} = ln(1 + 1 comments + 4 replies + 8 quick_replies) "
-              f"+ 0.25 ln(1 + mentor_activity) + 0.25 ln(1 + mentee_activity)")
+        # the weights as the query used them: this line cannot drift from the SQL
+        print(f"  strength {v['strength']:.4f} = ln(1 + {v['comments_weight']:g} comments + {v['replies_weight']:g} replies"
+              f" + {v['quick_replies_weight']:g} quick_replies) + {v['mentor_activity_weight']:g} ln(1 + mentor_activity)"
+              f" + {v['mentee_activity_weight']:g} ln(1 + mentee_activity)")
         print(f"    comments         {v['comments']:>10.4f}  weight {v['comments_weight']:g}")
         print(f"    replies          {v['replies']:>10.4f}  weight {v['replies_weight']:g}")
         print(f"    quick_replies    {v['quick_replies']:>10.4f}  weight {v['quick_replies_weight']:g}")

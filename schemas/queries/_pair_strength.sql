@@ -13,10 +13,11 @@
 --   comments          decayed reader comments of the pair, both directions            weight 1
 --   replies           decayed author replies of the pair, both directions             weight 4
 --   quick_replies     the same, each window's replies times 1 / (1 + median latency / 1 h)  weight 8
---   mentor_activity   decayed comments + replies of the mentor side with everyone else     weight 0.25
---   mentee_activity   the same for the other side                                         weight 0.25
+--   mentor_activity   decayed comments + replies of the mentor side with everyone else     weight 0.5
+--   mentee_activity   the same for the other side                                         weight 0.5
 -- strength = ln(1 + comments + 4 replies + 8 quick_replies)
---            + 0.25 ln(1 + mentor_activity) + 0.25 ln(1 + mentee_activity)
+--            + 0.5 ln(1 + mentor_activity) + 0.5 ln(1 + mentee_activity)
+-- (activity at 0.5, up from 0.25: measured with `social-mentors evaluate`, see the README)
 -- Mentor side: the one with more distinct partners on the site up to the anchor (people who help
 -- talk with many); ties: the one who wrote more responses on the site, then the smaller id.
 anchor AS (
@@ -117,7 +118,7 @@ pair_strengths AS (
 ),
 weights AS (
   SELECT 1.0 AS comments_weight, 4.0 AS replies_weight, 8.0 AS quick_replies_weight,
-         0.25 AS mentor_activity_weight, 0.25 AS mentee_activity_weight
+         0.5 AS mentor_activity_weight, 0.5 AS mentee_activity_weight
 ),
 terms AS (
   SELECT

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from analysis.evaluate import evaluate, period_cuts, read_actors
+from analysis.evaluate import RANKINGS, evaluate, period_cuts, read_actors
 from helpers import DAY_MS, score_row
 from warehouse import open_warehouse
 
@@ -81,3 +81,29 @@ def test_an_actors_file_with_a_bad_line_names_it(tmp_path):
     actors.write_text('{"actor_id": "a", "signal": 3}\n{"actor_id": "b"}\n')
     with pytest.raises(ValueError, match="actors.jsonl:2"):
         read_actors(actors)
+
+
+@pytest.fixture(scope="module")
+def synthetic_120_days(tmp_path_factory):
+    """The default synthetic community (seed 7) over 120 days, scored by the real pipeline."""
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from producers.synthetic import CommunitySpec, generate_community, write_community
+    from transforms.decode import ReadEventFiles
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    events, warehouse = folder / "events.avro", str(folder / "warehouse.duckdb")
+    write_community(generate_community(CommunitySpec(seed=7, days=120)), events, folder / "truth.jsonl")
+    assert run_scoring(ReadEventFiles([str(events)]), RunSettings(warehouse=warehouse)).balanced
+    return open_warehouse(warehouse, read_only=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("period_s", [None, 7 * 86400.0], ids=["month", "week"])
+def test_the_strength_beats_every_baseline_by_003_on_the_synthetic_community(synthetic_120_days, period_s):
+    # Issue 10's target: the strength's AUC at least 0.03 above the best baseline. With activity
+    # weighted 0.25 the strength led by only 0.027 a week ahead (0.756 against 0.729).
+    result = evaluate(synthetic_120_days, half_life_days=14.0, period_s=period_s)
+    assert len([m for m in result.months if m.metrics["strength"]["auc"] is not None]) >= 3
+    best = max(result.mean(column, "auc") for column, _ in RANKINGS[1:])
+    assert result.mean("strength", "auc") >= best + 0.03, result.render()

@@ -44,6 +44,8 @@ def test_query_regulars_and_pair_print_tables(scored, capsys):
                  "--warehouse", warehouse]) == 0
     explained = capsys.readouterr().out
     assert f"{pair['author_id']} (mentor)" in explained and "weight 4" in explained and "mentor_activity" in explained
+    # the formula line shows the weights the SQL used, not a copy that can drift from them
+    assert "+ 0.5 ln(1 + mentor_activity) + 0.5 ln(1 + mentee_activity)" in explained
     assert main(["query", "history", "--author", pair["author_id"], "--reader", pair["reader_id"],
                  "--warehouse", warehouse]) == 0
     assert "mentor_score" in capsys.readouterr().out

@@ -27,7 +27,7 @@ def pair_row(author, reader, window_end, rc, ar, last=None, latency=None, site="
 def strength(comments, replies, quick, mentor_activity, mentee_activity):
     """The README's formula, written out independently of the SQL."""
     return (math.log1p(comments + 4 * replies + 8 * quick)
-            + 0.25 * math.log1p(mentor_activity) + 0.25 * math.log1p(mentee_activity))
+            + 0.5 * math.log1p(mentor_activity) + 0.5 * math.log1p(mentee_activity))
 
 
 def ranked(warehouse, name, **params):
@@ -137,7 +137,7 @@ def test_pair_names_every_factor_with_its_weight(warehouse):
     (explained,) = ranked(warehouse, "pair", author="r", reader="a")  # either order finds the pair
     assert (explained["mentor_id"], explained["mentee_id"]) == ("a", "r")
     assert (explained["comments_weight"], explained["replies_weight"], explained["quick_replies_weight"],
-            explained["mentor_activity_weight"], explained["mentee_activity_weight"]) == (1.0, 4.0, 8.0, 0.25, 0.25)
+            explained["mentor_activity_weight"], explained["mentee_activity_weight"]) == (1.0, 4.0, 8.0, 0.5, 0.5)
     parts = explained["conversation_part"] + explained["mentor_activity_part"] + explained["mentee_activity_part"]
     assert parts == pytest.approx(explained["strength"])
     assert explained["mentor_activity"] == pytest.approx(1.0, rel=1e-6)  # a's comment from x

@@ -71,6 +71,24 @@ def test_generate_start_places_the_community_at_an_iso_time_or_now(tmp_path, cap
     assert "--start" in capsys.readouterr().err
 
 
+def test_generate_days_sets_how_long_the_community_posts(tmp_path, capsys):
+    # Issue 10's evaluate needs months of history: the community spanned a fixed 28 days.
+    out = tmp_path / "events.jsonl"
+    start = 1_735_689_600_000  # 2025-01-01T00:00:00Z: in the past, so no day is cut at now
+    assert main(["generate", "--out", str(out), "--start", "2025-01-01T00:00:00Z", "--days", "90", "--scale", "0.2"]) == 0
+    posts = [e["created_at"] for e in read_jsonl(out) if e["kind"] == "POST"]
+    assert start <= min(posts) < start + 7 * DAY_MS and start + 83 * DAY_MS <= max(posts) < start + 90 * DAY_MS
+    truth = read_jsonl(out.with_name("events.truth.jsonl"))
+    assert main(["generate", "--out", str(out), "--start", "2025-01-01T00:00:00Z", "--scale", "0.2", "--force"]) == 0
+    posts = [e["created_at"] for e in read_jsonl(out) if e["kind"] == "POST"]
+    assert start + 21 * DAY_MS <= max(posts) < start + 28 * DAY_MS  # the default is still 28 days
+    assert read_jsonl(out.with_name("events.truth.jsonl")) == truth  # the same planted pairs, whatever the days
+    for bad in ("0", "-5", "two"):
+        with pytest.raises(SystemExit):
+            main(["generate", "--out", str(out), "--days", bad, "--force"])
+    assert "--days" in capsys.readouterr().err
+
+
 def test_generate_replaces_an_existing_events_or_truth_file_only_with_force(tmp_path, capsys):
     out, truth = tmp_path / "existing.jsonl", tmp_path / "existing.truth.jsonl"
     for precious in (out, truth):
