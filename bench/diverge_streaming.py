@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition  # noqa: E402
+from kafka import KafkaAdminClient  # noqa: E402
 from kafka.admin import NewTopic  # noqa: E402
 
 from pipelines.scoring import run_scoring  # noqa: E402
@@ -40,6 +40,7 @@ from producers.event_files import write_events  # noqa: E402
 from producers.kafka_producer import EventPublisher, message_key  # noqa: E402
 from producers.synthetic import CommunitySpec, generate_community  # noqa: E402
 from transforms.conversations import ThreadLedger, thread_key  # noqa: E402
+from transforms.kafka_lag import consumer_lag  # noqa: E402
 from transforms.decode import ReadEventFiles  # noqa: E402
 from transforms.events import Event  # noqa: E402
 from transforms.windowing import window_bounds  # noqa: E402
@@ -89,12 +90,7 @@ def expected_credits(events: list[dict]) -> dict[tuple, list[tuple]]:
 
 
 def committed(bootstrap: str, topic: str, group: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        return sum((consumer.committed(tp) or 0) for tp in tps)
-    finally:
-        consumer.close()
+    return sum(p.committed or 0 for p in consumer_lag(bootstrap, topic, group))
 
 
 def iso(ms: int) -> str:
