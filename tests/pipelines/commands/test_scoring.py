@@ -124,10 +124,13 @@ def test_generate_events_and_truth_must_be_different_files(tmp_path, capsys):
 def test_the_demo_never_writes_its_events_over_its_warehouse(tmp_path, capsys):
     folder = tmp_path / "demo"
     folder.mkdir()
-    warehouse = folder / "events.avro"
-    warehouse.write_bytes(b"a warehouse")
+    warehouse = folder / "events.avro"  # a real warehouse where the demo writes its events
+    from warehouse import open_warehouse
+
+    open_warehouse(str(warehouse)).prepare()
+    before = warehouse.read_bytes()
     assert main(["demo", "--out", str(folder), "--warehouse", str(warehouse)]) == 2
-    assert "is one of the inputs" in capsys.readouterr().err and warehouse.read_bytes() == b"a warehouse"
+    assert "is one of the inputs" in capsys.readouterr().err and warehouse.read_bytes() == before
 
 
 @pytest.mark.slow
