@@ -5,7 +5,8 @@
 --
 -- A pair is two people on one site, whoever wrote first; both directions of pair_scores count.
 -- Anchor: as_of, else the newest window_end in the whole warehouse, so every query (and every
--- site) decays from the same moment. Only windows that ended by the anchor count. Each row is
+-- site) decays from the same moment. Only windows that ended by the anchor count, and with a given
+-- as_of only those whose last interaction (a reply may come after its window) is by then. Each row is
 -- weighted by 0.5 ^ (age / half-life), the age measured from its last interaction (not from its
 -- window's bounds, so a conversation across midnight or a window edge weighs what it would inside
 -- one window), and the factors are summed over windows before any curve is applied.
@@ -23,6 +24,7 @@
 anchor AS (
   SELECT
     COALESCE(params.as_of, (SELECT MAX(window_end) FROM pair_scores_latest)) AS as_of,
+    params.as_of IS NOT NULL AS as_of_given,
     params.site AS site,
     params.half_life_days AS half_life_days
   FROM params
@@ -41,6 +43,10 @@ weighted_rows AS (
     POW(0.5, GREATEST(TIMESTAMP_DIFF(a.as_of, s.last_interaction_at, MILLISECOND), 0) / (a.half_life_days * 86400000.0)) AS weight
   FROM pair_scores_latest AS s CROSS JOIN anchor AS a
   WHERE s.window_end <= a.as_of AND (a.site IS NULL OR s.site = a.site)
+    -- A reply is credited to the window of the comment it answers, so a window that ended by a given
+    -- anchor can hold replies written after it: such a window waits until its last interaction is
+    -- past the anchor (otherwise --as-of, and evaluate's ranking as of a cut, would count the future).
+    AND (NOT a.as_of_given OR s.last_interaction_at <= a.as_of)
 ),
 actor_rows AS (
   SELECT site, author_id AS actor_id, reader_id AS partner_id, weight * (reader_comments + author_replies) AS decayed,

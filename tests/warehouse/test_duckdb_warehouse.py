@@ -119,6 +119,19 @@ def test_as_of_reads_a_relationship_s_history_and_only_windows_that_ended_by_the
     assert len(ranked(warehouse, "strengths")) == 2
 
 
+def test_as_of_never_counts_a_reply_written_after_it(warehouse):
+    # Found by an outside probe: a reply is credited to its comment's window, so the window that ended
+    # on Monday 00:00 held a reply written that Friday, and --as-of Monday counted it (and put the
+    # pair in top/mentors); evaluate's ranking as of a cut read replies from the period it predicts.
+    reply_at = E + 4 * DAY_MS
+    warehouse.write_scores([pair_row("a", "r", E, 1, 1, last=reply_at)])
+    assert ranked(warehouse, "strengths", as_of=at(E)) == []  # as of then, nobody had answered yet
+    assert ranked(warehouse, "top", as_of=at(E), top=10) == []
+    (after,) = ranked(warehouse, "strengths", as_of=at(reply_at))
+    assert (after["comments"], after["replies"]) == pytest.approx((1.0, 1.0), rel=1e-6)
+    assert len(ranked(warehouse, "strengths")) == 1  # the newest data: nothing after it to leave out
+
+
 def test_top_lists_a_site_s_strongest_two_way_pairs_mentor_first(warehouse):
     warehouse.write_scores([
         pair_row("a", "r1", E, 5, 4),
