@@ -34,6 +34,8 @@ def without_stream_deadline(beam_args: list[str]) -> list[str]:
     if any(arg.startswith(("--job_server_timeout", "--job-server-timeout")) for arg in beam_args):
         return list(beam_args)
     return [*beam_args, f"--job_server_timeout={RUN_DEADLINE_S}"]
+
+
 # The job server's log and staged artifacts, beside the Kafka broker's state.
 FLINK_WORK_DIR = Path(".social-mentors") / "flink"
 
