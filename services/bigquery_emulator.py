@@ -178,13 +178,7 @@ class BigQueryEmulator:
         """The emulator's resident memory in MB (0 when it is not running)."""
         if self.process is None or self.process.poll() is not None:
             return 0.0
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
+        return processes.rss_mb(self.process.pid)
 
     def restart_if_above(self, limit_mb: float) -> bool:
         """Restart the emulator (same ports and data) when it holds more than ``limit_mb``: its memory

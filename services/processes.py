@@ -14,6 +14,17 @@ def spawn(command: list[str], log_file: Path, env: Optional[dict[str, str]] = No
                                 env=env, start_new_session=True)
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory in MB, from /proc (0 when it is gone or /proc cannot tell)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def terminate(process: Optional[subprocess.Popen], timeout_s: float = 30.0) -> None:
     """SIGTERM, then SIGKILL after ``timeout_s``; nothing when the process is gone already."""
     if process is None or process.poll() is not None:
