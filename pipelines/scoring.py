@@ -90,7 +90,11 @@ def build_scoring_pipeline(
 # data elements) is applied to the bundle's elements and timers together, so a bundle holding timers
 # re-queues elements already processed. Under load this lost author-reply credits (issue 9) and
 # counted records twice. Our Kafka read checkpoints by itself every second: it needs no runner split.
-PRISM_EXPERIMENTS = ("prism_disable_sdf_split",)
+# And Beam keeps one Prism job server per process, made by the first pipeline that asks: when that
+# was a plain DirectRunner pipeline (which tries Prism without --prism_location before falling back),
+# every later run in the process inherits its download attempt, which fails offline. Each run gets
+# its own job server, started from its own options.
+PRISM_EXPERIMENTS = ("prism_disable_sdf_split", "disable_prism_server_singleton")
 _RUNNERS_ON_PRISM = ("PrismRunner", "DirectRunner")  # Beam's DirectRunner hands pipelines to Prism
 
 
