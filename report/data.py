@@ -1,6 +1,7 @@
 """What the report shows, from the warehouse: every window of every pair in scope
 (``report_windows.sql``), the relationship strength of every pair (``strengths.sql``, the measure
-`query mentors/top/pair` rank by) and the dead letters by reason (``report_dead_letters.sql``),
+`query mentors/top/pair` rank by), the dead letters by reason (``report_dead_letters.sql``) and the
+newest run's skips (``newest_run.sql``, ``run_accounting.sql``),
 aggregated here into pairs, authors, readers, the mentor network and distributions.
 
 In: a warehouse URL and the scope (site, since, as_of). Out: a :class:`ReportData`. The queries are
@@ -14,6 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import schemas
+
+# run_ledger's outcome of skipped records (schemas/run_ledger.avsc; transforms.ledger.SKIPPED, not
+# imported: that module loads Beam, which the report does not need)
+SKIPPED = "skipped"
 
 REGULAR_MIN_WINDOWS = 2  # a regular of an author comments on their items in at least two windows
 RECIPROCAL_MIN_EACH_WAY = 3  # a pair among the most reciprocal has at least 3 comments and 3 replies
@@ -65,6 +70,7 @@ class ReportData:
     first_window_start: Optional[dt.datetime]
     last_window_end: Optional[dt.datetime]
     strengths: list[dict[str, Any]] = field(default_factory=list)  # strengths.sql rows of two-way pairs
+    skipped_run: Optional[dt.datetime] = None  # the run whose ledger ``skipped`` comes from
     weight_name: str = "relationship strength"
     latencies: list[tuple[float, int]] = field(default_factory=list)  # (window median s, replies)
 
@@ -93,6 +99,19 @@ def _two_way_strengths(warehouse: Any, site: Optional[str], as_of: Optional[dt.d
     params = {"site": site, "as_of": as_of, "half_life_days": half_life_days}
     columns, rows = warehouse.query("strengths", _params("strengths", params))
     return [row for row in (dict(zip(columns, values)) for values in rows) if row["two_way"]]
+
+
+def _newest_run_skips(warehouse: Any) -> tuple[Optional[dt.datetime], list[tuple[str, int]]]:
+    """The skips (reason, count) the newest run counted in its ledger, and that run's start. Skips
+    are counts per run, not stored records (as dead letters are), so they cannot be merged across
+    runs: a second run over the same input would count each post twice."""
+    columns, rows = warehouse.query("newest_run", {})
+    if not rows:
+        return None, []
+    run = dict(zip(columns, rows[0]))["run_started_at"]
+    _, accounting = warehouse.query("run_accounting", {"run": run})
+    skips = [(reason, int(n)) for side, outcome, reason, n in accounting if side == "ledger" and outcome == SKIPPED]
+    return run, sorted(skips, key=lambda skip: (-skip[1], skip[0]))
 
 
 def load(warehouse_url: str, site: Optional[str] = None, since: Optional[dt.datetime] = None,
@@ -125,8 +144,10 @@ def load(warehouse_url: str, site: Optional[str] = None, since: Optional[dt.date
         starts.append(row["window_start"])
         ends.append(row["window_end"])
     dl_columns, dl_rows = warehouse.query("report_dead_letters", {})
+    skipped_run, skipped = _newest_run_skips(warehouse)
     return ReportData(
-        scope=scope, windows=len(rows), pairs=pairs, dead_letters=[tuple(r) for r in dl_rows], skipped=[],
+        scope=scope, windows=len(rows), pairs=pairs, dead_letters=[tuple(r) for r in dl_rows], skipped=skipped,
+        skipped_run=skipped_run,
         first_interaction_at=min(filter(None, firsts), default=None),
         last_interaction_at=max(filter(None, lasts), default=None),
         first_window_start=min(starts, default=None), last_window_end=max(ends, default=None),

@@ -103,6 +103,14 @@ def timeline_slots(pair: Pair | Edge) -> list[tuple[dt.datetime, Optional[dict[s
     return slots
 
 
+def _skips(data: ReportData) -> str:
+    """The header's skips: counts of one run (the newest), since runs over the same input each count them."""
+    if data.skipped_run is None:
+        return "(no run recorded in this warehouse)"
+    counts = ", ".join(f"{reason}: {count:,}" for reason, count in data.skipped) or "none"
+    return f"by the newest run ({_when(data.skipped_run)}): {counts}"
+
+
 def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 10,
            names: ActorNames = NO_NAMES) -> str:
     """The whole page for ``data``: ``top`` edges in the network, ``timelines`` pair timelines,
@@ -138,7 +146,7 @@ def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 1
         f'<tr><th>pairs (author, reader)</th><td class="n">{len(data.pairs):,}</td></tr>'
         f'<tr><th>pair windows</th><td class="n">{data.windows:,}</td></tr>'
         f'<tr><th>skipped</th><td class="n">{skipped_total:,}</td><td>'
-        f'{escape(", ".join(f"{r}: {c:,}" for r, c in data.skipped)) or "(no run ledger in this warehouse)"}</td></tr>'
+        f'{escape(_skips(data))}</td></tr>'
         f'<tr><th>dead-lettered</th><td class="n">{dead_total:,}</td><td>'
         f'{escape(", ".join(f"{k}: {c:,}" for k, c, _, _ in data.dead_letters))}</td></tr>'
         "</tbody></table>",

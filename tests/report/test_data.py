@@ -41,3 +41,41 @@ def test_an_edge_s_timeline_holds_both_directions_of_the_pair(warehouse_path):
     mx = next(e for e in edges if e.mentee_id == "x")
     assert (mx.mentor_id, mx.comments, mx.replies) == ("m", 4, 3)
     assert [(w["reader_comments"], w["author_replies"]) for w in mx.timeline] == [(4, 3)]
+
+
+def _run_on_lines(tmp_path, lines: list[dict], warehouse: str):
+    import json
+
+    from pipelines.scoring import run_scoring
+    from pipelines.settings import RunSettings
+    from transforms.decode import ReadEventFiles
+
+    path = tmp_path / f"events-{len(lines)}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return run_scoring(ReadEventFiles([str(path)]), RunSettings(warehouse=warehouse))
+
+
+def test_the_header_s_skips_are_those_the_newest_run_counted(tmp_path, warehouse_path):
+    """The report's header said "skipped 0 (no run ledger in this warehouse)" whatever the runs had
+    skipped: its skips are now the newest run's ledger, the counts its own summary printed."""
+    from helpers import HOUR_MS, T0
+
+    def line(event_id, kind, actor, at, parent=None):
+        return {"event_id": event_id, "kind": kind, "site": "s", "thread_id": "p1", "item_id": event_id,
+                "parent_id": parent, "actor_id": actor, "created_at": at}
+
+    thread = [line("p1", "POST", "A", T0), line("c1", "COMMENT", "R", T0 + HOUR_MS, "p1"),
+              line("r1", "REPLY", "A", T0 + 2 * HOUR_MS, "c1")]
+    open_warehouse(warehouse_path).write_scores([score_row("m", "x", E, 1.0)])  # rows, but no run recorded
+    assert report_data.load(warehouse_path).skipped == [] and report_data.load(warehouse_path).skipped_run is None
+    first = _run_on_lines(tmp_path, thread, warehouse_path)
+    assert first.balanced and first.skipped == {"post": 1}
+    loaded = report_data.load(warehouse_path)
+    assert loaded.skipped == [("post", 1)] and loaded.skipped_run is not None
+    # a newer run that also skipped a self-response: the header follows the newest run, not a sum
+    newest = _run_on_lines(tmp_path, thread + [line("s1", "COMMENT", "A", T0 + 3 * HOUR_MS, "p1")], warehouse_path)
+    assert newest.balanced and newest.skipped == {"post": 1, "self_response": 1}
+    loaded = report_data.load(warehouse_path)
+    assert sorted(loaded.skipped) == [("post", 1), ("self_response", 1)]
+    from report.page import render
+    assert "by the newest run (" in render(loaded) and "post: 1, self_response: 1" in render(loaded)
