@@ -72,7 +72,7 @@ class Evaluation:
             return ("No period has both a pair with and a pair without a two-way exchange in the next one: nothing to "
                     "evaluate (a short data set may need a shorter --period).")
         lines.append(f"Periods evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
-                     f"pair-months ranked: {sum(m.pairs for m in scored):,}; "
+                     f"pairs ranked (summed over the periods): {sum(m.pairs for m in scored):,}; "
                      f"with a two-way exchange in the next period: {sum(m.positives for m in scored):,}")
         lines.append("")
         lines.append("| ranking | ROC AUC | precision@10 | precision@100 |")

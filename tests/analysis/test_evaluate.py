@@ -62,6 +62,8 @@ def test_each_month_ranks_the_pairs_seen_so_far_against_next_month_s_two_way_exc
     assert first.metrics["strength"]["p@10"] is None  # fewer than 10 pairs
     table = result.render()
     assert "| strength | 1.000 | - | - |" in table and "| decayed sum of window mentor_score |" in table
+    # the periods are --period's, months or not: the header never says "pair-months"
+    assert "pairs ranked (summed over the periods): " in table and "month" not in table.split("\n")[0]
 
 
 def test_the_mentor_side_is_checked_against_the_actors_signal(community, tmp_path):
