@@ -201,6 +201,14 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mentor_side_rule(mentor_partners: int, mentee_partners: int) -> str:
+    """Why this side is the mentor, as _pair_strength.sql decides it."""
+    if mentor_partners == mentee_partners:
+        partners = f"{mentor_partners} partner{'' if mentor_partners == 1 else 's'} each"
+        return f"{partners}, a tie: decided by more responses written on the site, then the smaller id"
+    return f"{mentor_partners} partners against {mentee_partners} (more partners = mentor)"
+
+
 def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames) -> None:
     """One relationship per block, a factor a line: its value, its weight and what its term adds."""
     def stamp(moment: dt.datetime) -> str:
@@ -220,7 +228,7 @@ def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames) -> Non
         print(f"      conversation term adds {v['conversation_part']:.4f}")
         for side in ("mentor_activity", "mentee_activity"):
             print(f"    {side:<16} {v[side]:>10.4f}  weight {v[side + '_weight']:g}  adds {v[side + '_part']:.4f}")
-        print(f"  mentor side: {v['mentor_partners']} partners against {v['mentee_partners']} (more partners = mentor)")
+        print(f"  mentor side: {_mentor_side_rule(v['mentor_partners'], v['mentee_partners'])}")
         print(f"  written to each other: mentor {v['mentor_comments']} comments, {v['mentor_replies']} replies; "
               f"mentee {v['mentee_comments']} comments, {v['mentee_replies']} replies; {v['windows']} windows, "
               f"last {stamp(v['last_interaction_at'])}")

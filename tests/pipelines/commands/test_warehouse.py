@@ -75,3 +75,17 @@ def test_every_command_prints_the_same_on_both_warehouses_after_a_replayed_run(
     dead_lettered = int(re.search(r"dead-lettered\s+([\d,]+)", summaries[warehouse_path]).group(1).replace(",", ""))
     assert dead["origin"].startswith(str(events)) and len(duck["export dead_letters jsonl"]) == dead_lettered > 0
     assert len(duck["export pair_scores jsonl"]) > 20 and any(len(v) > 1 for k, v in duck.items() if "mentors" in k)
+
+
+def test_query_pair_says_when_the_mentor_side_is_decided_by_the_tie_break(warehouse_path, capsys):
+    """Two people who only talk to each other have one partner each: "more partners = mentor" does
+    not decide it, the tie-break does, and the output says which."""
+    from helpers import E, score_row
+    from warehouse import open_warehouse
+
+    open_warehouse(warehouse_path).write_scores([score_row("a", "b", E, 1.0, rc=3, ar=2),
+                                                 score_row("b", "a", E, 1.0, rc=1, ar=1)])
+    assert main(["query", "pair", "--author", "a", "--reader", "b", "--warehouse", warehouse_path]) == 0
+    out = capsys.readouterr().out
+    assert "1 partners against 1" not in out and "more partners = mentor" not in out
+    assert "mentor side: 1 partner each, a tie: decided by more responses written on the site, then the smaller id" in out
