@@ -41,7 +41,7 @@ from typing import Any, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.latency_stats import CommentLedger, RowWatch, buckets, delays, seconds_text, summarize  # noqa: E402
-from bench.soak_streaming import children  # noqa: E402
+from bench.soak_streaming import prism_rss_mb  # noqa: E402
 from producers.kafka_producer import EventPublisher  # noqa: E402
 from producers.synthetic_live import live_events  # noqa: E402
 from producers.synthetic_spec import CommunitySpec  # noqa: E402
@@ -144,11 +144,6 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def prism_rss(pid: int) -> float:
-    prism = [c for c in children(pid) if "prism" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
-    return sum(rss_mb(c) for c in prism)
-
-
 def warm_up(bootstrap: str, topic: str, reader: WarehouseReader, pipeline: subprocess.Popen, timeout_s: float) -> float:
     """Publish one comment and wait until its row shows: the pipeline is then running. Its seconds."""
     started = time.time()
@@ -237,7 +232,7 @@ def main() -> int:
         reader = WarehouseReader(warehouse)
         ready_s = warm_up(bootstrap, topic, reader, pipeline, args.startup_timeout)
         say(f"start-up: the warm-up comment showed {ready_s:.1f} s after it was published")
-        rss_start = (rss_mb(pipeline.pid), prism_rss(pipeline.pid))
+        rss_start = (rss_mb(pipeline.pid), prism_rss_mb(pipeline.pid))
 
         ledger = CommentLedger(int(parse_duration(args.window) * 1000))
         watch = RowWatch()
@@ -278,7 +273,7 @@ def main() -> int:
         publisher.close()
         stopped_at = time.time()
         publish_s = max((c.published_at for c in ledger.comments), default=origin) - origin
-        rss_end = (rss_mb(pipeline.pid), prism_rss(pipeline.pid))
+        rss_end = (rss_mb(pipeline.pid), prism_rss_mb(pipeline.pid))
         load_end = loadavg()
         end, behind = lag.sample()
         lag.close()
