@@ -43,6 +43,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def prism_rss_mb(pid: int) -> float:
+    """The resident memory of the Prism among ``pid``'s children (the pipeline's job server), in MB."""
+    prism = [c for c in children(pid) if "prism" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
+    return sum(rss_mb(c) for c in prism)
+
+
 def live_events(rate: float, seconds: float, publisher: EventPublisher, sent: list[int]) -> None:
     """A community at a steady rate: posts, comments on recent posts, replies by the post's author."""
     rng = random.Random(5)
@@ -152,8 +158,7 @@ def main() -> int:
         samples = []
         print(f"{'t (s)':>7} {'sent':>8} {'python RSS MB':>14} {'prism RSS MB':>13}")
         while producer.is_alive():
-            prism = [c for c in children(pipeline.pid) if "prism" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
-            sample = (time.monotonic() - started, sent[0], rss_mb(pipeline.pid), sum(rss_mb(c) for c in prism))
+            sample = (time.monotonic() - started, sent[0], rss_mb(pipeline.pid), prism_rss_mb(pipeline.pid))
             samples.append(sample)
             print(f"{sample[0]:>7.0f} {sample[1]:>8,} {sample[2]:>14.1f} {sample[3]:>13.1f}", flush=True)
             producer.join(timeout=args.sample_every)
