@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from pipelines import argv as argv_rules
-from pipelines.commands import evaluate, importing, kafka, report, scoring, status, warehouse
+from pipelines.commands import demo_live, evaluate, importing, kafka, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse, evaluate, report, status)
+COMMAND_GROUPS = (scoring, demo_live, kafka, importing, warehouse, evaluate, report, status)  # demo_live extends scoring's demo
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
