@@ -106,6 +106,8 @@ class LiveDemo:
         self.producer_error: Optional[str] = None
         self.producer: Optional[threading.Thread] = None
         self.stream_lines: list[str] = []
+        self.reader: Any = None  # the warehouse, open read-only once it exists
+        self.run_id: Optional[int] = None  # the stream's run in the warehouse, once recorded
         self.started = time.monotonic()
 
     # --- signals ---------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ class LiveDemo:
                                                     DEMO_STREAM_OPTIONS)
         print(f"Producing live events at {self.args.rate:g}/s to {self.topic} on {bootstrap}; the stream:\n"
               f"  social-mentors {' '.join(command[3:])}\n"
-              f"Rows appear in {self.warehouse} within seconds. "
+              f"Rows appear in {self.warehouse} once the stream has started (a minute or so). "
               f"{'Stopping after %gs' % self.args.seconds if self.args.seconds else 'Press Ctrl-C to stop'} "
               "(the stream then drains: every pending window is written).", file=sys.stderr, flush=True)
         self.stream = live_stream.start_streaming_run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -271,26 +273,29 @@ class LiveDemo:
 
     def _status(self) -> tuple[Optional[int], Any]:
         """(pair rows in the warehouse, the stream's RunSummary so far), each None until it can be read;
-        read-only, as ``query`` reads, waiting out the stream's writes."""
+        read-only, as ``query`` reads, waiting out the stream's writes. Two reads a beat: each read
+        opens the file, and the stream waits for it meanwhile."""
         from pipelines.summary import read_accounting, summary_of
         from transforms.events import to_millis
         from warehouse import open_warehouse
 
         try:
-            warehouse = open_warehouse(self.warehouse, read_only=True)
-            rows = warehouse.count("pair_scores")
-            columns, newest = warehouse.query("newest_run", {})
+            self.reader = self.reader or open_warehouse(self.warehouse, read_only=True)
+            rows = self.reader.count("pair_scores")
+            if self.run_id is None:  # the stream's run: the newest, once it is recorded
+                columns, newest = self.reader.query("newest_run", {})
+                run = dict(zip(columns, newest[0])) if newest else {}
+                if self.topic in (run.get("source") or ""):
+                    self.run_id = to_millis(run["run_started_at"], "run_started_at")
         except Exception:  # not created yet, or busy beyond the wait: the next beat tries again
             return None, None
-        run = dict(zip(columns, newest[0])) if newest else {}
-        if self.topic not in (run.get("source") or ""):
+        if self.run_id is None:
             return rows, None
-        run_id = to_millis(run["run_started_at"], "run_started_at")
         try:
-            accounting = read_accounting(self.warehouse, run_id, read_only=True)
+            accounting = read_accounting(self.warehouse, self.run_id, reader=self.reader)
         except Exception:
             return rows, None
-        return rows, (summary_of(accounting, self.warehouse, run_id, 0.0) if accounting else None)
+        return rows, (summary_of(accounting, self.warehouse, self.run_id, 0.0) if accounting else None)
 
     def _status_line(self, rows: Optional[int], counters: Any) -> str:
         elapsed = time.monotonic() - self.started
