@@ -1,7 +1,8 @@
 """A live stream on this machine, for ``demo --live`` and the soak bench (bench/soak_streaming.py): a
 private broker, a topic, the streaming ``run`` in a process of its own, and stopping it as Ctrl-C does.
 
-In: a folder for the broker's state, a topic, a warehouse. Out: a started :class:`KafkaBroker`, the
+In: a folder for the broker's state, a topic, a warehouse. Out: a check that Java and Prism are
+there (one line saying what to install), a started :class:`KafkaBroker` in an emptied folder, the
 ``run --source kafka --streaming`` command line (the one a user would type) and its process. Why:
 both callers compose the same parts, and the stream is stopped the way an operator stops it (SIGINT,
 so it drains), never killed.
@@ -13,6 +14,7 @@ would take the second as "abort".
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +28,38 @@ from services.maven import free_port
 # seconds (early panes) and each minute's window is final a minute after it ends.
 LIVE_OPTIONS = ("--window", "1m", "--allowed-lateness", "1m", "--dedupe-horizon", "2m",
                 "--early-firing", "10s", "--idle-timeout", "5s")
+
+
+def check_tools(what: str) -> None:
+    """Java for the broker and Prism for the stream, before anything starts: one line saying what to install."""
+    from services.prism import PrismUnavailable, ensure_prism, prism_path
+
+    if not shutil.which("java"):
+        raise RuntimeError(f"{what} runs a local Kafka broker, which needs Java 17 or newer on the PATH: "
+                           "install it (e.g. `apt-get install openjdk-17-jre-headless`)")
+    if not prism_path().exists() and shutil.which("go"):  # without Go, ensure_prism says so in one line
+        print("building Beam's Prism runner for the stream (first use only; this can take a few minutes) ...",
+              file=sys.stderr)
+    try:
+        prism = ensure_prism()
+    except PrismUnavailable as error:
+        raise RuntimeError(f"{what}'s stream runs on Beam's Prism runner, which is not built yet: {error}") from None
+    if not prism.is_file():
+        raise RuntimeError(f"no Prism runner at {prism} ($SOCIAL_MENTORS_PRISM): unset it, or point it at a Prism binary")
+
+
+def empty_broker_folder(state_dir: Path, keep: Path) -> None:
+    """``state_dir`` made empty for a new broker; one left running there by an earlier run is stopped
+    first. ``keep`` (the warehouse) must not be inside it."""
+    if keep.resolve().is_relative_to(state_dir.resolve()):
+        raise ValueError(f"{keep} is inside {state_dir}, the broker's folder, which is emptied on each run: "
+                         "choose another --warehouse or --out")
+    if state_dir.is_symlink():
+        raise ValueError(f"{state_dir} is a symbolic link: the broker's folder is emptied on each run; remove the link")
+    if state_dir.is_dir():
+        KafkaBroker(state_dir=state_dir).stop(hard=True)
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True)
 
 
 def start_private_broker(state_dir: Path) -> KafkaBroker:

@@ -15,7 +15,7 @@ and passes one Ctrl-C to the stream, which drains; a second one aborts the strea
 from __future__ import annotations
 
 import argparse
-import shutil
+import logging
 import signal
 import subprocess
 import sys
@@ -36,6 +36,7 @@ BEAT_S = 5.0
 TOP_EVERY_BEATS = 6  # the strongest relationships every 30 s
 TOP_ROWS = 5
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LOCK_WAIT = "is locked by another process"  # the warehouse's progress line while a reader waits for a writer
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -64,26 +65,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise ValueError("--live stamps every event with the current time: leave out --start")
     if args.warehouse.startswith("bigquery://"):
         raise ValueError("the live demo writes a local DuckDB warehouse: give --warehouse a file path")
-    check_tools()
+    live_stream.check_tools("the live demo")
     return LiveDemo(args).run()
-
-
-def check_tools() -> None:
-    """Java for the broker and Prism for the stream, before anything starts: one line saying what to install."""
-    from services.prism import PrismUnavailable, ensure_prism, prism_path
-
-    if not shutil.which("java"):
-        raise RuntimeError("the live demo runs a local Kafka broker, which needs Java 17 or newer on the PATH: "
-                           "install it (e.g. `apt-get install openjdk-17-jre-headless`)")
-    if not prism_path().exists() and shutil.which("go"):  # without Go, ensure_prism says so in one line
-        print("building Beam's Prism runner for the stream (first use only; this can take a few minutes) ...",
-              file=sys.stderr)
-    try:
-        prism = ensure_prism()
-    except PrismUnavailable as error:
-        raise RuntimeError(f"the live demo's stream runs on Beam's Prism runner, which is not built yet: {error}") from None
-    if not prism.is_file():
-        raise RuntimeError(f"no Prism runner at {prism} ($SOCIAL_MENTORS_PRISM): unset it, or point it at a Prism binary")
 
 
 class Aborted(Exception):
@@ -125,19 +108,21 @@ class LiveDemo:
 
     def run(self) -> int:
         previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
-        aborted = False
+        progress = logging.getLogger("social_mentors.progress")
+        level = progress.level
+        progress.setLevel(logging.WARNING)  # the demo's reads waiting for the stream's writes: the status line says enough
         try:
             return self._run()
         except Aborted as why:
-            aborted = True
             print(f"{why} again: aborting; the stream's pending windows are not written", file=sys.stderr, flush=True)
             return 130
         finally:
-            self._clean_up(aborted)
+            self._clean_up()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            progress.setLevel(level)
 
-    def _clean_up(self, aborted: bool) -> None:
+    def _clean_up(self) -> None:
         self.finishing = True
         self.stopping = True
         if self.producer is not None:
@@ -150,17 +135,15 @@ class LiveDemo:
                 live_stream.kill(self.stream)
         from services.kafka_broker import KafkaBroker
 
-        broker = KafkaBroker(state_dir=self.state_dir) if self.state_dir.is_dir() else None
-        if broker is not None and broker.pid():
-            print("Stopping the Kafka broker ...", file=sys.stderr, flush=True)
-            broker.stop(hard=aborted)
+        if self.state_dir.is_dir():  # the broker is the demo's own, emptied on the next run: no need to wait for it
+            KafkaBroker(state_dir=self.state_dir).stop(hard=True)
 
     # --- the demo --------------------------------------------------------------------------------
 
     def _run(self) -> int:
         from pipelines.commands.options import community_spec
 
-        self._fresh_state_dir()
+        live_stream.empty_broker_folder(self.state_dir, keep=Path(self.warehouse))
         print(f"Starting a Kafka broker (its state and log in {self.state_dir}) ...", file=sys.stderr)
         bootstrap = live_stream.start_private_broker(self.state_dir).bootstrap
         live_stream.create_topic(bootstrap, self.topic)
@@ -193,20 +176,6 @@ class LiveDemo:
               f"  social-mentors export runs --warehouse {self.warehouse}")
         return 0 if self.stream.returncode == 0 else self.stream.returncode
 
-    def _fresh_state_dir(self) -> None:
-        """The broker's folder, emptied: a broker left running by an earlier demo is stopped first."""
-        from services.kafka_broker import KafkaBroker
-
-        if Path(self.warehouse).resolve().is_relative_to(self.state_dir.resolve()):
-            raise ValueError(f"--warehouse {self.warehouse} is inside {self.state_dir}, the broker's folder, "
-                             "which the live demo empties: choose another --warehouse or --out")
-        if self.state_dir.is_symlink():
-            raise ValueError(f"{self.state_dir} is a symbolic link: the live demo empties that folder; remove the link")
-        if self.state_dir.is_dir():
-            KafkaBroker(state_dir=self.state_dir).stop(hard=True)
-            shutil.rmtree(self.state_dir)
-        self.state_dir.mkdir(parents=True)
-
     def _produce(self, bootstrap: str, spec: Any) -> None:
         from producers.kafka_producer import EventPublisher
         from producers.synthetic_live import live_events
@@ -234,7 +203,8 @@ class LiveDemo:
 
     def _relay_stream_messages(self) -> None:
         for line in self.stream.stderr:
-            if line.strip():
+            # the stream waiting out the demo's own reads of the warehouse (_status) is no news here
+            if line.strip() and LOCK_WAIT not in line:
                 self.stream_lines = (self.stream_lines + [line])[-20:]
                 print(f"  [stream] {line.rstrip()}", file=sys.stderr, flush=True)
 

@@ -71,11 +71,11 @@ def assert_ended_balanced(process, tmp_path):
 
 @pytest.mark.slow
 def test_the_live_demo_writes_rows_while_it_runs_and_stops_by_itself_balanced(tmp_path, prism_binary):
-    process, warehouse = start_demo(tmp_path, "--seconds", "45")
+    process, warehouse = start_demo(tmp_path, "--seconds", "60")
     assert rows_while_running(process, warehouse, tmp_path) > 0
     out, err = assert_ended_balanced(process, tmp_path)
     assert "sent " in out and "pair rows in the warehouse" in out and "records in" in out  # the status line
-    assert "--seconds 45: stopping as Ctrl-C does" in err
+    assert "--seconds 60: stopping as Ctrl-C does" in err
 
 
 @pytest.mark.slow
