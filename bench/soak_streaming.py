@@ -16,9 +16,7 @@ Usage: python bench/soak_streaming.py [--minutes 10] [--rate 20] [--bootstrap-se
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipelines import live_stream  # noqa: E402
 from producers.kafka_producer import EventPublisher  # noqa: E402
 from services.processes import rss_mb  # noqa: E402
 
@@ -103,8 +102,8 @@ def compare_with_a_bounded_run(bootstrap: str, topic: str, streamed: Path, work:
     """Read the topic again, bounded, into its own warehouse; print how the stream's rows differ."""
     batch = work / "batch.duckdb"
     command = [sys.executable, "-m", "pipelines.cli", "run", "--source", "kafka", "--bootstrap-servers", bootstrap,
-               "--topic", topic, "--until-end", "--group-id", "soak-batch", "--warehouse", str(batch), "--window", "1m",
-               "--allowed-lateness", "1m", "--dedupe-horizon", "2m"]
+               "--topic", topic, "--until-end", "--group-id", "soak-batch", "--warehouse", str(batch),
+               *live_stream.LIVE_OPTIONS[:6]]  # the stream's window, lateness and dedupe horizon
     done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     if done.returncode != 0:
         print(f"the bounded run failed (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -130,27 +129,18 @@ def main() -> int:
     broker = None
     bootstrap = args.bootstrap_servers
     if bootstrap is None:
-        from services.kafka_broker import KafkaBroker
-        from services.maven import free_port
-
-        broker = KafkaBroker(state_dir=work / "kafka", port=free_port())
-        bootstrap = broker.start()
+        broker = live_stream.start_private_broker(work / "kafka")
+        bootstrap = broker.bootstrap
     topic = f"soak-{int(time.time())}"
     try:
-        with EventPublisher(bootstrap, topic) as publisher:  # the topic exists before the pipeline plans
-            publisher.publish({"event_id": "p0", "kind": "POST", "site": "soak", "thread_id": "p0", "item_id": "p0",
-                               "parent_id": None, "actor_id": "author-0", "parent_actor_id": None,
-                               "created_at": int(time.time() * 1000), "parent_created_at": None})
+        live_stream.create_topic(bootstrap, topic)  # the topic exists before the pipeline plans
         warehouse = work / "soak.duckdb"
         log = open(work / "pipeline.log", "w")
-        command = [sys.executable, "-m", "pipelines.cli", "run", "--source", "kafka", "--streaming",
-                   "--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", "soak",
-                   "--warehouse", str(warehouse), "--window", "1m", "--allowed-lateness", "1m",
-                   "--dedupe-horizon", "2m", "--early-firing", "10s", "--idle-timeout", "5s"]
-        pipeline = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                    cwd=Path(__file__).resolve().parents[1])
+        command = live_stream.streaming_run_command(bootstrap, topic, "soak", str(warehouse))
+        pipeline = live_stream.start_streaming_run(command, stdout=log, stderr=subprocess.STDOUT,
+                                                   cwd=Path(__file__).resolve().parents[1])
         time.sleep(20)  # start-up: Prism, the job, the first bundles
-        sent = [1]
+        sent = [0]
         publisher = EventPublisher(bootstrap, topic)
         producer = threading.Thread(target=live_events, args=(args.rate, args.minutes * 60, publisher, sent))
         started = time.monotonic()
@@ -164,7 +154,7 @@ def main() -> int:
             producer.join(timeout=args.sample_every)
         publisher.close()
         time.sleep(10)
-        os.killpg(pipeline.pid, signal.SIGINT)  # Ctrl-C: drain
+        live_stream.interrupt(pipeline)  # Ctrl-C: drain
         code = pipeline.wait(timeout=600)
         output = (work / "pipeline.log").read_text()
         summary = output[output.find("Run summary"):] if "Run summary" in output else "(no summary)"

@@ -6,16 +6,17 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
 from pipelines import argv as argv_rules
-from pipelines.commands import evaluate, importing, kafka, report, scoring, status, warehouse
+from pipelines.commands import demo_live, evaluate, importing, kafka, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
 from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (scoring, kafka, importing, warehouse, evaluate, report, status)
+COMMAND_GROUPS = (scoring, demo_live, kafka, importing, warehouse, evaluate, report, status)  # demo_live extends scoring's demo
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -87,6 +88,29 @@ class _QuietBeamWorkerTracebacks:
         return getattr(self._stream, name)
 
 
+class _QuietBeamWorkerThreads:
+    """threading.excepthook without the uncaught errors of Beam's SDK worker threads on the console: a
+    drained stream ends Prism, and a worker thread still reading from it (``read_state``) dies with
+    "StatusCode.UNAVAILABLE ... Connection reset by peer" after every result is written. The error
+    goes to the log file, as a record of the Beam frame that raised it (so the console's filter keeps
+    it off stderr); any other thread's goes to the previous hook, as before. A real failure still
+    fails the run, which says so in one line."""
+
+    def __init__(self, previous):
+        self.previous = previous
+
+    def __call__(self, args) -> None:
+        frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback is not None else []
+        beam = [f for f in frames if "apache_beam/runners/worker/" in f.filename.replace(os.sep, "/")]
+        if not beam:
+            return self.previous(args)
+        logger = logging.getLogger("apache_beam.runners.worker")
+        name = args.thread.name if args.thread is not None else "?"
+        logger.handle(logger.makeRecord(logger.name, logging.WARNING, beam[-1].filename, beam[-1].lineno or 0,
+                                        "uncaught error in Beam's worker thread %s", (name,),
+                                        (args.exc_type, args.exc_value, args.exc_traceback)))
+
+
 class _PrintableFormatter(logging.Formatter):
     """A record's text with control characters shown as escapes: messages name files and ids the
     user did not choose (a file name can hold ESC or BEL: a terminal would run them)."""
@@ -136,6 +160,8 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         if not isinstance(sys.stderr, _QuietBeamWorkerTracebacks):
             sys.stderr = _QuietBeamWorkerTracebacks(sys.stderr)
+        if not isinstance(threading.excepthook, _QuietBeamWorkerThreads):
+            threading.excepthook = _QuietBeamWorkerThreads(threading.excepthook)
     # Beam logs a failed step's traceback before raising it (main() reports the failure in one
     # line) and warns about optional GCP modules on import: both are libraries' records, kept
     # off stderr by _OwnRecords and written to the log file.

@@ -153,11 +153,12 @@ def summarize(warehouse_url: str, run_started_at: int, seconds: float, error: Op
     return summary_of(rows, warehouse_url, run_started_at, seconds, error)
 
 
-def read_accounting(warehouse_url: str, run_started_at: int) -> list[tuple]:
-    """The rows of ``run_accounting.sql`` for the run: (side, outcome, reason, count)."""
+def read_accounting(warehouse_url: str, run_started_at: int, reader: Any = None) -> list[tuple]:
+    """The rows of ``run_accounting.sql`` for the run: (side, outcome, reason, count). ``reader``: a
+    warehouse already open to read with (``demo --live`` watches a stream's run read-only)."""
     from warehouse import open_warehouse
 
-    return open_warehouse(warehouse_url).query("run_accounting", _run_param(run_started_at))[1]
+    return (reader or open_warehouse(warehouse_url)).query("run_accounting", _run_param(run_started_at))[1]
 
 
 def summary_of(rows: list[tuple], warehouse_url: str, run_started_at: int, seconds: float,

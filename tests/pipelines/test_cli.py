@@ -535,3 +535,35 @@ def test_integer_options_are_bounded_with_the_reason(args, message, capsys, tmp_
         main(args)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err, err
+
+
+def test_an_uncaught_error_in_a_beam_worker_thread_goes_to_the_log_file_and_others_to_stderr(tmp_path, monkeypatch,
+                                                                                              capfd):
+    # `demo --live`, Ctrl-C: the stream drained and balanced, then printed "Exception in thread
+    # read_state: Traceback ... grpc ... StatusCode.UNAVAILABLE" (Beam's worker thread reading state
+    # from Prism, which the run had ended)
+    import threading
+
+    from pipelines.cli import _configure_logging
+
+    monkeypatch.setenv("SOCIAL_MENTORS_LOG", str(tmp_path / "cli.log"))
+    monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)  # Python's own, not pytest's; restored after
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    _configure_logging(verbose=False)
+    beam_code = compile("def pull_responses():\n    raise RuntimeError('Stream removed (Connection reset by peer)')\n",
+                        "/x/site-packages/apache_beam/runners/worker/sdk_worker.py", "exec")
+    namespace: dict = {}
+    exec(beam_code, namespace)
+
+    def ours():
+        raise ValueError("ours")
+
+    for target, name in ((namespace["pull_responses"], "read_state"), (ours, "our-thread")):
+        thread = threading.Thread(target=target, name=name)
+        thread.start()
+        thread.join()
+    err = capfd.readouterr().err
+    assert "read_state" not in err and "Stream removed" not in err, err
+    assert "Exception in thread our-thread" in err and "ValueError: ours" in err
+    logged = (tmp_path / "cli.log").read_text()
+    assert "read_state" in logged and "Stream removed (Connection reset by peer)" in logged
