@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import json
 import re
+from collections import deque
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
@@ -70,37 +71,73 @@ def _records(path: Path, limit: int) -> Iterator[tuple[str, Any]]:
 
 
 def _csv_records(name: str, raw: Any, limit: int) -> Iterator[tuple[str, Any]]:
-    """CSV rows; a row that spans an over-long physical line is TOO_LONG (the line is never held)."""
+    """CSV rows; a row that spans an over-long physical line is TOO_LONG (the line is never held).
+
+    A quote left open (a stray '"') makes csv take every later line as the text of that field, to the
+    end of the file or past csv's field limit. So a row over several lines is believed only when it
+    has the header's width and none of its later lines is a row of that width on its own: otherwise
+    its first line is a malformed row and its later lines are read again as rows of their own."""
     too_long: set[int] = set()
+    source = bounded_lines(raw, limit)
+    replay: deque[tuple[int, str]] = deque()  # lines taken by a broken row, to be read again
+    taken: list[tuple[int, str]] = []  # the physical lines of the row being read
 
     def lines() -> Iterator[str]:
-        for number, line in bounded_lines(raw, limit):
-            if line is None:
-                too_long.add(number)
-                yield "\n"  # a stand-in, so the reader's line count stays true
+        while True:
+            if replay:
+                number, text = replay.popleft()
             else:
-                yield line.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace")
+                try:
+                    number, line = next(source)
+                except StopIteration:
+                    return
+                if line is None:
+                    too_long.add(number)
+                    text = "\n"  # a stand-in, so that line counts stay true
+                else:
+                    text = line.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace")
+            taken.append((number, text))
+            yield text
 
-    reader = csv.reader(lines())
     header: Optional[list[str]] = None
-    last = 0
+    reader = csv.reader(lines())
     while True:
-        first = last + 1
+        taken.clear()
         try:
-            row = next(reader)
+            row: Optional[list[str]] = next(reader)
         except StopIteration:
             return
         except csv.Error:  # a field over csv's own size limit, a NUL byte, ...
-            last = reader.line_num
-            yield f"{name}:{first}", TOO_LONG if too_long.intersection(range(first, last + 1)) else None
-            continue
-        last = reader.line_num
-        if too_long.intersection(range(first, last + 1)):
+            row = None
+        if not taken:
+            return
+        first = taken[0][0]
+        if too_long.intersection(number for number, _ in taken):
             yield f"{name}:{first}", TOO_LONG
-        elif header is None:
-            header = row
-        elif row:  # a row of another width than the header is malformed (an unclosed quote, say)
+            continue
+        if header is None:
+            header = row or []
+            continue
+        if len(taken) > 1 and (row is None or len(row) != len(header) or _holds_rows(taken[1:], len(header))):
+            yield f"{name}:{first}", None
+            replay.extendleft(reversed(taken[1:]))
+            reader = csv.reader(lines())  # the old reader is inside the broken quote
+            continue
+        if row:  # a row of another width than the header is malformed
             yield f"{name}:{first}", _checked(dict(zip(header, row))) if len(row) == len(header) else None
+
+
+def _holds_rows(lines: list[tuple[int, str]], width: int) -> bool:
+    """Whether any of ``lines`` is, on its own, a CSV row of ``width`` fields: the sign of a quote
+    left open above it rather than a field's text over several lines."""
+    for _, text in lines:
+        try:
+            rows = list(csv.reader([text]))
+        except csv.Error:
+            continue
+        if len(rows) == 1 and len(rows[0]) == width:
+            return True
+    return False
 
 
 def _checked(record: Any) -> Optional[dict[str, Any]]:

@@ -139,3 +139,46 @@ def test_subreddit_names_are_reddits_own_and_never_link_a_comment_across_subredd
     # --site names the site; the subreddits must still agree for a comment to answer its parent
     with_site = list(import_reddit([path], site="python"))
     assert sorted(i.record["item_id"] for i in with_site if isinstance(i, Converted)) == ["k1", "s1", "s2"]
+
+
+def _csv_comments(count: int, broken_at: int) -> str:
+    """A submission and ``count`` comments on it; the comment at ``broken_at`` opens a quote in its
+    last field that it never closes (a stray '"' in a real dump)."""
+    lines = ["id,parent_id,link_id,author,created_utc,subreddit,body",
+             "s1,,,op,1420452000,rust,a question"]
+    for n in range(count):
+        body = '"b broken' if n == broken_at else f"comment {n}"
+        lines.append(f"k{n},t3_s1,t3_s1,u{n},{1420452100 + n},rust,{body}")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_unclosed_quote_costs_its_own_row_never_the_rows_after_it(tmp_path):
+    """A stray quote in a CSV row's last field made the reader take every later line as that field's
+    text: 46 of 51 rows vanished with no skip (exit 0), or, past csv's field limit, thousands behind
+    one counted skip. The broken row is a malformed_row skip; every row after it is read."""
+    path = tmp_path / "dump.csv"
+    path.write_text(_csv_comments(50, broken_at=4), encoding="utf-8")
+    items = list(import_reddit([path]))
+    skipped = [(s.reason, s.origin) for s in items if isinstance(s, Skipped)]
+    assert skipped == [("malformed_row", "dump.csv:7")]
+    converted = [i.record["item_id"] for i in items if isinstance(i, Converted)]
+    assert converted == ["s1"] + [f"k{n}" for n in range(50) if n != 4]
+
+
+def test_a_quote_left_open_past_csv_s_field_limit_still_costs_only_its_row(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text(_csv_comments(20_000, broken_at=3), encoding="utf-8")
+    items = list(import_reddit([path]))
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [("malformed_row", "big.csv:6")]
+    assert sum(isinstance(i, Converted) for i in items) == 1 + 20_000 - 1
+
+
+def test_a_quoted_field_over_several_lines_is_one_row(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text('id,parent_id,link_id,author,created_utc,subreddit,body\n'
+                    's1,,,op,1420452000,rust,a question\n'
+                    'k1,t3_s1,t3_s1,u1,1420452100,rust,"first line\nsecond, with a comma\n\nlast"\n'
+                    'k2,t3_s1,t3_s1,u2,1420452200,rust,after\n', encoding="utf-8")
+    items = list(import_reddit([path]))
+    assert [i.origin for i in items if isinstance(i, Converted)] == ["multi.csv:2", "multi.csv:3", "multi.csv:7"]
+    assert not [i for i in items if isinstance(i, Skipped)]
