@@ -62,8 +62,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     if missing:  # said before anything is imported
         raise FileNotFoundError(f"no Users.xml in {', '.join(missing)}: --actors-out needs the dump's Users.xml")
     events_file = (args.to.split(":", 1)[1] if args.to.startswith(("avro:", "jsonl:")) else "") or None
+    # the key file is an input too: an output written over it would destroy the secret
+    inputs = [*args.paths, *([args.pseudonymize_key_file] if args.pseudonymize_key_file else [])]
     if args.actors_out:  # both outputs checked before anything is read
-        check_targets([events_file, args.actors_out] if events_file else [args.actors_out], args.paths, args.force)
+        check_targets([events_file, args.actors_out] if events_file else [args.actors_out], inputs, args.force)
     items = import_items(args.format, args.paths, args.site, max_line_bytes=args.max_line_bytes)
     progress = sys.stderr if sys.stderr.isatty() else None  # a line redrawn with \r is for terminals only
     security = kafka_security(args) if args.to.startswith("kafka://") else None
@@ -72,7 +74,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.actors_out:  # written first, kept only if the import succeeds too
             out = actors_file.enter_context(replacing(args.actors_out, args.force))
             actors = write_actors(args.format, args.paths, args.site, key, out, args.max_line_bytes)
-        summary = run_import(items, args.to, key, inputs=args.paths, force=args.force, progress=progress,
+        summary = run_import(items, args.to, key, inputs=inputs, force=args.force, progress=progress,
                              kafka_security=security)
     print(printable(summary.render(), keep_newlines=True))
     print(f"wrote {summary.converted:,} events to {printable(args.to)}"

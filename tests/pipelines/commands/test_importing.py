@@ -172,3 +172,24 @@ def test_actors_out_from_an_archive_without_names_is_a_clear_error(tmp_path, cap
     assert main(["import", "reddit", str(dump), "--to", f"jsonl:{events}", "--actors-out", str(tmp_path / "a.jsonl")]) == 2
     error = one_error_line(capsys)
     assert "--actors-out" in error and "reddit" in error and not events.exists()
+
+
+@pytest.mark.parametrize("output", ["--to", "--actors-out", "--to, the key read through a symlink"])
+def test_no_output_of_an_import_is_ever_written_over_its_pseudonymization_key(base, tmp_path, capsys, output):
+    """With --force, `--to jsonl:pk.key --pseudonymize-key-file pk.key` replaced the key with the events
+    (exit 0): the secret gone, later imports never joinable to this one. The key is an input."""
+    key = tmp_path / "pk.key"
+    key.write_text("q" * 20 + "0123456789abcdef\n")
+    secret = key.read_bytes()
+    target, key_arg = key, key
+    if output.endswith("symlink"):
+        key_arg = tmp_path / "keylink"
+        key_arg.symlink_to(key)
+    args = ["import", "stackexchange", str(base), "--force", "--pseudonymize-key-file", str(key_arg)]
+    if output == "--actors-out":
+        args += ["--to", f"jsonl:{tmp_path / 'events.jsonl'}", "--actors-out", str(target)]
+    else:
+        args += ["--to", f"jsonl:{target}"]
+    assert main(args) == 2
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert key.read_bytes() == secret
