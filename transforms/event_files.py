@@ -501,8 +501,15 @@ def iter_event_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMIT
 
 
 def canonical_path(path: str) -> str:
-    """One name per file: local paths resolved (".", "..", links); other filesystems' paths as they are."""
-    return path if "://" in path else os.path.realpath(path)
+    """One name per file: a local file by its device and inode (so ".", "..", symbolic and hard links
+    name it once), a local path that cannot be read resolved; other filesystems' paths as they are."""
+    if "://" in path:
+        return path
+    try:
+        identity = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return f"inode:{identity.st_dev}:{identity.st_ino}"
 
 
 def repeated_paths(patterns: list[str]) -> dict[str, list[str]]:

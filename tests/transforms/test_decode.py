@@ -62,6 +62,22 @@ def test_a_file_named_twice_is_read_once(tmp_path):
     assert repeated_paths(patterns) == {a: patterns}
 
 
+def test_a_file_named_through_a_hard_link_or_a_symlink_is_read_once(tmp_path):
+    """A hard link is the same file under another name: it was read twice (records in and dead
+    letters doubled, every bad record stored under two origins)."""
+    import os
+
+    write_events(tmp_path / "h.jsonl", [record(event_id="h1"), record(event_id="h2", actor_id=None)])
+    os.link(tmp_path / "h.jsonl", tmp_path / "hard.jsonl")
+    os.symlink(tmp_path / "h.jsonl", tmp_path / "soft.jsonl")
+    patterns = [str(tmp_path / name) for name in ("h.jsonl", "hard.jsonl", "soft.jsonl")]
+    with beam.Pipeline("FnApiRunner") as p:
+        decoded = p | ReadEventFiles(patterns)
+        assert_that(decoded.events | beam.Map(lambda e: e.event_id), equal_to(["h1"]))
+        assert_that(decoded.dead_letters | beam.Map(lambda d: d.event_id), equal_to(["h2"]), label="dead letters")
+    assert repeated_paths(patterns) == {patterns[0]: patterns}
+
+
 def test_kafka_messages_obey_the_same_record_and_id_limits():
     from schemas import wire
     from transforms.decode import decode_kafka_record
