@@ -90,12 +90,16 @@ def _jaas_quote(value: str) -> str:
     return f'"{value}"'
 
 
+def _is_tcp_port(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
 @dataclasses.dataclass
 class KafkaBroker:
     """One broker+controller node, its files under ``state_dir``."""
 
     state_dir: Path = DEFAULT_STATE_DIR
-    port: int = DEFAULT_PORT
+    port: Optional[int] = None  # None: the port the broker of this folder used last, else DEFAULT_PORT
     controller_port: Optional[int] = None
     version: str = KAFKA_VERSION
     heap: str = "512m"
@@ -105,12 +109,18 @@ class KafkaBroker:
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
         info = self._read_info()
-        if info:  # a broker started before from this folder keeps its ports
-            self.port = info["port"]
+        if info:  # a broker started before from this folder keeps its ports, unless another port is asked
+            stored = info["port"]
+            if self.port is not None and self.port != stored and self.pid():
+                raise KafkaBrokerError(
+                    f"a broker already runs from {self.state_dir} on 127.0.0.1:{stored}: stop it first "
+                    f"(`social-mentors kafka stop`) to start it on port {self.port}")
+            self.port = self.port or stored
             self.controller_port = info["controller_port"]
             if self.secured and info.get("sasl_ssl_port"):
                 self.secured = dataclasses.replace(self.secured, sasl_ssl_port=info["sasl_ssl_port"],
                                                    ssl_port=info["ssl_port"])
+        self.port = self.port or DEFAULT_PORT
         if self.controller_port is None:
             self.controller_port = free_port()
         if self.secured:
@@ -149,8 +159,23 @@ class KafkaBroker:
         return self.state_dir / "broker.log"
 
     def _read_info(self) -> Optional[dict]:
+        """What the last start from this folder wrote (its ports), checked: a port Kafka cannot listen
+        on would fail every later start with only Java's error in the broker's log."""
         path = self.state_dir / "broker.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            info = json.loads(path.read_text())
+        except ValueError:
+            info = None
+        ports = [key for key in ("port", "controller_port", "sasl_ssl_port", "ssl_port")
+                 if isinstance(info, dict) and (key in ("port", "controller_port") or info.get(key) is not None)]
+        bad = [key for key in ports if not _is_tcp_port(info.get(key))] if isinstance(info, dict) else ["its JSON"]
+        if bad:
+            shown = ", ".join(f"{key} {info.get(key)!r}" if isinstance(info, dict) else key for key in bad)
+            raise KafkaBrokerError(f"{path} holds {shown}: not a TCP port (1..65535); delete it (the broker's "
+                                   "data stays) and start again")
+        return info
 
     def _secured_config(self) -> list[str]:
         """server.properties lines of the SASL_SSL and SSL listeners (holds secrets: the file is 0600)."""

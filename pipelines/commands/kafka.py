@@ -26,7 +26,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
     kafka = commands.add_parser("kafka", help="a local single-node Kafka broker (KRaft) for development")
     kafka.add_argument("action", choices=("start", "stop", "status"))
-    kafka.add_argument("--port", type=tcp_port, default=9092, help="start: the plaintext port (default 9092)")
+    kafka.add_argument("--port", type=tcp_port, default=None,
+                       help="start: the plaintext port (default: the one this state folder's broker used last, else 9092)")
     kafka.add_argument("--state-dir", default=None,
                        help="broker config, data and logs (default ~/.cache/social-mentors/kafka, or "
                             "$SOCIAL_MENTORS_CACHE/kafka: one local broker per user, found from any folder)")

@@ -1,8 +1,13 @@
+import json
+import os
+
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from producers.kafka_producer import EventPublisher, message_key
 from schemas import wire
 from helpers import T0, record
+from services.kafka_broker import KafkaBroker, KafkaBrokerError
 
 
 def test_the_broker_answers_and_reports_its_status(kafka_broker):
@@ -60,7 +65,6 @@ def test_invalid_records_are_counted_not_sent(kafka_broker, topic):
 
 import stat  # noqa: E402
 
-import pytest  # noqa: E402
 
 from transforms.kafka_security import KafkaSecurity, client_kwargs  # noqa: E402
 
@@ -153,3 +157,28 @@ def test_kafka_start_mentions_maven_only_when_the_broker_is_not_cached(kafka_bro
         assert "starting Kafka ..." in captured.err and "Maven" not in captured.err
     finally:
         assert main(["kafka", "stop", "--state-dir", state]) == 0
+
+
+def test_an_explicit_port_wins_over_the_one_a_stopped_broker_left(tmp_path):
+    """`kafka start --port 19093` on a state folder a broker used with 19092 started on 19092 again,
+    without a word: the user's port was dropped. A stopped broker's port is only a default."""
+    (tmp_path / "broker.json").write_text(json.dumps({"port": 19092, "controller_port": 19100}))
+    assert KafkaBroker(state_dir=tmp_path).port == 19092  # status, stop: the broker it left
+    moved = KafkaBroker(state_dir=tmp_path, port=19093)
+    assert (moved.port, moved.controller_port) == (19093, 19100)
+
+
+def test_a_running_broker_is_not_moved_to_another_port(tmp_path):
+    (tmp_path / "broker.json").write_text(json.dumps({"port": 19092, "controller_port": 19100}))
+    (tmp_path / "broker.pid").write_text(str(os.getpid()))  # a live process stands for the broker
+    with pytest.raises(KafkaBrokerError, match="already runs from .* on 127.0.0.1:19092.*stop it first"):
+        KafkaBroker(state_dir=tmp_path, port=19093)
+    assert KafkaBroker(state_dir=tmp_path, port=19092).port == 19092
+
+
+@pytest.mark.parametrize("stored", [70000, 0, "9092", None])
+def test_a_stored_port_that_is_not_a_port_is_one_clear_error(tmp_path, stored):
+    """broker.json holding port 70000 made every `kafka start` fail with only Java's error in the log."""
+    (tmp_path / "broker.json").write_text(json.dumps({"port": stored, "controller_port": 19100}))
+    with pytest.raises(KafkaBrokerError, match="broker.json.*not a TCP port.*delete it"):
+        KafkaBroker(state_dir=tmp_path)
