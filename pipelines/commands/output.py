@@ -28,15 +28,26 @@ import sys
 from typing import Any, Iterable, Optional, TextIO
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# C0 and C1 controls, DEL, and the bidirectional overrides and isolates (text shown out of order)
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Unicode's format characters (category Cf, as of Unicode 14: bidirectional marks, overrides and
+# isolates, zero-width spaces and joiners, the soft hyphen, byte-order marks, tag characters, ...)
+# and the line and paragraph separators: invisible, or moving the text around them, so two ids that
+# differ only by them would look the same, and a name could reorder the line it is printed on.
+_INVISIBLE = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e"
+              "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+              "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+# C0 and C1 controls and DEL, and the invisible characters above
+_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
+_CONTROLS_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def printable(text: str, keep_newlines: bool = False) -> str:
-    """``text`` safe for a terminal: every control character shown as an escape, not sent."""
-    pattern = _CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
+    """``text`` safe for a terminal: every control or invisible character shown as an escape, not sent."""
+    return (_CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS).sub(_escape, text)
 
 
 def csv_cell(value: Any) -> Any:

@@ -41,3 +41,21 @@ def test_export_and_query_share_the_exact_formats():
     out = io.StringIO()
     write_rows(["score", "at", "weight"], [row], "csv", out)
     assert out.getvalue().splitlines()[1] == "NaN,2026-03-02T00:00:00.000005Z,0.30"
+
+
+def test_every_invisible_or_format_character_is_shown_as_an_escape():
+    """Ids `AUTH` and `AUTH\\u200b` looked the same in a table, and LRM, RLM and ALM (bidi marks), soft
+    hyphens, byte-order marks, tag characters and line separators reached the terminal raw. Every
+    format character of this Python's Unicode (category Cf), and U+2028/2029, is an escape now."""
+    import sys
+    import unicodedata
+
+    from pipelines.commands.output import printable
+
+    hidden = [chr(c) for c in range(sys.maxunicode + 1)
+              if unicodedata.category(chr(c)) in ("Cf", "Zl", "Zp", "Cc")]
+    shown = printable("".join(hidden))
+    assert all(c.isascii() and c.isprintable() for c in shown), [c for c in shown if not c.isascii()][:5]
+    assert printable("AUTH\u200b") == "AUTH\\u200b" and printable("tag\U000e0041") == "tag\\U000e0041"
+    assert printable("lrm\u200e x\u061c") == "lrm\\u200e x\\u061c"
+    assert printable("ordinary text: é, 漢字, emoji 🙂") == "ordinary text: é, 漢字, emoji 🙂"
