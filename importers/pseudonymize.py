@@ -14,10 +14,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import stat
 from typing import Any, Optional, Union
 
 MIN_KEY_BYTES = 16
 _ITEM_FIELDS = ("item_id", "thread_id", "parent_id")
+
+
+MAX_KEY_FILE_BYTES = 64 * 1024
 
 
 def load_key(env: Optional[str] = None, file: Optional[str] = None) -> Optional[bytes]:
@@ -35,8 +39,17 @@ def load_key(env: Optional[str] = None, file: Optional[str] = None) -> Optional[
         return _checked(key, f"${env}")
     if file:
         try:
+            # a device (/dev/urandom: a key kept nowhere, so nothing imported could be joined again) or
+            # a FIFO (it would block) is not a key file; nor is a file a key would not fill
+            info = os.stat(file)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"the pseudonymization key file {file} is not a regular file: keep the key in "
+                                 "a file (e.g. `head -c 32 /dev/urandom | base64 > key`) and name that file")
+            if info.st_size > MAX_KEY_FILE_BYTES:
+                raise ValueError(f"the pseudonymization key file {file} is over 64 KiB ({info.st_size:,} bytes): "
+                                 "is it the right file?")
             with open(file, "rb") as stream:
-                key = stream.read(64 * 1024)
+                key = stream.read(MAX_KEY_FILE_BYTES + 1)
         except OSError as error:
             raise ValueError(f"cannot read the pseudonymization key file {file}: {error.strerror}") from error
         key = key[:-2] if key.endswith(b"\r\n") else key[:-1] if key.endswith(b"\n") else key

@@ -141,3 +141,21 @@ def test_load_key_reads_bytes_from_a_file(tmp_path):
     (tmp_path / "key").write_bytes(b"\x00\xff" * 16)
     assert load_key(file=str(tmp_path / "key")) == b"\x00\xff" * 16
     assert load_key() is None
+
+
+@pytest.mark.parametrize("source", ["/dev/urandom", "a FIFO", "a file over 64 KiB"])
+def test_a_key_file_that_is_not_a_kept_secret_is_refused(tmp_path, source):
+    """`--pseudonymize-key-file /dev/urandom` was accepted: a random key read once and kept nowhere,
+    so no later import could ever be joined to this one. A FIFO would block; a file over 64 KiB was
+    cut at 64 KiB without a word. The key must be a regular file, and whole."""
+    import os
+
+    path = source
+    if source == "a FIFO":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+    elif source.startswith("a file"):
+        path = str(tmp_path / "big.key")
+        (tmp_path / "big.key").write_bytes(os.urandom(64 * 1024 + 1))
+    with pytest.raises(ValueError, match="pseudonymization key file .*(not a regular file|over 64 KiB)"):
+        load_key(file=path)
