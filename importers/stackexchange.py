@@ -56,8 +56,10 @@ def _time(text: Optional[str]) -> Optional[dt.datetime]:
     if not text:
         return None
     try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
-    except ValueError:
+        moment = dt.datetime.fromisoformat(text)
+        # the dumps write UTC without an offset; a date that names one keeps its instant
+        return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # not a date, or an offset that moves it past year 1 or 9999
         return None
 
 

@@ -219,3 +219,14 @@ def test_a_blank_user_id_is_a_deleted_user_and_a_non_integer_one_a_malformed_row
         ("deleted_user", "Comments.xml:row 1"), ("deleted_user", "Posts.xml:row 1"),
         ("malformed_row", "Comments.xml:row 2"), ("malformed_row", "Posts.xml:row 2"),
         ("parent_author_deleted", "Posts.xml:row 4")]
+
+
+def test_a_creation_date_with_an_offset_keeps_its_instant(tmp_path):
+    """Dumps write UTC without an offset; a date with one (`+05:00`) had the offset replaced by UTC, five
+    hours off. A date without an offset is UTC, as the dumps mean."""
+    folder = stackexchange_dump(tmp_path / "tz.stackexchange.com", """\
+  <row Id="1" PostTypeId="1" CreationDate="2018-03-12T06:00:00.000+05:00" OwnerUserId="7" />
+  <row Id="2" PostTypeId="1" CreationDate="2018-03-12T01:00:00.000" OwnerUserId="7" />
+""", "")
+    events = [i.record for i in import_stackexchange(folder) if isinstance(i, Converted)]
+    assert [e["created_at"] for e in events] == [1520816400000, 1520816400000]  # both 2018-03-12 01:00 UTC
