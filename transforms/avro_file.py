@@ -1,0 +1,349 @@
+"""Avro container files, record by record: Events and DeadLetters out, never an exception.
+
+Avro blocks are framed here, not by fastavro, so that a damaged block costs one dead letter per record
+of it and reading resumes at the file's next sync marker (see ``iter_avro_file``). Timestamps are read
+as plain longs, so that an out-of-range one is a BAD_TIMESTAMP dead letter instead of an exception
+inside fastavro that ended the file. An Avro file of a schema version this release does not know (a
+newer one) is not read as events: each of its records is an UNKNOWN_SCHEMA_ID dead letter, as a Kafka
+message of an unknown schema id is (``unknown_version``). Origins are ``file:N``, N the record number.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import zlib
+from typing import Any, Iterator, NamedTuple, Optional
+
+import fastavro
+
+from schemas import avro_schema, wire
+from transforms.event_records import (
+    AVRO_MAGIC, DEFAULT_LIMITS, DecodeLimits, decode_record, raw_text, storable_event_id,
+)
+from transforms.events import (
+    PARSE_ERROR, RECORD_TOO_LARGE, UNCOUNTED_RECORDS, UNKNOWN_SCHEMA_ID, DeadLetter, Event, shown,
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _evolved_fields() -> dict[str, Any]:
+    """{field: default} of the EngagementEvent fields schema versions added after the first."""
+    versions = wire.schema_versions()
+    first = {f["name"] for f in versions[min(versions)]["fields"]}
+    return {f["name"]: f["default"] for f in avro_schema("engagement_event")["fields"] if f["name"] not in first}
+
+
+def _fields_added_since(writer_schema: Any) -> dict[str, Any]:
+    """{field: default} of the fields added by schema versions newer than a file's schema.
+
+    A file is read with its own schema (see iter_avro_file), so a file of an older schema version
+    gives records without the fields added since; every added field has a default (the evolution rule
+    of schemas/wire.py), which its records get, as Avro schema resolution would give them. A file of
+    the current version gets nothing added (its dead letters keep the record as written)."""
+    have = {f.get("name") for f in writer_schema.get("fields", ())} if isinstance(writer_schema, dict) else set()
+    return {name: default for name, default in _evolved_fields().items() if name not in have}
+
+
+def unknown_version(writer_schema: Any) -> Optional[str]:
+    """Why a file's EngagementEvent schema version is one this release does not read, or None.
+
+    The writer schema says its version in ``x-schema-version`` (see schemas/wire.py). A version this
+    release does not know (a newer release's, or one that is not a number) may have changed what a
+    field means, so its records are not read as this release's: like a Kafka message of an unknown
+    schema id, each is an UNKNOWN_SCHEMA_ID dead letter, kept whole for a newer release to read. A
+    schema without a version (another tool's writer) is read by its field names, as before."""
+    if not isinstance(writer_schema, dict) or "x-schema-version" not in writer_schema:
+        return None
+    version, known = writer_schema["x-schema-version"], sorted(wire.schema_versions())
+    if isinstance(version, int) and not isinstance(version, bool) and version in known:
+        return None
+    newer = isinstance(version, int) and not isinstance(version, bool) and version > known[-1]
+    return (f"the file was written with EngagementEvent schema version {shown(version)}"
+            + (", newer than this release" if newer else "")
+            + f"; this release reads versions {', '.join(map(str, known))}"
+            + (": upgrade social-mentors to read it" if newer else ""))
+
+
+def _without_logical_types(schema: Any) -> Any:
+    """An Avro schema with every logicalType dropped, so timestamps read as the longs they are."""
+    if isinstance(schema, dict):
+        return {k: v if k == "default" else _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_without_logical_types(v) for v in schema]
+    return schema
+
+
+SYNC_SIZE = 16
+_HEADER_SCHEMA = fastavro.parse_schema({
+    "type": "record", "name": "org.apache.avro.file.Header",
+    "fields": [
+        {"name": "magic", "type": {"type": "fixed", "name": "Magic", "size": len(AVRO_MAGIC)}},
+        {"name": "meta", "type": {"type": "map", "values": "bytes"}},
+        {"name": "sync", "type": {"type": "fixed", "name": "Sync", "size": SYNC_SIZE}},
+    ],
+})
+SCAN_CHUNK = 1 << 16  # a damaged file is scanned for its next sync marker this many bytes at a time
+
+
+class _Framing(NamedTuple):
+    """A block as its header describes it: records, where its data is, and whether the file's sync
+    marker follows the data."""
+
+    count: int
+    start: int  # offset of the block (its header)
+    data_start: int
+    data_end: int
+    synced: bool
+
+
+def _read_long(stream: Any) -> Optional[int]:
+    """An Avro long (zigzag varint); None at the end of the stream; ValueError when cut or too long."""
+    value = shift = 0
+    for position in range(10):
+        byte = stream.read(1)
+        if not byte:
+            if position == 0:
+                return None
+            raise ValueError("the file ends inside a block header")
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return (value >> 1) ^ -(value & 1)
+        shift += 7
+    raise ValueError("a block header number is longer than 10 bytes")
+
+
+def _frame(stream: Any, start: int, file_size: int, sync: bytes) -> Optional[_Framing]:
+    """The block at ``start``, when its header is plausible and its data lies inside the file; None
+    otherwise (or at the end of the file)."""
+    stream.seek(start)
+    try:
+        count, size = _read_long(stream), _read_long(stream)
+    except ValueError:
+        return None
+    if count is None or size is None or count < 0 or size < 0:
+        return None
+    data_start = stream.tell()
+    data_end = data_start + size
+    if data_end > file_size:
+        return None
+    stream.seek(data_end)
+    return _Framing(count, start, data_start, data_end, stream.read(SYNC_SIZE) == sync)
+
+
+def _next_sync(stream: Any, start: int, sync: bytes) -> Optional[int]:
+    """Offset of the first sync marker at or after ``start``; None when there is none."""
+    stream.seek(start)
+    carry, carry_at = b"", start
+    while True:
+        chunk = stream.read(SCAN_CHUNK)
+        if not chunk:
+            return None
+        window = carry + chunk
+        found = window.find(sync)
+        if found >= 0:
+            return carry_at + found
+        keep = min(len(window), SYNC_SIZE - 1)
+        carry_at += len(window) - keep
+        carry = window[len(window) - keep:]
+
+
+def _chain(stream: Any, start: int, end: int, file_size: int, sync: bytes, marker_at_end: bool) -> Optional[list]:
+    """Blocks that exactly fill ``start``..``end`` (the next sync marker, or the end of the file), each
+    but the last followed by 16 bytes that should have been the sync marker; None when the bytes do not
+    frame as blocks: then their records cannot be counted."""
+    blocks, at = [], start
+    while at < end:
+        framing = _frame(stream, at, file_size, sync)
+        if framing is None:
+            return None
+        blocks.append(framing)
+        if marker_at_end and framing.data_end == end:
+            return blocks
+        at = framing.data_end + SYNC_SIZE
+        if not marker_at_end and at == end:
+            return blocks
+    return None
+
+
+def _decompress(codec: str, raw: bytes) -> bytes:
+    if codec == "null":
+        return raw
+    if codec == "deflate":
+        return zlib.decompressobj(-15).decompress(raw)
+    from fastavro._read_py import BLOCK_READERS  # other codecs: fastavro's own readers
+    from fastavro.io.binary_decoder import BinaryDecoder
+
+    size, prefix = (len(raw) << 1), bytearray()  # the block's data as fastavro reads it: size, then bytes
+    while True:
+        prefix.append((size & 0x7F) | (0x80 if size > 0x7F else 0))
+        size >>= 7
+        if not size:
+            break
+    return BLOCK_READERS[codec](BinaryDecoder(io.BytesIO(bytes(prefix) + raw))).getvalue()
+
+
+def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Iterator[Event | DeadLetter]:
+    """Records of an Avro container file, decoded one at a time from each block; one item per record.
+
+    Records are read with the file's own schema minus its logical types: fastavro's timestamp-millis
+    conversion raises on an out-of-range value, which ended the file; as a long it is one BAD_TIMESTAMP.
+    Invalid UTF-8 in a string becomes lone surrogates, which validation refuses (BAD_VALUE).
+
+    Blocks are framed here rather than by fastavro, so that damage costs only what it must:
+
+    * a record that cannot be decoded: a PARSE_ERROR for it and each record after it in its block
+      (the block header says how many), and the next block is read;
+    * a block not followed by the file's sync marker: the file is scanned for the next marker. When
+      the bytes before it frame as blocks (each header's byte size leads to the next), each record of a
+      block whose marker is damaged is a PARSE_ERROR, a block followed by the marker is read as usual,
+      and reading goes on after the marker;
+    * bytes that do not frame as blocks (a damaged header, a file cut short, more records than bytes, a
+      block whose data ends before its record count or goes on after it):
+      their number of records is unknown: one UNCOUNTED_RECORDS dead letter stands for them (and the
+      run summary says records may be missing); records after them are numbered as if they held one.
+    """
+    try:
+        header = fastavro.schemaless_reader(stream, _HEADER_SCHEMA)
+        sync, meta = header["sync"], header["meta"]
+        writer_schema = json.loads(meta["avro.schema"])
+        schema = fastavro.parse_schema(_without_logical_types(writer_schema))
+        added = _fields_added_since(writer_schema)  # an older version's file: the fields added since, at their defaults
+        refused = unknown_version(writer_schema)  # a newer version's file: each record an UNKNOWN_SCHEMA_ID
+        codec = meta.get("avro.codec", b"null").decode("ascii")
+        first = stream.tell()
+        stream.seek(0, os.SEEK_END)  # some filesystems' streams return None from seek
+        file_size = stream.tell()
+    except Exception as error:  # fastavro raises many types on corrupt data
+        yield DeadLetter(
+            f"{path}:1", UNCOUNTED_RECORDS,
+            f"Avro file header unreadable ({type(error).__name__}: {shown(str(error), 200)}): "
+            "the number of records in the file is unknown",
+            None, None,
+        )
+        return
+
+    number, block_number, at = 0, 0, first
+
+    def uncounted(start: int, end: int, why: str) -> DeadLetter:
+        return DeadLetter(
+            f"{path}:{number + 1}", UNCOUNTED_RECORDS,
+            f"Avro bytes {start:,}..{end:,} after record {number} ({why}) cannot be read as blocks: the "
+            f"number of records in them is unknown; records after them are numbered from {number + 2} on as if "
+            "they held one",
+            None, None,
+        )
+
+    while at < file_size:
+        block_number += 1
+        framing = _frame(stream, at, file_size, sync)
+        if framing is not None and framing.synced:
+            blocks, marker_at, why = [framing], None, ""
+        else:
+            marker_at = _next_sync(stream, at + 1, sync)
+            end = marker_at if marker_at is not None else file_size
+            blocks = _chain(stream, at, end, file_size, sync, marker_at is not None)
+            why = "up to the next sync marker" if marker_at is not None else "up to the end of the file"
+            if blocks is None:
+                yield uncounted(at, end, why)
+                number += 1
+                at = end + SYNC_SIZE if marker_at is not None else file_size
+                continue
+        for index, block in enumerate(blocks):
+            if index:
+                block_number += 1
+            synced = block.synced or (marker_at is not None and index == len(blocks) - 1)
+            stream.seek(block.data_start)
+            raw = stream.read(block.data_end - block.data_start)
+            try:
+                data = _decompress(codec, raw) if synced else None
+                error = None
+            except Exception as failure:  # zlib and the other codecs raise their own types
+                data, error = None, failure
+            room = len(data) if data is not None else len(raw) if codec == "null" else 1032 * len(raw) + 1032
+            if block.count > room:  # every record takes a byte at least (deflate: 1,032:1 at most)
+                yield uncounted(block.start, block.data_end, f"block {block_number} claims {block.count:,} records "
+                                f"in {len(raw):,} bytes")
+                number += 1
+                continue
+            if data is None:
+                reason = ("its block is not followed by the file's sync marker" if error is None
+                          else f"its data cannot be decompressed ({type(error).__name__}: {shown(str(error), 200)})")
+                yield from _lost(path, number, block.count, block_number, reason)
+                number += block.count
+                continue
+            records = _BlockRecords(path, number, block.count, block_number, io.BytesIO(data), schema, limits, added,
+                                    refused)
+            yield from records
+            if records.ended_after is not None:  # the data ends cleanly before the count is reached
+                number += records.ended_after
+                yield uncounted(block.start, block.data_end, f"block {block_number} claims {block.count:,} records "
+                                f"but its data ends after {records.ended_after:,}: its record count is wrong")
+                number += 1
+                continue
+            number += block.count
+            leftover = len(data) - records.consumed if records.consumed is not None else 0
+            if leftover:
+                yield uncounted(block.start, block.data_end, f"block {block_number} has {leftover:,} bytes left "
+                                "after its last record: its record count is wrong")
+                number += 1
+        at = blocks[-1].data_end + SYNC_SIZE
+
+
+def _lost(path: str, number: int, lost: int, block_number: int, reason: str) -> Iterator[DeadLetter]:
+    """A PARSE_ERROR for each of ``lost`` records after record ``number``."""
+    first, last = number + 1, number + lost
+    for n in range(first, last + 1):
+        yield DeadLetter(
+            f"{path}:{n}", PARSE_ERROR,
+            f"Avro record {n} unreadable: {reason}; records {first}..{last} (of block {block_number}) could not be read",
+            None, None,
+        )
+
+
+class _BlockRecords:
+    """Iterator over a decompressed block's items; ``consumed`` is how many of its bytes the records
+    took (None when a record could not be decoded). When the data ends exactly where a record should
+    start, the block's record count is wrong, not a record: ``ended_after`` is then how many records
+    it held, and nothing is yielded for the records it does not hold."""
+
+    def __init__(self, path, number, count, block_number, data, schema, limits, added=None, refused=None):
+        self.consumed: Optional[int] = None
+        self.ended_after: Optional[int] = None
+        self._items = self._read(path, number, count, block_number, data, schema, limits, added or {}, refused)
+
+    def __iter__(self):
+        return self._items
+
+    def _read(self, path, number, count, block_number, data, schema, limits, added, refused):
+        for index in range(count):
+            start = data.tell()
+            try:
+                record = fastavro.schemaless_reader(data, schema, None, handle_unicode_errors="surrogateescape")
+            except Exception as error:  # fastavro raises many types on corrupt data
+                if start == len(data.getbuffer()):
+                    self.ended_after = index
+                    return
+                yield from _lost(path, number, count - index, block_number,
+                                 f"{type(error).__name__}: {shown(str(error), 200)}")
+                return
+            number += 1
+            if added and isinstance(record, dict):
+                record = {**added, **record}
+            size = data.tell() - start
+            if size > limits.max_record_bytes:
+                yield DeadLetter(
+                    f"{path}:{number}", RECORD_TOO_LARGE,
+                    f"record is {size:,} bytes long, more than the limit of {limits.max_record_bytes:,} bytes "
+                    "(--max-record-bytes)",
+                    storable_event_id(record.get("event_id") if isinstance(record, dict) else None, limits.max_id_length),
+                    raw_text(record),
+                )
+            elif refused:
+                event_id = record.get("event_id") if isinstance(record, dict) else None
+                yield DeadLetter(f"{path}:{number}", UNKNOWN_SCHEMA_ID, refused,
+                                 storable_event_id(event_id, limits.max_id_length), raw_text(record))
+            else:
+                yield decode_record(record, f"{path}:{number}", record, limits)
+        self.consumed = data.tell()
