@@ -40,7 +40,7 @@ LOCK_WAIT = "is locked by another process"  # the warehouse's progress line whil
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
-    """The live demo is ``demo --live``: its options go on the demo's parser (the scoring group's,
+    """The live demo is ``demo --live``: its options go on the demo's parser (the community group's,
     registered before this group in cli.COMMAND_GROUPS), and ``demo`` dispatches here."""
     demo = commands.choices["demo"]
     demo.add_argument("--live", action="store_true",
@@ -54,7 +54,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipelines.commands.scoring import cmd_demo as file_demo
+    from pipelines.commands.community import cmd_demo as file_demo
 
     if not args.live:
         stray = [f"--{dest}" for dest in getattr(args, "given", []) if dest in ("rate", "seconds")]
