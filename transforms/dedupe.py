@@ -62,11 +62,25 @@ def event_json(event: Event) -> str:
     return json.dumps({**record, "origin": event.origin}, sort_keys=True)
 
 
+_KAFKA_PARTITION = re.compile(r"^kafka:(.*)/(\d+)@\d+$")
+
+
+def _in_other_partitions(first: str, other: str) -> bool:
+    """Whether two origins are records of one topic's different partitions."""
+    a, b = _KAFKA_PARTITION.match(first), _KAFKA_PARTITION.match(other)
+    return bool(a and b and a.group(1) == b.group(1) and a.group(2) != b.group(2))
+
+
 def conflicting_duplicate(kept: Event, copy: Event) -> DeadLetter:
+    # Kafka orders a partition's records, not a topic's: which copy is "first" then depends on the run
+    unordered = (" The copies are in different partitions, which Kafka does not order between: a bounded run "
+                 "keeps the lower partition's, a stream the one it read first, so another run may keep the other "
+                 "copy; key messages by event_id or by thread so that all copies of an event share a partition."
+                 if _in_other_partitions(kept.origin, copy.origin) else "")
     return DeadLetter(
         copy.origin, CONFLICTING_DUPLICATE,
         f"event_id {copy.event_id!r} was first delivered at {kept.origin} with other content; this copy "
-        "reuses the id with different fields and is not scored (the first copy is kept)",
+        f"reuses the id with different fields and is not scored (the first copy is kept).{unordered}",
         copy.event_id, event_json(copy),
     )
 

@@ -73,3 +73,18 @@ def test_streaming_keeps_the_first_copy_until_the_horizon_passes():
         out = p | stream | DedupeEvents(streaming=True, dedupe_horizon_s=2 * 86400)
         assert_that(out.events | beam.Map(lambda e: e.origin), equal_to(["events.jsonl:9", "kafka:t/0@9"]))
         assert_that(out.duplicates | beam.Map(lambda e: e.origin), equal_to(["kafka:t/0@7"]), label="dups")
+
+
+def test_copies_in_different_kafka_partitions_say_that_another_run_may_keep_the_other_one():
+    """Kafka orders records within a partition only: a bounded run keeps the lower (partition,
+    offset), a stream the copy it read first. The dead letter says so, and how to avoid it."""
+    from transforms.dedupe import conflicting_duplicate
+
+    kept = event("c1", "COMMENT", "reader", T0, "p1")._replace(origin="kafka:events/0@7")
+    forged = kept._replace(actor_id="forger", origin="kafka:events/2@3")
+    message = conflicting_duplicate(kept, forged).message
+    assert "in different partitions" in message and "may keep the other copy" in message
+    assert "key messages by" in message
+    same_partition = conflicting_duplicate(kept, forged._replace(origin="kafka:events/0@9")).message
+    in_files = conflicting_duplicate(kept._replace(origin="a.jsonl:1"), forged._replace(origin="b.jsonl:1")).message
+    assert "partition" not in same_partition and "partition" not in in_files
