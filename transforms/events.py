@@ -143,9 +143,20 @@ def to_millis(value: Any, field: str) -> int:
         raise InvalidEvent(
             BAD_TIMESTAMP,
             f"{field}={shown(millis)} ms ({when}) is outside 1990..2100; "
-            "timestamps are epoch milliseconds (were seconds or microseconds sent?)",
+            "timestamps are epoch milliseconds (were seconds or microseconds sent?)" + _compact_date_hint(value),
         )
     return millis
+
+
+def _compact_date_hint(value: Any) -> str:
+    """A hint when a refused timestamp is a compact date (``"20260302"``), read as a number of ms."""
+    if not (isinstance(value, str) and len(value.strip()) == 8 and value.strip().isascii() and value.strip().isdigit()):
+        return ""
+    try:
+        date = dt.datetime.strptime(value.strip(), "%Y%m%d").date()
+    except ValueError:
+        return ""
+    return f"; {shown(value)} looks like the date {date.isoformat()}: write it as ISO 8601 ({date.isoformat()}T00:00:00Z)"
 
 
 def id_text(value: Any, field: str, max_length: int = MAX_ID_LENGTH) -> Optional[str]:

@@ -121,3 +121,17 @@ def test_the_id_length_limit_can_be_changed():
     assert event_from_record(record(actor_id="a" * 2000), "x:1", max_id_length=2000).actor_id == "a" * 2000
     with pytest.raises(InvalidEvent, match="more than the limit of 8"):
         event_from_record(record(actor_id="a" * 9), "x:1", max_id_length=8)
+
+
+def test_a_compact_date_is_not_taken_for_epoch_millis_without_a_word():
+    """`"20260302"` was read as 20,260,302 ms (1970) and refused with "were seconds or microseconds
+    sent?": the message now names the date it looks like and how to write it."""
+    import pytest
+
+    from transforms.events import InvalidEvent, to_millis
+
+    with pytest.raises(InvalidEvent, match="looks like the date 2026-03-02: write it as ISO 8601"):
+        to_millis("20260302", "created_at")
+    with pytest.raises(InvalidEvent) as refused:
+        to_millis("12345678", "created_at")  # no such date: the usual message only
+    assert "looks like the date" not in str(refused.value)
