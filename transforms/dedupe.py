@@ -62,13 +62,13 @@ def event_json(event: Event) -> str:
     return json.dumps({**record, "origin": event.origin}, sort_keys=True)
 
 
-_KAFKA_PARTITION = re.compile(r"^kafka:(.*)/(\d+)@\d+$")
-
-
 def _in_other_partitions(first: str, other: str) -> bool:
-    """Whether two origins are records of one topic's different partitions."""
-    a, b = _KAFKA_PARTITION.match(first), _KAFKA_PARTITION.match(other)
-    return bool(a and b and a.group(1) == b.group(1) and a.group(2) != b.group(2))
+    """Whether two origins are records of one topic's different partitions (``kafka:t/0@7``,
+    ``kafka:t/2@3``), read by the parser that orders origins."""
+    if not (first.startswith("kafka:") and other.startswith("kafka:")):
+        return False
+    (topic, partition, offset), (other_topic, other_partition, other_offset) = origin_order(first), origin_order(other)
+    return offset >= 0 and other_offset >= 0 and topic == other_topic and partition != other_partition
 
 
 def conflicting_duplicate(kept: Event, copy: Event) -> DeadLetter:
