@@ -28,7 +28,6 @@ import datetime as dt
 import itertools
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.latency_stats import CommentLedger, RowWatch, buckets, delays, seconds_text, summarize  # noqa: E402
 from bench.soak_streaming import prism_rss_mb  # noqa: E402
+from pipelines import live_stream  # noqa: E402
 from producers.kafka_producer import EventPublisher  # noqa: E402
 from producers.synthetic_live import live_events  # noqa: E402
 from producers.synthetic_spec import CommunitySpec  # noqa: E402
@@ -204,27 +204,18 @@ def main() -> int:
     broker = None
     bootstrap = args.bootstrap_servers
     if bootstrap is None:
-        from services.kafka_broker import KafkaBroker
-        from services.maven import free_port
-
-        broker = KafkaBroker(state_dir=work / "kafka", port=free_port())
-        bootstrap = broker.start()
+        broker = live_stream.start_private_broker(work / "kafka")
+        bootstrap = broker.bootstrap
     topic, group = f"latency-{int(time.time())}", "latency"
     pipeline = None
     try:
-        from kafka import KafkaAdminClient
-        from kafka.admin import NewTopic
-
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        admin.create_topics([NewTopic(topic, args.partitions, 1)])
-        admin.close()
+        live_stream.create_topic(bootstrap, topic, args.partitions)
         warehouse = work / "latency.duckdb"
         log = open(work / "pipeline.log", "w")
-        command = [sys.executable, "-m", "pipelines.cli", "run", "--source", "kafka", "--streaming",
-                   "--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", group,
-                   "--warehouse", str(warehouse), "--window", args.window, "--early-firing", args.early_firing,
-                   "--idle-timeout", "5s"]
-        pipeline = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+        command = live_stream.streaming_run_command(
+            bootstrap, topic, group, str(warehouse),
+            ("--window", args.window, "--early-firing", args.early_firing, "--idle-timeout", "5s"))
+        pipeline = live_stream.start_streaming_run(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         say(f"streaming latency: {args.rate:,.0f} events/s for {args.seconds:.0f} s, {args.partitions} partitions, "
             f"--early-firing {args.early_firing}, --window {args.window}, polls every {args.poll_every} s")
         say(f"load average at start: {load_start} (2 cores, shared); {len(records):,} events generated in "
@@ -277,14 +268,13 @@ def main() -> int:
         load_end = loadavg()
         end, behind = lag.sample()
         lag.close()
-        os.killpg(pipeline.pid, signal.SIGINT)  # Ctrl-C: drain
+        live_stream.interrupt(pipeline)  # Ctrl-C: drain
         drain_started = time.time()
         try:
             code = pipeline.wait(timeout=args.drain_timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(pipeline.pid, signal.SIGKILL)
+            live_stream.kill(pipeline)
             code = f"killed: no end {args.drain_timeout:.0f} s after Ctrl-C"
-            pipeline.wait()
         drain_s = time.time() - drain_started
         output = (work / "pipeline.log").read_text()
         summary = output[output.find("Run summary"):] if "Run summary" in output else "(no summary)"
@@ -343,7 +333,7 @@ def main() -> int:
         return 0 if code == 0 else 1
     finally:
         if pipeline is not None and pipeline.poll() is None:
-            os.killpg(pipeline.pid, signal.SIGKILL)
+            live_stream.kill(pipeline)
         if broker is not None:
             broker.stop()
 
