@@ -126,11 +126,7 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="soak-"))
-    broker = None
-    bootstrap = args.bootstrap_servers
-    if bootstrap is None:
-        broker = live_stream.start_private_broker(work / "kafka")
-        bootstrap = broker.bootstrap
+    broker, bootstrap = live_stream.given_or_private_broker(args.bootstrap_servers, work / "kafka")
     topic = f"soak-{int(time.time())}"
     try:
         live_stream.create_topic(bootstrap, topic)  # the topic exists before the pipeline plans

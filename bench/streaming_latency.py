@@ -201,11 +201,7 @@ def main() -> int:
     records = planned_events(args.rate, args.seconds, run_id)
     generated_s = time.monotonic() - generating
     work = Path(tempfile.mkdtemp(prefix="latency-"))
-    broker = None
-    bootstrap = args.bootstrap_servers
-    if bootstrap is None:
-        broker = live_stream.start_private_broker(work / "kafka")
-        bootstrap = broker.bootstrap
+    broker, bootstrap = live_stream.given_or_private_broker(args.bootstrap_servers, work / "kafka")
     topic, group = f"latency-{int(time.time())}", "latency"
     pipeline = None
     try:

@@ -69,6 +69,15 @@ def start_private_broker(state_dir: Path) -> KafkaBroker:
     return broker
 
 
+def given_or_private_broker(bootstrap: Optional[str], state_dir: Path) -> tuple[Optional[KafkaBroker], str]:
+    """The broker at ``bootstrap`` when one is given (None: nothing of ours to stop), else a private
+    one started under ``state_dir``; with the address to use."""
+    if bootstrap is not None:
+        return None, bootstrap
+    broker = start_private_broker(state_dir)
+    return broker, broker.bootstrap
+
+
 def create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None:
     """The topic, before the stream plans its read (a stream reads the partitions it finds at start)."""
     from kafka import KafkaAdminClient
