@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import re
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from pipelines.commands.options import (add_kafka_options, add_warehouse, duration, fraction, kafka_security,
                                        not_empty, positive_float, tcp_port, whole_number)
 from pipelines.commands.output import printable
+from pipelines.warehouse_preflight import check_warehouse
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -184,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _require_inputs(args.input)
     check_runner(beam_args)
-    _check_warehouse(settings.warehouse, settings.window_s)
+    check_warehouse(settings.warehouse, settings.window_s)
     print(printable(f"Scoring {', '.join(args.input)} into {settings.warehouse} ..."), file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
@@ -237,7 +236,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
     check_runner(beam_args)
-    _check_warehouse(settings.warehouse, settings.window_s)
+    check_warehouse(settings.warehouse, settings.window_s)
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:
@@ -280,54 +279,3 @@ def _require_inputs(patterns: list[str]) -> None:
                                     f"e.g. --input '{printable(os.path.join(pattern, '*.avro'))}'")
         if not FileSystems.match([pattern])[0].metadata_list:
             raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
-
-
-def _check_warehouse(url: str, window_s: float) -> None:
-    """Open the warehouse for writing now, so a locked, read-only or unreachable warehouse is
-    reported before the pipeline runs, not after. A DuckDB file is also prepared now (a new one
-    gets its tables; one of another schema version stops the run naming `warehouse migrate`): it is
-    local and cheap. BigQuery's preparation issues DDL jobs, so it is left to run_scoring's launch,
-    once per run; its version is checked now (reads only), and a dataset without the tables holds
-    no windows. Then windows of another length than the warehouse's are refused (_check_window)."""
-    from warehouse import NotInitialised, open_warehouse
-
-    if not url.startswith("bigquery://"):
-        from warehouse.duckdb_warehouse import DuckDBWarehouse
-
-        warehouse = DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()),
-                                    lock_retry_s=PREFLIGHT_LOCK_WAIT_S)
-        warehouse.prepare()
-    else:
-        warehouse = open_warehouse(url)
-        try:
-            warehouse.check_initialised()
-        except NotInitialised:  # created at launch: it holds no windows yet
-            return
-    _check_window(url, warehouse, window_s)
-
-
-def _check_window(url: str, warehouse: Any, window_s: float) -> None:
-    """Refuse windows of another length than those ``pair_scores`` holds: rows are keyed by window
-    start, so a weekly and a daily row of one pair would both stand, and every reader (the latest
-    view, `query pair`'s strength, the default anchor) would add them up. An empty warehouse takes any."""
-    from pipelines.settings import describe_duration
-
-    _, rows = warehouse.sql("SELECT DISTINCT window_start, window_end FROM pair_scores")
-    held = sorted({round(_seconds(end) - _seconds(start), 3) for start, end in rows})
-    if held and held != [window_s]:
-        lengths = " and ".join(describe_duration(length) for length in held)
-        same = f", or the same --window {describe_duration(held[0])}" if len(held) == 1 else ""
-        raise ValueError(
-            f"{printable(url)} holds {lengths} windows and this run would write {describe_duration(window_s)} ones "
-            f"(--window {describe_duration(window_s)}): rows of two lengths would both count, inflating every "
-            f"pair's strength; write to another --warehouse{same}")
-
-
-def _seconds(moment: Any) -> float:
-    """A window bound in epoch seconds: DuckDB and BigQuery return naive UTC datetimes."""
-    if isinstance(moment, datetime.datetime):
-        return moment.replace(tzinfo=moment.tzinfo or datetime.timezone.utc).timestamp()
-    return moment / 1000  # epoch millis
-
-
-PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writes lets go sooner
