@@ -45,6 +45,12 @@ class ActorNames:
         return sorted({actor for (actor_site, actor), known in self.names.items()
                        if known == name and (site is None or actor_site in (None, site))})
 
+    def sites_named(self, name: str) -> list[str]:
+        """The sites where someone goes by ``name`` (exactly as written), sorted; a record without a
+        site names no site here (it names the actor on every site)."""
+        return sorted({actor_site for (actor_site, _), known in self.names.items()
+                       if known == name and actor_site is not None})
+
     def knows_id(self, actor_id: str, site: Optional[str] = None) -> bool:
         return any(actor == actor_id and (site is None or actor_site in (None, site))
                    for actor_site, actor in self.names)

@@ -3,7 +3,8 @@
 The file is the one `import stackexchange|mbox|disqus --actors-out FILE` writes (``analysis.actors``). Ids stay
 authoritative: `query` adds a ``<role>_name`` column right after each id column and keeps the id;
 a name given for ``--reader``/``--author`` is turned into its id (and says so on stderr) only when
-exactly one person goes by it.
+exactly one person goes by it. Ids are per site: a name the file gives on one site only keeps the
+query to that site, and names on different sites are refused (a pair never crosses sites).
 """
 from __future__ import annotations
 
@@ -54,6 +55,38 @@ def with_names(columns: list[str], rows: list[tuple], names: ActorNames) -> tupl
     return named_columns, named_rows
 
 
+def resolve_people(values: dict[str, str], site: Optional[str],
+                   names: ActorNames) -> tuple[dict[str, str], Optional[str]]:
+    """The ids ``values`` (role -> id or name) stand for, and the site the query keeps to: ``site``,
+    or without it the one site where the names given are names (an id means that id on every site,
+    as before). A name on several sites asks for --site; names on different sites are refused;
+    ``--author`` and ``--reader`` that are the same person are refused."""
+    if names is not NO_NAMES and site is None:
+        found = {role: names.sites_named(value) for role, value in values.items() if not names.knows_id(value)}
+        found = {role: sites for role, sites in found.items() if sites}
+        if found:
+            common = sorted(set.intersection(*map(set, found.values())))
+            if not common:
+                where = " and ".join(f"--{role} {printable(values[role])!r} is a name on {_sites(sites)}"
+                                     for role, sites in found.items())
+                raise ValueError(f"{where}: pairs never cross sites; give two people of one site")
+            if len(common) > 1:
+                who = " and ".join(f"--{role} {printable(values[role])!r}" for role in found)
+                raise ValueError(f"{who} {'is a name' if len(found) == 1 else 'are names'} on {_sites(common)}: "
+                                 "give --site")
+            site = common[0]
+    people = {role: resolve_person(value, role, site, names) for role, value in values.items()}
+    if "author" in people and people.get("author") == people.get("reader"):
+        given = ("--author and --reader are" if values["author"] == values["reader"] else
+                 f"--author {printable(values['author'])!r} and --reader {printable(values['reader'])!r} are")
+        raise ValueError(f"{given} the same person, {printable(people['author'])!r}: a pair is two people")
+    return people, site
+
+
+def _sites(sites: list[str]) -> str:
+    return f"site{'s' if len(sites) > 1 else ''} {', '.join(map(printable, sites))}"
+
+
 def resolve_person(value: str, role: str, site: Optional[str], names: ActorNames) -> str:
     """The id ``value`` stands for: itself when it is an id (or no name matches), else the one id
     going by that name. Several people with the name: an error listing their ids."""
@@ -64,7 +97,8 @@ def resolve_person(value: str, role: str, site: Optional[str], names: ActorNames
         raise ValueError(f"--{role} {printable(value)!r} names {len(ids)} people ({', '.join(map(printable, ids))}): "
                          "give the id")
     if ids:
-        print(f"--{role} {printable(value)!r} is actor {printable(ids[0])}", file=sys.stderr)
+        on_site = f" on site {printable(site)}" if site is not None else ""
+        print(f"--{role} {printable(value)!r} is actor {printable(ids[0])}{on_site}", file=sys.stderr)
         return ids[0]
     return value
 
@@ -77,4 +111,8 @@ def unknown_person_hint(value: str, role: str, site: Optional[str], names: Actor
     known = {name: (s, actor) for (s, actor), name in names.names.items() if site is None or s in (None, site)}
     close = [names.label(*known[name]) for name in difflib.get_close_matches(value, list(known), n=3)]
     suggestion = f"; did you mean {', '.join(printable(c) for c in close)}?" if close else ""
-    return f"--{role} {printable(value)!r} is neither an id nor a name in the actors file{suggestion}"
+    elsewhere = [other for other in names.sites_named(value) if other != site]
+    if site is not None and elsewhere:  # --site keeps the query off the site where the name is
+        suggestion = f"; it is a name on {_sites(elsewhere)}{suggestion}"
+    on_site = f" on site {printable(site)}" if site is not None else ""
+    return f"--{role} {printable(value)!r} is neither an id nor a name{on_site} in the actors file{suggestion}"

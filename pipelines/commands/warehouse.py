@@ -15,8 +15,7 @@ from typing import Any, Callable, Optional
 
 from analysis.actors import ActorNames
 
-from pipelines.commands.names import (add_actors, load_names, resolve_person, unknown_person_hint,
-                                     with_names)
+from pipelines.commands.names import add_actors, load_names, resolve_people, unknown_person_hint, with_names
 from pipelines.commands.options import ROWS, add_warehouse, positive_float
 from pipelines.commands.output import QUERY_FLOAT_DIGITS, printable, write_rows
 
@@ -96,7 +95,7 @@ def parse_as_of(value: Any) -> Optional[dt.datetime]:
     try:
         millis = to_millis(value, "--as-of")
     except InvalidEvent as error:
-        raise ValueError(f"--as-of: {error}") from None
+        raise ValueError(str(error)) from None  # it names --as-of
     return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=millis)
 
 
@@ -186,19 +185,33 @@ def cmd_query(args: argparse.Namespace) -> int:
     require_warehouse(args.warehouse)
     _warn_if_partial(args.warehouse)
     names = load_names(args.actors)
-    people = {role: resolve_person(getattr(args, role), role, args.site, names) for role in QUERY_PARAMS[args.query]}
-    columns, rows = run_query(args.warehouse, args.query, {**vars(args), **people})
+    people, site = resolve_people({role: getattr(args, role) for role in QUERY_PARAMS[args.query]}, args.site, names)
+    columns, rows = run_query(args.warehouse, args.query, {**vars(args), **people, "site": site})
     if args.query == "pair" and args.format == "table":
         _write_pair(columns, rows, names)
     else:  # computed values: floats rounded (pipelines/commands/output.py says why)
         write_rows(*with_names(columns, rows, names), args.format, float_digits=QUERY_FLOAT_DIGITS)
     if not rows:
-        hints = [unknown_person_hint(value, role, args.site, names) for role, value in people.items()]
+        hints = [unknown_person_hint(value, role, site, names) for role, value in people.items()]
         for hint in filter(None, hints):
             print(hint, file=sys.stderr)
         if args.format == "table" and not any(hints):
-            print("(no rows: check the id and --site; ids are case-sensitive)", file=sys.stderr)
+            print(_no_rows_hint(args, people, site), file=sys.stderr)
     return 0
+
+
+def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Optional[str]) -> str:
+    """Why a query found nothing: no relationship (top), an --as-of before the people's windows
+    (asked again without it), else the id or --site."""
+    as_of = parse_as_of(getattr(args, "as_of", None))
+    when = f" as of {as_of.isoformat(timespec='seconds')}Z" if as_of else ""
+    if not people:
+        where = f" on site {printable(site)}" if site else ""
+        return f"(no rows: the warehouse holds no relationship that answered back{where}{when})"
+    if as_of and run_query(args.warehouse, args.query, {**vars(args), **people, "site": site, "as_of": None})[1]:
+        return (f"(no rows{when}: none of their windows had counted by then; give a later --as-of, "
+                "or none for the newest data)")
+    return "(no rows: check the id and --site; ids are case-sensitive)"
 
 
 def _mentor_side_rule(mentor_partners: int, mentee_partners: int) -> str:

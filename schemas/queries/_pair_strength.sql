@@ -5,11 +5,15 @@
 --
 -- A pair is two people on one site, whoever wrote first; both directions of pair_scores count.
 -- Anchor: as_of, else the newest window_end in the whole warehouse, so every query (and every
--- site) decays from the same moment. Only windows that ended by the anchor count, and with a given
--- as_of only those whose last interaction (a reply may come after its window) is by then. Each row is
--- weighted by 0.5 ^ (age / half-life), the age measured from its last interaction (not from its
--- window's bounds, so a conversation across midnight or a window edge weighs what it would inside
--- one window), and the factors are summed over windows before any curve is applied.
+-- site) decays from the same moment. Only windows that ended by the anchor count. A reply is
+-- credited to the window of the comment it answers, so a window that ended by a given as_of can hold
+-- replies written after it: until its last interaction is by then, such a window counts its reader
+-- comments (all written inside it) and none of its replies (their times are not stored, only the
+-- last one's), so --as-of, and evaluate's ranking as of a cut, never count the future and never lose
+-- the past's comments. Each row is weighted by 0.5 ^ (age / half-life), the age measured from its
+-- last interaction (for such a window, its end) rather than from its window's bounds, so a
+-- conversation across midnight or a window edge weighs what it would inside one window, and the
+-- factors are summed over windows before any curve is applied.
 -- Factors (named as in the output; their weights in `weights` below, documented in the README):
 --   comments          decayed reader comments of the pair, both directions            weight 1
 --   replies           decayed author replies of the pair, both directions             weight 4
@@ -20,7 +24,9 @@
 --            + 0.5 ln(1 + mentor_activity) + 0.5 ln(1 + mentee_activity)
 -- (activity at 0.5, up from 0.25: measured with `social-mentors evaluate`, see the README)
 -- Mentor side: the one with more distinct partners on the site up to the anchor (people who help
--- talk with many); ties: the one who wrote more responses on the site, then the smaller id.
+-- talk with many); ties: the one who wrote more responses on the site (each response of a person
+-- that answers someone is one reader comment of theirs; an author reply is one of those), then the
+-- smaller id.
 anchor AS (
   SELECT
     COALESCE(params.as_of, (SELECT MAX(window_end) FROM pair_scores_latest)) AS as_of,
@@ -29,28 +35,42 @@ anchor AS (
     params.half_life_days AS half_life_days
   FROM params
 ),
-weighted_rows AS (
+rows_as_of AS (
   SELECT
     s.site,
     s.author_id,
     s.reader_id,
     s.reader_comments,
+    -- a window with a reply after the given anchor (see above): its comments only
+    a.as_of_given AND s.last_interaction_at > a.as_of AS after_anchor,
     s.author_replies,
     s.mentor_score,
     s.reply_latency_p50_s,
+    s.window_end,
     s.last_interaction_at,
-    -- in milliseconds: engines differ in how they round a part of a second
-    POW(0.5, GREATEST(TIMESTAMP_DIFF(a.as_of, s.last_interaction_at, MILLISECOND), 0) / (a.half_life_days * 86400000.0)) AS weight
+    a.as_of,
+    a.half_life_days
   FROM pair_scores_latest AS s CROSS JOIN anchor AS a
   WHERE s.window_end <= a.as_of AND (a.site IS NULL OR s.site = a.site)
-    -- A reply is credited to the window of the comment it answers, so a window that ended by a given
-    -- anchor can hold replies written after it: such a window waits until its last interaction is
-    -- past the anchor (otherwise --as-of, and evaluate's ranking as of a cut, would count the future).
-    AND (NOT a.as_of_given OR s.last_interaction_at <= a.as_of)
+),
+weighted_rows AS (
+  SELECT
+    site,
+    author_id,
+    reader_id,
+    reader_comments,
+    IF(after_anchor, 0, author_replies) AS author_replies,
+    IF(after_anchor, 0.0, mentor_score) AS mentor_score,
+    reply_latency_p50_s,
+    IF(after_anchor, window_end, last_interaction_at) AS last_interaction_at,
+    -- in milliseconds: engines differ in how they round a part of a second
+    POW(0.5, GREATEST(TIMESTAMP_DIFF(as_of, IF(after_anchor, window_end, last_interaction_at), MILLISECOND), 0)
+             / (half_life_days * 86400000.0)) AS weight
+  FROM rows_as_of
 ),
 actor_rows AS (
   SELECT site, author_id AS actor_id, reader_id AS partner_id, weight * (reader_comments + author_replies) AS decayed,
-         author_replies AS written
+         0 AS written  -- the author's replies are counted as their reader comments of the other direction
   FROM weighted_rows
   UNION ALL
   SELECT site, reader_id AS actor_id, author_id AS partner_id, weight * (reader_comments + author_replies) AS decayed,

@@ -13,6 +13,10 @@ def _loud_and_strong(warehouse_path: str) -> None:
         score_row("loud-author", "loud-reader", E, 50.0, rc=1, ar=1),
         score_row("strong-author", "strong-reader", E, 0.5, rc=12, ar=10),
         score_row("strong-author", "strong-reader", E - 7 * DAY_MS, 0.5, rc=9, ar=8),
+        # each author reply is also a reader comment of the other direction, as the pipeline writes it
+        score_row("loud-reader", "loud-author", E, 0.0, rc=1, ar=0),
+        score_row("strong-reader", "strong-author", E, 0.0, rc=10, ar=0),
+        score_row("strong-reader", "strong-author", E - 7 * DAY_MS, 0.0, rc=8, ar=0),
     ])
 
 

@@ -115,7 +115,8 @@ def test_as_of_reads_a_relationship_s_history_and_only_windows_that_ended_by_the
     (then,) = [p for p in ranked(warehouse, "strengths", as_of=early)]  # x had not met a yet
     assert (then["comments"], then["replies"]) == pytest.approx((2.0, 2.0), rel=1e-6)  # age: 1 ms
     mid_window = at(E - HOUR_MS)  # the newest window has not ended yet: it is left out
-    assert {p["mentee_id"] for p in ranked(warehouse, "strengths", as_of=mid_window)} == {"r"}
+    (only,) = ranked(warehouse, "strengths", as_of=mid_window)  # x not yet
+    assert {only["mentor_id"], only["mentee_id"]} == {"a", "r"}
     assert len(ranked(warehouse, "strengths")) == 2
 
 
@@ -125,11 +126,40 @@ def test_as_of_never_counts_a_reply_written_after_it(warehouse):
     # pair in top/mentors); evaluate's ranking as of a cut read replies from the period it predicts.
     reply_at = E + 4 * DAY_MS
     warehouse.write_scores([pair_row("a", "r", E, 1, 1, last=reply_at)])
-    assert ranked(warehouse, "strengths", as_of=at(E)) == []  # as of then, nobody had answered yet
+    (then,) = ranked(warehouse, "strengths", as_of=at(E))  # as of then, nobody had answered yet
+    assert (then["comments"], then["replies"], then["quick_replies"], then["two_way"]) == (1.0, 0.0, 0.0, False)
+    assert then["last_interaction_at"] <= at(E)
     assert ranked(warehouse, "top", as_of=at(E), top=10) == []
     (after,) = ranked(warehouse, "strengths", as_of=at(reply_at))
     assert (after["comments"], after["replies"]) == pytest.approx((1.0, 1.0), rel=1e-6)
     assert len(ranked(warehouse, "strengths")) == 1  # the newest data: nothing after it to leave out
+
+
+def test_as_of_keeps_the_comments_of_a_window_whose_late_reply_it_leaves_out(warehouse):
+    """Found by an outside probe: a week of three comments and three replies, the last reply written
+    after the week, vanished whole from `--as-of` (and from evaluate's ranking as of a cut), comments
+    written before the anchor included. Its comments count; its replies, whose times are not stored
+    (only the last one's), count once the anchor is past its last interaction."""
+    late_reply = E + 2 * DAY_MS
+    warehouse.write_scores([pair_row("a", "r", E, 3, 3, last=late_reply, latency=600.0),
+                            pair_row("a", "r", E - 7 * DAY_MS, 1, 1, latency=600.0)])
+    (then,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(E))
+    half = 0.5 ** (7 / HALF_LIFE)  # the older week, from its last interaction a week before
+    assert then["comments"] == pytest.approx(3 + half, rel=1e-6)
+    assert then["replies"] == pytest.approx(half, rel=1e-6) and then["windows"] == 2
+    assert (then["mentor_replies"] + then["mentee_replies"]) == 1
+    (later,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(late_reply))
+    assert later["replies"] > 3 and later["comments"] > 3
+
+
+def test_the_mentor_side_tie_break_counts_each_response_once(warehouse):
+    """Found by an outside probe: with one partner each, "more responses written" counted an author
+    reply twice (it is also a reader comment of the other direction): Zed, who wrote 2, beat Amy, who
+    wrote 3."""
+    warehouse.write_scores([pair_row("zed", "amy", E, 3, 2),  # Amy commented 3 times on Zed's items; Zed answered 2
+                            pair_row("amy", "zed", E, 2, 0)])  # Zed's 2 answers: reader comments on Amy's items
+    (explained,) = ranked(warehouse, "pair", author="zed", reader="amy")
+    assert (explained["mentor_id"], explained["mentee_id"]) == ("amy", "zed")
 
 
 def test_top_lists_a_site_s_strongest_two_way_pairs_mentor_first(warehouse):
@@ -138,6 +168,7 @@ def test_top_lists_a_site_s_strongest_two_way_pairs_mentor_first(warehouse):
         pair_row("a", "r2", E, 1, 1),
         pair_row("a", "r3", E, 9, 0),  # never answered: not in top
         pair_row("b", "r", E, 9, 9, site="other"),
+        pair_row("r", "b", E, 9, 0, site="other"),  # b's 9 replies are reader comments on r's items
     ])
     rows = ranked(warehouse, "top", site="s", top=10)
     assert [(r["mentor_id"], r["mentee_id"]) for r in rows] == [("a", "r1"), ("a", "r2")]

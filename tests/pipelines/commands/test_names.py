@@ -70,3 +70,98 @@ def test_the_report_shows_names_escaped_beside_ids(named, tmp_path, capsys):
     assert "meowzz (8)" in html
     assert "<b>Asker" not in html and "Red&lt;b&gt;Asker&lt;/b&gt;" in html
     assert "\x1b" not in html and "\u202e" not in html
+
+
+@pytest.fixture
+def two_sites(warehouse_path, tmp_path):
+    """Sites x and y with the same ids A (the author) and R (the reader), named differently on each."""
+    rows = []
+    for site in ("x", "y"):
+        rows += [score_row("A", "R", E, 1.0, site=site, rc=1, ar=5),
+                 score_row("R", "A", E - 7 * DAY_MS, 1.0, site=site, rc=1, ar=1)]
+    open_warehouse(warehouse_path).write_scores(rows)
+    actors = tmp_path / "act.jsonl"
+    actors.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"site": "x", "actor_id": "A", "name": "Alice"}, {"site": "y", "actor_id": "A", "name": "Bob"},
+        {"site": "x", "actor_id": "R", "name": "Rita"}, {"site": "y", "actor_id": "R", "name": "Rob"},
+        {"site": "x", "actor_id": "S", "name": "Sam"}, {"site": "y", "actor_id": "T", "name": "Sam"}]))
+    return warehouse_path, str(actors)
+
+
+def test_a_name_on_one_site_is_that_site_s_person_and_the_query_keeps_to_that_site(two_sites, capsys):
+    warehouse, actors = two_sites
+    assert main(["query", "regulars", "--author", "Alice", "--warehouse", warehouse, "--actors", actors,
+                 "--format", "jsonl"]) == 0
+    captured = capsys.readouterr()
+    assert [(r["site"], r["reader_name"]) for r in map(json.loads, captured.out.splitlines())] == [("x", "Rita")]
+    assert "--author 'Alice' is actor A on site x" in captured.err
+    assert main(["query", "pair", "--author", "Alice", "--reader", "Rita", "--warehouse", warehouse,
+                 "--actors", actors]) == 0
+    out = capsys.readouterr().out
+    assert "x: Alice (A) (mentor) and Rita (R)" in out and "y:" not in out and "Bob" not in out
+    # --site y: Alice is not a name there, and the hint says where she is
+    assert main(["query", "regulars", "--author", "Alice", "--site", "y", "--warehouse", warehouse,
+                 "--actors", actors]) == 0
+    assert "a name on site x" in capsys.readouterr().err
+
+
+def test_a_bare_id_still_means_that_id_on_every_site(two_sites, capsys):
+    warehouse, actors = two_sites
+    assert main(["query", "regulars", "--author", "A", "--warehouse", warehouse, "--actors", actors,
+                 "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((r["site"], r["reader_name"]) for r in rows) == [("x", "Rita"), ("y", "Rob")]
+
+
+def test_a_name_on_several_sites_asks_for_site(two_sites, capsys):
+    warehouse, actors = two_sites
+    assert main(["query", "regulars", "--author", "Sam", "--warehouse", warehouse, "--actors", actors]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    assert "sites x, y" in captured.err and "--site" in captured.err
+    assert main(["query", "regulars", "--author", "Sam", "--site", "y", "--warehouse", warehouse,
+                 "--actors", actors]) == 0
+    assert "--author 'Sam' is actor T on site y" in capsys.readouterr().err
+
+
+def test_a_pair_of_names_on_different_sites_is_refused(two_sites, capsys):
+    warehouse, actors = two_sites
+    assert main(["query", "pair", "--author", "Alice", "--reader", "Rob", "--warehouse", warehouse,
+                 "--actors", actors]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    assert "never cross sites" in captured.err and "site x" in captured.err and "site y" in captured.err
+
+
+def test_the_same_person_twice_is_refused_before_querying(two_sites, capsys):
+    warehouse, actors = two_sites
+    for author in ("A", "Alice"):  # an id, or a name that resolves to the same id
+        assert main(["query", "pair", "--author", author, "--reader", "A", "--warehouse", warehouse,
+                     "--actors", actors]) == 2
+        captured = capsys.readouterr()
+        errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+        assert captured.out == "" and len(errors) == 1 and "same person" in errors[0]
+
+
+def test_no_rows_of_top_does_not_ask_for_an_id(two_sites, capsys):
+    warehouse, _ = two_sites
+    assert main(["query", "top", "--site", "z", "--warehouse", warehouse]) == 0
+    err = capsys.readouterr().err
+    assert "check the id" not in err and "no relationship that answered back on site z" in err
+
+
+def test_no_rows_before_the_first_window_names_as_of_not_the_id(two_sites, capsys):
+    warehouse, _ = two_sites
+    early = "2000-01-01T00:00:00Z"
+    assert main(["query", "mentors", "--reader", "R", "--as-of", early, "--warehouse", warehouse]) == 0
+    err = capsys.readouterr().err
+    assert "check the id" not in err and "--as-of" in err and "2000-01-01" in err
+    assert main(["query", "top", "--as-of", early, "--warehouse", warehouse]) == 0
+    assert "answered back as of 2000-01-01T00:00:00Z" in capsys.readouterr().err
+
+
+def test_a_bad_as_of_names_the_option_once(two_sites, capsys):
+    warehouse, _ = two_sites
+    assert main(["query", "mentors", "--reader", "R", "--as-of", "yesterday", "--warehouse", warehouse]) == 2
+    err = capsys.readouterr().err
+    assert err.count("--as-of") == 1 and "'yesterday'" in err
