@@ -30,6 +30,23 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+DEFAULT_DEDUPE_HORIZON_S = 14 * 86_400.0
+
+
+def describe_duration(seconds: float) -> str:
+    """``seconds`` in the largest unit that holds it whole, as the CLI writes durations ("14d", "6h",
+    "90s"): what a person typed, not 1.2096e+06 s."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and float(seconds) % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def default_dedupe_horizon(window_s: float, allowed_lateness_s: float) -> float:
+    """A stream's horizon when none is given: 14 days, or window + allowed lateness when longer."""
+    return max(DEFAULT_DEDUPE_HORIZON_S, window_s + allowed_lateness_s)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
     """Everything the pipeline needs besides its source."""
@@ -37,7 +54,7 @@ class RunSettings:
     warehouse: str
     window_s: float = 7 * 86_400.0  # a week: see transforms/windowing.py for why
     allowed_lateness_s: float = 2 * 86_400.0
-    dedupe_horizon_s: float = 14 * 86_400.0
+    dedupe_horizon_s: float = DEFAULT_DEDUPE_HORIZON_S  # streaming only: a bounded run dedupes its whole input
     early_firing_s: Optional[float] = None
     streaming: bool = False
     scoring: ScoringConfig = ScoringConfig()
@@ -72,12 +89,13 @@ class RunSettings:
             raise ValueError("--window must be positive")
         if self.allowed_lateness_s < 0:
             raise ValueError("--allowed-lateness cannot be negative")
-        if self.dedupe_horizon_s < self.window_s + self.allowed_lateness_s:
+        if self.streaming and self.dedupe_horizon_s < self.window_s + self.allowed_lateness_s:
             # A re-delivery may come as long as its window can still change, and a thread's state must
             # outlive the wait for a late parent: a shorter horizon would score a late copy twice.
             raise ValueError(
-                f"--dedupe-horizon ({self.dedupe_horizon_s:g} s) must be at least --window + --allowed-lateness "
-                f"({self.window_s + self.allowed_lateness_s:g} s)")
+                f"--dedupe-horizon ({describe_duration(self.dedupe_horizon_s)}) must be at least --window + "
+                f"--allowed-lateness ({describe_duration(self.window_s + self.allowed_lateness_s)}): give a longer "
+                "one, or leave it out to have it raised")
         if self.bigquery_write not in BIGQUERY_WRITES:
             raise ValueError(f"--bigquery-write is {', '.join(BIGQUERY_WRITES)}")
         if self.streaming and self.bigquery_write == "load":

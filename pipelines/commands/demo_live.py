@@ -78,7 +78,9 @@ class LiveDemo:
         self.args = args
         self.out = Path(args.out)
         self.state_dir = self.out / "kafka"
-        self.warehouse = args.warehouse
+        # A warehouse of its own unless told: `demo`'s holds weekly windows, and a run refuses to add
+        # windows of another length (the stream's are a minute) to a warehouse.
+        self.warehouse = args.warehouse if "warehouse" in getattr(args, "given", []) else str(self.out / "live.duckdb")
         self.topic = f"live-demo-{int(time.time())}"
         self.signals = 0
         self.stopping = False  # read by the producer thread; a flag, not an Event: set by a signal handler

@@ -6,12 +6,12 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from pipelines.commands.options import (add_kafka_options, add_warehouse, duration, fraction, kafka_security,
                                        not_empty, positive_float, tcp_port, whole_number)
 from pipelines.commands.output import printable
+from pipelines.warehouse_preflight import check_warehouse
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -50,9 +50,9 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=duration(), default="7d",
                         help="event-time window length, windows aligned to Monday 00:00 UTC (default 7d: a week)")
     parser.add_argument("--allowed-lateness", type=duration("zero"), default="2d", help="how late an interaction may still count (default 2d)")
-    parser.add_argument("--dedupe-horizon", type=duration(), default="14d",
+    parser.add_argument("--dedupe-horizon", type=duration(), default=None,
                         help="streaming: how long an event id and a thread are remembered; at least window + "
-                             "allowed lateness (default 14d)")
+                             "allowed lateness (default 14d, or window + allowed lateness when longer)")
     parser.add_argument("--early-firing", type=duration(), default="1m", help="streaming: early pane period in processing time (default 1m)")
     parser.add_argument("--comment-saturation", type=positive_float, default=None, help="score constant (default 3)")
     parser.add_argument("--latency-scale", type=duration(), default=None, help="score constant: latency that halves speed (default 1d)")
@@ -104,16 +104,32 @@ def _settings(args: argparse.Namespace, streaming: bool = False):
         overrides["latency_scale_s"] = parse_duration(args.latency_scale)
     if args.speed_weight is not None:
         overrides["speed_weight"] = args.speed_weight
+    window_s, allowed_lateness_s = parse_duration(args.window), parse_duration(args.allowed_lateness)
     return RunSettings(
         warehouse=args.warehouse,
-        window_s=parse_duration(args.window),
-        allowed_lateness_s=parse_duration(args.allowed_lateness),
-        dedupe_horizon_s=parse_duration(args.dedupe_horizon),
+        window_s=window_s,
+        allowed_lateness_s=allowed_lateness_s,
+        dedupe_horizon_s=_dedupe_horizon(args.dedupe_horizon, window_s, allowed_lateness_s, streaming),
         early_firing_s=parse_duration(args.early_firing),
         streaming=streaming,
         scoring=ScoringConfig(**overrides),
         bigquery_write=args.bigquery_write,
     )
+
+
+def _dedupe_horizon(given: Optional[str], window_s: float, allowed_lateness_s: float, streaming: bool) -> float:
+    """--dedupe-horizon in seconds. Only a stream remembers (a bounded run dedupes its whole input);
+    one not given is 14d, raised to window + allowed lateness when that is longer, and a stream says so."""
+    from pipelines.settings import DEFAULT_DEDUPE_HORIZON_S, default_dedupe_horizon, describe_duration, parse_duration
+
+    if given is not None:
+        return parse_duration(given)
+    horizon = default_dedupe_horizon(window_s, allowed_lateness_s)
+    if streaming and horizon > DEFAULT_DEDUPE_HORIZON_S:
+        print(f"  note: --dedupe-horizon {describe_duration(horizon)} (window + allowed lateness), longer than the "
+              f"default {describe_duration(DEFAULT_DEDUPE_HORIZON_S)}: ids and threads are remembered that long",
+              file=sys.stderr)
+    return horizon
 
 
 # Options only one source reads (by argparse dest): given to the other, they were ignored silently.
@@ -167,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _require_inputs(args.input)
     check_runner(beam_args)
-    _check_warehouse(settings.warehouse)
+    check_warehouse(settings.warehouse, settings.window_s)
     print(printable(f"Scoring {', '.join(args.input)} into {settings.warehouse} ..."), file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
@@ -220,7 +236,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
     check_runner(beam_args)
-    _check_warehouse(settings.warehouse)
+    check_warehouse(settings.warehouse, settings.window_s)
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:
@@ -263,23 +279,3 @@ def _require_inputs(patterns: list[str]) -> None:
                                     f"e.g. --input '{printable(os.path.join(pattern, '*.avro'))}'")
         if not FileSystems.match([pattern])[0].metadata_list:
             raise FileNotFoundError(f"no input file matches {pattern!r}: check the --input path")
-
-
-def _check_warehouse(url: str) -> None:
-    """Open the warehouse for writing now, so a locked, read-only or unreachable warehouse is
-    reported before the pipeline runs, not after. A DuckDB file is also prepared now (a new one
-    gets its tables; one of another schema version stops the run naming `warehouse migrate`): it is
-    local and cheap. BigQuery's preparation issues DDL jobs, so it is left to run_scoring's launch,
-    once per run."""
-    from warehouse import open_warehouse
-
-    if not url.startswith("bigquery://"):
-        from warehouse.duckdb_warehouse import DuckDBWarehouse
-
-        DuckDBWarehouse(str(Path(url.removeprefix("duckdb://")).expanduser()),
-                        lock_retry_s=PREFLIGHT_LOCK_WAIT_S).prepare()
-    else:
-        open_warehouse(url)
-
-
-PREFLIGHT_LOCK_WAIT_S = 5.0  # a writer holding the file between two of its writes lets go sooner

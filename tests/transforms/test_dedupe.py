@@ -53,7 +53,8 @@ def test_the_same_id_in_another_thread_or_site_is_still_a_duplicate():
 
 def test_a_dedupe_horizon_shorter_than_window_plus_lateness_is_refused():
     with pytest.raises(ValueError, match="dedupe-horizon"):
-        RunSettings(warehouse="w", window_s=7 * 86400, allowed_lateness_s=2 * 86400, dedupe_horizon_s=7 * 86400)
+        RunSettings(warehouse="w", window_s=7 * 86400, allowed_lateness_s=2 * 86400, dedupe_horizon_s=7 * 86400,
+                    streaming=True)
 
 
 def test_streaming_keeps_the_first_copy_until_the_horizon_passes():

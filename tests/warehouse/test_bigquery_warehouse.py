@@ -387,3 +387,19 @@ def test_evaluate_gives_the_same_figures_on_bigquery_as_on_the_embedded_warehous
                                                          for k, d in m.metrics.items()}) for m in evaluation.months],
                          [(d.name, d.agree, d.decided) for d in evaluation.direction]))
     assert results[0] == results[1] and results[0][0]
+
+
+def test_a_run_refuses_windows_of_another_length_than_the_dataset_holds(bigquery_url, tmp_path, capsys):
+    # Outside tester: re-scoring with another --window into one warehouse mixed the lengths silently.
+    from pipelines.cli import main
+
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"event_id": "p", "kind": "POST", "site": "s", "thread_id": "t", "item_id": "p", '
+                      '"actor_id": "a", "created_at": 1772409600000}\n')
+    open_warehouse(bigquery_url).write_scores([row("a", "r", E, 0.4)])  # a 1-day window
+    assert main(["run", "--input", str(events), "--warehouse", bigquery_url]) == 2
+    err = capsys.readouterr().err
+    assert "holds 1d windows" in err and "--window 7d" in err and "--window 1d" in err, err
+    assert open_warehouse(bigquery_url).count("pair_scores") == 1
+    # a dataset that does not exist yet holds no windows: the run creates it and writes
+    assert main(["run", "--input", str(events), "--warehouse", bigquery_url + "_new", "--window", "3d"]) == 0

@@ -120,7 +120,8 @@ def test_a_run_against_the_previous_release_s_warehouse_stops_and_migrate_brings
             assert connection.execute("SELECT origin FROM dead_letters_before_v1").fetchall() == [("old.jsonl:3",)]
     assert f"social-mentors run --input EVENTS --warehouse {old_warehouse}" in out
 
-    assert main(["run", "--input", events, "--warehouse", old_warehouse]) == 0  # runs again
+    # runs again, with the old rows' window length (another would be refused: see test_scoring)
+    assert main(["run", "--input", events, "--warehouse", old_warehouse, "--window", "1d"]) == 0
     assert warehouse.count("pair_scores") > 2
 
 

@@ -114,3 +114,15 @@ def test_rate_and_seconds_belong_to_the_live_demo(tmp_path):
     done = subprocess.run([COMMAND, "demo", "--seconds", "5", "--out", str(tmp_path / "demo")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "--seconds belongs to the live demo: add --live" in done.stderr, done.stderr
+
+
+def test_the_live_demo_streams_into_a_warehouse_of_its_own_unless_given_one(tmp_path):
+    # `demo` writes weekly windows into social-mentors-demo/warehouse.duckdb; the live stream's
+    # 1-minute windows there would be refused (one window length per warehouse).
+    from pipelines.cli import parse
+    from pipelines.commands.demo_live import LiveDemo
+
+    out = tmp_path / "demo"
+    assert LiveDemo(parse(["demo", "--live", "--out", str(out)])).warehouse == str(out / "live.duckdb")
+    given = str(tmp_path / "mine.duckdb")
+    assert LiveDemo(parse(["demo", "--live", "--out", str(out), "--warehouse", given])).warehouse == given
