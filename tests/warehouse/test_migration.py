@@ -238,19 +238,27 @@ def test_rows_that_collide_on_a_narrower_key_stay_in_the_old_table(tmp_path, cap
         assert connection.execute("SELECT count(*) FROM pair_scores_before_v1").fetchone()[0] == 2
 
 
-def test_a_column_left_in_place_does_not_refuse_new_rows(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["duckdb", "bigquery"])
+def test_a_column_left_in_place_does_not_refuse_new_rows(kind, tmp_path, request, capsys):
     current = schemas.avro_schema("pair_scores")
     older = dict(current, fields=[*current["fields"], {"name": "legacy_rank", "type": "long"}])  # NOT NULL
-    url = str(tmp_path / "extra.duckdb")
-    build_duckdb(url, {"pair_scores": older, "dead_letters": schemas.avro_schema("dead_letters")},
-                 (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": [dict(score_row("a", "r", E, 0.25), legacy_rank=7)]})
+    url = str(tmp_path / "extra.duckdb") if kind == "duckdb" else request.getfixturevalue("empty_bigquery_url")
+    (build_duckdb if kind == "duckdb" else build_bigquery)(
+        url, {"pair_scores": older, "dead_letters": schemas.avro_schema("dead_letters")},
+        (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": [dict(score_row("a", "r", E, 0.25), legacy_rank=7)]})
     assert main(["warehouse", "migrate", "--warehouse", url]) == 0
     assert ("pair_scores: columns legacy_rank are no longer written; left in place in pair_scores with their old values"
             in capsys.readouterr().out)
-    open_warehouse(url).write_scores([score_row("b", "r", E, 0.75)])
-    with duckdb.connect(url, read_only=True) as connection:
-        assert connection.execute("SELECT author_id, legacy_rank FROM pair_scores ORDER BY 1").fetchall() == [
-            ("a", 7), ("b", None)]
+    written = open_warehouse(url).write_scores([score_row("b", "r", E, 0.75)])
+    assert not written.refused, written.refused  # BigQuery refuses a row that leaves a REQUIRED column empty
+    query = "SELECT author_id, legacy_rank FROM pair_scores ORDER BY 1"
+    if kind == "duckdb":
+        with duckdb.connect(url, read_only=True) as connection:
+            assert connection.execute(query).fetchall() == [("a", 7), ("b", None)]
+    else:
+        warehouse = open_warehouse(url)
+        rows = warehouse.client.query(query.replace("pair_scores", f"`{warehouse.table_id('pair_scores')}`")).result()
+        assert [tuple(row.values()) for row in rows] == [("a", 7), ("b", None)]
 
 
 def test_migrate_refuses_a_duckdb_file_that_is_not_a_warehouse_and_a_missing_one(tmp_path, capsys):

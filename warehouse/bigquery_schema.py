@@ -1,0 +1,224 @@
+"""A BigQuery dataset's schema: what it holds (tables, views, recorded version), how a launch prepares
+it and how ``warehouse migrate`` changes it (the plan is warehouse.migration's, the same for DuckDB).
+
+Why apart from bigquery_warehouse: that module reads and writes rows; this one creates and changes
+tables, once per launch (``run``, ``warehouse init``) or migrate, and the readers' checks. A worker's
+open does none of it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import schemas
+from schemas import versions
+from warehouse import NotAWarehouse, NotInitialised, migration
+
+
+def table_schema(table: str) -> list:
+    from google.cloud import bigquery
+
+    return [bigquery.SchemaField(f["name"], f["type"], mode=f["mode"], description=f.get("description"))
+            for f in schemas.bigquery_fields(table)]
+
+
+class BigQueryDatasetSchema:
+    """The schema side of :class:`warehouse.bigquery_warehouse.BigQueryWarehouse` (its ``client``,
+    ``url``, ``project``, ``dataset`` and ``table_id``)."""
+
+    def check_initialised(self, complete: bool = True) -> None:
+        """Raise :class:`NotInitialised` unless the dataset holds every table (not ``complete``: a
+        warehouse's, of any release); reads only. A warehouse of an older release is
+        WarehouseOutdated, naming migrate (init would refuse it)."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            present = {table.table_id for table in self.client.list_tables(f"{self.project}.{self.dataset}")}
+        except NotFound:
+            present = None
+        a_warehouse = bool(present) and ("pair_scores" in present or versions.VERSION_TABLE in present)
+        if a_warehouse and not complete:
+            return
+        if a_warehouse:  # of another release (the first had no run_ledger or runs): name migrate, not init
+            versions.check(self.url, self.recorded_version())
+        missing = [t for t in schemas.WAREHOUSE_TABLES if present is None or t not in present]
+        if missing:
+            what = (f"no dataset {self.project}.{self.dataset}" if present is None
+                    else f"no table {', '.join(missing)} in {self.project}.{self.dataset}")
+            raise NotInitialised(
+                f"{self.url}: the warehouse has not been initialised ({what}: no run has written there); run "
+                f"`social-mentors warehouse init --warehouse {self.url}` or a `social-mentors run --warehouse {self.url}` "
+                "first (nothing was created)")
+
+    def _create_table(self, table: str) -> None:
+        from google.cloud import bigquery
+
+        definition = bigquery.Table(self.table_id(table), schema=table_schema(table))
+        layout = schemas.table_layout(table)
+        definition.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY, field=layout["partition_by"])
+        definition.clustering_fields = layout["cluster_by"] or None
+        self.client.create_table(definition, exists_ok=True)
+
+    def _create_definitions(self, replace: bool) -> None:
+        # Views first: the table functions (analyst, report and status queries) read them.
+        for name in schemas.DEFINITIONS:
+            self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, replace)).result()
+
+    def _existing_tables(self) -> dict[str, list[str]]:
+        """{table: [column]} of the warehouse tables and the version table that exist."""
+        from google.api_core.exceptions import NotFound
+
+        found = {}
+        for table in (*schemas.WAREHOUSE_TABLES, versions.VERSION_TABLE):
+            try:
+                found[table] = [f.name for f in self.client.get_table(self.table_id(table)).schema]
+            except NotFound:
+                pass
+        return found
+
+    def recorded_version(self) -> Optional[tuple[int, str]]:
+        """The newest (version, fingerprint) recorded, read with tabledata.list (no query job: readers
+        check it too); None when nothing is recorded."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            rows = list(self.client.list_rows(self.table_id(versions.VERSION_TABLE)))
+        except NotFound:
+            return None
+        if not rows:
+            return None
+        newest = max(rows, key=lambda row: (row["recorded_at"], row["version"]))
+        return int(newest["version"]), newest["fingerprint"]
+
+    def changed_views(self) -> list[str]:
+        """This release's views that the dataset lacks or defines with another query (someone replaced
+        one), compared with BigQuery's stored query, layout and comments aside."""
+        from google.api_core.exceptions import NotFound
+
+        changed = []
+        for view in schemas.VIEWS:
+            try:
+                stored = self.client.get_table(self.table_id(view)).view_query
+            except NotFound:
+                stored = None
+            if stored is None or _words(stored) != _words(schemas.bigquery_view_query(view, self.project, self.dataset)):
+                changed.append(view)
+        return changed
+
+    def check_current(self) -> None:
+        """The readers' check, reading only: the tables are there (:meth:`check_initialised`), the
+        schema version is this release's, and so are the views; each failure names its command."""
+        self.check_initialised()
+        versions.check(self.url, self.recorded_version())
+        versions.check_definitions(self.url, self.changed_views())
+
+    def _record_version(self, note: str) -> None:
+        from google.cloud import bigquery
+
+        schema = [bigquery.SchemaField(name, bq) for name, _, bq in versions.VERSION_COLUMNS]
+        self.client.create_table(bigquery.Table(self.table_id(versions.VERSION_TABLE), schema=schema), exists_ok=True)
+        # A query, not a streaming insert: the version is read back at once by the next launch.
+        self.client.query(
+            f"INSERT INTO `{self.table_id(versions.VERSION_TABLE)}` (version, fingerprint, recorded_at, note) "
+            "VALUES (@version, @fingerprint, CURRENT_TIMESTAMP(), @note)",
+            job_config=bigquery.QueryJobConfig(query_parameters=[
+                bigquery.ScalarQueryParameter("version", "INT64", versions.WAREHOUSE_SCHEMA_VERSION),
+                bigquery.ScalarQueryParameter("fingerprint", "STRING", versions.fingerprint()),
+                bigquery.ScalarQueryParameter("note", "STRING", note)])).result()
+
+    def _create_if_new(self) -> bool:
+        from google.cloud import bigquery
+
+        self.client.create_dataset(bigquery.Dataset(f"{self.project}.{self.dataset}"), exists_ok=True)
+        if self._existing_tables():
+            return False
+        for table in schemas.WAREHOUSE_TABLES:
+            self._create_table(table)
+        self._create_definitions(replace=True)
+        self._record_version("created")
+        return True
+
+    def prepare(self, update_definitions: bool = False) -> None:
+        """Once, at launch (``run`` before the pipeline, ``warehouse init``): a new dataset gets its
+        tables (partitioned, clustered), views, table functions and version record; one written by
+        another schema version stops the run naming ``warehouse migrate``. Missing views and
+        functions are created; ``update_definitions`` (``warehouse init``) replaces them with the
+        repository's SQL. A run only creates what is missing: BigQuery limits how often one object
+        may be updated."""
+        if self._create_if_new():
+            return
+        versions.check(self.url, self.recorded_version())
+        self._create_definitions(replace=update_definitions)
+
+    def migrate(self) -> migration.Migrated:
+        """Bring the dataset to this release's schema (warehouse.migration). A missing dataset, or one
+        without the warehouse's tables, is refused and left as it was; a current one is left as it
+        is, but for a replaced view, rebuilt."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        try:
+            self.client.get_dataset(f"{self.project}.{self.dataset}")
+        except NotFound:
+            raise NotInitialised(f"no dataset {self.project}.{self.dataset}: nothing was created; `social-mentors "
+                                 f"warehouse init --warehouse {self.url}` creates a warehouse") from None
+        found = self._existing_tables()
+        if "pair_scores" not in found and versions.VERSION_TABLE not in found:
+            raise NotAWarehouse(f"{self.url} has no pair_scores or {versions.VERSION_TABLE} table: not a Social "
+                                f"Mentors warehouse, nothing changed; `social-mentors warehouse init --warehouse "
+                                f"{self.url}` creates one")
+        old = self.recorded_version()
+        versions.refuse_newer(self.url, old)
+        old_version = old[0] if old else 1
+        existing = {t: c for t, c in found.items() if t in schemas.WAREHOUSE_TABLES}
+        plan = migration.plan(existing)  # BigQuery enforces no primary key: nothing to re-key
+        rows = {t: self.client.get_table(self.table_id(t)).num_rows or 0 for t in existing}
+        changed_views = self.changed_views()
+        required_extra = self._required_extra_columns(plan)
+        if old == (versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint()) and plan.empty and not required_extra:
+            for view in changed_views:  # only a replaced view to put back: no new version to record
+                self.client.query(schemas.bigquery_ddl(view, self.project, self.dataset, replace=True)).result()
+            return migration.Migrated(old_version, False, migration.notes(plan, self.url, rows, {}), changed_views)
+        for table in plan.create:
+            self._create_table(table)
+        for table in {c.table for c in plan.add}:
+            definition = self.client.get_table(self.table_id(table))
+            # BigQuery adds only NULLABLE columns to a table: old rows read NULL.
+            definition.schema = list(definition.schema) + [
+                bigquery.SchemaField(c.name, c.bigquery_type, mode="NULLABLE") for c in plan.add if c.table == table]
+            self.client.update_table(definition, ["schema"])
+        for table, columns in required_extra.items():  # left in place; new rows leave them empty
+            definition = self.client.get_table(self.table_id(table))
+            definition.schema = [bigquery.SchemaField(f.name, f.field_type, mode="NULLABLE", fields=f.fields,
+                                                      description=f.description)
+                                 if f.name in columns else f for f in definition.schema]
+            self.client.update_table(definition, ["schema"])  # relaxing REQUIRED to NULLABLE keeps every row
+        for column in plan.add:
+            if column.default is not None:
+                self.client.query(f"UPDATE `{self.table_id(column.table)}` SET {column.name} = "
+                                  f"{migration.sql_literal(column.default)} WHERE {column.name} IS NULL").result()
+        self._create_definitions(replace=True)
+        self._record_version(f"migrated from version {old_version}")
+        return migration.Migrated(old_version, True, migration.notes(plan, self.url, rows, {}))
+
+    def _required_extra_columns(self, plan: migration.Plan) -> dict[str, set[str]]:
+        """{table: columns} the schema no longer has but the dataset still requires: BigQuery would
+        refuse every new row, which leaves them empty."""
+        required = {}
+        for table, extra in plan.extra_columns.items():
+            modes = {f.name: f.mode for f in self.client.get_table(self.table_id(table)).schema}
+            columns = {c for c in extra if modes.get(c) == "REQUIRED"}
+            if columns:
+                required[table] = columns
+        return required
+
+
+def _words(sql: str) -> str:
+    """A query as sqlglot renders it, without comments or layout: BigQuery (and the emulator) may keep a
+    view's query laid out otherwise than it was sent."""
+    import sqlglot
+
+    try:
+        return sqlglot.parse_one(sql, read="bigquery").sql(dialect="bigquery", comments=False)
+    except sqlglot.errors.ParseError:
+        return sql
