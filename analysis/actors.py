@@ -1,5 +1,7 @@
 """Display names beside ids: the actors file that importers who know names write
-(``import stackexchange|mbox|disqus --actors-out FILE``), read for `query --actors` and `report --actors`.
+(``import stackexchange|mbox|disqus --actors-out FILE``), read for `query --actors` and `report --actors`,
+or loaded into the warehouse's ``actors`` table (`run --actors`, `warehouse load-actors`), where
+`query` and `report` find the names without a file.
 
 In: JSONL, one ``{"actor_id": ..., "name": ...[, "site": ..., "signal": ...]}`` a line (the file
 `evaluate --actors` reads). Out: :class:`ActorNames`, which finds a person's name and, the other
@@ -12,9 +14,12 @@ nor stable. Names come from strangers: they are shortened here, and escaped wher
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
+
+from transforms.events import MAX_ID_LENGTH
 
 T = TypeVar("T")
 
@@ -70,6 +75,31 @@ def read_actors_file(path: Path, want: str, parse: Callable[[dict], T]) -> Itera
                 yield parse(json.loads(line))
             except (ValueError, KeyError, TypeError, AttributeError) as error:
                 raise ValueError(f"{path}:{number}: want a JSON object with {want} ({error})") from None
+
+
+def read_actor_rows(path: Path, loaded_at_ms: int) -> list[dict]:
+    """The records of an actors file as rows of the warehouse's ``actors`` table: site ("" for a
+    record without one: the id on every site), id, name (shortened; None when absent or blank) and
+    signal (None when absent; a signal that is not a number is an error naming the line)."""
+
+    def row(record: dict) -> dict:
+        site, name, signal = record.get("site"), record.get("name"), record.get("signal")
+        for what, value in (("actor_id", str(record["actor_id"])), ("site", site if isinstance(site, str) else "")):
+            if len(value) > MAX_ID_LENGTH:  # an event's id this long is a dead letter: no pair holds it
+                raise ValueError(f"{what} longer than {MAX_ID_LENGTH} characters")
+        if signal is not None and (isinstance(signal, bool) or not math.isfinite(float(signal))):
+            raise ValueError(f"signal {signal!r} is not a finite number")
+        return {"site": site if isinstance(site, str) else "", "actor_id": str(record["actor_id"]),
+                "name": _shortened(name.strip()) if isinstance(name, str) and name.strip() else None,
+                "signal": None if signal is None else float(signal), "loaded_at": loaded_at_ms}
+
+    return list(read_actors_file(path, "actor_id, and optionally site, name and a numeric signal", row))
+
+
+def names_of_rows(rows: Iterable[tuple[str, str, Optional[str]]]) -> ActorNames:
+    """ActorNames of (site, actor_id, name) rows as the warehouse's ``actors_latest`` holds them
+    (site "" names the id on every site; rows without a name are left out)."""
+    return ActorNames({(site or None, actor): name for site, actor, name in rows if name})
 
 
 def read_actor_names(path: Path) -> ActorNames:

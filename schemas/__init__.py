@@ -1,7 +1,7 @@
 """The schemas: the single source of truth for events, warehouse tables and analyst queries.
 
 * ``engagement_event.avsc`` is the wire and file format of every input event.
-* ``pair_scores.avsc``, ``dead_letters.avsc``, ``run_ledger.avsc`` and ``runs.avsc`` describe the
+* ``pair_scores.avsc``, ``dead_letters.avsc``, ``run_ledger.avsc``, ``runs.avsc`` and ``actors.avsc`` describe the
   warehouse tables as Avro records; the DuckDB DDL and the BigQuery table schema are both derived
   from them here, never written twice. Table-level facts ride along as ``x-`` attributes (primary
   key, partitioning, clustering).
@@ -27,9 +27,9 @@ import fastavro
 SCHEMA_DIR = Path(__file__).resolve().parent
 QUERY_DIR = SCHEMA_DIR / "queries"
 
-WAREHOUSE_TABLES = ("pair_scores", "dead_letters", "run_ledger", "runs")
+WAREHOUSE_TABLES = ("pair_scores", "dead_letters", "run_ledger", "runs", "actors")
 ANALYST_QUERIES = ("mentors", "regulars", "top", "pair", "history", "strengths", "exchanges", "span")
-VIEWS = ("pair_scores_latest", "dead_letters_latest", "run_ledger_latest", "runs_latest")
+VIEWS = ("pair_scores_latest", "dead_letters_latest", "run_ledger_latest", "runs_latest", "actors_latest")
 RUN_QUERIES = ("run_accounting", "newest_run")
 REPORT_QUERIES = ("report_windows", "report_dead_letters")  # social-mentors report's, table functions in BigQuery too
 STATUS_QUERIES = ("status_newest_window", "status_dead_letters")  # social-mentors status's, likewise

@@ -176,6 +176,13 @@ class BigQueryWarehouse(BigQueryDatasetSchema):
     def write_ledger(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
         return Written(self._write("run_ledger", rows, self._ids("run_ledger", rows, ("pane_index",)), bulk))
 
+    def write_actors(self, rows: list[dict[str, Any]]) -> None:
+        """Append people by load job (free; a file of thousands of rows at once); actors_latest shows
+        each one's newest load. A refused row fails the load: names are not worth a dead letter."""
+        refused = self._write("actors", rows, self._ids("actors", rows, ("loaded_at",)), bulk=True)
+        if refused:
+            raise RuntimeError(f"BigQuery refused {len(refused)} actors, e.g. {refused[0].reason}")
+
     def record_run(self, row: dict[str, Any]) -> None:
         """Append a run's status by streaming insert: two small rows a run, which load jobs (1,500 a
         table a day) should not be spent on."""

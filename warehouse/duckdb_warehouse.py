@@ -255,6 +255,12 @@ class DuckDBWarehouse:
                      self._upsert("run_ledger", "excluded.pane_index >= run_ledger.pane_index"))
         return Written([])
 
+    def write_actors(self, rows: list[dict[str, Any]]) -> None:
+        """Upsert people: a later load of a (site, actor_id) replaces its name and signal."""
+        key = schemas.table_layout("actors")["primary_key"]
+        self._insert("actors", list({tuple(row[c] for c in key): row for row in rows}.values()),
+                     self._upsert("actors", "TRUE"))
+
     def record_run(self, row: dict[str, Any]) -> None:
         """Store a run's status (a run has one row: its newest status)."""
         self._insert("runs", [row], self._upsert("runs", "TRUE"))

@@ -1,6 +1,8 @@
-"""``--actors FILE`` for `query` and `report`: names beside ids, and a name accepted for an id.
+"""Names for `query` and `report`: beside ids, and a name accepted for an id.
 
-The file is the one `import stackexchange|mbox|disqus --actors-out FILE` writes (``analysis.actors``). Ids stay
+The names come from ``--actors FILE`` (the file `import stackexchange|mbox|disqus --actors-out FILE`
+writes, ``analysis.actors``), else from the warehouse's ``actors`` table (loaded from such a file by
+`run --actors` or `warehouse load-actors`). Ids stay
 authoritative: `query` adds a ``<role>_name`` column right after each id column and keeps the id;
 a name given for ``--reader``/``--author`` is turned into its id (and says so on stderr) only when
 exactly one person goes by it. Ids are per site: a name the file gives on one site only keeps the
@@ -14,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from analysis.actors import NO_NAMES, ActorNames, read_actor_names
+from analysis.actors import NO_NAMES, ActorNames, names_of_rows, read_actor_names
 from pipelines.commands.output import printable
 
 # the id columns of the analyst queries, each with the name column it gets
@@ -25,11 +27,40 @@ ACTOR_COLUMNS = {"mentor_id": "mentor_name", "mentee_id": "mentee_name", "author
 def add_actors(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--actors", default=None, metavar="FILE",
                         help="JSONL naming the people, e.g. from `import stackexchange|mbox|disqus --actors-out FILE`: "
-                             "names are shown beside ids and accepted for them (default: ids only)")
+                             "names are shown beside ids and accepted for them (default: the names the warehouse "
+                             "holds, loaded by `run --actors` or `warehouse load-actors`; else ids only)")
 
 
-def load_names(path: Optional[str]) -> ActorNames:
-    return read_actor_names(Path(path)) if path else NO_NAMES
+def load_names(path: Optional[str], warehouse_url: Optional[str] = None) -> ActorNames:
+    """The names of ``path``, else those the warehouse at ``warehouse_url`` holds (its actors_latest
+    view), else none."""
+    if path:
+        return read_actor_names(Path(path))
+    if warehouse_url is None:
+        return NO_NAMES
+    from warehouse import open_warehouse
+
+    _, rows = open_warehouse(warehouse_url, read_only=True).sql(
+        "SELECT site, actor_id, name FROM actors_latest WHERE name IS NOT NULL")
+    names = names_of_rows(rows)
+    return names if names.names else NO_NAMES
+
+
+def load_actors_into(url: str, path: str) -> int:
+    """Load an actors file into the warehouse's ``actors`` table; returns how many records it held.
+    The warehouse is prepared first, as a run's launch prepares it (a new one is created; one of
+    another schema version stops here, naming `warehouse migrate`). The whole file is read before
+    anything is written: a bad line writes nothing."""
+    import time
+
+    from analysis.actors import read_actor_rows
+    from warehouse import open_warehouse
+
+    rows = read_actor_rows(Path(path), int(time.time() * 1000))
+    warehouse = open_warehouse(url)
+    warehouse.prepare()
+    warehouse.write_actors(rows)
+    return len(rows)
 
 
 def with_names(columns: list[str], rows: list[tuple], names: ActorNames) -> tuple[list[str], list[tuple]]:
@@ -115,4 +146,4 @@ def unknown_person_hint(value: str, role: str, site: Optional[str], names: Actor
     if site is not None and elsewhere:  # --site keeps the query off the site where the name is
         suggestion = f"; it is a name on {_sites(elsewhere)}{suggestion}"
     on_site = f" on site {printable(site)}" if site is not None else ""
-    return f"--{role} {printable(value)!r} is neither an id nor a name{on_site} in the actors file{suggestion}"
+    return f"--{role} {printable(value)!r} is neither an id nor a name{on_site} among the actors{suggestion}"

@@ -62,7 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ValueError(f"--png {args.png} is a file; give a folder for the images")
     require_warehouse(args.warehouse)
     report_data = data.load(args.warehouse, site=args.site, since=args.since, as_of=args.as_of)
-    html = page.render(report_data, top=args.top, timelines=args.timelines, names=load_names(args.actors))
+    html = page.render(report_data, top=args.top, timelines=args.timelines, names=load_names(args.actors, args.warehouse))
     out = Path(args.out)
     pngs = [Path(args.png) / name for name in images.image_names(html)] if args.png else []
     check_targets([out, *pngs], inputs, args.force)

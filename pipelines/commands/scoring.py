@@ -33,6 +33,10 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--kafka-timeout", type=duration(), default="60s",
                      help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")
     add_warehouse(run)
+    run.add_argument("--actors", default=None, metavar="FILE",
+                     help="also load the people's names (JSONL from `import stackexchange|mbox|disqus --actors-out`) "
+                          "into the warehouse's actors table before scoring, as `warehouse load-actors` does "
+                          "(default: none loaded)")
     run.add_argument("--metrics-port", type=tcp_port, default=None, metavar="PORT",
                      help="serve the run's counters (its ledger) in Prometheus text format at "
                           "http://127.0.0.1:PORT/metrics while it runs (default: not served)")
@@ -184,6 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _require_inputs(args.input)
     check_runner(beam_args)
     check_warehouse(settings.warehouse, settings.window_s)
+    _load_actors(args.actors, settings.warehouse)
     print(printable(f"Scoring {', '.join(args.input)} into {settings.warehouse} ..."), file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
@@ -193,6 +198,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                               metrics_port=_announce_metrics(args.metrics_port))
     print(summary.render())
     return 0 if summary.balanced and not summary.refused_rows else 1
+
+
+def _load_actors(path: Optional[str], warehouse: str) -> None:
+    if path:
+        from pipelines.commands.names import load_actors_into
+
+        loaded = load_actors_into(warehouse, path)
+        print(printable(f"Loaded {loaded:,} actors from {path} into {warehouse}"), file=sys.stderr)
 
 
 def kafka_run_config(args: argparse.Namespace):
@@ -237,6 +250,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
     check_runner(beam_args)
     check_warehouse(settings.warehouse, settings.window_s)
+    _load_actors(args.actors, settings.warehouse)
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:

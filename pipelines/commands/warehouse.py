@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import schemas
 from analysis.actors import ActorNames
 
-from pipelines.commands.names import add_actors, load_names, resolve_people, unknown_person_hint, with_names
+from pipelines.commands.names import (add_actors, load_actors_into, load_names, resolve_people, unknown_person_hint,
+                                      with_names)
 from pipelines.commands.options import ROWS, add_warehouse, positive_float
 from pipelines.commands.output import QUERY_FLOAT_DIGITS, printable, write_rows
 
@@ -42,13 +44,18 @@ QUERY_HELP = {
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     warehouse_cmd = commands.add_parser(
         "warehouse", help="create the warehouse's tables and views (init), bring one to this release's schema "
-                          "(migrate), or say whether it is this release's (check)",
+                          "(migrate), say whether it is this release's (check), or load people's names (load-actors)",
         description="init: create a new warehouse's tables, views and table functions (and replace the views "
                     "and functions of a current one). migrate: bring a warehouse of an older release to this "
                     "release's schema, keeping its rows, and rebuild a view someone replaced; it refuses a "
                     "missing warehouse and anything that is not one, and changes nothing in a current one. "
-                    "check: read only; exit 0 when the warehouse is this release's, else 2 with what to run.")
-    warehouse_cmd.add_argument("action", choices=("init", "migrate", "check"))
+                    "check: read only; exit 0 when the warehouse is this release's, else 2 with what to run. "
+                    "load-actors --actors FILE: store the people's names (and signals) in the actors table, where "
+                    "query and report find them without --actors.")
+    warehouse_cmd.add_argument("action", choices=("init", "migrate", "check", "load-actors"))
+    warehouse_cmd.add_argument("--actors", default=None, metavar="FILE",
+                               help="load-actors: the people to name, JSONL as `import stackexchange|mbox|disqus "
+                                    "--actors-out FILE` writes it; a later load replaces a person's name")
     add_warehouse(warehouse_cmd)
 
     query = commands.add_parser("query", help=f"ask the warehouse: {', '.join(QUERY_PARAMS)}")
@@ -70,7 +77,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
         add_warehouse(q)
 
     export = commands.add_parser("export", help="write a whole table to stdout")
-    export.add_argument("table", choices=("pair_scores", "dead_letters", "run_ledger", "runs"))
+    export.add_argument("table", choices=schemas.WAREHOUSE_TABLES)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
     add_warehouse(export)
 
@@ -148,11 +155,17 @@ def _warn_if_partial(warehouse_url: str) -> None:
 
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
-    import schemas
     from schemas import versions
     from warehouse import open_warehouse
 
     current = f"schema version {versions.WAREHOUSE_SCHEMA_VERSION} ({versions.fingerprint()})"
+    if (args.action == "load-actors") != bool(args.actors):
+        raise ValueError("--actors FILE goes with load-actors, and load-actors needs it")
+    if args.action == "load-actors":
+        loaded = load_actors_into(args.warehouse, args.actors)
+        print(printable(f"{args.warehouse}: loaded {loaded:,} actors from {args.actors}; query and report show "
+                        "their names beside ids"))
+        return 0
     if args.action == "check":
         require_warehouse(args.warehouse)
         print(f"{args.warehouse}: at {current}, this release's; its views are this release's")
@@ -184,7 +197,7 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     require_warehouse(args.warehouse)
     _warn_if_partial(args.warehouse)
-    names = load_names(args.actors)
+    names = load_names(args.actors, args.warehouse)
     people, site = resolve_people({role: getattr(args, role) for role in QUERY_PARAMS[args.query]}, args.site, names)
     columns, rows = run_query(args.warehouse, args.query, {**vars(args), **people, "site": site})
     if args.query == "pair" and args.format == "table":

@@ -403,3 +403,38 @@ def test_a_run_refuses_windows_of_another_length_than_the_dataset_holds(bigquery
     assert open_warehouse(bigquery_url).count("pair_scores") == 1
     # a dataset that does not exist yet holds no windows: the run creates it and writes
     assert main(["run", "--input", str(events), "--warehouse", bigquery_url + "_new", "--window", "3d"]) == 0
+
+
+def test_names_loaded_into_the_dataset_answer_query_and_export_as_in_the_embedded_warehouse(
+        bigquery_url, warehouse_path, tmp_path, capsys):
+    import json
+
+    from pipelines.cli import main
+
+    first = tmp_path / "actors.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"site": "s", "actor_id": "a1", "name": "Ada", "signal": 10}, {"site": "s", "actor_id": "r", "name": "Rae"},
+        {"actor_id": "a2", "name": "Bo"}]))
+    renamed = tmp_path / "renamed.jsonl"
+    renamed.write_text(json.dumps({"site": "s", "actor_id": "a1", "name": "Ada L."}) + "\n")
+    outputs = {}
+    for url in (bigquery_url, warehouse_path):
+        open_warehouse(url).write_scores([dict(r) for r in DATASET_ROWS])
+        for actors in (first, renamed):  # the later load wins, though BigQuery appends both
+            assert main(["warehouse", "load-actors", "--actors", str(actors), "--warehouse", url]) == 0
+        capsys.readouterr()
+        assert main(["query", "mentors", "--reader", "Rae", "--warehouse", url, "--format", "jsonl"]) == 0
+        mentors = capsys.readouterr()
+        assert main(["export", "actors", "--warehouse", url, "--format", "jsonl"]) == 0
+        exported = sorted(capsys.readouterr().out.splitlines())
+        outputs[url] = (mentors.out, exported)
+        assert "is actor r on site s" in mentors.err
+    assert outputs[bigquery_url][0] == outputs[warehouse_path][0]
+    assert {(r["author_id"], r["author_name"]) for r in map(json.loads, outputs[warehouse_path][0].splitlines())} == {
+        ("a1", "Ada L."), ("a2", "Bo")}  # a3 never answered r back: no mentor
+
+    def people(lines: list[str]) -> list[dict]:  # each load's time is its own
+        return [{k: v for k, v in json.loads(line).items() if k != "loaded_at"} for line in lines]
+
+    assert people(outputs[bigquery_url][1]) == people(outputs[warehouse_path][1])
+    assert len(outputs[bigquery_url][1]) == 3

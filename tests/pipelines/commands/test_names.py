@@ -165,3 +165,63 @@ def test_a_bad_as_of_names_the_option_once(two_sites, capsys):
     assert main(["query", "mentors", "--reader", "R", "--as-of", "yesterday", "--warehouse", warehouse]) == 2
     err = capsys.readouterr().err
     assert err.count("--as-of") == 1 and "'yesterday'" in err
+
+
+def _actors_file(path, records) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return str(path)
+
+
+def test_names_loaded_into_the_warehouse_answer_without_a_file_and_a_later_load_wins(named, tmp_path, capsys):
+    warehouse, actors = named
+    assert main(["query", "regulars", "--author", "meowzz", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    assert capsys.readouterr().out == ""  # the name means nothing to a warehouse without names
+    assert main(["warehouse", "load-actors", "--actors", actors, "--warehouse", warehouse]) == 0
+    assert "loaded 3 actors" in capsys.readouterr().out
+    assert main(["query", "regulars", "--author", "meowzz", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    captured = capsys.readouterr()
+    assert "is actor 8" in captured.err
+    assert {(r["reader_id"], r["reader_name"]) for r in map(json.loads, captured.out.splitlines())} == {
+        ("7", HOSTILE), ("9", None)}
+    renamed = _actors_file(tmp_path / "renamed.jsonl", [{"site": "s", "actor_id": "8", "name": "meowzz2"}])
+    assert main(["warehouse", "load-actors", "--actors", renamed, "--warehouse", warehouse]) == 0
+    capsys.readouterr()
+    assert main(["query", "top", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    assert {json.loads(line)["mentor_name"] for line in capsys.readouterr().out.splitlines()} == {"meowzz2"}
+    assert main(["export", "actors", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    exported = sorted((r["actor_id"], r["name"]) for r in map(json.loads, capsys.readouterr().out.splitlines()))
+    assert exported == [("7", HOSTILE), ("8", "meowzz2"), ("9", None)]  # one row a person: the newest load
+
+
+def test_the_report_finds_the_names_in_the_warehouse(named, tmp_path):
+    warehouse, actors = named
+    assert main(["warehouse", "load-actors", "--actors", actors, "--warehouse", warehouse]) == 0
+    out = tmp_path / "report.html"
+    assert main(["report", "--warehouse", warehouse, "--out", str(out)]) == 0
+    assert "meowzz (8)" in out.read_text()
+
+
+def test_run_loads_the_actors_before_scoring_and_a_bad_line_stops_it_before_any_work(tmp_path, capsys):
+    from producers.synthetic import CommunitySpec, generate_community, write_community
+
+    events = tmp_path / "events.avro"
+    community = generate_community(CommunitySpec(seed=5, sites=1, authors_per_site=3, readers_per_site=8,
+                                                 planted_per_site=2, days=4))
+    write_community(community, events, tmp_path / "truth.jsonl")
+    warehouse = str(tmp_path / "w.duckdb")
+    bad = _actors_file(tmp_path / "bad.jsonl", [{"actor_id": "a", "name": "x"}, {"name": "no id"}])
+    assert main(["run", "--input", str(events), "--warehouse", warehouse, "--actors", bad]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2:" in err and "actor_id" in err
+    assert "Scoring" not in err  # refused before the pipeline
+    assert main(["run", "--input", str(events), "--warehouse", warehouse]) == 0  # the file scores alone
+    capsys.readouterr()
+    assert main(["query", "top", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    mentor = json.loads(capsys.readouterr().out.splitlines()[0])["mentor_id"]
+    good = _actors_file(tmp_path / "good.jsonl", [{"site": "", "actor_id": mentor, "name": "The Mentor"}])
+    assert main(["run", "--input", str(events), "--warehouse", warehouse, "--actors", good]) == 0
+    assert "Loaded 1 actors" in capsys.readouterr().err
+    assert main(["query", "top", "--warehouse", warehouse, "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["mentor_name"] for r in rows if r["mentor_id"] == mentor} == {"The Mentor"}  # "" site: every site
+    assert {r["mentor_name"] for r in rows if r["mentor_id"] != mentor} <= {None}
