@@ -206,19 +206,25 @@ def bigquery_ddl(name: str, project: str, dataset: str, replace: bool = True) ->
     each ``@name`` read as the argument ``arg_name``. The prefix keeps arguments apart from columns
     of the same name (``site``), which engines resolve differently or refuse as ambiguous.
     """
-    from sqlglot import exp
-
     tree = _parsed_for_bigquery(name, project, dataset)
     if name in VIEWS:
         tree.set("replace", replace)
         tree.set("exists", not replace)
         return tree.sql(dialect="bigquery", pretty=True)
+    signature = ", ".join(f"{TABLE_FUNCTION_ARGUMENT_PREFIX}{param} {kind}" for param, kind in query_parameters(name))
+    create = "CREATE OR REPLACE TABLE FUNCTION" if replace else "CREATE TABLE FUNCTION IF NOT EXISTS"
+    return f"{create} `{project}.{dataset}.{name}`({signature}) AS (\n{bigquery_table_function_body(name, project, dataset)}\n)"
+
+
+def bigquery_table_function_body(name: str, project: str, dataset: str) -> str:
+    """The query of a table function as :func:`bigquery_ddl` defines it: each ``@name`` read as
+    the argument ``arg_name``."""
+    from sqlglot import exp
+
+    tree = _parsed_for_bigquery(name, project, dataset)
     for parameter in list(tree.find_all(exp.Parameter)):
         parameter.replace(exp.column(TABLE_FUNCTION_ARGUMENT_PREFIX + parameter.name))
-    signature = ", ".join(f"{TABLE_FUNCTION_ARGUMENT_PREFIX}{param} {kind}" for param, kind in query_parameters(name))
-    body = tree.sql(dialect="bigquery", pretty=True, comments=False)
-    create = "CREATE OR REPLACE TABLE FUNCTION" if replace else "CREATE TABLE FUNCTION IF NOT EXISTS"
-    return f"{create} `{project}.{dataset}.{name}`({signature}) AS (\n{body}\n)"
+    return tree.sql(dialect="bigquery", pretty=True, comments=False)
 
 
 def bigquery_view_query(view: str, project: str, dataset: str) -> str:

@@ -105,6 +105,25 @@ class BigQueryDatasetSchema:
                 changed.append(view)
         return changed
 
+    def changed_table_functions(self) -> list[str]:
+        """This release's table functions that the dataset lacks or defines with another body (someone
+        replaced one), compared as :meth:`changed_views` compares views. One request each, so only
+        `warehouse check` and `migrate` ask, not every reader."""
+        from google.api_core.exceptions import NotFound
+
+        changed = []
+        for name in schemas.DEFINITIONS:
+            if name in schemas.VIEWS:
+                continue
+            try:
+                stored = self.client.get_routine(self.table_id(name)).body
+            except NotFound:
+                stored = None
+            ours = schemas.bigquery_table_function_body(name, self.project, self.dataset)
+            if stored is None or _query_words(stored) != _query_words(ours):
+                changed.append(name)
+        return changed
+
     def check_current(self) -> None:
         """The readers' check, reading only: the tables are there (:meth:`check_initialised`), the
         schema version is this release's, and so are the views; each failure names its command."""
@@ -173,12 +192,12 @@ class BigQueryDatasetSchema:
         existing = {t: c for t, c in found.items() if t in schemas.WAREHOUSE_TABLES}
         plan = migration.plan(existing)  # BigQuery enforces no primary key: nothing to re-key
         rows = {t: self.client.get_table(self.table_id(t)).num_rows or 0 for t in existing}
-        changed_views = self.changed_views()
+        replaced = self.changed_views() + self.changed_table_functions()
         required_extra = self._required_extra_columns(plan)
         if old == (versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint()) and plan.empty and not required_extra:
-            for view in changed_views:  # only a replaced view to put back: no new version to record
-                self.client.query(schemas.bigquery_ddl(view, self.project, self.dataset, replace=True)).result()
-            return migration.Migrated(old_version, False, migration.notes(plan, self.url, rows, {}), changed_views)
+            for name in replaced:  # only replaced views or functions to put back: no new version
+                self.client.query(schemas.bigquery_ddl(name, self.project, self.dataset, replace=True)).result()
+            return migration.Migrated(old_version, False, migration.notes(plan, self.url, rows, {}), replaced)
         for table in plan.create:
             self._create_table(table)
         for table in {c.table for c in plan.add}:
@@ -222,3 +241,17 @@ def _words(sql: str) -> str:
         return sqlglot.parse_one(sql, read="bigquery").sql(dialect="bigquery", comments=False)
     except sqlglot.errors.ParseError:
         return sql
+
+
+def _query_words(body: str) -> str:
+    """A table function's body as :func:`_words` renders it, without the parentheses BigQuery may
+    keep around it."""
+    import sqlglot
+
+    try:
+        tree = sqlglot.parse_one(body, read="bigquery")
+    except sqlglot.errors.ParseError:
+        return body
+    while isinstance(tree, (sqlglot.exp.Subquery, sqlglot.exp.Paren)) and not tree.args.get("alias"):
+        tree = tree.this
+    return tree.sql(dialect="bigquery", comments=False)

@@ -168,12 +168,14 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         return 0
     if args.action == "check":
         require_warehouse(args.warehouse)
+        if args.warehouse.startswith("bigquery://"):  # the readers compare views; check, the functions too
+            versions.check_definitions(args.warehouse, open_warehouse(args.warehouse).changed_table_functions())
         print(f"{args.warehouse}: at {current}, this release's; its views are this release's")
         return 0
     if args.action == "migrate":
         result = open_warehouse(args.warehouse, create=False).migrate()  # never creates a warehouse
-        rebuilt = "".join(f"; rebuilt the view {view}, which differed from this release's definition"
-                          for view in result.rebuilt)
+        rebuilt = "".join(f"; rebuilt the {'view' if name in schemas.VIEWS else 'table function'} {name}, which "
+                          "differed from this release's definition" for name in result.rebuilt)
         if result.changed:
             print(f"{args.warehouse}: at {current}, migrated from schema version {result.from_version}; "
                   f"views and table functions rebuilt{rebuilt}")

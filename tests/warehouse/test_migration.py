@@ -377,3 +377,24 @@ def test_sql_on_an_older_warehouse_names_the_migrate_command(old_warehouse, caps
     assert main(["sql", "SELECT * FROM runs_latest", "--warehouse", old_warehouse]) == 2
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("error:") and "runs_latest" in last and command in last
+
+
+def test_a_table_function_replaced_by_hand_is_found_by_check_and_rebuilt_by_migrate(bigquery_url, capsys):
+    # Left open last release: BigQuery's table functions were not compared, so a hand-replaced `top`
+    # answered every `query top` with the operator's SQL and `warehouse check` said all was well.
+    warehouse = open_warehouse(bigquery_url)
+    warehouse.write_scores([score_row("a", "r", E, 0.25)])
+    signature = ", ".join(f"{schemas.TABLE_FUNCTION_ARGUMENT_PREFIX}{p} {kind}" for p, kind in schemas.query_parameters("top"))
+    warehouse.client.query(f"CREATE OR REPLACE TABLE FUNCTION `{warehouse.table_id('top')}`({signature}) AS ("
+                           f"SELECT * FROM `{warehouse.table_id('pair_scores')}` WHERE FALSE)").result()
+    command = f"social-mentors warehouse migrate --warehouse {bigquery_url}"
+    assert main(["warehouse", "check", "--warehouse", bigquery_url]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "top differs from this release's definition" in line and f"`{command}`" in line
+    assert main(["warehouse", "migrate", "--warehouse", bigquery_url]) == 0
+    assert "rebuilt the table function top, which differed" in capsys.readouterr().out
+    assert main(["warehouse", "check", "--warehouse", bigquery_url]) == 0
+    capsys.readouterr()
+    assert main(["query", "top", "--warehouse", bigquery_url, "--format", "jsonl"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # the function is ours again
+    assert {row["mentor_id"], row["mentee_id"]} == {"a", "r"}
