@@ -423,9 +423,15 @@ class BoundedXml:
         else:
             self._pieces = bounded_records(sized_pieces(stream, limit, source, stand_ins=True), record_depth, limit)
         self._piece, self._pos = b"", 0
+        self._error: Optional[ValueError] = None
 
     def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (a chunk when ``size`` is negative), whole pieces joined where they fit."""
+        """Up to ``size`` bytes (a chunk when ``size`` is negative), whole pieces joined where they fit.
+        An error of the file (markup that never ends, ...) is raised by the read after the one that
+        returned the pieces before it: the parser reads ahead, and the records before the error must
+        reach the reader first, to be accounted for."""
+        if self._error is not None and self._pos >= len(self._piece):
+            raise self._error
         size = _CHUNK if size is None or size < 0 else size
         parts, total = [], 0
         if self._pos < len(self._piece):  # what is left of the last piece
@@ -434,8 +440,14 @@ class BoundedXml:
             parts.append(part)
             total += len(part)
         pieces = self._pieces
-        while total < size:
-            piece = next(pieces, b"")
+        while total < size and self._error is None:
+            try:
+                piece = next(pieces, b"")
+            except ValueError as error:
+                self._error = error
+                if not parts:
+                    raise
+                break
             if not piece:
                 self._piece, self._pos = b"", 0
                 break
