@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional
 from importers.core import Item, Skipped, event
 from importers.lines import DEFAULT_MAX_LINE_BYTES
 from importers.xmlbounded import TOO_LARGE, stand_in_size
-from importers.xmlutil import iterparse, local, text, too_large
+from importers.xmlutil import dropped_skip, iterparse, local, text, too_large
 
 CONTENT_TYPES = ("post", "page")
 RECORD_DEPTH = 4  # rss > channel > item > its fields and comments: each bounded
@@ -74,6 +74,9 @@ def _import_file(path: Path, site: Optional[str], max_record_bytes: int) -> Iter
     item_too_large: Optional[int] = None
     for action, element in iterparse(path, events=("start", "end"), max_markup_bytes=max_record_bytes,
                                      record_depth=RECORD_DEPTH):
+        if action == "dropped":  # markup over the limit between items or fields: a comment, a doctype, ...
+            yield dropped_skip(path.name, element)
+            continue
         name = local(element.tag)
         if action == "start":
             depth += 1

@@ -112,3 +112,23 @@ def test_actors_name_each_author_with_their_disqus_name(tmp_path):
         {"site": "myblog", "actor_id": "r2@example.com", "name": None},
         {"site": "myblog", "actor_id": "r3@example.com", "name": None},
     ]
+
+
+def test_a_comment_or_instruction_over_the_limit_between_posts_is_a_counted_skip_with_its_line(tmp_path):
+    """issue 12: an over-long comment or processing instruction stopped the whole import."""
+    head = EXPORT.split("  <post ")[0]
+    export = (head + _post(1, "short") + "  <!-- " + "x\n" * 10_000 + " -->\n" + _post(2, "short")
+              + "  <?app " + "y" * 20_000 + "?>\n" + _post(3, "short") + "</disqus>\n")
+    path = tmp_path / "export.xml"
+    path.write_text(export, encoding="utf-8")
+    items = list(import_disqus([path], max_record_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == [
+        "post-1", "post-2", "post-3", "thread-100"]
+    line = head.count("\n") + 2
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped) and s.reason == "markup_too_large"] == [
+        ("markup_too_large", f"export.xml:line {line:,} (a comment of 20,009 bytes)"),
+        ("markup_too_large", f"export.xml:line {line + 10_002:,} (a processing instruction of 20,008 bytes)")]
+    from importers.disqus import disqus_actors
+
+    actors = list(disqus_actors([path], max_record_bytes=10_000))
+    assert sum(isinstance(a, Skipped) for a in actors) == 2  # counted there too, not passed over

@@ -138,3 +138,17 @@ def test_a_64_mb_post_content_is_read_in_bounded_memory(tmp_path):
     events, reasons, grown_mb = peak_of_import("wordpress", path)
     assert (events, reasons) == (2, "['parent_missing', 'record_too_large']")
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB post"
+
+
+def test_a_comment_over_the_limit_between_items_or_fields_is_a_counted_skip_and_the_items_import(tmp_path):
+    """issue 12: an over-long XML comment anywhere stopped the whole import."""
+    big = "<!-- " + "z" * 20_000 + " -->"
+    items_xml = _item(1, "short", _comment(11)) + big + "\n" + _item(2, "short").replace("<title>", big + "<title>")
+    path = tmp_path / "blog.wordpress.xml"
+    path.write_text(wxr(items_xml).replace("<rss ", '<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" '),
+                    encoding="utf-8")
+    items = list(import_wordpress([path], max_record_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["comment-11", "post-1", "post-2"]
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("markup_too_large", "blog.wordpress.xml:line 9 (a comment of 20,009 bytes)"),
+        ("markup_too_large", "blog.wordpress.xml:line 10 (a comment of 20,009 bytes)")]
