@@ -119,13 +119,16 @@ def import_disqus(paths: Iterable[Path], site: Optional[str] = None,
         posts: dict[str, Entry] = {}
         forum = None
         seen: set[tuple[str, str]] = set()  # (kind, dsq:id): the first entry of an id wins
-        for entry in _entries(path, max_record_bytes):
-            forum = forum or entry.forum
-            if not entry.dsq_id or (entry.kind, entry.dsq_id) in seen:
-                continue
-            seen.add((entry.kind, entry.dsq_id))
-            if entry.actor and entry.created and entry.flag is None:
-                (threads if entry.kind == "thread" else posts)[entry.dsq_id] = entry
+        try:
+            for entry in _entries(path, max_record_bytes):
+                forum = forum or entry.forum
+                if not entry.dsq_id or (entry.kind, entry.dsq_id) in seen:
+                    continue
+                seen.add((entry.kind, entry.dsq_id))
+                if entry.actor and entry.created and entry.flag is None:
+                    (threads if entry.kind == "thread" else posts)[entry.dsq_id] = entry
+        except ValueError:  # the file cannot be read on: the second pass stops at the same place, once
+            pass            # the entries before it are counted, and reports it with their counts
         seen.clear()
         for entry in _entries(path, max_record_bytes):
             yield from _emit(entry, threads, posts, site or forum or path.stem, seen)

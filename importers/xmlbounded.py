@@ -21,12 +21,13 @@ refuses; a dropped doctype takes its entity declarations with it, so a reference
 undefined entity, refused as well.
 
 Exports whose records are elements with content (Disqus, WordPress: a ``<message>`` or a
-``<content:encoded>`` of text or CDATA) also need :func:`bounded_records`: an over-long run of text or
-CDATA section is read in chunks and dropped, and stands as an empty ``<sm-too-large sm-too-large="BYTES"/>``;
-and every element at a given depth (a record) is bounded as a whole, start tag to end tag: once its
-bytes pass the limit, the rest of it is read and dropped (its content never reaches the parser, which
-holds at most the limit of it), the elements left open in it are closed, and the same stand-in, with
-the record's whole size, is put before its end tag. The reader skips a record holding a stand-in.
+``<content:encoded>`` of text or CDATA) also need :func:`bounded_records`: every element at a given
+depth (a record) is bounded as a whole, start tag to end tag: once its bytes pass the limit (an
+over-long run of text or CDATA section inside it, read in chunks and dropped, counts whole), the rest
+of it is read and dropped (its content never reaches the parser, which holds at most the limit of
+it), the elements left open in it are closed, and an empty ``<sm-too-large sm-too-large="BYTES"/>``
+with the record's whole size is put before its end tag. The reader skips a record holding a
+stand-in. Over-long markup outside any record stays a markup stand-in, counted on its own.
 """
 from __future__ import annotations
 
@@ -222,11 +223,11 @@ def _drop_end_tag(stream: BinaryIO, data: bytes, name_end: int) -> Optional[tupl
             return None
 
 
-def bounded_pieces(stream: BinaryIO, limit: int, source: str, stand_ins: bool = False) -> Iterator[bytes]:
+def bounded_pieces(stream: BinaryIO, limit: int, source: str) -> Iterator[bytes]:
     """The bytes of ``stream`` in pieces, each text or whole markup of at most ``limit`` bytes; a
-    start tag over ``limit`` comes as its stand-in, other markup over it as a markup stand-in (see the
-    module's docstring), and so, with ``stand_ins``, do a run of text and a CDATA section over it."""
-    for piece, _ in sized_pieces(stream, limit, source, stand_ins):
+    start tag over ``limit`` comes as its stand-in, other markup and text over it as a markup stand-in
+    (see the module's docstring)."""
+    for piece, _ in sized_pieces(stream, limit, source):
         yield piece
 
 
@@ -250,7 +251,7 @@ def _rest_size(stream: BinaryIO, held: int) -> int:
         held += len(chunk)
 
 
-def sized_pieces(stream: BinaryIO, limit: int, source: str, stand_ins: bool = False) -> Iterator[tuple[bytes, int]]:
+def sized_pieces(stream: BinaryIO, limit: int, source: str) -> Iterator[tuple[bytes, int]]:
     """:func:`bounded_pieces`, each with the number of bytes of the file it stands for."""
     if limit < 1:
         raise ValueError(f"the record limit must be at least 1 byte, not {limit}")
@@ -289,7 +290,7 @@ def sized_pieces(stream: BinaryIO, limit: int, source: str, stand_ins: bool = Fa
                     size += len(buffer) if cut < 0 else cut
                     newlines += buffer.count(b"\n", 0, None if cut < 0 else cut)
                 buffer = b"" if cut < 0 else buffer[cut:]
-                yield stand_in(size) if stand_ins else markup_stand_in("text", size, line), size
+                yield markup_stand_in("text", size, line), size
                 line += newlines
                 continue
             if text:
@@ -309,7 +310,7 @@ def sized_pieces(stream: BinaryIO, limit: int, source: str, stand_ins: bool = Fa
             yield buffer, len(buffer)
             return
         after: list = []
-        yield from _over_the_limit(stream, buffer, line, limit, source, stand_ins, after)
+        yield from _over_the_limit(stream, buffer, line, limit, source, after)
         buffer, line = after
 
 
@@ -322,8 +323,7 @@ _DROPPED = {  # markup dropped with _drop_until: (opening, closing, kind, what i
 }
 
 
-def _over_the_limit(stream: BinaryIO, buffer: bytes, line: int, limit: int, source: str, stand_ins: bool,
-                    state: list) -> Iterator[tuple[bytes, int]]:
+def _over_the_limit(stream: BinaryIO, buffer: bytes, line: int, limit: int, source: str, state: list) -> Iterator[tuple[bytes, int]]:
     """The stand-in(s) of the markup over ``limit`` that begins ``buffer`` at ``line``, read to its end
     a chunk at a time; ``state`` receives (the bytes after it, their line). ValueError naming the
     line when it never ends or is no well-formed markup (nothing after it could be trusted)."""
@@ -333,7 +333,7 @@ def _over_the_limit(stream: BinaryIO, buffer: bytes, line: int, limit: int, sour
             if dropped is None:
                 raise _never_ends(source, line, what, limit, _rest_size(stream, len(buffer)))
             size, newlines, rest = dropped
-            yield (stand_in(size) if stand_ins and kind == "cdata" else markup_stand_in(kind, size, line)), size
+            yield markup_stand_in(kind, size, line), size
             state.extend((rest, line + newlines))
             return
     if buffer.startswith(b"<!DOCTYPE"):
@@ -415,13 +415,13 @@ def bounded_records(pieces: Iterator[tuple[bytes, int]], record_depth: int, limi
 
 class BoundedXml:
     """A binary file for ElementTree.iterparse: ``stream``'s bytes through :func:`bounded_pieces`, and
-    with ``record_depth`` through :func:`bounded_records` too (text and CDATA stand-ins included)."""
+    with ``record_depth`` through :func:`bounded_records` too."""
 
     def __init__(self, stream: BinaryIO, limit: int, source: str, record_depth: Optional[int] = None):
         if record_depth is None:
-            self._pieces = bounded_pieces(stream, limit, source)
+            self._pieces: Iterator[bytes] = bounded_pieces(stream, limit, source)
         else:
-            self._pieces = bounded_records(sized_pieces(stream, limit, source, stand_ins=True), record_depth, limit)
+            self._pieces = bounded_records(sized_pieces(stream, limit, source), record_depth, limit)
         self._piece, self._pos = b"", 0
         self._error: Optional[ValueError] = None
 

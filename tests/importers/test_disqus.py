@@ -132,3 +132,17 @@ def test_a_comment_or_instruction_over_the_limit_between_posts_is_a_counted_skip
 
     actors = list(disqus_actors([path], max_record_bytes=10_000))
     assert sum(isinstance(a, Skipped) for a in actors) == 2  # counted there too, not passed over
+
+
+def test_an_export_that_cannot_be_read_on_says_how_many_records_came_before_it(tmp_path, capsys):
+    """Read twice: the first pass (the index) no longer stops at the error before anything is counted."""
+    from pipelines.cli import main
+
+    path = tmp_path / "export.xml"
+    path.write_text(EXPORT.split("  <post ")[0] + _post(1, "short") + _post(2, "short") + "  <!-- " + "x" * 20_000,
+                    encoding="utf-8")
+    out = tmp_path / "events.jsonl"
+    assert main(["import", "disqus", str(path), "--to", f"jsonl:{out}", "--max-line-bytes", "10000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "export.xml: line 10: a comment of over 10,000 bytes that never ends" in err and len(err.splitlines()) == 1
+    assert "4 records read before it (3 converted, 1 skipped); nothing was written" in err and not out.exists()

@@ -111,7 +111,7 @@ def test_a_file_cut_off_inside_an_over_long_tag_is_reported_malformed(tmp_path):
 def _records(data, depth, limit):
     from importers.xmlbounded import bounded_records, sized_pieces
 
-    return b"".join(bounded_records(sized_pieces(io.BytesIO(data), limit, "test.xml", stand_ins=True), depth, limit))
+    return b"".join(bounded_records(sized_pieces(io.BytesIO(data), limit, "test.xml"), depth, limit))
 
 
 def test_with_record_bounds_text_and_cdata_over_the_limit_become_stand_ins():
@@ -123,8 +123,8 @@ def test_with_record_bounds_text_and_cdata_over_the_limit_become_stand_ins():
         (None, [(TOO_LARGE, {TOO_LARGE: "3026"})]),
         ("ok", [])]
     # without record bounds, a run of text or a CDATA section still stands alone, in bounded memory
-    pieces = list(bounded_pieces(io.BytesIO(data), 1000, "test.xml", stand_ins=True))
-    assert b'<sm-too-large sm-too-large="10000"/>' in pieces and b'<sm-too-large sm-too-large="3012"/>' in pieces
+    pieces = list(bounded_pieces(io.BytesIO(data), 1000, "test.xml"))
+    assert b'<?sm-too-large text 10000 1?>' in pieces and b'<?sm-too-large cdata 3012 1?>' in pieces
 
 
 def test_a_record_of_many_small_parts_is_cut_at_the_limit_and_its_open_elements_closed():
