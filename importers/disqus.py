@@ -2,7 +2,8 @@
 a COMMENT on the thread, or a REPLY when it names a parent post.
 
 Authors are identified by Disqus username, else e-mail (lower case); a comment with neither is
-skipped. Deleted and spam posts are skipped and counted. Threads and posts reference each other by
+skipped, and one that is no actor id (:mod:`importers.ids`: control or format characters,
+bad_actor_id; over the id limit, actor_id_too_long) is a counted skip. Deleted and spam posts are skipped and counted. Threads and posts reference each other by
 dsq:id, so the file is streamed twice: once to index (id -> author, time, thread, parent), once to
 emit; memory grows with the number of comments, not with their text. Each thread and post is read in
 bounded memory (:mod:`importers.xmlbounded`): one longer than ``max_record_bytes`` (``import
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple, Optional, Union
 
 from importers.core import Item, Skipped, event, first_problem
+from importers.ids import actor_id_problem, clean_name
 from importers.lines import DEFAULT_MAX_LINE_BYTES
 from importers.xmlutil import MARKUP_TOO_LARGE, attribute, child, dropped_skip, iterparse, local, text, too_large
 
@@ -104,8 +106,8 @@ def disqus_actors(paths: Iterable[Path], site: Optional[str] = None,
                 yield Skipped(entry.flag, entry.origin)
                 continue
             forum = forum or entry.forum
-            if entry.actor and entry.flag is None and not names.get(entry.actor):
-                names[entry.actor] = entry.name
+            if entry.actor and entry.flag is None and actor_id_problem(entry.actor) is None and not names.get(entry.actor):
+                names[entry.actor] = clean_name(entry.name)
         for actor, name in names.items():
             yield {"site": site or forum or path.stem, "actor_id": actor, "name": name}
 
@@ -125,7 +127,7 @@ def import_disqus(paths: Iterable[Path], site: Optional[str] = None,
                 if not entry.dsq_id or (entry.kind, entry.dsq_id) in seen:
                     continue
                 seen.add((entry.kind, entry.dsq_id))
-                if entry.actor and entry.created and entry.flag is None:
+                if entry.actor and entry.created and entry.flag is None and actor_id_problem(entry.actor) is None:
                     (threads if entry.kind == "thread" else posts)[entry.dsq_id] = entry
         except ValueError:  # the file cannot be read on: the second pass stops at the same place, once
             pass            # the entries before it are counted, and reports it with their counts
@@ -144,11 +146,13 @@ def _emit(entry: Entry, threads: dict[str, Entry], posts: dict[str, Entry], site
         return
     if entry.dsq_id:
         seen.add((entry.kind, entry.dsq_id))
+    actor_problem = actor_id_problem(entry.actor) if entry.actor is not None else None
     problem = first_problem(entry.origin, [
         (entry.flag is None, entry.flag or ""),
         (bool(entry.dsq_id), "malformed_row"),
         (entry.created is not None, "bad_date"),
         (entry.actor is not None, "no_author_id" if entry.kind == "post" else "thread_author_unknown"),
+        (actor_problem is None, actor_problem or ""),
     ])
     if problem:
         yield problem

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from importers.core import Item, Skipped, event
+from importers.ids import actor_id_problem
 from importers.lines import DEFAULT_MAX_LINE_BYTES
-from transforms.events import MAX_ID_LENGTH
 from importers.xmlbounded import TOO_LARGE, stand_in_size
 from importers.xmlutil import dropped_skip, iterparse
 
@@ -128,6 +128,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if owner is _INVALID:
             yield Skipped("malformed_row", origin)
             continue
+        if owner is not None and actor_id_problem(owner):  # digits, but more than an id may hold
+            yield Skipped(actor_id_problem(owner), origin)
+            continue
         index[post_id] = IndexedPost(post_type, question_id, owner, created)
         if owner is None:
             yield Skipped("deleted_user", origin)
@@ -171,6 +174,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if user is None:
             yield Skipped("deleted_user", origin)
             continue
+        if actor_id_problem(user):
+            yield Skipped(actor_id_problem(user), origin)
+            continue
         parent = index.get(row["PostId"])
         kind = "REPLY" if parent is not None and parent.post_type == ANSWER else "COMMENT"
         yield from _response(site, kind, f"c{row['Id']}", user, created, parent, row["PostId"], origin)
@@ -192,8 +198,7 @@ def stackexchange_actors(folder: Path, site: Optional[str] = None,
                          max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Union[dict[str, Any], Skipped]]:
     """One record per user of the dump's Users.xml: site, actor_id (as in the events), signal (the
     user's reputation, an outside rank signal for ``social-mentors evaluate --actors``) and name.
-    A row that names no user the events could (an id that is not an integer of at most
-    MAX_ID_LENGTH digits) or without a numeric reputation is a counted skip (malformed_row), and so
+    A row that names no user the events could (an id that is not an integer within the id limit) or without a numeric reputation is a counted skip (malformed_row), and so
     are a row and other markup over ``max_row_bytes`` (row_too_large, markup_too_large)."""
     folder = Path(folder)
     site = site or folder.name
@@ -210,7 +215,7 @@ def stackexchange_actors(folder: Path, site: Optional[str] = None,
             yield too_large
             continue
         actor, reputation = _user(row.get("Id")), row.get("Reputation", "")
-        if actor is None or actor is _INVALID or len(actor) > MAX_ID_LENGTH or not _REPUTATION.fullmatch(reputation):
+        if actor is None or actor is _INVALID or actor_id_problem(actor) or not _REPUTATION.fullmatch(reputation):
             yield Skipped("malformed_row", origin)
             continue
         yield {"site": site, "actor_id": actor, "signal": int(reputation), "name": row.get("DisplayName")}

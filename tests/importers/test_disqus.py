@@ -146,3 +146,25 @@ def test_an_export_that_cannot_be_read_on_says_how_many_records_came_before_it(t
     err = capsys.readouterr().err.strip()
     assert "export.xml: line 10: a comment of over 10,000 bytes that never ends" in err and len(err.splitlines()) == 1
     assert "4 records read before it (3 converted, 1 skipped); nothing was written" in err and not out.exists()
+
+
+def test_an_author_id_with_control_or_format_characters_or_over_the_limit_is_a_counted_skip(tmp_path):
+    """issue 12: usernames and e-mails were taken as they came."""
+    def post(number, author, parent=""):
+        return (f'  <post dsq:id="{number}"><createdAt>2016-05-01T11:00:00Z</createdAt><isDeleted>false</isDeleted>'
+                f"<isSpam>false</isSpam><author><name>N</name>{author}</author><thread dsq:id=\"100\"/>{parent}</post>\n")
+    export = EXPORT.split("  <post ")[0] + "".join([
+        post(1, "<username>ok</username>"), post(2, "<username>a\x85b</username>"),
+        post(3, "<email>zero\u200bwidth@example.com</email>"), post(4, "<username>" + "x" * 600 + "</username>"),
+        post(5, "<username>fine</username>", '<parent dsq:id="2"/>'),
+    ]) + "</disqus>\n"
+    path = tmp_path / "export.xml"
+    path.write_text(export, encoding="utf-8")
+    items = list(import_disqus([path]))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["post-1", "thread-100"]
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped) and s.reason != "thread_author_unknown"] == [
+        ("bad_actor_id", "export.xml:post 2"), ("bad_actor_id", "export.xml:post 3"),
+        ("actor_id_too_long", "export.xml:post 4"), ("parent_missing", "export.xml:post 5")]
+    from importers.disqus import disqus_actors
+
+    assert [a["actor_id"] for a in disqus_actors([path]) if isinstance(a, dict)] == ["blogger", "ok", "fine"]

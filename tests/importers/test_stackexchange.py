@@ -289,3 +289,12 @@ def test_users_xml_with_over_limit_markup_or_a_bad_user_id_still_names_the_other
     assert [json.loads(line)["actor_id"] for line in actors.read_text().splitlines()] == ["7", "9"]
     assert "wrote 2 actors (2 skipped: malformed_row 1 e.g. Users.xml:row 2, " in printed
     assert "markup_too_large 1 e.g. Users.xml:line 3 (a comment of 20,009 bytes))" in printed
+
+
+def test_a_user_id_over_the_id_limit_is_a_counted_skip_not_an_invalid_event_after_the_fact(tmp_path):
+    folder = stackexchange_dump(tmp_path / "long.stackexchange.com", _row(1, "1", "7") + _row(2, owner="9" * 600),
+                                '  <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="'
+                                + "8" * 600 + '" />\n')
+    items = list(import_stackexchange(folder))
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("actor_id_too_long", "Posts.xml:row 2"), ("actor_id_too_long", "Comments.xml:row 1")]
