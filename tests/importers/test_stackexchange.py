@@ -298,3 +298,22 @@ def test_a_user_id_over_the_id_limit_is_a_counted_skip_not_an_invalid_event_afte
     items = list(import_stackexchange(folder))
     assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
         ("actor_id_too_long", "Posts.xml:row 2"), ("actor_id_too_long", "Comments.xml:row 1")]
+
+
+def test_a_50_mb_comment_between_rows_is_read_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "comment.stackexchange.com"
+    folder.mkdir()
+    with open(folder / "Posts.xml", "w", encoding="utf-8") as posts:
+        posts.write("<posts>\n" + _row(1, "1", "7") + "<!--")
+        for _ in range(50):
+            posts.write("c\n" * (1 << 19))
+        posts.write("-->\n" + _row(2) + "</posts>\n")
+    done = subprocess.run([sys.executable, "-c", MEASURE_PEAK, str(folder)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    count, reasons, grown_mb = done.stdout.split(" ", 1)[0], done.stdout.split("[")[1].split("]")[0], \
+        int(done.stdout.split()[-1])
+    assert (count, reasons) == ("3", "'markup_too_large'")  # once: one error line, nothing imported
+    assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 50 MB comment"
