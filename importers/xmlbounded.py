@@ -73,13 +73,14 @@ MARKUP_KINDS = ("comment", "cdata", "instruction", "doctype", "end_tag", "text")
 
 def dropped_markup(target: str, data: str) -> Optional[DroppedMarkup]:
     """The :class:`DroppedMarkup` of a processing instruction (``target``, ``data``), None when it is
-    another; one the file itself wrote with the reserved target counts as dropped markup of size 0."""
+    another. The target is reserved: one the file itself wrote in the stand-ins' form is counted as
+    dropped markup too (a skip more, never a record less); in any other form it is an ordinary one."""
     if target != TOO_LARGE:
         return None
     parts = data.split()
     if len(parts) == 3 and parts[0] in MARKUP_KINDS and all(stand_in_size(p) or p == "0" for p in parts[1:]):
         return DroppedMarkup(parts[0], int(parts[1]), int(parts[2]))
-    return DroppedMarkup("instruction", 0, 0)
+    return None
 
 
 def stand_in(size: int, name: bytes = TOO_LARGE.encode(), closes: bool = True) -> bytes:

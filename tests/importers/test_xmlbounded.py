@@ -167,3 +167,12 @@ def test_random_records_come_out_well_formed_each_whole_or_marked_exactly_when_o
             assert marked == (len(raw) > limit), (raw, limit)
             if not marked:
                 assert ElementTree.tostring(got) == ElementTree.tostring(ElementTree.fromstring(raw))
+
+
+def test_a_file_that_writes_the_markup_stand_in_itself_is_not_a_crash():
+    from importers.xmlutil import DroppedMarkup
+
+    data = b"<d><?sm-too-large lots of bytes?><?sm-too-large comment 5 2?><r/></d>"
+    events = list(iterparse(io.BytesIO(data), events=("end",), max_markup_bytes=1000))
+    assert [e for action, e in events if action == "dropped"] == [DroppedMarkup("comment", 5, 2)]
+    assert [e.tag for action, e in events if action == "end"] == ["r", "d"]
