@@ -27,7 +27,7 @@ from typing import Any, Iterator, NamedTuple, Optional, Union
 from importers.core import Item, Skipped, event
 from importers.ids import actor_id_problem
 from importers.lines import DEFAULT_MAX_LINE_BYTES
-from importers.xmlbounded import TOO_LARGE, stand_in_size
+from importers.xmlmarkup import TOO_LARGE, stand_in_size
 from importers.xmlutil import dropped_skip, iterparse
 
 QUESTION, ANSWER = "1", "2"

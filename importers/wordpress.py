@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional
 from importers.core import Item, Skipped, event
 from importers.ids import actor_id_problem
 from importers.lines import DEFAULT_MAX_LINE_BYTES
-from importers.xmlbounded import TOO_LARGE, stand_in_size
+from importers.xmlmarkup import TOO_LARGE, stand_in_size
 from importers.xmlutil import dropped_skip, iterparse, local, text, too_large
 
 CONTENT_TYPES = ("post", "page")

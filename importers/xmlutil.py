@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Optional, Union
 
 from importers.core import Skipped
-from importers.xmlbounded import TOO_LARGE, BoundedXml, DroppedMarkup, dropped_markup, stand_in_size
+from importers.xmlbounded import BoundedXml
+from importers.xmlmarkup import TOO_LARGE, DroppedMarkup, dropped_markup, stand_in_size
 
 MARKUP_TOO_LARGE = "markup_too_large"  # the skip reason of dropped markup (a comment, a doctype, ...)
 _CALLED = {"comment": "a comment", "cdata": "a CDATA section", "instruction": "a processing instruction",
