@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from importers.core import Item, Skipped, event
-from importers.ids import actor_id_problem
+from importers.ids import actor_id_problem, clean_name
 from importers.lines import DEFAULT_MAX_LINE_BYTES
 from importers.xmlmarkup import TOO_LARGE, stand_in_size
 from importers.xmlutil import dropped_skip, iterparse
@@ -218,4 +218,4 @@ def stackexchange_actors(folder: Path, site: Optional[str] = None,
         if actor is None or actor is _INVALID or actor_id_problem(actor) or not _REPUTATION.fullmatch(reputation):
             yield Skipped("malformed_row", origin)
             continue
-        yield {"site": site, "actor_id": actor, "signal": int(reputation), "name": row.get("DisplayName")}
+        yield {"site": site, "actor_id": actor, "signal": int(reputation), "name": clean_name(row.get("DisplayName"))}

@@ -281,12 +281,13 @@ def test_users_xml_with_over_limit_markup_or_a_bad_user_id_still_names_the_other
     (folder / "Users.xml").write_text(
         "<users>\n" + '  <row Id="7" Reputation="101" DisplayName="Asker" />\n' + "  <!-- " + "x" * 20_000 + " -->\n"
         + '  <row Id="8\u202e" Reputation="5" DisplayName="Odd" />\n'
-        + '  <row Id="9" Reputation="2645" DisplayName="Helper" />\n</users>\n', encoding="utf-8")
+        + '  <row Id="9" Reputation="2645" DisplayName="Hel\u202eper\u200b" />\n</users>\n', encoding="utf-8")
     actors, events = tmp_path / "actors.jsonl", tmp_path / "events.jsonl"
     assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{events}", "--actors-out", str(actors),
                  "--max-line-bytes", "10000"]) == 0
     printed = capsys.readouterr().out
     assert [json.loads(line)["actor_id"] for line in actors.read_text().splitlines()] == ["7", "9"]
+    assert json.loads(actors.read_text().splitlines()[1])["name"] == "Helper"  # a bidi override, a zero-width space
     assert "wrote 2 actors (2 skipped: malformed_row 1 e.g. Users.xml:row 2, " in printed
     assert "markup_too_large 1 e.g. Users.xml:line 3 (a comment of 20,009 bytes))" in printed
 
