@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
-from importers.core import Item
+from importers.core import Item, Skipped
 from importers.lines import DEFAULT_MAX_LINE_BYTES
 
 FORMATS = ("stackexchange", "mbox", "reddit", "disqus", "wordpress")
@@ -58,14 +58,15 @@ ACTOR_FORMATS = ("stackexchange", "mbox", "disqus")  # archives that name people
 
 
 def import_actors(name: str, paths: Iterable[str], site: Optional[str] = None,
-                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[dict[str, Any]]:
+                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Union[dict[str, Any], Skipped]]:
     """The people of an archive, one ``{"site", "actor_id", "name"[, "signal"]}`` record each, ids as
     in its events: Stack Exchange's Users.xml (with reputation as the signal), mail senders' display
-    names, Disqus authors' names."""
+    names, Disqus authors' names; and a :class:`Skipped` for each part of the archive that named no
+    one it could (an over-long row or markup, a malformed user row)."""
     if name == "stackexchange":
         from importers.stackexchange import stackexchange_actors
 
-        return (actor for folder in paths for actor in stackexchange_actors(Path(folder), site))
+        return (actor for folder in paths for actor in stackexchange_actors(Path(folder), site, max_line_bytes))
     if name == "mbox":
         from importers.mbox import mbox_actors
 

@@ -190,6 +190,18 @@ def validated(items: Iterable[Item], summary: ImportSummary, pseudonymize: Pseud
         line.done(counts())
 
 
+def _reading(items: Iterable[Item], summary: ImportSummary, sink: EventSink) -> Iterator[Item]:
+    """``items``; an archive that cannot be read on (a ValueError: malformed XML, markup that never
+    ends) stops the import with its one-line error, which then also says what was read before it."""
+    try:
+        yield from items
+    except ValueError as error:
+        done = ("nothing was written" if sink.kind != "kafka"
+                else f"up to {summary.converted:,} events were sent to Kafka before it")
+        raise ValueError(f"{error} ({summary.read:,} records read before it ({summary.converted:,} converted, "
+                         f"{summary.skipped_total:,} skipped); {done})") from None
+
+
 def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[Union[bytes, str]] = None,
                progress: Optional[TextIO] = STDERR, inputs: Sequence[str] = (), force: bool = False,
                kafka_security: Any = None) -> ImportSummary:
@@ -202,7 +214,7 @@ def run_import(items: Iterable[Item], target: str, pseudonymize_key: Optional[Un
     started = time.monotonic()
     hashing = Pseudonymizer(pseudonymize_key)
     sink = EventSink(target, inputs, force, kafka_security)
-    written = sink.write(validated(items, summary, hashing, progress))
+    written = sink.write(validated(_reading(items, summary, sink), summary, hashing, progress))
     summary.seconds = time.monotonic() - started
     if written != summary.converted:
         raise RuntimeError(f"the sink took {written:,} events but {summary.converted:,} were converted")

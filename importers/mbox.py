@@ -4,7 +4,9 @@ A message answers the message named in In-Reply-To (else the last id in Referenc
 neither, or whose parent is not in the archive, starts a thread (a POST). The actor is the sender's
 address, lower-cased, with pipermail's "user at host" turned back into "user@host"; the time is the
 Date header in UTC. A response to a POST is a COMMENT, a response to a response a REPLY. Messages
-with no sender or an unparseable date are counted and skipped. The archive is read twice, streaming:
+with no sender or an unparseable date are counted and skipped, and so are senders whose address is
+no actor id (:mod:`importers.ids`: control or format characters, bad_actor_id; over the id limit,
+actor_id_too_long). Display names lose control and format characters and are cut at the id limit. The archive is read twice, streaming:
 once to index message ids (id -> sender, time, parent), once to emit events, so memory grows with
 the number of messages, not with their size. Lines are read in bounded memory: a message with a header
 line, or a header block, longer than ``max_line_bytes`` (default 1 MiB) is a counted skip
@@ -19,13 +21,14 @@ import email.utils
 import gzip
 import re
 from collections import Counter
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event, first_problem
+from importers.ids import actor_id_problem, clean_name
 from importers.lines import DEFAULT_MAX_LINE_BYTES, bounded_lines
 
 _OBFUSCATED = re.compile(r"^\s*([^\s@<>()\"]+)\s+at\s+([^\s@<>()\"]+)", re.IGNORECASE)
@@ -145,10 +148,23 @@ def read_messages(paths: Iterable[Path], max_line_bytes: int = DEFAULT_MAX_LINE_
 
 
 def _text(value: object) -> Optional[str]:
-    """A header as text: compat32 hands raw 8-bit headers over as email.header.Header objects."""
+    """A header as text: compat32 hands raw 8-bit headers over as email.header.Header objects, whose
+    str() turns every byte that is not ASCII into U+FFFD (so that "zoë@" and "zoé@" were one actor,
+    and a zero-width space in an address went unseen); raw bytes are read as UTF-8 instead."""
     if value is None or isinstance(value, str):
         return value
-    return str(value)
+    if not isinstance(value, Header):
+        return str(value)
+    parts = []
+    for chunk, charset in decode_header(value):
+        if isinstance(chunk, str):
+            parts.append(chunk)
+        else:
+            try:
+                parts.append(chunk.decode(charset if charset and charset != "unknown-8bit" else "utf-8", "replace"))
+            except LookupError:  # a charset Python does not know
+                parts.append(chunk.decode("utf-8", "replace"))
+    return "".join(parts)
 
 
 def archive_files(paths: Iterable[Path]) -> list[Path]:
@@ -177,10 +193,11 @@ def mbox_actors(paths: Iterable[Path], site: Optional[str] = None,
     files, site = _files_and_site(paths, site)
     names: dict[str, Counter[str]] = {}
     for message in read_messages(files, max_line_bytes, with_names=True):
-        if message.msgid and message.sender and message.created:
+        if message.msgid and message.created and actor_id_problem(message.sender) is None:
             used = names.setdefault(message.sender, Counter())
-            if message.name:
-                used[message.name] += 1
+            name = clean_name(message.name)
+            if name:
+                used[name] += 1
     for sender, used in names.items():
         yield {"site": site, "actor_id": sender, "name": used.most_common(1)[0][0] if used else None}
 
@@ -190,7 +207,8 @@ def import_mbox(paths: Iterable[Path], site: Optional[str] = None,
     files, site = _files_and_site(paths, site)
     index: dict[str, Message] = {}
     for message in read_messages(files, max_line_bytes):
-        if message.msgid and message.sender and message.created and message.msgid not in index:
+        if (message.msgid and message.created and message.msgid not in index
+                and actor_id_problem(message.sender) is None):
             index[message.msgid] = message
 
     def root_of(msgid: str) -> str:
@@ -207,8 +225,10 @@ def import_mbox(paths: Iterable[Path], site: Optional[str] = None,
         if message.too_long:
             yield Skipped(message.too_long, message.origin)
             continue
+        sender_problem = actor_id_problem(message.sender)  # the checks of every importer's actor ids
         problem = first_problem(message.origin, [
             (message.sender is not None, "no_sender"),
+            (sender_problem is None, sender_problem or ""),
             (message.created is not None, "bad_date"),
             (message.msgid is not None, "no_message_id"),
             (message.msgid not in emitted, "duplicate_message_id"),

@@ -6,7 +6,10 @@ A submission (no parent_id) is a POST; a comment is a COMMENT when its parent_id
 index id -> (author, time), once to emit; memory grows with the number of records, not their text.
 Lines are read in bounded memory: a line over ``max_line_bytes`` (default 1 MiB) is a counted skip
 (line_too_long), and so is a CSV row spanning one; a record that is not a JSON object, or whose ids
-and author are not text, is a malformed_row. The site is the subreddit (or --site).
+and author are not text, is a malformed_row. An author gets the checks of every importer's actor ids
+(:mod:`importers.ids`): blank (no_author_id), longer than an id may be (actor_id_too_long), or holding
+control or format characters (bad_actor_id) is a counted skip, and a reply to such a record is
+parent_author_invalid. The site is the subreddit (or --site).
 
 Subreddits are named as Reddit names them, so that a look-alike name never joins a community it is
 not: ASCII letters, digits and ``_``, 2 to 21 characters, not starting with ``_`` (Reddit's rule is 3
@@ -28,9 +31,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 from importers.core import Item, Skipped, event
+from importers.ids import actor_id_problem
 from importers.lines import DEFAULT_MAX_LINE_BYTES, bounded_lines
 
 DELETED = {"[deleted]", "[removed]", "", None}
+INVALID_AUTHOR = "\0invalid author"  # in the index: an author that is no actor id (importers.ids)
 
 
 TOO_LONG = "line_too_long"
@@ -183,7 +188,8 @@ def import_reddit(paths: Iterable[Path], site: Optional[str] = None,
     seen: set[str] = set()
     for _, record in (r for path in files for r in _records(path, max_line_bytes)):
         if _claims(record, seen) and _created(record):
-            author = None if record.get("author") in DELETED else record["author"]
+            author = (None if record.get("author") in DELETED
+                      else INVALID_AUTHOR if actor_id_problem(record["author"]) else record["author"])
             index[_bare(record.get("name")) or str(record["id"])] = (author, _created(record), subreddit_of(record))
     seen.clear()
     for origin, record in (r for path in files for r in _records(path, max_line_bytes)):
@@ -203,6 +209,10 @@ def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Opti
         return
     if record.get("author") in DELETED:
         yield Skipped("deleted_author", origin)
+        return
+    problem = actor_id_problem(record["author"])  # the checks of every importer's actor ids
+    if problem:
+        yield Skipped(problem, origin)
         return
     created = _created(record)
     if created is None:
@@ -229,6 +239,9 @@ def _emit(origin: str, record: Optional[dict[str, Any]], index: dict, site: Opti
         return
     if parent[0] is None:
         yield Skipped("parent_author_deleted", origin)
+        return
+    if parent[0] is INVALID_AUTHOR:  # skipped itself: its author is no id to answer
+        yield Skipped("parent_author_invalid", origin)
         return
     kind = "REPLY" if str(parent_full).startswith("t1_") else "COMMENT"
     yield event(kind, community, thread, item, record["author"], created, _bare(parent_full), parent[0], parent[1],

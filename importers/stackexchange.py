@@ -22,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from importers.core import Item, Skipped, event
+from importers.ids import actor_id_problem, clean_name
 from importers.lines import DEFAULT_MAX_LINE_BYTES
-from importers.xmlbounded import TOO_LARGE, stand_in_size
-from importers.xmlutil import iterparse
+from importers.xmlmarkup import TOO_LARGE, stand_in_size
+from importers.xmlutil import dropped_skip, iterparse
 
 QUESTION, ANSWER = "1", "2"
 
@@ -39,12 +40,15 @@ class IndexedPost(NamedTuple):
     created_at: dt.datetime
 
 
-def _rows(path: Path, max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number from 1, attributes) of each row; an over-long row's attributes are only ``TOO_LARGE``."""
+def _rows(path: Path, max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, Union[dict[str, str], Skipped]]]:
+    """(row number from 1, attributes) of each row; an over-long row's attributes are only ``TOO_LARGE``.
+    Other markup over the limit (a comment, a doctype, ...) comes as (0, its markup_too_large skip)."""
     number = 0
     root = None
     for action, element in iterparse(path, events=("start", "end"), max_markup_bytes=max_row_bytes):
-        if action == "start":
+        if action == "dropped":
+            yield 0, dropped_skip(path.name, element)
+        elif action == "start":
             root = root if root is not None else element
         elif element.tag == "row":
             number += 1
@@ -64,6 +68,7 @@ def _time(text: Optional[str]) -> Optional[dt.datetime]:
 
 
 _USER_ID = re.compile(r"-?[0-9]+", re.ASCII)  # -1 is the Community user
+_REPUTATION = re.compile(r"-?[0-9]{1,18}", re.ASCII)
 _INVALID = "\0invalid"  # a user id that is not an integer: the row is malformed
 
 
@@ -95,6 +100,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     seen: set[str] = set()  # every post id read: the first row of an id wins, a later one is a duplicate_id
     pending: list[tuple[int, dict[str, str]]] = []  # answers seen before their question
     for number, row in _rows(posts_path, max_row_bytes):
+        if isinstance(row, Skipped):
+            yield row
+            continue
         origin = f"Posts.xml:row {number}"
         too_large = _too_large(row, origin)
         if too_large:
@@ -120,6 +128,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if owner is _INVALID:
             yield Skipped("malformed_row", origin)
             continue
+        if owner is not None and actor_id_problem(owner):  # digits, but more than an id may hold
+            yield Skipped(actor_id_problem(owner), origin)
+            continue
         index[post_id] = IndexedPost(post_type, question_id, owner, created)
         if owner is None:
             yield Skipped("deleted_user", origin)
@@ -140,6 +151,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         return
     seen.clear()
     for number, row in _rows(comments_path, max_row_bytes):
+        if isinstance(row, Skipped):
+            yield row
+            continue
         origin = f"Comments.xml:row {number}"
         too_large = _too_large(row, origin)
         if too_large:
@@ -160,6 +174,9 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         if user is None:
             yield Skipped("deleted_user", origin)
             continue
+        if actor_id_problem(user):
+            yield Skipped(actor_id_problem(user), origin)
+            continue
         parent = index.get(row["PostId"])
         kind = "REPLY" if parent is not None and parent.post_type == ANSWER else "COMMENT"
         yield from _response(site, kind, f"c{row['Id']}", user, created, parent, row["PostId"], origin)
@@ -177,16 +194,28 @@ def _response(site: str, kind: str, item_id: str, actor: str, created: dt.dateti
                 parent_id=f"p{parent_post_id}", parent_actor_id=parent.owner, parent_created_at=parent.created_at, origin=origin)
 
 
-def stackexchange_actors(folder: Path, site: Optional[str] = None) -> Iterator[dict[str, Any]]:
+def stackexchange_actors(folder: Path, site: Optional[str] = None,
+                         max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Union[dict[str, Any], Skipped]]:
     """One record per user of the dump's Users.xml: site, actor_id (as in the events), signal (the
     user's reputation, an outside rank signal for ``social-mentors evaluate --actors``) and name.
-    Users without an id or a numeric reputation are left out."""
+    A row that names no user the events could (an id that is not an integer within the id limit) or without a numeric reputation is a counted skip (malformed_row), and so
+    are a row and other markup over ``max_row_bytes`` (row_too_large, markup_too_large)."""
     folder = Path(folder)
     site = site or folder.name
     users_path = folder / "Users.xml"
     if not users_path.exists():
         raise FileNotFoundError(f"no Users.xml in {folder}: --actors-out needs the dump's Users.xml")
-    for _, row in _rows(users_path):
-        actor, reputation = row.get("Id"), row.get("Reputation", "")
-        if actor and reputation.lstrip("-").isdigit():
-            yield {"site": site, "actor_id": actor, "signal": int(reputation), "name": row.get("DisplayName")}
+    for number, row in _rows(users_path, max_row_bytes):
+        if isinstance(row, Skipped):
+            yield row
+            continue
+        origin = f"Users.xml:row {number}"
+        too_large = _too_large(row, origin)
+        if too_large:
+            yield too_large
+            continue
+        actor, reputation = _user(row.get("Id")), row.get("Reputation", "")
+        if actor is None or actor is _INVALID or actor_id_problem(actor) or not _REPUTATION.fullmatch(reputation):
+            yield Skipped("malformed_row", origin)
+            continue
+        yield {"site": site, "actor_id": actor, "signal": int(reputation), "name": clean_name(row.get("DisplayName"))}

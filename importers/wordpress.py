@@ -2,7 +2,9 @@
 is a COMMENT on the post (comment_parent 0) or a REPLY to its parent comment.
 
 Comment authors are identified by their WordPress login when they were logged in, else by e-mail
-(lower case); a comment with neither is skipped (a name alone identifies no one). Pingbacks,
+(lower case); a comment with neither is skipped (a name alone identifies no one), and so is one
+whose id is none (:mod:`importers.ids`: control or format characters, bad_actor_id; over the id
+limit, actor_id_too_long). Pingbacks,
 trackbacks and unapproved comments (spam, trash, pending) are skipped and counted, as are other post
 types (attachments, menus, ...). Each <item> holds its own comments, so the file is streamed one item
 at a time: memory is one post's comments (a few fields each), whatever the size of the export. Each
@@ -19,9 +21,10 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional
 
 from importers.core import Item, Skipped, event
+from importers.ids import actor_id_problem
 from importers.lines import DEFAULT_MAX_LINE_BYTES
-from importers.xmlbounded import TOO_LARGE, stand_in_size
-from importers.xmlutil import iterparse, local, text, too_large
+from importers.xmlmarkup import TOO_LARGE, stand_in_size
+from importers.xmlutil import dropped_skip, iterparse, local, text, too_large
 
 CONTENT_TYPES = ("post", "page")
 RECORD_DEPTH = 4  # rss > channel > item > its fields and comments: each bounded
@@ -74,6 +77,9 @@ def _import_file(path: Path, site: Optional[str], max_record_bytes: int) -> Iter
     item_too_large: Optional[int] = None
     for action, element in iterparse(path, events=("start", "end"), max_markup_bytes=max_record_bytes,
                                      record_depth=RECORD_DEPTH):
+        if action == "dropped":  # markup over the limit between items or fields: a comment, a doctype, ...
+            yield dropped_skip(path.name, element)
+            continue
         name = local(element.tag)
         if action == "start":
             depth += 1
@@ -129,10 +135,14 @@ def _item(item: ElementTree.Element, comments: list[Comment], site: str, logins:
     posted = _gmt(text(item, "post_date_gmt"))
     thread = f"post-{post_id}"
     post_ok = bool(post_id and author and posted)
+    author_invalid = bool(author) and actor_id_problem(author) is not None
     if not post_id or posted is None:
         yield Skipped("malformed_row" if not post_id else "bad_date", origin)
     elif not author:
         yield Skipped("deleted_user", origin)
+    elif author_invalid:  # the checks of every importer's actor ids
+        post_ok = False
+        yield Skipped(actor_id_problem(author), origin)
     else:
         yield event("POST", site, thread, thread, author, posted, origin=origin)
     known: dict[str, tuple[str, dt.datetime]] = {}  # comment id -> (actor, time), for replies
@@ -163,8 +173,9 @@ def _item(item: ElementTree.Element, comments: list[Comment], site: str, logins:
         user_id, email = comment.user_id, comment.email
         actor = logins.get(user_id) if user_id and user_id != "0" else None
         actor = actor or (email.lower() if email else None)
-        if actor is None:
-            yield Skipped("no_author_id", where)
+        problem = actor_id_problem(actor)
+        if problem:
+            yield Skipped(problem, where)
             continue
         known[comment_id] = (actor, created)
         pending.append((where, comment_id, actor, created, comment.parent))
@@ -172,7 +183,8 @@ def _item(item: ElementTree.Element, comments: list[Comment], site: str, logins:
         item_id = f"comment-{comment_id}"
         if parent == "0":
             if not post_ok:
-                yield Skipped("parent_author_deleted" if post_id and posted else "parent_missing", where)
+                yield Skipped("parent_author_invalid" if author_invalid else "parent_author_deleted" if post_id and posted
+                              else "parent_missing", where)
                 continue
             yield event("COMMENT", site, thread, item_id, actor, created, thread, author, posted, origin=where)
         elif parent in known:

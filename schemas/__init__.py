@@ -65,6 +65,11 @@ def event_kinds() -> tuple[str, ...]:
     return tuple(field["type"]["symbols"])
 
 
+def optional_string_fields(name: str) -> list[str]:
+    """Fields of type null or string: every one a decoder must check is text when present."""
+    return [f["name"] for f in avro_schema(name)["fields"] if f["type"] == ["null", "string"]]
+
+
 def field_names(name: str) -> list[str]:
     return [f["name"] for f in avro_schema(name)["fields"]]
 

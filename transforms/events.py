@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Any, Mapping, NamedTuple, Optional
 
-from schemas import event_kinds
+from schemas import event_kinds, optional_string_fields
 
 POST, COMMENT, REPLY = "POST", "COMMENT", "REPLY"
 KINDS = frozenset(event_kinds())
@@ -26,6 +26,9 @@ MAX_TIMESTAMP_MS = int(dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc).timestamp
 # far shorter (Message-IDs, the longest seen, stay under 256). `run --max-id-length` changes it.
 MAX_ID_LENGTH = 512
 ID_FIELDS = ("event_id", "site", "thread_id", "item_id", "parent_id", "actor_id", "parent_actor_id")
+# The schema's other optional text fields (url): carried, not scored, but a value of another type (a
+# JSON object, an array, a number) is a BAD_VALUE dead letter like a wrong id (issue 12).
+TEXT_FIELDS = tuple(f for f in optional_string_fields("engagement_event") if f not in ID_FIELDS)
 # Epoch millis written as a string: ASCII digits only ("²" is a digit to str.isdigit, not to int),
 # and few enough that int() is cheap and within its digit limit.
 _EPOCH_MILLIS_TEXT = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
@@ -173,6 +176,11 @@ def id_text(value: Any, field: str, max_length: int = MAX_ID_LENGTH) -> Optional
         value = str(value)
     if len(value) > max_length:
         raise InvalidEvent(FIELD_TOO_LONG, f"{field} is {len(value):,} characters long, more than the limit of {max_length:,}")
+    return _unicode(value, field)
+
+
+def _unicode(value: str, field: str) -> str:
+    """``value``, or BAD_VALUE when it cannot be written as UTF-8."""
     if not value.isascii():
         try:  # a lone surrogate ("\ud800" in JSON) decodes, but fails later when written as UTF-8
             value.encode("utf-8")
@@ -181,6 +189,15 @@ def id_text(value: Any, field: str, max_length: int = MAX_ID_LENGTH) -> Optional
                 BAD_VALUE, f"{field} is not valid Unicode: a lone surrogate at character {error.start + 1}"
             ) from None
     return value
+
+
+def optional_text(value: Any, field: str) -> Optional[str]:
+    """An optional text field that is not an id (url): None or a string of valid Unicode, else BAD_VALUE."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidEvent(BAD_VALUE, f"{field} must be a string or null, got {type(value).__name__}")
+    return _unicode(value, field)
 
 
 def _id(record: Mapping[str, Any], field: str, required: bool, max_length: int) -> Optional[str]:
@@ -220,7 +237,12 @@ def event_from_record(record: Any, origin: str, max_id_length: int = MAX_ID_LENG
     created_at = to_millis(created_raw, "created_at")
     parent_raw = record.get("parent_created_at")
     parent_created_at = None if parent_raw is None or kind == POST else to_millis(parent_raw, "parent_created_at")
-    parent_actor_id = None if kind == POST else _id(record, "parent_actor_id", False, max_id_length)
+    # checked on a POST too, then dropped: a value refused on a COMMENT is never passed over silently
+    parent_actor_id = _id(record, "parent_actor_id", False, max_id_length)
+    if kind == POST:
+        parent_actor_id = None
+    for field in TEXT_FIELDS:
+        optional_text(record.get(field), field)
     return Event(
         event_id, kind, site, thread_id, item_id, parent_id, actor_id, parent_actor_id, created_at,
         parent_created_at, origin,

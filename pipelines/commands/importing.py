@@ -70,32 +70,41 @@ def cmd_import(args: argparse.Namespace) -> int:
     progress = sys.stderr if sys.stderr.isatty() else None  # a line redrawn with \r is for terminals only
     security = kafka_security(args) if args.to.startswith("kafka://") else None
     with contextlib.ExitStack() as actors_file:
-        actors = 0
+        actors, actor_skips = 0, ""
         if args.actors_out:  # written first, kept only if the import succeeds too
             out = actors_file.enter_context(replacing(args.actors_out, args.force))
-            actors = write_actors(args.format, args.paths, args.site, key, out, args.max_line_bytes)
+            actors, actor_skips = write_actors(args.format, args.paths, args.site, key, out, args.max_line_bytes)
         summary = run_import(items, args.to, key, inputs=inputs, force=args.force, progress=progress,
                              kafka_security=security)
     print(printable(summary.render(), keep_newlines=True))
     print(f"wrote {summary.converted:,} events to {printable(args.to)}"
           + (" (ids pseudonymized)" if key else ""))
     if args.actors_out:
-        print(f"wrote {actors:,} actors to {printable(args.actors_out)}")
+        print(printable(f"wrote {actors:,} actors{actor_skips} to {args.actors_out}"))
     return 0
 
 
 def write_actors(archive_format: str, paths: list[str], site: Optional[str], pseudonymize_key: Optional[bytes],
-                 out: BinaryIO, max_line_bytes: int) -> int:
+                 out: BinaryIO, max_line_bytes: int) -> tuple[int, str]:
     """The archive's people (and a dump's reputation), one JSON object a line; pseudonymized, the ids
-    are hashed like the events' and the names dropped: a name beside a hash would undo it."""
+    are hashed like the events' and the names dropped: a name beside a hash would undo it. Returns
+    how many were written and what was skipped, `` (2 skipped: REASON N e.g. ORIGIN, ...)`` or ""."""
     from importers import import_actors
+    from importers.core import Skipped
     from importers.pseudonymize import Pseudonymizer
 
     pseudonymize = Pseudonymizer(pseudonymize_key)
     count = 0
+    skipped: dict[str, list] = {}  # reason -> [count, first origin]
     for actor in import_actors(archive_format, paths, site, max_line_bytes=max_line_bytes):
+        if isinstance(actor, Skipped):
+            skipped.setdefault(actor.reason, [0, actor.origin])[0] += 1
+            continue
         if pseudonymize_key:
             actor = {**actor, "actor_id": pseudonymize.actor(actor["actor_id"]), "name": None}
         out.write((json.dumps(actor) + "\n").encode("utf-8"))
         count += 1
-    return count
+    if not skipped:
+        return count, ""
+    reasons = ", ".join(f"{reason} {n:,} e.g. {origin}" for reason, (n, origin) in sorted(skipped.items()))
+    return count, f" ({sum(n for n, _ in skipped.values()):,} skipped: {reasons})"

@@ -140,3 +140,31 @@ def test_disqus_and_wordpress_exports(tmp_path_factory, body, fmt):
                     "<channel><item>{}</item></channel></rss>")
     path.write_text(wrapper.format(body), encoding="utf-8")
     _run(fmt, [path])
+
+
+markup_text = st.lists(st.sampled_from(["<!-- ", " -->", "<?pi ", "?>", "<![CDATA[", "]]>", "<!DOCTYPE d [", "]>", "</row",
+                                        "<row Id='1'", "/>", ">", " ", "\n", "x", "'", '"', "<", "&amp;"]), max_size=60)
+
+
+@FUZZ
+@given(parts=markup_text, limit=st.integers(min_value=1, max_value=40),
+       fmt=st.sampled_from(["stackexchange", "disqus", "wordpress"]))
+def test_xml_with_markup_around_the_limit_imports_or_fails_in_one_message_naming_the_file(tmp_path_factory, parts,
+                                                                                         limit, fmt):
+    """Comments, instructions, CDATA, doctypes and end tags over a small limit: dropped and counted,
+    or one ValueError naming the file (issue 12: they stopped every import)."""
+    folder = tmp_path_factory.mktemp(fmt)
+    body = "".join(parts)
+    if fmt == "stackexchange":
+        (folder / "Posts.xml").write_text("<posts>" + body + "</posts>", encoding="utf-8")
+        paths, name = [folder], "Posts.xml"
+    else:
+        (folder / "export.xml").write_text(f"<root><a>{body}</a></root>", encoding="utf-8")
+        paths, name = [folder / "export.xml"], "export.xml"
+    try:
+        items = list(import_items(fmt, [str(p) for p in paths], max_line_bytes=limit))
+    except ValueError as error:
+        assert name in str(error), str(error)
+        return
+    assert all(isinstance(item, (Converted, Skipped)) for item in items)
+    assert all(item.origin.split(":")[0] == name for item in items if isinstance(item, Skipped))

@@ -64,8 +64,8 @@ def test_an_event_the_pipeline_would_refuse_is_a_skip_whose_origin_is_its_file_a
     dump = tmp_path / "dump.ndjson"
     dump.write_text("\n".join(json.dumps(r) for r in [
         {"id": "s1", "author": "op", "created_utc": 1420452000, "subreddit": "learnpython"},
-        {"id": "k1", "parent_id": "t3_s1", "link_id": "t3_s1", "author": "a" * 600, "created_utc": 1420455600,
-         "subreddit": "learnpython"},  # an author id past the pipeline's 512 characters
+        {"id": "k1" + "i" * 600, "parent_id": "t3_s1", "link_id": "t3_s1", "author": "a", "created_utc": 1420455600,
+         "subreddit": "learnpython"},  # an item id past the pipeline's 512 characters (authors: importers.ids)
     ]) + "\n")
     summary = run_import(import_reddit([dump]), f"jsonl:{tmp_path / 'events.jsonl'}", progress=None)
     assert summary.skipped == {"invalid_field_too_long": 1}

@@ -112,3 +112,59 @@ def test_actors_name_each_author_with_their_disqus_name(tmp_path):
         {"site": "myblog", "actor_id": "r2@example.com", "name": None},
         {"site": "myblog", "actor_id": "r3@example.com", "name": None},
     ]
+
+
+def test_a_comment_or_instruction_over_the_limit_between_posts_is_a_counted_skip_with_its_line(tmp_path):
+    """issue 12: an over-long comment or processing instruction stopped the whole import."""
+    head = EXPORT.split("  <post ")[0]
+    export = (head + _post(1, "short") + "  <!-- " + "x\n" * 10_000 + " -->\n" + _post(2, "short")
+              + "  <?app " + "y" * 20_000 + "?>\n" + _post(3, "short") + "</disqus>\n")
+    path = tmp_path / "export.xml"
+    path.write_text(export, encoding="utf-8")
+    items = list(import_disqus([path], max_record_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == [
+        "post-1", "post-2", "post-3", "thread-100"]
+    line = head.count("\n") + 2
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped) and s.reason == "markup_too_large"] == [
+        ("markup_too_large", f"export.xml:line {line:,} (a comment of 20,009 bytes)"),
+        ("markup_too_large", f"export.xml:line {line + 10_002:,} (a processing instruction of 20,008 bytes)")]
+    from importers.disqus import disqus_actors
+
+    actors = list(disqus_actors([path], max_record_bytes=10_000))
+    assert sum(isinstance(a, Skipped) for a in actors) == 2  # counted there too, not passed over
+
+
+def test_an_export_that_cannot_be_read_on_says_how_many_records_came_before_it(tmp_path, capsys):
+    """Read twice: the first pass (the index) no longer stops at the error before anything is counted."""
+    from pipelines.cli import main
+
+    path = tmp_path / "export.xml"
+    path.write_text(EXPORT.split("  <post ")[0] + _post(1, "short") + _post(2, "short") + "  <!-- " + "x" * 20_000,
+                    encoding="utf-8")
+    out = tmp_path / "events.jsonl"
+    assert main(["import", "disqus", str(path), "--to", f"jsonl:{out}", "--max-line-bytes", "10000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "export.xml: line 10: a comment of over 10,000 bytes that never ends" in err and len(err.splitlines()) == 1
+    assert "4 records read before it (3 converted, 1 skipped); nothing was written" in err and not out.exists()
+
+
+def test_an_author_id_with_control_or_format_characters_or_over_the_limit_is_a_counted_skip(tmp_path):
+    """issue 12: usernames and e-mails were taken as they came."""
+    def post(number, author, parent=""):
+        return (f'  <post dsq:id="{number}"><createdAt>2016-05-01T11:00:00Z</createdAt><isDeleted>false</isDeleted>'
+                f"<isSpam>false</isSpam><author><name>N</name>{author}</author><thread dsq:id=\"100\"/>{parent}</post>\n")
+    export = EXPORT.split("  <post ")[0] + "".join([
+        post(1, "<username>ok</username>"), post(2, "<username>a\x85b</username>"),
+        post(3, "<email>zero\u200bwidth@example.com</email>"), post(4, "<username>" + "x" * 600 + "</username>"),
+        post(5, "<username>fine</username>", '<parent dsq:id="2"/>'),
+    ]) + "</disqus>\n"
+    path = tmp_path / "export.xml"
+    path.write_text(export, encoding="utf-8")
+    items = list(import_disqus([path]))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["post-1", "thread-100"]
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped) and s.reason != "thread_author_unknown"] == [
+        ("bad_actor_id", "export.xml:post 2"), ("bad_actor_id", "export.xml:post 3"),
+        ("actor_id_too_long", "export.xml:post 4"), ("parent_missing", "export.xml:post 5")]
+    from importers.disqus import disqus_actors
+
+    assert [a["actor_id"] for a in disqus_actors([path]) if isinstance(a, dict)] == ["blogger", "ok", "fine"]

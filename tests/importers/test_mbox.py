@@ -184,3 +184,31 @@ def test_an_actor_s_name_is_the_one_they_use_most(tmp_path):
                     for name, n in messages)
     _import(tmp_path, data=data)
     assert [a["name"] for a in mbox_actors([tmp_path / "python-list"])] == ["Alice Liddell"]
+
+
+def test_a_sender_address_with_control_or_format_characters_or_over_the_id_limit_is_a_counted_skip(tmp_path):
+    """issue 12: a bell, an escape or a zero-width space in an address became part of an actor id."""
+    def message(number, sender, reply_to=""):
+        return (f"From x at y  Mon Jan  5 1{number}:00:00 2015\nFrom: {sender}\nDate: Mon, 05 Jan 2015 1{number}:00:00 +0000\n"
+                f"Message-ID: <m{number}@example.org>\n{reply_to}\nBody\n").encode("utf-8")
+    archive = (message(0, "ok@example.org") + message(1, "ev\x07il@example.org") + message(2, "user at host\x1b")
+               + message(3, "a\u200b@example.org") + message(4, "x" * 600 + "@example.org")
+               + message(5, "fine@example.org", "In-Reply-To: <m0@example.org>\n"))
+    items = _import(tmp_path, data=archive)
+    assert [i.record["actor_id"] for i in items if isinstance(i, Converted)] == ["ok@example.org", "fine@example.org"]
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("bad_actor_id", "2015-January.txt:7"), ("bad_actor_id", "2015-January.txt:13"),
+        ("bad_actor_id", "2015-January.txt:19"), ("actor_id_too_long", "2015-January.txt:25")]
+    from importers.mbox import mbox_actors
+
+    assert [a["actor_id"] for a in mbox_actors([tmp_path / "python-list"])] == ["ok@example.org", "fine@example.org"]
+
+
+def test_a_display_name_loses_control_and_format_characters_and_is_bounded(tmp_path):
+    from importers.mbox import mbox_actors
+
+    archive = ("From x at y  Mon Jan  5 10:00:00 2015\nFrom: \x07Eve\x1b\u202e" + "e" * 2000
+               + " <eve@example.org>\nDate: Mon, 05 Jan 2015 10:00:00 +0000\nMessage-ID: <m@example.org>\n\nBody\n")
+    (tmp_path / "2015-January.txt").write_bytes(archive.encode("utf-8"))
+    [actor] = mbox_actors([tmp_path / "2015-January.txt"])
+    assert actor["name"] == ("Eve" + "e" * 2000)[:512]

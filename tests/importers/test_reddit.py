@@ -182,3 +182,37 @@ def test_a_quoted_field_over_several_lines_is_one_row(tmp_path):
     items = list(import_reddit([path]))
     assert [i.origin for i in items if isinstance(i, Converted)] == ["multi.csv:2", "multi.csv:3", "multi.csv:7"]
     assert not [i for i in items if isinstance(i, Skipped)]
+
+
+HOSTILE_AUTHORS = [("a\x1b[2Jb", "bad_actor_id"), ("zero\u200bwidth", "bad_actor_id"), ("bidi\u202eevil", "bad_actor_id"),
+                   ("x" * 600, "actor_id_too_long"), ("   ", "no_author_id")]
+
+
+def _hostile_author_records():
+    records = [{"id": "s1", "name": "t3_s1", "author": "op", "created_utc": 1420452000, "subreddit": "learnpython"}]
+    for number, (author, _) in enumerate(HOSTILE_AUTHORS):
+        records.append({"id": f"k{number}", "parent_id": "t3_s1", "link_id": "t3_s1", "author": author,
+                        "created_utc": 1420455600, "subreddit": "learnpython"})
+    records.append({"id": "r1", "parent_id": "t1_k0", "link_id": "t3_s1", "author": "helper",  # answers a bad id
+                    "created_utc": 1420459200, "subreddit": "learnpython"})
+    return records
+
+
+def test_reddit_authors_get_the_id_checks_of_every_importer_ndjson_and_csv(tmp_path):
+    """issue 12: Reddit authors were taken as they came: terminal escapes, zero-width and bidi
+    characters, a 600-character name, a blank one became actors (or an invalid_* skip after the fact)."""
+    import csv
+
+    ndjson = tmp_path / "dump.ndjson"
+    ndjson.write_text("\n".join(json.dumps(r) for r in _hostile_author_records()) + "\n", encoding="utf-8")
+    as_csv = tmp_path / "dump.csv"
+    with as_csv.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, ["id", "name", "parent_id", "link_id", "author", "created_utc", "subreddit"])
+        writer.writeheader()
+        writer.writerows(_hostile_author_records())
+    for path, first in ((ndjson, 2), (as_csv, 3)):  # a CSV's first record is on its line 2
+        items = list(import_reddit([path]))
+        assert [i.record["item_id"] for i in items if isinstance(i, Converted)] == ["s1"]
+        skipped = [(s.reason, s.origin) for s in items if isinstance(s, Skipped)]
+        assert skipped == [(reason, f"{path.name}:{first + n}") for n, (_, reason) in enumerate(HOSTILE_AUTHORS)] + [
+            ("parent_author_invalid", f"{path.name}:{first + len(HOSTILE_AUTHORS)}")]

@@ -230,3 +230,91 @@ def test_a_creation_date_with_an_offset_keeps_its_instant(tmp_path):
 """, "")
     events = [i.record for i in import_stackexchange(folder) if isinstance(i, Converted)]
     assert [e["created_at"] for e in events] == [1520816400000, 1520816400000]  # both 2018-03-12 01:00 UTC
+
+
+def test_a_comment_doctype_instruction_or_end_tag_over_the_limit_is_a_counted_skip_with_its_line(tmp_path):
+    """issue 12: each of these stopped the whole import with one error line ("not a dump of records")."""
+    folder = tmp_path / "odd.stackexchange.com"
+    folder.mkdir()
+    comment = "<!-- " + "a long comment\n" * 2000 + "-->\n"  # 30 KB over 2,000 lines
+    (folder / "Posts.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE posts [' + "<!-- padding -->" * 1000 + "]>\n<posts>\n"
+        + _row(1, "1", "7") + "  " + comment + _row(2) + '  <?keep ' + "x" * 20_000 + "?>\n"
+        + '  <row Id="3" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000" OwnerUserId="9"></row'
+        + " " * 20_000 + ">\n</posts>\n", encoding="utf-8")
+    (folder / "Comments.xml").write_text(
+        '<comments>\n  <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="8" />\n'
+        + "  " + comment + '  <row Id="2" PostId="2" CreationDate="2018-03-12T19:00:00.000" UserId="7" />\n'
+        + "</comments>\n", encoding="utf-8")
+    items = list(import_stackexchange(folder, max_row_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["c1", "c2", "p1", "p2", "p3"]
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("markup_too_large", "Posts.xml:line 2 (a doctype of 16,019 bytes)"),
+        ("markup_too_large", "Posts.xml:line 5 (a comment of 30,008 bytes)"),
+        ("markup_too_large", "Posts.xml:line 2,007 (a processing instruction of 20,009 bytes)"),
+        ("markup_too_large", "Posts.xml:line 2,008 (an end tag of 20,006 bytes)"),
+        ("markup_too_large", "Comments.xml:line 3 (a comment of 30,008 bytes)"),
+    ]
+
+
+def test_an_unterminated_comment_over_the_limit_is_one_error_naming_file_and_line_and_what_was_read(tmp_path, capsys):
+    from pipelines.cli import main
+
+    folder = tmp_path / "cut.stackexchange.com"
+    folder.mkdir()
+    (folder / "Posts.xml").write_text("<posts>\n" + _row(1, "1", "7") + _row(2) + "<!-- " + "x" * 20_000,
+                                      encoding="utf-8")
+    out = tmp_path / "events.jsonl"
+    assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{out}", "--max-line-bytes", "10000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "Posts.xml: line 4: a comment of over 10,000 bytes that never ends" in err
+    assert "2 records read before it (2 converted, 0 skipped); nothing was written" in err and not out.exists()
+
+
+def test_users_xml_with_over_limit_markup_or_a_bad_user_id_still_names_the_other_users(tmp_path, capsys):
+    import json
+
+    from pipelines.cli import main
+
+    folder = stackexchange_dump(tmp_path / "users.stackexchange.com", _row(1, "1", "7"), "")
+    (folder / "Users.xml").write_text(
+        "<users>\n" + '  <row Id="7" Reputation="101" DisplayName="Asker" />\n' + "  <!-- " + "x" * 20_000 + " -->\n"
+        + '  <row Id="8\u202e" Reputation="5" DisplayName="Odd" />\n'
+        + '  <row Id="9" Reputation="2645" DisplayName="Hel\u202eper\u200b" />\n</users>\n', encoding="utf-8")
+    actors, events = tmp_path / "actors.jsonl", tmp_path / "events.jsonl"
+    assert main(["import", "stackexchange", str(folder), "--to", f"jsonl:{events}", "--actors-out", str(actors),
+                 "--max-line-bytes", "10000"]) == 0
+    printed = capsys.readouterr().out
+    assert [json.loads(line)["actor_id"] for line in actors.read_text().splitlines()] == ["7", "9"]
+    assert json.loads(actors.read_text().splitlines()[1])["name"] == "Helper"  # a bidi override, a zero-width space
+    assert "wrote 2 actors (2 skipped: malformed_row 1 e.g. Users.xml:row 2, " in printed
+    assert "markup_too_large 1 e.g. Users.xml:line 3 (a comment of 20,009 bytes))" in printed
+
+
+def test_a_user_id_over_the_id_limit_is_a_counted_skip_not_an_invalid_event_after_the_fact(tmp_path):
+    folder = stackexchange_dump(tmp_path / "long.stackexchange.com", _row(1, "1", "7") + _row(2, owner="9" * 600),
+                                '  <row Id="1" PostId="1" CreationDate="2018-03-12T17:30:00.000" UserId="'
+                                + "8" * 600 + '" />\n')
+    items = list(import_stackexchange(folder))
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("actor_id_too_long", "Posts.xml:row 2"), ("actor_id_too_long", "Comments.xml:row 1")]
+
+
+def test_a_50_mb_comment_between_rows_is_read_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "comment.stackexchange.com"
+    folder.mkdir()
+    with open(folder / "Posts.xml", "w", encoding="utf-8") as posts:
+        posts.write("<posts>\n" + _row(1, "1", "7") + "<!--")
+        for _ in range(50):
+            posts.write("c\n" * (1 << 19))
+        posts.write("-->\n" + _row(2) + "</posts>\n")
+    done = subprocess.run([sys.executable, "-c", MEASURE_PEAK, str(folder)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    count, reasons, grown_mb = done.stdout.split(" ", 1)[0], done.stdout.split("[")[1].split("]")[0], \
+        int(done.stdout.split()[-1])
+    assert (count, reasons) == ("3", "'markup_too_large'")  # once: one error line, nothing imported
+    assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 50 MB comment"

@@ -138,3 +138,32 @@ def test_a_64_mb_post_content_is_read_in_bounded_memory(tmp_path):
     events, reasons, grown_mb = peak_of_import("wordpress", path)
     assert (events, reasons) == (2, "['parent_missing', 'record_too_large']")
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB post"
+
+
+def test_a_comment_over_the_limit_between_items_or_fields_is_a_counted_skip_and_the_items_import(tmp_path):
+    """issue 12: an over-long XML comment anywhere stopped the whole import."""
+    big = "<!-- " + "z" * 20_000 + " -->"
+    items_xml = _item(1, "short", _comment(11)) + big + "\n" + _item(2, "short").replace("<title>", big + "<title>")
+    path = tmp_path / "blog.wordpress.xml"
+    path.write_text(wxr(items_xml).replace("<rss ", '<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" '),
+                    encoding="utf-8")
+    items = list(import_wordpress([path], max_record_bytes=10_000))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["comment-11", "post-1", "post-2"]
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("markup_too_large", "blog.wordpress.xml:line 9 (a comment of 20,009 bytes)"),
+        ("markup_too_large", "blog.wordpress.xml:line 10 (a comment of 20,009 bytes)")]
+
+
+def test_a_login_or_e_mail_with_control_or_format_characters_or_over_the_limit_is_a_counted_skip(tmp_path):
+    """issue 12: logins, e-mails and post authors were taken as they came."""
+    comments = (_comment(11) + _comment(12).replace("c12@x.com", "c\x85@x.com")
+                + _comment(13).replace("c13@x.com", "c\u202e@x.com") + _comment(14).replace("c14@x.com", "x" * 600))
+    items_xml = _item(1, "short", comments) + _item(2, "short").replace("<![CDATA[admin]]>", "<![CDATA[ad\u200bmin]]>")
+    path = tmp_path / "blog.wordpress.xml"
+    path.write_text(wxr(items_xml).replace("<rss ", '<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" '),
+                    encoding="utf-8")
+    items = list(import_wordpress([path]))
+    assert sorted(i.record["item_id"] for i in items if isinstance(i, Converted)) == ["comment-11", "post-1"]
+    assert [(s.reason, s.origin) for s in items if isinstance(s, Skipped)] == [
+        ("bad_actor_id", "blog.wordpress.xml:item 1 comment 2"), ("bad_actor_id", "blog.wordpress.xml:item 1 comment 3"),
+        ("actor_id_too_long", "blog.wordpress.xml:item 1 comment 4"), ("bad_actor_id", "blog.wordpress.xml:item 2")]

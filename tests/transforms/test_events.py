@@ -135,3 +135,35 @@ def test_a_compact_date_is_not_taken_for_epoch_millis_without_a_word():
     with pytest.raises(InvalidEvent) as refused:
         to_millis("12345678", "created_at")  # no such date: the usual message only
     assert "looks like the date" not in str(refused.value)
+
+
+def _optional_string_fields():
+    from schemas import avro_schema
+
+    return sorted(f["name"] for f in avro_schema("engagement_event")["fields"] if f["type"] == ["null", "string"])
+
+
+def test_the_schema_s_optional_string_fields_include_url():
+    assert _optional_string_fields() == ["parent_actor_id", "parent_id", "url"]
+
+
+@pytest.mark.parametrize("kind", ["POST", "COMMENT"])
+@pytest.mark.parametrize("value", [{"href": "x"}, ["https://x"], 42.5, 7, True])
+@pytest.mark.parametrize("field", _optional_string_fields())
+def test_an_optional_string_field_of_another_type_is_a_bad_value_whatever_the_kind(field, value, kind):
+    """issue 12: a url that was a JSON object (or array, number) was accepted; so was any value of
+    parent_actor_id on a POST. Ids take integers on purpose (read as digits); url does not."""
+    if field != "url" and isinstance(value, int) and not isinstance(value, bool):
+        return  # an integer id is read as its digits (test_numeric_ids_are_read_as_strings)
+    with pytest.raises(InvalidEvent) as caught:
+        event_from_record(record(kind=kind, **{field: value}), "x:1")
+    assert caught.value.error_kind == BAD_VALUE and field in str(caught.value)
+    assert "must be a string" in str(caught.value)
+
+
+def test_a_url_that_is_text_or_null_is_accepted_and_one_that_is_not_unicode_is_a_bad_value():
+    event_from_record(record(url="https://example.com/q/1"), "x:1")
+    event_from_record(record(url=None), "x:1")
+    with pytest.raises(InvalidEvent) as caught:
+        event_from_record(record(url="https://x/\ud800"), "x:1")
+    assert caught.value.error_kind == BAD_VALUE and "url" in str(caught.value)
