@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 
 from schemas import wire
 from services.progress import ProgressLine
-from transforms.events import InvalidEvent, event_from_record
+from transforms.events import TEXT_FIELDS, InvalidEvent, event_from_record, optional_text
 from transforms.kafka_security import KafkaSecurity, client_kwargs
 
 
@@ -59,6 +59,8 @@ class EventPublisher:
     def publish(self, record: dict[str, Any], origin: str = "record"):
         """Validate, encode and send one record; returns the send future. Raises InvalidEvent."""
         event = event_from_record(record, origin).to_record()
+        # The event carries what the pipeline scores; the schema's other text (url) rides along, checked.
+        event.update({field: optional_text(record.get(field), field) for field in TEXT_FIELDS})
         payload = wire.encode(event, self.wire_format, self.schema_id)
         return self.producer.send(self.topic, key=message_key(event), value=payload, timestamp_ms=event["created_at"])
 

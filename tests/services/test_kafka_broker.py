@@ -46,6 +46,15 @@ def test_events_are_keyed_by_thread_timestamped_by_event_time_and_decodable(kafk
     assert all(len(p) == 1 for p in by_partition.values())
 
 
+def test_a_record_s_url_reaches_the_topic(kafka_broker, topic):
+    # An outside reading: publish sent the validated event, which has no url, so every url was lost.
+    with EventPublisher(kafka_broker.bootstrap, topic) as publisher:
+        publisher.publish_all([record(url="https://example.org/q/1#c2"), record(event_id="e2", item_id="c2")],
+                              progress=None)
+    urls = {wire.decode(m.value)["event_id"]: wire.decode(m.value)["url"] for m in _consume_all(kafka_broker.bootstrap, topic, 2)}
+    assert urls == {"e1": "https://example.org/q/1#c2", "e2": None}
+
+
 def test_confluent_framing_carries_the_schema_id(kafka_broker, topic):
     with EventPublisher(kafka_broker.bootstrap, topic, wire_format=wire.CONFLUENT, schema_id=42) as publisher:
         publisher.publish_all([record()], progress=None)
