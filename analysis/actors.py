@@ -67,8 +67,13 @@ NO_NAMES = ActorNames()
 def read_actors_file(path: Path, want: str, parse: Callable[[dict], T]) -> Iterator[T]:
     """``parse`` of each record of an actors file (JSONL; blank lines skipped); a line it cannot
     parse is an error naming the line and what a line should hold (``want``)."""
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with open(path, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}:{number}: not UTF-8 text ({error.reason} at byte {error.start}); "
+                                 "an actors file is JSON lines") from None
             if not line.strip():
                 continue
             try:
@@ -84,6 +89,10 @@ def read_actor_rows(path: Path, loaded_at_ms: int) -> list[dict]:
 
     def row(record: dict) -> dict:
         site, name, signal = record.get("site"), record.get("name"), record.get("signal")
+        if not str(record["actor_id"]).strip():
+            raise ValueError("a blank actor_id names no one")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string or null, got {type(name).__name__}")
         for what, value in (("actor_id", str(record["actor_id"])), ("site", site if isinstance(site, str) else "")):
             if len(value) > MAX_ID_LENGTH:  # an event's id this long is a dead letter: no pair holds it
                 raise ValueError(f"{what} longer than {MAX_ID_LENGTH} characters")

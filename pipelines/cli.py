@@ -127,7 +127,7 @@ def log_file() -> Path:
     return Path(os.environ.get("SOCIAL_MENTORS_LOG") or DEFAULT_LOG).expanduser()
 
 
-def _configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool) -> None:
     """Before anything imports Beam (its import logs the noise): stderr gets the project's own
     warnings (all of everything with --verbose); the log file gets everything, libraries included."""
     root = logging.getLogger()
@@ -259,7 +259,7 @@ def _innermost(command: argparse.ArgumentParser, args: argparse.Namespace) -> ar
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # before the parser: building it imports modules that log (Beam warns about GCP on import)
-    _configure_logging(bool({"-v", "--verbose"} & set(argv)))
+    configure_logging(bool({"-v", "--verbose"} & set(argv)))
     parser, handlers = build_parser()
     args = parse(argv, parser)
     try:

@@ -32,32 +32,40 @@ def add_actors(parser: argparse.ArgumentParser) -> None:
 
 
 def load_names(path: Optional[str], warehouse_url: Optional[str] = None) -> ActorNames:
-    """The names of ``path``, else those the warehouse at ``warehouse_url`` holds (its actors_latest
-    view), else none."""
+    """The names the warehouse at ``warehouse_url`` holds (its actors_latest view), with those of
+    ``path`` over them person by person (a file naming a few people hides no one else's name)."""
+    names: dict = {}
+    if warehouse_url is not None:
+        from warehouse import open_warehouse
+
+        _, rows = open_warehouse(warehouse_url, read_only=True).sql(
+            "SELECT site, actor_id, name FROM actors_latest WHERE name IS NOT NULL")
+        names.update(names_of_rows(rows).names)
     if path:
-        return read_actor_names(Path(path))
-    if warehouse_url is None:
-        return NO_NAMES
-    from warehouse import open_warehouse
-
-    _, rows = open_warehouse(warehouse_url, read_only=True).sql(
-        "SELECT site, actor_id, name FROM actors_latest WHERE name IS NOT NULL")
-    names = names_of_rows(rows)
-    return names if names.names else NO_NAMES
+        names.update(read_actor_names(Path(path)).names)
+    return ActorNames(names) if names else NO_NAMES
 
 
-def load_actors_into(url: str, path: str) -> int:
-    """Load an actors file into the warehouse's ``actors`` table; returns how many records it held.
-    The warehouse is prepared first, as a run's launch prepares it (a new one is created; one of
-    another schema version stops here, naming `warehouse migrate`). The whole file is read before
-    anything is written: a bad line writes nothing."""
+def read_actors_to_load(path: str) -> list[dict]:
+    """The whole actors file as rows of the ``actors`` table, read before anything is written or
+    created: a bad line stops the command with nothing changed."""
     import time
 
     from analysis.actors import read_actor_rows
+
+    return read_actor_rows(Path(path), int(time.time() * 1000))
+
+
+def load_actors_into(url: str, rows: list[dict], create: bool = True) -> int:
+    """Store ``rows`` (:func:`read_actors_to_load`) in the warehouse's ``actors`` table; returns how
+    many. The warehouse is prepared first, as a run's launch prepares it (one of another schema
+    version stops here, naming `warehouse migrate`); without ``create`` (`warehouse load-actors`) a
+    warehouse that does not exist is refused, not created, so a mistyped path is not a new file."""
     from warehouse import open_warehouse
 
-    rows = read_actor_rows(Path(path), int(time.time() * 1000))
-    warehouse = open_warehouse(url)
+    warehouse = open_warehouse(url, create=create)
+    if not create and url.startswith("bigquery://"):
+        warehouse.check_initialised()
     warehouse.prepare()
     warehouse.write_actors(rows)
     return len(rows)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 from pipelines.commands.options import (add_kafka_options, add_warehouse, duration, fraction, kafka_security,
                                        not_empty, positive_float, tcp_port, whole_number)
 from pipelines.commands.output import printable
+from pipelines.commands.names import load_actors_into, read_actors_to_load
 from pipelines.warehouse_preflight import check_warehouse
 
 
@@ -187,8 +188,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _require_inputs(args.input)
     check_runner(beam_args)
+    actors = read_actors_to_load(args.actors) if args.actors else None  # a bad line: nothing created
     check_warehouse(settings.warehouse, settings.window_s)
-    _load_actors(args.actors, settings.warehouse)
+    _load_actors(actors, args.actors, settings.warehouse)
     print(printable(f"Scoring {', '.join(args.input)} into {settings.warehouse} ..."), file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
@@ -200,11 +202,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def _load_actors(path: Optional[str], warehouse: str) -> None:
-    if path:
-        from pipelines.commands.names import load_actors_into
-
-        loaded = load_actors_into(warehouse, path)
+def _load_actors(rows: Optional[list[dict]], path: Optional[str], warehouse: str) -> None:
+    if rows is not None:
+        loaded = load_actors_into(warehouse, rows)
         print(printable(f"Loaded {loaded:,} actors from {path} into {warehouse}"), file=sys.stderr)
 
 
@@ -249,8 +249,9 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
     check_runner(beam_args)
+    actors = read_actors_to_load(args.actors) if args.actors else None  # a bad line: nothing created
     check_warehouse(settings.warehouse, settings.window_s)
-    _load_actors(args.actors, settings.warehouse)
+    _load_actors(actors, args.actors, settings.warehouse)
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:

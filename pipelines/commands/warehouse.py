@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import schemas
-from analysis.actors import ActorNames
+from analysis.actors import NO_NAMES, ActorNames
 
-from pipelines.commands.names import (add_actors, load_actors_into, load_names, resolve_people, unknown_person_hint,
-                                      with_names)
+from pipelines.commands.names import (add_actors, load_actors_into, load_names, read_actors_to_load, resolve_people,
+                                      unknown_person_hint, with_names)
 from pipelines.commands.options import ROWS, add_warehouse, positive_float
 from pipelines.commands.output import QUERY_FLOAT_DIGITS, printable, write_rows
 
@@ -64,7 +64,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
         q = query_kinds.add_parser(name, help=QUERY_HELP[name])
         for param in needed:
             q.add_argument(f"--{param}", required=True,
-                           help=f"the {param}'s id, as in the warehouse (case-sensitive), or their name with --actors")
+                           help=f"the {param}'s id, as in the warehouse (case-sensitive), or their name (from the warehouse's "
+                                "actors or --actors)")
         q.add_argument("--site", default=None, help="only this site (default: every site)")
         if name in RANKED:
             q.add_argument("--top", type=ROWS, default=10, help="rows to print (default 10)")
@@ -85,7 +86,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
         "sql", help="run one read-only SQL statement on the warehouse",
         description="Run one SELECT (or WITH ... SELECT, DESCRIBE, SHOW) on the warehouse: DuckDB's SQL on a "
                     "DuckDB file, BigQuery's on bigquery:// (unqualified tables are the dataset's). Anything "
-                    "that writes is refused. Tables: pair_scores, dead_letters; view: pair_scores_latest.")
+                    f"that writes is refused. Tables: {', '.join(schemas.WAREHOUSE_TABLES)}; views: {', '.join(schemas.VIEWS)}.")
     sql.add_argument("statement", help='the SQL, e.g. "SELECT * FROM pair_scores_latest LIMIT 5"')
     sql.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
                      help="output format (default: table)")
@@ -162,7 +163,7 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     if (args.action == "load-actors") != bool(args.actors):
         raise ValueError("--actors FILE goes with load-actors, and load-actors needs it")
     if args.action == "load-actors":
-        loaded = load_actors_into(args.warehouse, args.actors)
+        loaded = load_actors_into(args.warehouse, read_actors_to_load(args.actors), create=False)
         print(printable(f"{args.warehouse}: loaded {loaded:,} actors from {args.actors}; query and report show "
                         "their names beside ids"))
         return 0
@@ -211,11 +212,11 @@ def cmd_query(args: argparse.Namespace) -> int:
         for hint in filter(None, hints):
             print(hint, file=sys.stderr)
         if args.format == "table" and not any(hints):
-            print(_no_rows_hint(args, people, site), file=sys.stderr)
+            print(_no_rows_hint(args, people, site, names), file=sys.stderr)
     return 0
 
 
-def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Optional[str]) -> str:
+def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Optional[str], names: ActorNames) -> str:
     """Why a query found nothing: no relationship (top), an --as-of before the people's windows
     (asked again without it), else the id or --site."""
     as_of = parse_as_of(getattr(args, "as_of", None))
@@ -226,6 +227,9 @@ def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Option
     if as_of and run_query(args.warehouse, args.query, {**vars(args), **people, "site": site, "as_of": None})[1]:
         return (f"(no rows{when}: none of their windows had counted by then; give a later --as-of, "
                 "or none for the newest data)")
+    if names is NO_NAMES:  # a name means nothing here yet
+        return ("(no rows: check the id and --site; ids are case-sensitive; to ask by name, load the names first: "
+                "`social-mentors warehouse load-actors --actors FILE`)")
     return "(no rows: check the id and --site; ids are case-sensitive)"
 
 

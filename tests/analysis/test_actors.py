@@ -32,6 +32,8 @@ def test_each_record_is_a_row_with_an_empty_site_for_every_site_and_names_shorte
     ({"actor_id": "a", "signal": True}, "not a finite number"),
     ({"actor_id": "a" * 513}, "actor_id longer than 512"),
     ({"actor_id": "a", "site": "s" * 513}, "site longer than 512"),
+    ({"actor_id": "  ", "name": "blank"}, "a blank actor_id"),
+    ({"actor_id": "9", "name": 123}, "name must be a string or null, got int"),
     ("[1, 2]", "want a JSON object"),
     ("{not json", "want a JSON object"),
 ])
@@ -40,3 +42,10 @@ def test_a_bad_line_is_an_error_naming_it(tmp_path, record, why):
     with pytest.raises(ValueError, match=f"{path}:2: .*") as error:
         read_actor_rows(path, 0)
     assert why in str(error.value)
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "actors.jsonl"
+    path.write_bytes(b'{"actor_id": "a"}\n\xff\xfe{"site": "q"}\n')
+    with pytest.raises(ValueError, match=f"{path}:2: not UTF-8 text"):
+        read_actor_rows(path, 0)

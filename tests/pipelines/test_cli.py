@@ -544,12 +544,12 @@ def test_an_uncaught_error_in_a_beam_worker_thread_goes_to_the_log_file_and_othe
     # from Prism, which the run had ended)
     import threading
 
-    from pipelines.cli import _configure_logging
+    from pipelines.cli import configure_logging
 
     monkeypatch.setenv("SOCIAL_MENTORS_LOG", str(tmp_path / "cli.log"))
     monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)  # Python's own, not pytest's; restored after
     monkeypatch.setattr(sys, "stderr", sys.stderr)
-    _configure_logging(verbose=False)
+    configure_logging(verbose=False)
     beam_code = compile("def pull_responses():\n    raise RuntimeError('Stream removed (Connection reset by peer)')\n",
                         "/x/site-packages/apache_beam/runners/worker/sdk_worker.py", "exec")
     namespace: dict = {}

@@ -174,8 +174,8 @@ def _actors_file(path, records) -> str:
 
 def test_names_loaded_into_the_warehouse_answer_without_a_file_and_a_later_load_wins(named, tmp_path, capsys):
     warehouse, actors = named
-    assert main(["query", "regulars", "--author", "meowzz", "--warehouse", warehouse, "--format", "jsonl"]) == 0
-    assert capsys.readouterr().out == ""  # the name means nothing to a warehouse without names
+    assert main(["query", "regulars", "--author", "meowzz", "--warehouse", warehouse]) == 0
+    assert "warehouse load-actors --actors FILE" in capsys.readouterr().err  # a warehouse without names says how
     assert main(["warehouse", "load-actors", "--actors", actors, "--warehouse", warehouse]) == 0
     assert "loaded 3 actors" in capsys.readouterr().out
     assert main(["query", "regulars", "--author", "meowzz", "--warehouse", warehouse, "--format", "jsonl"]) == 0
@@ -191,6 +191,19 @@ def test_names_loaded_into_the_warehouse_answer_without_a_file_and_a_later_load_
     assert main(["export", "actors", "--warehouse", warehouse, "--format", "jsonl"]) == 0
     exported = sorted((r["actor_id"], r["name"]) for r in map(json.loads, capsys.readouterr().out.splitlines()))
     assert exported == [("7", HOSTILE), ("8", "meowzz2"), ("9", None)]  # one row a person: the newest load
+    # Outside probe: a file naming one person hid every name the warehouse holds. It wins person by person.
+    one = _actors_file(tmp_path / "one.jsonl", [{"site": "s", "actor_id": "9", "name": "Nine"}])
+    assert main(["query", "regulars", "--author", "8", "--warehouse", warehouse, "--actors", one, "--format", "jsonl"]) == 0
+    assert {(r["reader_id"], r["reader_name"]) for r in map(json.loads, capsys.readouterr().out.splitlines())} == {
+        ("7", HOSTILE), ("9", "Nine")}
+
+
+def test_load_actors_refuses_a_warehouse_that_does_not_exist_and_creates_nothing(named, tmp_path, capsys):
+    # Outside probe: a mistyped --warehouse became a new warehouse holding only the names.
+    _, actors = named
+    missing = tmp_path / "typo.duckdb"
+    assert main(["warehouse", "load-actors", "--actors", actors, "--warehouse", str(missing)]) == 2
+    assert "no warehouse at" in capsys.readouterr().err and not missing.exists()
 
 
 def test_the_report_finds_the_names_in_the_warehouse(named, tmp_path):
@@ -214,6 +227,7 @@ def test_run_loads_the_actors_before_scoring_and_a_bad_line_stops_it_before_any_
     err = capsys.readouterr().err
     assert f"{bad}:2:" in err and "actor_id" in err
     assert "Scoring" not in err  # refused before the pipeline
+    assert not (tmp_path / "w.duckdb").exists()  # outside probe: the bad file left a new, empty warehouse
     assert main(["run", "--input", str(events), "--warehouse", warehouse]) == 0  # the file scores alone
     capsys.readouterr()
     assert main(["query", "top", "--warehouse", warehouse, "--format", "jsonl"]) == 0
