@@ -40,19 +40,20 @@ class IndexedPost(NamedTuple):
     created_at: dt.datetime
 
 
-def _rows(path: Path, max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, Union[dict[str, str], Skipped]]]:
-    """(row number from 1, attributes) of each row; an over-long row's attributes are only ``TOO_LARGE``.
-    Other markup over the limit (a comment, a doctype, ...) comes as (0, its markup_too_large skip)."""
+def _rows(path: Path, max_row_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Union[tuple[str, dict[str, str]], Skipped]]:
+    """(origin ``File.xml:row N``, attributes) of each row; a row over the limit is its row_too_large
+    skip, other markup over it (a comment, a doctype, ...) its markup_too_large skip."""
     number = 0
     root = None
     for action, element in iterparse(path, events=("start", "end"), max_markup_bytes=max_row_bytes):
         if action == "dropped":
-            yield 0, dropped_skip(path.name, element)
+            yield dropped_skip(path.name, element)
         elif action == "start":
             root = root if root is not None else element
         elif element.tag == "row":
             number += 1
-            yield number, dict(element.attrib)
+            origin, row = f"{path.name}:row {number}", dict(element.attrib)
+            yield _too_large(row, origin) or (origin, row)
             root.clear()  # the only children are rows: drop what was read
 
 
@@ -99,15 +100,11 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     index: dict[str, IndexedPost] = {}
     seen: set[str] = set()  # every post id read: the first row of an id wins, a later one is a duplicate_id
     pending: list[tuple[int, dict[str, str]]] = []  # answers seen before their question
-    for number, row in _rows(posts_path, max_row_bytes):
-        if isinstance(row, Skipped):
-            yield row
+    for read in _rows(posts_path, max_row_bytes):
+        if isinstance(read, Skipped):
+            yield read
             continue
-        origin = f"Posts.xml:row {number}"
-        too_large = _too_large(row, origin)
-        if too_large:
-            yield too_large
-            continue
+        origin, row = read
         created = _time(row.get("CreationDate"))
         post_id, post_type = row.get("Id"), row.get("PostTypeId")
         if not post_id or created is None:
@@ -140,9 +137,8 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
         elif question_id in index:
             yield from _response(site, "COMMENT", f"p{post_id}", owner, created, index[question_id], question_id, origin)
         else:
-            pending.append((number, row))
-    for number, row in pending:  # answers that came before their question, once all are indexed
-        origin = f"Posts.xml:row {number}"
+            pending.append((origin, row))
+    for origin, row in pending:  # answers that came before their question, once all are indexed
         question = index.get(row.get("ParentId", ""))
         yield from _response(site, "COMMENT", f"p{row['Id']}", _user(row["OwnerUserId"]), _time(row["CreationDate"]),
                              question, row.get("ParentId"), origin)
@@ -150,15 +146,11 @@ def import_stackexchange(folder: Path, site: Optional[str] = None,
     if not comments_path.exists():
         return
     seen.clear()
-    for number, row in _rows(comments_path, max_row_bytes):
-        if isinstance(row, Skipped):
-            yield row
+    for read in _rows(comments_path, max_row_bytes):
+        if isinstance(read, Skipped):
+            yield read
             continue
-        origin = f"Comments.xml:row {number}"
-        too_large = _too_large(row, origin)
-        if too_large:
-            yield too_large
-            continue
+        origin, row = read
         created = _time(row.get("CreationDate"))
         if not row.get("Id") or not row.get("PostId") or created is None:
             yield Skipped("malformed_row", origin)
@@ -205,15 +197,11 @@ def stackexchange_actors(folder: Path, site: Optional[str] = None,
     users_path = folder / "Users.xml"
     if not users_path.exists():
         raise FileNotFoundError(f"no Users.xml in {folder}: --actors-out needs the dump's Users.xml")
-    for number, row in _rows(users_path, max_row_bytes):
-        if isinstance(row, Skipped):
-            yield row
+    for read in _rows(users_path, max_row_bytes):
+        if isinstance(read, Skipped):
+            yield read
             continue
-        origin = f"Users.xml:row {number}"
-        too_large = _too_large(row, origin)
-        if too_large:
-            yield too_large
-            continue
+        origin, row = read
         actor, reputation = _user(row.get("Id")), row.get("Reputation", "")
         if actor is None or actor is _INVALID or actor_id_problem(actor) or not _REPUTATION.fullmatch(reputation):
             yield Skipped("malformed_row", origin)
