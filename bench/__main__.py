@@ -108,7 +108,18 @@ def bench_one(count: int, args: argparse.Namespace, folder: Path, broker: Option
         if stage.get("balanced") is False:
             checks[runner].append("run summary does not balance")
     if "fnapi" in args.runners:
-        stages["export jsonl"] = timed("export", {"warehouse": str(folder / "fnapi.duckdb")}, folder, 1)
+        exported = {"warehouse": str(folder / "fnapi.duckdb")}
+        stages["export jsonl"] = timed("export", exported, folder, 1)
+        before = timed("export", {**exported, "path": "rows"}, folder, 1)  # the row-by-row way, same run
+        new = stages["export jsonl"]
+        new["before_us_per_row"], new["before_cpu_us_per_row"] = before["us_per_row"], before["cpu_us_per_row"]
+        new["speedup_vs_before"] = before["seconds"] / new["seconds"]
+        new["cpu_speedup_vs_before"] = before["cpu_seconds"] / max(new["cpu_seconds"], 1e-9)
+        print(f"    export jsonl: {new['us_per_row']:.1f} µs/row ({new['cpu_us_per_row']:.1f} CPU), row by row "
+              f"before: {before['us_per_row']:.1f} ({before['cpu_us_per_row']:.1f} CPU): "
+              f"{new['speedup_vs_before']:.1f}x by wall, {new['cpu_speedup_vs_before']:.1f}x by CPU", file=sys.stderr)
+        if (before["bytes"], before["crc32"]) != (new["bytes"], new["crc32"]):
+            checks.setdefault("export", []).append("the export wrote other bytes than the row-by-row way")
     if broker is not None:
         topic = f"bench-{count}"
         produced = run_stage("kafka_produce", {"avro": avro, "bootstrap": broker.bootstrap, "topic": topic}, folder)

@@ -7,10 +7,12 @@ child's peak RSS from os.wait4.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -101,23 +103,63 @@ def kafka_read(bootstrap: str, topic: str, warehouse: str) -> dict[str, Any]:
     return _summary_fields(summary, cpu)
 
 
-def export(warehouse: str) -> dict[str, Any]:
+class _CheckedSink(io.RawIOBase):
+    """Where an export writes in the bench: a byte count and a CRC-32 of what was written (cheap next
+    to formatting), so two ways of exporting are checked to write the same bytes."""
+
+    def __init__(self) -> None:
+        self.size, self.crc = 0, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        self.crc = zlib.crc32(data, self.crc)
+        return len(data)
+
+
+def export(warehouse: str, fmt: str = "jsonl", path: str = "columnar") -> dict[str, Any]:
+    """``export pair_scores --format FMT`` to a checked sink through stdout (a text stream, as in a
+    shell): ``path`` columnar is the command as it is; rows is the row-by-row way it was before
+    (Warehouse.export and write_rows, which BigQuery's export still takes)."""
     from pipelines.cli import main
 
+    sink = _CheckedSink()
+    stdout = io.TextIOWrapper(io.BufferedWriter(sink, 1 << 20), encoding="utf-8", newline="")
     started, cpu = time.perf_counter(), time.process_time()
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        code = main(["export", "pair_scores", "--warehouse", warehouse, "--format", "jsonl"])
+    with contextlib.redirect_stdout(stdout):
+        if path == "columnar":
+            code = main(["export", "pair_scores", "--warehouse", warehouse, "--format", fmt])
+        else:
+            from pipelines.commands.output import write_rows
+            from warehouse import open_warehouse
+
+            columns, rows = open_warehouse(warehouse, read_only=True).export("pair_scores")
+            write_rows(columns, rows, fmt)
+            code = 0
+        stdout.flush()
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     import duckdb
 
     with duckdb.connect(warehouse, read_only=True) as connection:
         rows = connection.execute("SELECT count(*) FROM pair_scores").fetchone()[0]
-    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "records": rows, "rows": rows, "exit_code": code}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "records": rows, "rows": rows, "exit_code": code,
+            "bytes": sink.size, "crc32": sink.crc, "us_per_row": 1e6 * seconds / max(rows, 1),
+            "cpu_us_per_row": 1e6 * cpu_seconds / max(rows, 1)}
+
+
+def export_warehouse(warehouse: str, rows: int) -> dict[str, Any]:
+    """A warehouse of ``rows`` synthetic pair_scores rows (not timed): what the export bench reads."""
+    from bench.export_rows import write_pair_scores
+
+    return {"records": write_pair_scores(warehouse, rows)}
 
 
 STAGES: dict[str, Callable[..., dict[str, Any]]] = {
     "generate": generate, "fastavro": fastavro_decode, "duckdb": duckdb_query, "pipeline": pipeline,
     "kafka_produce": kafka_produce, "kafka_read": kafka_read, "export": export,
+    "export_warehouse": export_warehouse,
 }
 
 def peak_rss_mib() -> float | None:

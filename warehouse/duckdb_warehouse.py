@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import decimal
 import logging
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -37,6 +38,11 @@ LOCK_RETRY_S = 60.0
 LOCK_QUIET_S = 2.0  # how long a wait for the lock goes unannounced
 _progress = logging.getLogger("social_mentors.progress")
 EXPORT_BATCH_ROWS = 10_000
+# An export sorts the whole table (and its latest view partitions it): DuckDB holds it in memory up
+# to its limit (80% of RAM by default), so an export's peak grew with the table (875 MB at 2.5
+# million rows). Past this bound DuckDB spills to a private temporary folder (never beside the
+# warehouse, which may be read-only), so the peak stays about this plus one batch.
+EXPORT_MEMORY_LIMIT = "512MB"
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -276,26 +282,35 @@ class DuckDBWarehouse:
 
     def export(self, table: str, all_rows: bool = False) -> tuple[list[str], Iterator[tuple]]:
         """The logical rows of ``table`` (its latest view), or with ``all_rows`` the table's."""
+        columns, batches = self.export_batches(table, all_rows)
+        rows = (row for batch in batches for row in zip(*(column.to_pylist() for column in batch.columns)))
+        return columns, rows
+
+    def export_batches(self, table: str, all_rows: bool = False,
+                       batch_rows: int = EXPORT_BATCH_ROWS) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+        """:meth:`export`'s rows as Arrow record batches of ``batch_rows``, in the same order (``export``
+        formats them column by column: pipelines.commands.columnar_output)."""
         if table not in schemas.WAREHOUSE_TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {', '.join(schemas.WAREHOUSE_TABLES)}")
         order = ", ".join(schemas.table_layout(table)["primary_key"])
         columns = schemas.field_names(table)
         source = table if all_rows else schemas.latest_view(table)  # the same logical rows as BigQuery's
 
-        def rows() -> Iterator[tuple]:
+        def batches() -> Iterator[pa.RecordBatch]:
             # One cursor, read in Arrow record batches: one snapshot of the table (paging with
             # LIMIT/OFFSET repeated or skipped rows written between pages, and re-sorted the table per
             # page), in memory of one batch. The file stays open until the export is read.
-            with connect(self.path, read_only=self.read_only) as connection:
+            with connect(self.path, read_only=self.read_only) as connection, \
+                    tempfile.TemporaryDirectory(prefix="social-mentors-export-") as spill:
+                connection.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+                connection.execute("SET temp_directory = '%s'" % spill.replace("'", "''"))
                 # A relation, not a DB-API result: DuckDB 2 warns that Arrow from the latter makes an
                 # extra copy of the rows. DuckDB 2 names it to_arrow_reader; 1.x fetch_record_batch.
                 result = connection.sql(f"SELECT {', '.join(columns)} FROM {source} ORDER BY {order}")
                 arrow_reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
-                reader = arrow_reader(EXPORT_BATCH_ROWS)
-                for batch in reader:
-                    yield from zip(*(column.to_pylist() for column in batch.columns))
+                yield from arrow_reader(batch_rows)
 
-        return columns, rows()
+        return columns, batches()
 
     def count(self, table: str, all_rows: bool = False) -> int:
         """Rows of the table's latest view (the logical rows), or with ``all_rows`` of the table."""

@@ -273,8 +273,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     require_warehouse(args.warehouse)
     _warn_if_partial(args.warehouse)
-    columns, rows = open_warehouse(args.warehouse, read_only=True).export(args.table)
-    count = write_rows(columns, rows, args.format)
+    warehouse = open_warehouse(args.warehouse, read_only=True)
+    if hasattr(warehouse, "export_batches"):  # DuckDB: Arrow batches, formatted column by column
+        from pipelines.commands.columnar_output import write_batches
+
+        columns, batches = warehouse.export_batches(args.table)
+        count = write_batches(columns, batches, args.format)
+    else:  # BigQuery: row by row (the same bytes: tests/pipelines/commands/test_warehouse.py)
+        columns, rows = warehouse.export(args.table)
+        count = write_rows(columns, rows, args.format)
     print(f"exported {count:,} rows of {args.table}", file=sys.stderr)
     return 0
 

@@ -1,7 +1,9 @@
 """One behaviour, two warehouses: the same events give the same output of every command on the
 embedded DuckDB file and on BigQuery (the local emulator), a replayed run included."""
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +91,44 @@ def test_query_pair_says_when_the_mentor_side_is_decided_by_the_tie_break(wareho
     out = capsys.readouterr().out
     assert "1 partners against 1" not in out and "more partners = mentor" not in out
     assert "mentor side: 1 partner each, a tie: decided by more responses written on the site, then the smaller id" in out
+
+
+HOSTILE_GOLDEN = Path(__file__).resolve().parent / "fixtures" / "export_hostile.json"
+
+
+@pytest.fixture
+def hostile_export_warehouse(warehouse_path):
+    from hostile_rows import write_hostile_warehouse
+
+    return write_hostile_warehouse(warehouse_path)
+
+
+def test_export_writes_the_pinned_bytes_of_hostile_rows(hostile_export_warehouse, capsys):
+    """Every table, both formats, byte for byte as export wrote them before it was made faster
+    (fixtures/export_hostile.json was written by the row-by-row export of commit ef1f8f0 from
+    tests/hostile_rows.py): strangers' text, floats at every edge, NaN and the infinities, nulls,
+    extreme integers and timestamps from year 1 to 9999."""
+    import schemas
+
+    golden = json.loads(HOSTILE_GOLDEN.read_text())
+    for table in schemas.WAREHOUSE_TABLES:
+        for fmt in ("jsonl", "csv"):
+            assert main(["export", table, "--format", fmt, "--warehouse", hostile_export_warehouse]) == 0
+            captured = capsys.readouterr()
+            assert captured.out == golden[f"{table} {fmt}"], (table, fmt)
+            rows = len(golden[f"{table} jsonl"].splitlines())
+            assert f"exported {rows:,} rows of {table}" in captured.err
+
+
+def test_export_writes_the_pinned_bytes_to_a_real_stdout(hostile_export_warehouse):
+    """The same bytes through a pipe (no newline translation, UTF-8), as a shell redirect gets them."""
+    import subprocess
+    import sys
+
+    golden = json.loads(HOSTILE_GOLDEN.read_text())
+    for fmt in ("jsonl", "csv"):
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli", "export", "pair_scores", "--format", fmt,
+                               "--warehouse", hostile_export_warehouse], capture_output=True,
+                              cwd=Path(__file__).resolve().parents[3], env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == golden[f"pair_scores {fmt}"].encode("utf-8"), fmt
