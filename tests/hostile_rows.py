@@ -57,18 +57,21 @@ def hostile_table(table: str, rows: int = 0) -> pa.Table:
         duck, _, nullable = schemas.column_types(field["type"])
         typed.append((field["name"], duck, nullable and field["name"] not in key))
     rows = max(rows, max(len(_values(duck, nullable)) for _, duck, nullable in typed))
-    moved = next(name for name, duck, _ in typed if name in key and duck == "TIMESTAMP")
+    moved = next((name for name, duck, _ in typed if name in key and duck == "TIMESTAMP"), None)
+    numbered = key[-1] if moved is None else None  # a key of text only (actors): its last part gets "~n"
     columns = {}
     for i, (name, duck, nullable) in enumerate(typed):
         values = list(itertools.islice(itertools.cycle(_values(duck, nullable)), 7 * i, 7 * i + rows))
         if name == moved:
             values = [dt.datetime(2000, 1, 1) + dt.timedelta(days=n, microseconds=n) for n in range(rows)]
+        if name == numbered:
+            values = [f"{value}~{n}" for n, value in enumerate(values)]
         columns[name] = pa.array(values, type=_ARROW[duck])
     return pa.table(columns)
 
 
 def write_hostile_warehouse(path: str, rows: int = 0) -> str:
-    """A warehouse file at ``path`` whose four tables hold :func:`hostile_table` rows."""
+    """A warehouse file at ``path`` whose tables hold :func:`hostile_table` rows."""
     import duckdb
 
     from warehouse import open_warehouse

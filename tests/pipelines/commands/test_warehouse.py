@@ -106,7 +106,7 @@ def hostile_export_warehouse(warehouse_path):
 def test_export_writes_the_pinned_bytes_of_hostile_rows(hostile_export_warehouse, capsys):
     """Every table, both formats, byte for byte as export wrote them before it was made faster
     (fixtures/export_hostile.json was written by the row-by-row export of commit ef1f8f0 from
-    tests/hostile_rows.py): strangers' text, floats at every edge, NaN and the infinities, nulls,
+    tests/hostile_rows.py; the actors table, newer, by the same row-by-row write_rows): strangers' text, floats at every edge, NaN and the infinities, nulls,
     extreme integers and timestamps from year 1 to 9999."""
     import schemas
 
