@@ -164,18 +164,31 @@ def histogram(bins: Sequence[tuple[str, float]], x_title: str, y_title: str, wid
     return "".join(out)
 
 
-def timeline(windows: Sequence[tuple[str, int, int, Optional[float]]], width: int = 900, height: int = 170) -> str:
+def timeline(windows: Sequence[tuple[str, int, int, Optional[float]]], width: int = 900, height: int = 170,
+             title: Optional[str] = None) -> str:
     """A pair's windows in time order: reader comments (``rc`` rect) and author replies (``ar`` rect)
     side by side per window, and the window's median reply latency (``latency`` circle, its own
-    scale on the right) where there was a reply."""
+    scale on the right) where there was a reply. With ``title``, the chart opens with it and a legend
+    (keys of class ``key``, not marks), so that its PNG (`report --png`) stands alone on a slide."""
     left, right, bottom, top = 40, 60, 34, 12
+    head = []
+    if title is not None:
+        height += 36
+        head = [_text(left, 14, title, "start", 12, "title")]
+        x = left
+        for key, color in (("reader comments", READER_COLOR), ("author replies", MENTOR_COLOR),
+                           ("median reply latency (right scale)", LATENCY_COLOR)):
+            head.append(f'<rect class="key" x="{x}" y="22" width="10" height="10" fill="{color}"/>')
+            head.append(_text(x + 14, 31, key, "start", 10))
+            x += 24 + 6 * len(key)
+        top += 36
     plot_w, plot_h = width - left - right, height - bottom - top
     peak = max([max(rc, ar) for _, rc, ar, _ in windows] + [1])
     slowest = max([lat for *_, lat in windows if lat is not None] + [1.0])
     step = plot_w / max(len(windows), 1)
     bar = max(min(step / 2 - 1, 14), 1)
     out = [f'<svg class="chart timeline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           'xmlns="http://www.w3.org/2000/svg" role="img">',
+           'xmlns="http://www.w3.org/2000/svg" role="img">', *head,
            f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>',
            _text(left - 4, top + 8, str(peak), "end", 9), _text(width - right + 4, top + 8, _duration(slowest), "start", 9)]
     points = []

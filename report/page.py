@@ -16,6 +16,7 @@ from report.data import (REGULAR_MIN_WINDOWS, Edge, Pair, ReportData, authors, r
                          responsive_authors, top_edges)
 
 # C0 and C1 controls, DEL, and the bidirectional overrides and isolates (as pipelines.commands.output)
+_BREAKS = re.compile("[\t\n\x0b\x0c\r\x85\u2028\u2029]+")  # between two words: a space, not nothing
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 LATENCY_BINS = ((60, "<1m"), (600, "<10m"), (3600, "<1h"), (6 * 3600, "<6h"), (86400, "<1d"),
                 (7 * 86400, "<1w"), (None, "≥1w"))
@@ -25,7 +26,6 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24p
 h1{margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd}h3{margin:16px 0 4px;font-size:15px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}
 td.n,th.n{text-align:right}.meta{color:#555;font-size:13px}.grid{display:flex;flex-wrap:wrap;gap:16px}
-.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
 text{fill:#333;font-family:inherit}
 """
 
@@ -61,9 +61,10 @@ def _cell(value: Any) -> str:
 
 def _person(site: str, actor: str, many_sites: bool, names: ActorNames) -> str:
     """The actor's name beside its id when the actors file names them, with its site when the report
-    has several and the id does not say it. Control characters are dropped: in HTML they are
+    has several and the id does not say it. Line breaks and tabs become a space; other control
+    characters are dropped: in HTML they are
     nothing a reader could see, only a way to garble the page (the caller escapes the rest)."""
-    label = _CONTROLS.sub("", names.label(site, actor))
+    label = _CONTROLS.sub("", _BREAKS.sub(" ", names.label(site, actor)))
     return f"{site}: {label}" if many_sites and not actor.startswith(site) else label
 
 
@@ -156,17 +157,15 @@ def render(data: ReportData, top: int = 30, timelines: int = 6, leaders: int = 1
         "the relationship's strength, both directions of the pair together.</p>",
         charts.network(graph, labels),
         "<h2>Top relationships over time</h2>",
-        f'<p class="meta legend">Per window:<span style="background:{charts.READER_COLOR}"></span>reader comments'
-        f'<span style="background:{charts.MENTOR_COLOR}"></span>author replies'
-        f'<span style="background:{charts.LATENCY_COLOR}"></span>median reply latency (right scale)</p>',
+        '<p class="meta">Per window of each pair (legend in each chart).</p>',
     ]
     for edge in edges[:timelines]:
         windows = [(start.strftime("%Y-%m-%d"), w["reader_comments"] if w else 0, w["author_replies"] if w else 0,
                     w["reply_latency_p50_s"] if w else None) for start, w in timeline_slots(edge)]
-        parts.append(f"<h3>{escape(person(edge.site, edge.mentor_id))} → "
-                     f"{escape(person(edge.site, edge.mentee_id))}: {edge.comments:,} comments, "
-                     f"{edge.replies:,} replies, strength {edge.strength:.3f}</h3>")
-        parts.append(charts.timeline(windows))
+        # The title and legend are drawn in the chart, so that its PNG stands alone on a slide.
+        parts.append(charts.timeline(windows, title=f"{person(edge.site, edge.mentor_id)} → "
+                                                    f"{person(edge.site, edge.mentee_id)}: {edge.comments:,} comments, "
+                                                    f"{edge.replies:,} replies, strength {edge.strength:.3f}"))
     author_rows = authors(data)
     parts += [
         "<h2>Leaderboards</h2><div class=\"grid\"><div>",

@@ -79,3 +79,12 @@ def test_a_label_too_long_for_its_lines_is_elided_and_whole_in_its_title():
     assert seen.endswith("…") and len(seen) < len(huge)
     assert f"<title>{huge}</title></text>" in svg
     assert f"<title>{huge}</title></circle>" in svg
+
+
+def test_a_timeline_carries_its_title_and_legend_so_its_png_stands_alone_on_a_slide():
+    # Outside probe: `report --png` timelines had neither the pair's name nor what the colours mean.
+    svg = charts.timeline([("w1", 3, 2, 600.0), ("w2", 1, 0, None)], title="Ada <1> → Bo: 4 comments")
+    assert ">Ada &lt;1&gt; → Bo: 4 comments</text>" in svg
+    for key in ("reader comments", "author replies", "median reply latency"):
+        assert f">{key}" in svg
+    assert svg.count('<rect class="rc"') == 2 and svg.count('<circle class="latency"') == 1  # keys are not marks

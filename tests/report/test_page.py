@@ -20,3 +20,13 @@ def test_long_names_are_whole_in_the_network_titles_and_the_leaderboards(warehou
     leaderboards = html[html.index("<h2>Leaderboards</h2>"):html.index("<h2>Distributions</h2>")]
     assert f"<td class=\"\">{label}</td>" in leaderboards
     assert label[:24] + "<" not in html  # nowhere cut at 24 characters
+
+
+def test_a_line_break_in_a_name_is_a_space_not_two_words_run_together(warehouse_path):
+    # Outside probe: "RED\n2nd line" showed as "RED2nd line".
+    open_warehouse(warehouse_path).write_scores([
+        score_row("1", "2", E, 1.0, rc=4, ar=3), score_row("2", "1", E, 1.0, rc=3, ar=3)])
+    names = ActorNames({(None, "1"): "RED\n2nd\tline\u2028x", (None, "2"): "bell\x07ringer"})
+    html = render(report_data.load(warehouse_path), names=names)
+    assert "RED 2nd line x (1)" in html and "bellringer (2)" in html
+    assert "RED2nd" not in html and "\x07" not in html
