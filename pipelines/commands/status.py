@@ -44,18 +44,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     from transforms.kafka_lag import consumer_lag
     from transforms.kafka_preflight import check_connection
 
-    security = kafka_security(args)
-    check_connection(args.bootstrap_servers, security)
-    lags = consumer_lag(args.bootstrap_servers, args.topic, args.group_id, security)
-    print(f"Kafka {args.bootstrap_servers} topic {args.topic}, group {args.group_id}")
-    write_rows(["partition", "committed", "end", "lag"],
-               [(p.partition, "-" if p.committed is None else p.committed, p.end, p.lag) for p in lags], "table")
-    print(f"total lag {sum(p.lag for p in lags):,}")
+    from transforms.kafka_preflight import KafkaNotAnswering
 
+    security = kafka_security(args)
+    print(f"Kafka {args.bootstrap_servers} topic {args.topic}, group {args.group_id}")
+    unreachable = None
+    try:
+        check_connection(args.bootstrap_servers, security)
+    except KafkaNotAnswering as error:  # the warehouse is still worth showing: is anything being written?
+        unreachable = error
+        print("  not reachable (below); the warehouse as it stands:")
+    else:
+        lags = consumer_lag(args.bootstrap_servers, args.topic, args.group_id, security)
+        write_rows(["partition", "committed", "end", "lag"],
+                   [(p.partition, "-" if p.committed is None else p.committed, p.end, p.lag) for p in lags], "table")
+        print(f"total lag {sum(p.lag for p in lags):,}")
+    _warehouse_status(args)
+    if unreachable is not None:
+        raise unreachable
+    return 0
+
+
+def _warehouse_status(args: argparse.Namespace) -> None:
     local = not args.warehouse.startswith("bigquery://")
     if local and not Path(args.warehouse.removeprefix("duckdb://")).exists():
         print(f"Warehouse {args.warehouse}: none yet")
-        return 0
+        return
     from pipelines.commands.warehouse import require_warehouse
     from warehouse import open_warehouse
 
@@ -73,4 +87,3 @@ def cmd_status(args: argparse.Namespace) -> int:
     total = sum(r[1] for r in dead)
     print(f"  dead letters in the last {args.dead_letter_window} min: {total:,}"
           + (f" ({', '.join(f'{kind}: {count:,}' for kind, count, _ in dead)})" if dead else ""))
-    return 0

@@ -51,3 +51,20 @@ def test_status_of_a_missing_topic_is_a_clear_error(kafka_broker, topic, tmp_pat
     assert main(["status", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
                  "--warehouse", str(tmp_path / "none.duckdb")]) == 2
     assert f"no topic '{topic}'" in capsys.readouterr().err
+
+
+def test_with_the_broker_down_status_still_shows_the_warehouse_then_fails_naming_the_broker(warehouse_path, capsys):
+    # Outside probe: with no broker, status showed nothing, though the warehouse is what an operator
+    # wants to see then (is anything still being written?).
+    import socket
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{unused.getsockname()[1]}"
+    open_warehouse(warehouse_path).write_scores([score_row("a", "r", T0 + 7 * 86400_000, 0.5)])
+    assert main(["status", "--bootstrap-servers", address, "--topic", "t", "--warehouse", warehouse_path]) == 2
+    captured = capsys.readouterr()
+    assert f"Kafka {address} topic t" in captured.out and "not reachable" in captured.out
+    assert f"Warehouse {warehouse_path}" in captured.out and "newest window" in captured.out
+    (line,) = captured.err.splitlines()
+    assert address in line
