@@ -203,16 +203,18 @@ def cmd_query(args: argparse.Namespace) -> int:
     names = load_names(args.actors, args.warehouse)
     people, site = resolve_people({role: getattr(args, role) for role in QUERY_PARAMS[args.query]}, args.site, names)
     columns, rows = run_query(args.warehouse, args.query, {**vars(args), **people, "site": site})
-    if args.query == "pair" and args.format == "table":
+    hints = [] if rows else list(filter(None, (unknown_person_hint(value, role, site, names)
+                                               for role, value in people.items())))
+    if args.format == "table" and hints:
+        pass  # a hint instead of a bare empty table; jsonl and csv keep their (empty) output for programs
+    elif args.query == "pair" and args.format == "table":
         _write_pair(columns, rows, names)
     else:  # computed values: floats rounded (pipelines/commands/output.py says why)
         write_rows(*with_names(columns, rows, names), args.format, float_digits=QUERY_FLOAT_DIGITS)
-    if not rows:
-        hints = [unknown_person_hint(value, role, site, names) for role, value in people.items()]
-        for hint in filter(None, hints):
-            print(hint, file=sys.stderr)
-        if args.format == "table" and not any(hints):
-            print(_no_rows_hint(args, people, site, names), file=sys.stderr)
+    for hint in hints:
+        print(hint, file=sys.stderr)
+    if not rows and not hints and args.format == "table":
+        print(_no_rows_hint(args, people, site, names), file=sys.stderr)
     return 0
 
 
@@ -227,6 +229,11 @@ def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Option
     if as_of and run_query(args.warehouse, args.query, {**vars(args), **people, "site": site, "as_of": None})[1]:
         return (f"(no rows{when}: none of their windows had counted by then; give a later --as-of, "
                 "or none for the newest data)")
+    named = [f"{printable(getattr(args, role))!r} ({printable(actor)})" for role, actor in people.items()
+             if getattr(args, role) != actor]
+    if named:  # the name was found: the person is right, they just have no such rows
+        where = f" on site {printable(site)}" if site else ""
+        return f"(no rows: {' and '.join(named)} {'has' if len(named) == 1 else 'have'} none{where}{when})"
     if names is NO_NAMES:  # a name means nothing here yet
         return ("(no rows: check the id and --site; ids are case-sensitive; to ask by name, load the names first: "
                 "`social-mentors warehouse load-actors --actors FILE`)")

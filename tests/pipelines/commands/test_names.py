@@ -239,3 +239,16 @@ def test_run_loads_the_actors_before_scoring_and_a_bad_line_stops_it_before_any_
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {r["mentor_name"] for r in rows if r["mentor_id"] == mentor} == {"The Mentor"}  # "" site: every site
     assert {r["mentor_name"] for r in rows if r["mentor_id"] != mentor} <= {None}
+
+
+def test_an_unknown_name_gets_its_hint_instead_of_an_empty_table_and_a_known_one_is_not_told_to_check_the_id(
+        named, capsys):
+    # Outside probe: an unknown name printed the hint and then an empty table; a name found, whose
+    # person simply has no rows, was told to check the id.
+    warehouse, actors = named
+    assert main(["query", "mentors", "--reader", "meowz", "--warehouse", warehouse, "--actors", actors]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "neither an id nor a name" in captured.err
+    assert main(["query", "regulars", "--author", HOSTILE, "--warehouse", warehouse, "--actors", actors]) == 0
+    err = capsys.readouterr().err
+    assert "(no rows: " in err and "(7) has none" in err and "check the id" not in err
