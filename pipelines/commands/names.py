@@ -53,7 +53,20 @@ def read_actors_to_load(path: str) -> list[dict]:
 
     from analysis.actors import read_actor_rows
 
-    return read_actor_rows(Path(path), int(time.time() * 1000))
+    rows = read_actor_rows(Path(path), int(time.time() * 1000))
+    kept: dict[tuple[str, str], tuple] = {}
+    differing = []
+    for row in rows:  # the warehouse keeps one record a person: say when the file disagrees with itself
+        key, value = (row["site"], row["actor_id"]), (row["name"], row["signal"])
+        if key in kept and kept[key] != value:
+            differing.append(key)
+        kept[key] = value
+    if differing:
+        site, actor = differing[0]
+        print(printable(f"note: {path} gives {len(set(differing)):,} people more than one name or signal (e.g. "
+                        f"{actor!r}{' on site ' + site if site else ''}): the last line of each is kept"),
+              file=sys.stderr)
+    return rows
 
 
 def load_actors_into(url: str, rows: list[dict], create: bool = True) -> int:

@@ -252,3 +252,15 @@ def test_an_unknown_name_gets_its_hint_instead_of_an_empty_table_and_a_known_one
     assert main(["query", "regulars", "--author", HOSTILE, "--warehouse", warehouse, "--actors", actors]) == 0
     err = capsys.readouterr().err
     assert "(no rows: " in err and "(7) has none" in err and "check the id" not in err
+
+
+def test_a_file_that_names_someone_twice_differently_says_the_last_line_is_kept(named, tmp_path, capsys):
+    # Outside probe: the last of two names was kept silently, and the first one then found no one.
+    warehouse, _ = named
+    twice = _actors_file(tmp_path / "twice.jsonl", [{"site": "s", "actor_id": "8", "name": "First"},
+                                                    {"site": "s", "actor_id": "8", "name": "Second"},
+                                                    {"site": "s", "actor_id": "7", "name": "Same"},
+                                                    {"site": "s", "actor_id": "7", "name": "Same"}])
+    assert main(["warehouse", "load-actors", "--actors", twice, "--warehouse", warehouse]) == 0
+    err = capsys.readouterr().err
+    assert "gives 1 people more than one name or signal (e.g. '8' on site s): the last line of each is kept" in err
