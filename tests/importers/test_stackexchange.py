@@ -157,10 +157,17 @@ print(len(items), [i.reason for i in items if hasattr(i, "reason")], (after - be
 """
 
 
-def test_a_64_mb_row_is_read_in_bounded_memory(tmp_path):
+def _import_in_a_fresh_process(folder: Path) -> tuple[str, str, int]:
+    """(items imported, skip reasons, MB the peak RSS grew) of importing ``folder`` in a new process."""
     import subprocess
     import sys
 
+    done = subprocess.run([sys.executable, "-c", MEASURE_PEAK, str(folder)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    return done.stdout.split(" ", 1)[0], done.stdout.split("[")[1].split("]")[0], int(done.stdout.split()[-1])
+
+
+def test_a_64_mb_row_is_read_in_bounded_memory(tmp_path):
     folder = tmp_path / "huge.stackexchange.com"
     folder.mkdir()
     with open(folder / "Posts.xml", "w", encoding="utf-8") as posts:
@@ -169,10 +176,7 @@ def test_a_64_mb_row_is_read_in_bounded_memory(tmp_path):
         for _ in range(64):
             posts.write("a" * (1 << 20))
         posts.write('" />\n' + _row(3) + "</posts>\n")
-    done = subprocess.run([sys.executable, "-c", MEASURE_PEAK, str(folder)], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], check=True)
-    count, reasons, grown_mb = done.stdout.split(" ", 1)[0], done.stdout.split("[")[1].split("]")[0], \
-        int(done.stdout.split()[-1])
+    count, reasons, grown_mb = _import_in_a_fresh_process(folder)
     assert (count, reasons) == ("3", "'row_too_large'")
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 64 MB row"  # read whole: over 190 MB
 
@@ -302,9 +306,6 @@ def test_a_user_id_over_the_id_limit_is_a_counted_skip_not_an_invalid_event_afte
 
 
 def test_a_50_mb_comment_between_rows_is_read_in_bounded_memory(tmp_path):
-    import subprocess
-    import sys
-
     folder = tmp_path / "comment.stackexchange.com"
     folder.mkdir()
     with open(folder / "Posts.xml", "w", encoding="utf-8") as posts:
@@ -312,9 +313,6 @@ def test_a_50_mb_comment_between_rows_is_read_in_bounded_memory(tmp_path):
         for _ in range(50):
             posts.write("c\n" * (1 << 19))
         posts.write("-->\n" + _row(2) + "</posts>\n")
-    done = subprocess.run([sys.executable, "-c", MEASURE_PEAK, str(folder)], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], check=True)
-    count, reasons, grown_mb = done.stdout.split(" ", 1)[0], done.stdout.split("[")[1].split("]")[0], \
-        int(done.stdout.split()[-1])
+    count, reasons, grown_mb = _import_in_a_fresh_process(folder)
     assert (count, reasons) == ("3", "'markup_too_large'")  # once: one error line, nothing imported
     assert grown_mb < 32, f"peak memory grew {grown_mb} MB reading a 50 MB comment"
