@@ -18,6 +18,7 @@ setup(
         "fastavro>=1.9,<2",
         "duckdb>=1.1,<3",
         "pyarrow>=14,<26",
+        "numpy>=1.26,<3",  # the export formats columns with it (pipelines/commands/columnar_output.py)
         "sqlglot>=25,<31",
         "kafka-python>=2.0.2,<4",
         "google-cloud-bigquery>=3.20,<4",
