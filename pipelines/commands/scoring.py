@@ -188,9 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _require_inputs(args.input)
     check_runner(beam_args)
-    actors = read_actors_to_load(args.actors) if args.actors else None  # a bad line: nothing created
-    check_warehouse(settings.warehouse, settings.window_s)
-    _load_actors(actors, args.actors, settings.warehouse)
+    _prepare_warehouse(args.actors, settings)
     print(printable(f"Scoring {', '.join(args.input)} into {settings.warehouse} ..."), file=sys.stderr)
     for path, patterns in repeated_paths(args.input).items():
         print(f"  note: {path} is named by {len(patterns)} --input patterns ({', '.join(patterns)}); "
@@ -202,10 +200,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def _load_actors(rows: Optional[list[dict]], path: Optional[str], warehouse: str) -> None:
-    if rows is not None:
-        loaded = load_actors_into(warehouse, rows)
-        print(printable(f"Loaded {loaded:,} actors from {path} into {warehouse}"), file=sys.stderr)
+def _prepare_warehouse(actors_path: Optional[str], settings: Any) -> None:
+    """Before the pipeline: read --actors whole (a bad line: nothing created), check the warehouse
+    (warehouse_preflight), then load the actors into it."""
+    actors = read_actors_to_load(actors_path) if actors_path else None
+    check_warehouse(settings.warehouse, settings.window_s)
+    if actors is not None:
+        loaded = load_actors_into(settings.warehouse, actors)
+        print(printable(f"Loaded {loaded:,} actors from {actors_path} into {settings.warehouse}"), file=sys.stderr)
 
 
 def kafka_run_config(args: argparse.Namespace):
@@ -249,9 +251,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
     check_runner(beam_args)
-    actors = read_actors_to_load(args.actors) if args.actors else None  # a bad line: nothing created
-    check_warehouse(settings.warehouse, settings.window_s)
-    _load_actors(actors, args.actors, settings.warehouse)
+    _prepare_warehouse(args.actors, settings)
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:
