@@ -7,8 +7,8 @@ records its pid; ``stop`` ends it. The tests start their own broker through this
 
 With ``secured=SecuredListeners(...)`` the broker also listens with SASL_SSL (SCRAM-SHA-256,
 SCRAM-SHA-512 and PLAIN, the users' SCRAM credentials created when the storage is formatted) and
-with SSL requiring a client certificate, on TLS material made by ``services.kafka_tls`` under
-``state_dir/tls``. The PLAINTEXT listener stays for the controller and the readiness check.
+with SSL requiring a client certificate, configured by ``services.kafka_secured`` on TLS material
+made by ``services.kafka_tls`` under ``state_dir/tls``. The PLAINTEXT listener stays for the controller and the readiness check.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from services import maven, processes
+from services.kafka_secured import KafkaBrokerError, SecuredListeners, scram_arguments, secured_config
 from services.kafka_tls import TlsMaterial, make_tls_material
 from services.maven import cache_dir, free_port
 
@@ -49,10 +50,6 @@ rootLogger.appenderRef.file.ref = file
 """
 
 
-class KafkaBrokerError(RuntimeError):
-    pass
-
-
 def resolve_jars(version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
     """The folder of the broker's jars, resolved with Maven on first use."""
     try:
@@ -69,25 +66,6 @@ def resolve_jars(version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
 def jars_cached(version: str = KAFKA_VERSION) -> bool:
     """Whether the broker's jars are resolved already (a start then needs no Maven)."""
     return (maven.cache_dir() / f"kafka-{version}" / "libs" / ".resolved").exists()
-
-
-SASL_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN")
-
-
-@dataclasses.dataclass(frozen=True)
-class SecuredListeners:
-    """A SASL_SSL and an SSL (client certificate required) listener; ``users`` may log in with SASL."""
-
-    users: dict[str, str] = dataclasses.field(repr=False)  # name -> password: never printed
-    sasl_ssl_port: Optional[int] = None
-    ssl_port: Optional[int] = None
-
-
-def _jaas_quote(value: str) -> str:
-    if not value or any(c in value for c in "\"\\\n;,[]="):
-        raise KafkaBrokerError("SASL user names and passwords of the local broker may not hold quotes, "
-                               "backslashes, semicolons or newlines")
-    return f'"{value}"'
 
 
 def _is_tcp_port(value: object) -> bool:
@@ -177,32 +155,6 @@ class KafkaBroker:
                                    "data stays) and start again")
         return info
 
-    def _secured_config(self) -> list[str]:
-        """server.properties lines of the SASL_SSL and SSL listeners (holds secrets: the file is 0600)."""
-        if not self.secured:
-            return []
-        tls = make_tls_material(self.tls.folder)
-        store_password = tls.broker_keystore_password()
-        plain_users = " ".join(f"user_{name}={_jaas_quote(pw)}" for name, pw in sorted(self.secured.users.items()))
-        for name in self.secured.users:
-            _jaas_quote(name)
-        return [
-            "ssl.keystore.type=PKCS12",
-            f"ssl.keystore.location={tls.broker_keystore}",
-            f"ssl.keystore.password={store_password}",
-            f"ssl.key.password={store_password}",
-            "ssl.truststore.type=PEM",
-            f"ssl.truststore.location={tls.ca_file}",
-            "listener.name.ssl.ssl.client.auth=required",
-            f"sasl.enabled.mechanisms={','.join(SASL_MECHANISMS)}",
-            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config="
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-            "listener.name.sasl_ssl.plain.sasl.jaas.config="
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
-        ]
-
     def _listeners(self) -> tuple[str, str, str]:
         """listeners, advertised.listeners, listener.security.protocol.map."""
         plain = f"PLAINTEXT://127.0.0.1:{self.port}"
@@ -242,7 +194,7 @@ class KafkaBroker:
             # week's retention would delete a replayed 2018 forum at once. Keep everything locally.
             "log.retention.ms=-1",
             "log.retention.bytes=-1",
-            *self._secured_config(),
+            *(secured_config(self.secured, make_tls_material(self.tls.folder)) if self.secured else []),
         ]) + "\n", encoding="utf-8")
         (self.state_dir / "log4j2.properties").write_text(
             _LOG4J2.format(log=self.state_dir / "server.log", level="INFO"), encoding="utf-8")
@@ -251,16 +203,6 @@ class KafkaBroker:
             info.update(sasl_ssl_port=self.secured.sasl_ssl_port, ssl_port=self.secured.ssl_port)
         (self.state_dir / "broker.json").write_text(json.dumps(info))
         return config
-
-    def _scram_arguments(self) -> list[str]:
-        """``--add-scram`` of every user and SCRAM mechanism: credentials exist before the first start.
-        (The storage tool takes them only as arguments, so they show in this short-lived process's
-        command line on this machine: acceptable for a development broker, not for production.)"""
-        if not self.secured:
-            return []
-        return [arg for name, password in sorted(self.secured.users.items())
-                for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
-                for arg in ("--add-scram", f"{mechanism}=[name={_jaas_quote(name)},password={_jaas_quote(password)}]")]
 
     def _java(self, libs: Path, main: str, *args: str) -> list[str]:
         return [
@@ -305,7 +247,7 @@ class KafkaBroker:
                 cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
             formatted = subprocess.run(
                 self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
-                           *self._scram_arguments()),
+                           *scram_arguments(self.secured)),
                 capture_output=True, text=True,
             )
             if formatted.returncode != 0:
@@ -347,25 +289,3 @@ class KafkaBroker:
                    if info.get("sasl_ssl_port") else "")
         return (f"running, pid {pid}, bootstrap {self.bootstrap}{secured}, "
                 f"{'ready' if self.is_ready() else 'not answering'}")
-
-
-def local_secured_listeners(state_dir: Path, user: str, sasl_ssl_port: Optional[int] = None,
-                            ssl_port: Optional[int] = None, password: Optional[str] = None) -> tuple[SecuredListeners, Path]:
-    """Secured listeners of a development broker, and the file holding ``user``'s password (0600).
-
-    The password is the one given (e.g. from $SOCIAL_MENTORS_KAFKA_SASL_PASSWORD) on the first start,
-    else a random one; either way it is kept in ``state_dir/tls/sasl.password``, since the SCRAM
-    credentials are made once, when the storage is formatted."""
-    import secrets
-
-    folder = Path(state_dir).resolve() / "tls"
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    password_file = folder / "sasl.password"
-    if password_file.exists():
-        password = password_file.read_text(encoding="utf-8").strip()
-    else:
-        password = password or secrets.token_urlsafe(18)
-        password_file.touch(mode=0o600)
-        password_file.write_text(password + "\n", encoding="utf-8")
-    return SecuredListeners({user: password}, sasl_ssl_port, ssl_port), password_file

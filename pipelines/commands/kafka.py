@@ -98,7 +98,8 @@ def _until_interrupted(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, 
 def cmd_kafka(args: argparse.Namespace) -> int:
     import os
 
-    from services.kafka_broker import KafkaBroker, local_secured_listeners, local_state_dir
+    from services.kafka_broker import KafkaBroker, local_state_dir
+    from services.kafka_secured import local_secured_listeners
     from transforms.kafka_security import DEFAULT_PASSWORD_ENV
 
     args.state_dir = args.state_dir or local_state_dir()

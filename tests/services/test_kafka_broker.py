@@ -140,7 +140,7 @@ def test_a_secured_broker_keeps_its_ports_across_restarts(secured_kafka_broker):
 
 
 def test_a_local_secured_broker_keeps_its_user_password_in_an_owner_only_file(tmp_path):
-    from services.kafka_broker import local_secured_listeners
+    from services.kafka_secured import local_secured_listeners
 
     first, path = local_secured_listeners(tmp_path, "mentors", 9093, 9094, password="from-the-environment")
     assert first.users == {"mentors": "from-the-environment"} and (first.sasl_ssl_port, first.ssl_port) == (9093, 9094)
