@@ -30,7 +30,7 @@ from kafka.structs import OffsetAndMetadata
 
 from schemas import wire
 from transforms.kafka_security import KafkaSecurity, client_kwargs
-from transforms.kafka_source import (
+from transforms.kafka_consumer import (
     CONSUMER_CONFIG, PROGRESS_EVERY_S, KafkaUnreachable, PartitionPlan, commit_metadata, unreachable_message,
 )
 

@@ -24,12 +24,10 @@ A bounded read that gets nothing from Kafka for ``PartitionPlan.timeout_s`` fail
 """
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
-from typing import Any, Iterable, NamedTuple, Optional
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
@@ -38,137 +36,17 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 import transforms.beam_workarounds  # noqa: F401  (a split of a quiet read must not fail the run)
-from transforms.kafka_security import KafkaSecurity, client_kwargs
-
+from transforms.kafka_consumer import (POLL_MS, PROGRESS_EVERY_S, KafkaRecord, KafkaUnreachable, PartitionPlan,
+                                       TopicReader, unreachable_message)
 from transforms.kafka_positions import STOP_HERE, TopicPositionsTracker, TopicRestrictionProvider
 
 log = logging.getLogger(__name__)
 progress_log = logging.getLogger("social_mentors.progress")
 
-POLL_MS = 200
 SLICE_S = 1.0  # how long one unbounded process() call reads before it checkpoints
-PROGRESS_EVERY_S = 5.0  # how often a wait for an unreachable broker says so
-# Our consumers: reconnect within a second once a broker is back (kafka-python's default backoff
-# grows to 30 s, which turned a 30 s outage into a 2-minute one), and give up on an unanswered
-# request (a paused broker) after 15 s, so it is sent again on a fresh connection.
-CONSUMER_CONFIG: dict[str, Any] = {"reconnect_backoff_max_ms": 1000, "request_timeout_ms": 15_000}
 
 # Set by the run's SIGINT/SIGTERM handler: unbounded reads end where they are, so the stream drains.
 STOP_READING = threading.Event()
-
-
-class KafkaUnreachable(RuntimeError):
-    """Kafka did not answer for the configured time."""
-
-
-_UNREACHABLE = re.compile(r"cannot reach Kafka at [^\n]*")
-
-
-def unreachable_message(bootstrap_servers: str, timeout_s: float) -> str:
-    return (f"cannot reach Kafka at {bootstrap_servers} for {timeout_s:.0f} s: is the broker running? "
-            "(check --bootstrap-servers; --kafka-timeout sets how long to wait)")
-
-
-def unreachable_line(error: BaseException) -> Optional[str]:
-    """The one-line KafkaUnreachable message inside a runner's error (which wraps it in tracebacks)."""
-    found = _UNREACHABLE.search(str(error))
-    return found.group(0) if found else None
-
-
-class KafkaRecord(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    key: Optional[bytes]
-    value: Optional[bytes]
-    timestamp_ms: int
-    # Unbounded reads: the source's watermark when the record was read (None: bounded, or none yet);
-    # the decoder turns a record older than the stream remembers into a TOO_OLD dead letter.
-    watermark_ms: Optional[int] = None
-
-    @property
-    def origin(self) -> str:
-        return f"kafka:{self.topic}/{self.partition}@{self.offset}"
-
-
-class PartitionPlan(NamedTuple):
-    """Read ``topic``/``partition`` from ``start`` to ``stop`` (exclusive; None = unbounded).
-
-    ``security`` travels with the plan to the workers: it names where the password is (environment
-    variable or file), never holds it; each worker reads it when it opens its consumer."""
-
-    bootstrap_servers: str
-    topic: str
-    partition: int
-    start: int
-    stop: Optional[int]
-    group_id: Optional[str]
-    timeout_s: float = 60.0  # bounded: fail after this long without an answer from Kafka
-    security: Optional[KafkaSecurity] = None
-
-
-def commit_metadata(run_kind: str) -> str:
-    """What our commits carry: which kind of run committed. Offsets are progress (consumer lag) only."""
-    return json.dumps({"committed_by": "social-mentors", "run": run_kind})
-
-
-class _TopicReader:
-    """One kafka-python consumer assigned to every planned partition, kept across process() calls."""
-
-    def __init__(self, plans: tuple, consumer_config: dict[str, Any]):
-        from kafka import KafkaConsumer, TopicPartition
-
-        first = plans[0]
-        self.topic = first.topic
-        self.bootstrap_servers = first.bootstrap_servers
-        self.partitions = {p.partition: TopicPartition(p.topic, p.partition) for p in plans}
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=first.bootstrap_servers,
-            group_id=first.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            bootstrap_timeout_ms=int(min(first.timeout_s, PROGRESS_EVERY_S) * 1000),
-            **{**CONSUMER_CONFIG, **client_kwargs(first.security, "consumer"), **consumer_config},
-        )
-        self.consumer.assign(list(self.partitions.values()))
-        self.max_timestamp_ms: dict[int, int] = {}
-        self.idle_since: dict[int, float] = {}
-
-    def seek(self, positions: dict[int, int]) -> None:
-        for partition, offset in positions.items():
-            if self.position(partition) != offset:
-                self.consumer.seek(self.partitions[partition], offset)
-
-    def poll(self) -> dict:
-        return self.consumer.poll(timeout_ms=POLL_MS, max_records=1000)
-
-    def position(self, partition: int) -> Optional[int]:
-        """The consumer's position, None when not known yet; never waits for the broker."""
-        return self.consumer.position(self.partitions[partition], timeout_ms=0)
-
-    def at_end(self, partition: int) -> bool:
-        highwater = self.consumer.highwater(self.partitions[partition])
-        position = self.position(partition)
-        return highwater is not None and position is not None and position >= highwater
-
-    def commit(self, positions: dict[int, int], wait: bool) -> None:
-        """Commit as progress. Without ``wait`` it never blocks: a bundle finalization that waited on
-        an absent broker made the runner ask again for a bundle already finalized (an SDK error)."""
-        from kafka.structs import OffsetAndMetadata
-
-        offsets = {self.partitions[p]: OffsetAndMetadata(offset, commit_metadata("streaming"), -1)
-                   for p, offset in positions.items()}
-        try:
-            if wait:
-                self.consumer.commit(offsets, timeout_ms=5_000)
-            else:
-                self.consumer.commit_async(offsets, callback=self._committed)
-        except Exception as error:  # a broker restart: the next finalized bundle commits again
-            log.warning("could not commit offsets of %s: %s", self.topic, error)
-
-    def _committed(self, offsets: Any, result: Any) -> None:
-        if isinstance(result, Exception):
-            log.info("could not commit offsets of %s (the next bundle commits again): %s", self.topic, result)
 
 
 class _ReadTopicBase(beam.DoFn):
@@ -182,19 +60,19 @@ class _ReadTopicBase(beam.DoFn):
         self.broker_errors = Metrics.counter("kafka", "broker_unavailable")
 
     def setup(self) -> None:
-        self.readers: dict[str, _TopicReader] = {}
+        self.readers: dict[str, TopicReader] = {}
 
     def teardown(self) -> None:
         for reader in getattr(self, "readers", {}).values():
             reader.consumer.close()
 
-    def _reader(self, plans: tuple) -> _TopicReader:
+    def _reader(self, plans: tuple) -> TopicReader:
         topic = plans[0].topic
         if topic not in self.readers:
-            self.readers[topic] = _TopicReader(plans, self.consumer_config)
+            self.readers[topic] = TopicReader(plans, self.consumer_config)
         return self.readers[topic]
 
-    def _emit(self, reader: _TopicReader, record: Any, watermark_ms: Optional[int] = None) -> TimestampedValue:
+    def _emit(self, reader: TopicReader, record: Any, watermark_ms: Optional[int] = None) -> TimestampedValue:
         self.records_read.inc()
         newest = reader.max_timestamp_ms.get(record.partition)
         if newest is None or record.timestamp > newest:
@@ -334,7 +212,7 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
             self._commit_when_finalized(reader, bundle_finalizer, positions, last=True)
         log.info("stopped reading %s at %s", plans[0].topic, positions)
 
-    def _advance_watermark(self, reader: _TopicReader, estimator, active: set[int]) -> None:
+    def _advance_watermark(self, reader: TopicReader, estimator, active: set[int]) -> None:
         now = time.monotonic()
         considered = []
         for partition in reader.partitions:
@@ -358,7 +236,7 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
         if current is None or proposed > current:
             estimator.set_watermark(proposed)
 
-    def _commit_when_finalized(self, reader: _TopicReader, bundle_finalizer, positions: dict[int, int],
+    def _commit_when_finalized(self, reader: TopicReader, bundle_finalizer, positions: dict[int, int],
                                last: bool = False) -> None:
         """Commit the positions as progress once the runner has durably taken this bundle's output
         (waiting for the broker only for the last commit of a stopping stream)."""

@@ -241,7 +241,8 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from pipelines.settings import parse_duration
     from transforms.decode import ReadEventsFromKafka
     from transforms.kafka_preflight import KafkaNotAnswering, check_connection
-    from transforms.kafka_source import STOP_READING, KafkaUnreachable, ReadFromKafkaPartitions, unreachable_line
+    from transforms.kafka_consumer import KafkaUnreachable, unreachable_line
+    from transforms.kafka_source import STOP_READING, ReadFromKafkaPartitions
 
     source, settings = kafka_run_config(args)
     security = source.security

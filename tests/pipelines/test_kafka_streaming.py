@@ -197,7 +197,7 @@ def test_the_pipeline_survives_a_broker_restart_and_ends_with_the_uninterrupted_
 
 @pytest.mark.slow
 def test_the_pipeline_survives_a_broker_paused_past_the_consumer_timeouts(own_broker, tmp_path, prism_binary):
-    from transforms.kafka_source import CONSUMER_CONFIG
+    from transforms.kafka_consumer import CONSUMER_CONFIG
 
     # in time order, so the second half is newer than the first: nothing arrives after its window
     # closed (late data is another matter: TOO_LATE), and the faults alone are tested

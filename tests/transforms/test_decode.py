@@ -42,7 +42,7 @@ def test_an_avro_file_written_with_schema_version_1_decodes_with_the_current_sch
 def test_a_kafka_message_with_a_newer_schema_id_is_a_dead_letter_with_that_reason():
     from schemas import wire
     from transforms.decode import decode_kafka_record
-    from transforms.kafka_source import KafkaRecord
+    from transforms.kafka_consumer import KafkaRecord
 
     message = KafkaRecord("t", 0, 7, None, wire.encode(record(), wire.CONFLUENT, schema_id=wire.CURRENT_SCHEMA_ID + 1), T0)
     dead = decode_kafka_record(message)
@@ -81,7 +81,7 @@ def test_a_file_named_through_a_hard_link_or_a_symlink_is_read_once(tmp_path):
 def test_kafka_messages_obey_the_same_record_and_id_limits():
     from schemas import wire
     from transforms.decode import decode_kafka_record
-    from transforms.kafka_source import KafkaRecord
+    from transforms.kafka_consumer import KafkaRecord
 
     def message(offset, **fields):
         return KafkaRecord("events", 0, offset, b"key", wire.encode(record(**fields)), T0)
@@ -138,7 +138,7 @@ def test_a_stream_dead_letters_an_event_older_than_it_remembers_and_a_bounded_re
     from schemas import wire
     from transforms.decode import decode_kafka_record
     from transforms.events import TOO_OLD
-    from transforms.kafka_source import KafkaRecord
+    from transforms.kafka_consumer import KafkaRecord
 
     ids, horizon = frozenset({wire.DEFAULT_SCHEMA_ID}), 3 * 86_400_000
     payload = wire.encode(record(event_id="old", created_at=T0))

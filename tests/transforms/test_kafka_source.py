@@ -6,8 +6,8 @@ import apache_beam as beam
 import pytest
 
 from services.maven import free_port
-from transforms.kafka_source import (KafkaUnreachable, PartitionPlan, ReadFromKafkaPartitions, unreachable_line,
-                                     unreachable_message)
+from transforms.kafka_consumer import KafkaUnreachable, PartitionPlan, unreachable_line, unreachable_message
+from transforms.kafka_source import ReadFromKafkaPartitions
 
 
 def test_a_bounded_read_from_a_port_where_nothing_listens_fails_in_the_plan_s_time():
