@@ -10,15 +10,19 @@ The design of Beam Java's Storage Write API sink (its sharded-records path), ada
 
 1. ``KeyByShard``: each row keyed by a fixed shard, a stable hash (CRC-32) of its insert id mod
    ``shards``, so a row goes to the same shard on every attempt.
-2. ``BatchPerShard``: GroupIntoBatches per shard.
-3. ``StableBatches``: a Reshuffle. On Dataflow a shuffle is a checkpoint: the batches the write reads
-   are stored before it runs, so a retried write gets the same batch, not one rebuilt from a
-   redelivered input in another order or mixed with newer rows.
-4. ``AppendAtOffset`` (AppendAtOffsetFn), stateful per shard: the shard's committed stream and its
+2. ``StableShardBatches``: a GroupByKey per shard that fires for whatever has arrived (Java's
+   Reshuffle: repeatedly after one element, discarding, lateness to the end of time). A shuffle is a
+   checkpoint on Dataflow: the batches the write reads are stored before it runs, so a retried write
+   gets the same batch, not one rebuilt from a redelivered input in another order or mixed with
+   newer rows. Beam Python's own Reshuffle allows no lateness: rows that arrive once the global
+   window's end has passed (the final panes of a drained stream or of a bounded stream, measured
+   on the DirectRunner: the ledger's rows) were dropped by it. A bounded run gets one batch per
+   shard, all its rows, whatever order they came in.
+3. ``AppendAtOffset`` (AppendAtOffsetFn), stateful per shard: the shard's committed stream and its
    next offset in Beam state. A batch, sorted by insert id (the same rows in the same order on every
-   attempt), is appended at the stored offset; the offset is advanced after the append. A bundle
-   that fails after its append never commits the advanced offset: its retry appends the same rows at
-   the same offset, BigQuery answers ALREADY_EXISTS, and nothing is added.
+   attempt), is appended in chunks from the stored offset; the offset is advanced after the appends.
+   A bundle that fails after an append never commits the advanced offset: its retry appends the
+   same rows at the same offsets, BigQuery answers ALREADY_EXISTS, and nothing is added.
 
 The streams are created at launch (``create_shard_streams``, one per table and shard), not in a
 bundle: a stream created in a bundle that then fails would be forgotten with the bundle's state, and
@@ -34,7 +38,9 @@ import apache_beam as beam
 from apache_beam.coders import StrUtf8Coder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
-from apache_beam.transforms.window import GlobalWindows
+from apache_beam.transforms.trigger import AccumulationMode, AfterCount, Repeatedly
+from apache_beam.transforms.window import GlobalWindows, TimestampCombiner
+from apache_beam.utils.timestamp import Duration
 
 from warehouse.bigquery_warehouse import insert_id
 
@@ -42,8 +48,10 @@ __all__ = ["AppendAtOffsetFn", "ExactlyOnceWrite", "create_shard_streams", "inse
 
 # Streams per table and run: shards append in parallel; each shard's appends wait for one another.
 DEFAULT_SHARDS = 8
-MAX_BATCH_ROWS = 5_000  # rows per append (a request is at most 10 MB)
-MAX_BUFFERING_S = 5.0  # a stream's batch waits at most this long for more rows
+MAX_APPEND_ROWS = 5_000  # rows per append (a request is at most 10 MB)
+# Rows may reach the write after the global window's end (see StableShardBatches): Java's Reshuffle
+# allows lateness to the end of time; GlobalWindow.end plus this is past Beam's largest timestamp.
+LATENESS_TO_THE_END_OF_TIME_S = 2 * 86_400
 
 
 def create_shard_streams(warehouse_url: str, table: str, shards: int) -> list[str]:
@@ -91,19 +99,42 @@ class AppendAtOffsetFn(beam.DoFn):
         offset: Optional[int] = offset_state.read() if stream_state.read() == stream else None
         offset = offset or 0
         rows = sorted(rows, key=lambda row: insert_id(self.table, row))
-        refused, already_written = self.writer.append_committed(stream, self.table, rows, offset)
-        stored = len(rows) - len(refused)
+        refused, stored, already_stored = [], 0, 0
+        for start in range(0, len(rows), MAX_APPEND_ROWS):
+            chunk = rows[start:start + MAX_APPEND_ROWS]
+            chunk_refused, already_written = self.writer.append_committed(stream, self.table, chunk, offset)
+            refused += chunk_refused
+            offset += len(chunk) - len(chunk_refused)
+            if already_written:  # a retry: an earlier attempt appended these rows, its state was lost
+                already_stored += len(chunk) - len(chunk_refused)
+            else:
+                stored += len(chunk) - len(chunk_refused)
         stream_state.write(stream)
-        offset_state.write(offset + stored)
-        if already_written:  # a retry: an earlier attempt appended these rows, its state was lost
-            self.already.inc(stored)
-            self.already_written_rows += stored
-        else:
-            self.written.inc(stored)
-            self.appended_rows += stored
+        offset_state.write(offset)
+        self.written.inc(stored)
+        self.already.inc(already_stored)
+        self.appended_rows += stored
+        self.already_written_rows += already_stored
         if refused:
             self.refused.inc(len(refused))
         yield from refused_rows_out(self.table, refused)
+
+
+class StableShardBatches(beam.PTransform):
+    """(shard, row) -> (shard, [rows]): what has arrived of each shard, checkpointed by a shuffle
+    (see the module docstring, 2)."""
+
+    def expand(self, keyed: beam.PCollection) -> beam.PCollection:
+        return (
+            keyed
+            | "EveryElementFires" >> beam.WindowInto(
+                GlobalWindows(), trigger=Repeatedly(AfterCount(1)), accumulation_mode=AccumulationMode.DISCARDING,
+                timestamp_combiner=TimestampCombiner.OUTPUT_AT_EARLIEST,
+                allowed_lateness=Duration(seconds=LATENESS_TO_THE_END_OF_TIME_S))
+            | "Shuffle" >> beam.GroupByKey()
+            | "AsLists" >> beam.MapTuple(lambda shard, rows: (shard, list(rows))).with_output_types(
+                tuple[int, list[dict[str, Any]]])
+        )
 
 
 class ExactlyOnceWrite(beam.PTransform):
@@ -126,11 +157,7 @@ class ExactlyOnceWrite(beam.PTransform):
             | "AnyWindow" >> beam.WindowInto(GlobalWindows())  # a shard's offset spans windows
             | "KeyByShard" >> beam.Map(lambda row: (shard_of(table, row, shards), row)).with_output_types(
                 tuple[int, dict[str, Any]])
-            | "BatchPerShard" >> beam.GroupIntoBatches(MAX_BATCH_ROWS, max_buffering_duration_secs=MAX_BUFFERING_S)
-            | "AsLists" >> beam.MapTuple(lambda shard, batch: (shard, list(batch))).with_output_types(
-                tuple[int, list[dict[str, Any]]])
-            # Stable input for the write: see the module docstring (3).
-            | "StableBatches" >> beam.Reshuffle()
+            | "StableShardBatches" >> StableShardBatches()
             | "AppendAtOffset" >> beam.ParDo(AppendAtOffsetFn(self.warehouse_url, table, streams)).with_outputs(
                 KEPT, main="refused")
         )
