@@ -63,6 +63,31 @@ def test_a_retried_bundle_is_stored_once_on_a_committed_stream_and_twice_on_the_
     assert warehouse.count("pair_scores") == len(batch)  # the latest view: one row per key either way
 
 
+def test_a_retry_after_a_failure_between_two_appends_adds_only_the_rows_not_yet_stored(bigquery_url, monkeypatch):
+    from transforms import exactly_once_writes
+
+    monkeypatch.setattr(exactly_once_writes, "MAX_APPEND_ROWS", 2)  # a batch of 5: appends of 2, 2 and 1
+    (stream,) = create_shard_streams(bigquery_url, "pair_scores", shards=1)
+    write = AppendAtOffsetFn(bigquery_url, "pair_scores", [stream])
+    write.setup()
+    batch = [row("a", f"r{i}", E, 0.1) for i in range(5)]
+    append = write.writer.append_committed
+
+    def worker_dies_after_one_append(*args):
+        append(*args)
+        raise ConnectionResetError("the worker died")
+
+    write.writer.append_committed = worker_dies_after_one_append
+    committed = (CommittedState(), CommittedState())
+    with pytest.raises(ConnectionResetError):
+        list(write.process((0, batch), *copy.deepcopy(committed)))
+    write.writer.append_committed = append
+    assert list(write.process((0, batch), *committed)) == []  # the retry, from the committed state
+    assert (write.already_written_rows, write.appended_rows, committed[1].read()) == (2, 3, 5)
+    counts = _rows_per_key(open_warehouse(bigquery_url))
+    assert len(counts) == 5 and set(counts.values()) == {1}
+
+
 def test_a_batch_is_sent_in_key_order_whatever_order_it_came_in(bigquery_url):
     (stream,) = create_shard_streams(bigquery_url, "pair_scores", shards=1)
     write = AppendAtOffsetFn(bigquery_url, "pair_scores", [stream])
