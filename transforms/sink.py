@@ -5,7 +5,9 @@ dead letter, with the reason, for ``WriteDeadLetters`` to store. A refused dead 
 has nowhere left to go, so it fails the bundle with BigQuery's reason. ``WriteScores`` also returns
 how many rows the warehouse did not store because it keeps a row of another run computed from more
 data (the embedded warehouse's guard against a restart that replays truncated data); the run ledger
-counts both.
+counts both. With ``--bigquery-write storage-exactly-once`` (a BigQuery URL ending
+``?write=storage-exactly-once``) each table's rows go through ``transforms.exactly_once_writes``
+instead of batches, with the same outputs.
 """
 from __future__ import annotations
 

@@ -4,12 +4,15 @@ streaming insert.
 ``bigquery://PROJECT/DATASET``. Tables are created when missing with the schema derived from
 ``schemas/*.avsc``: ``pair_scores`` partitioned by the window's date and clustered by site, author_id,
 reader_id; ``dead_letters`` partitioned by arrival date. Nothing here updates or deletes rows, so
-the design never touches BigQuery's streaming buffer. Rows are appended in one of two ways:
+the design never touches BigQuery's streaming buffer. Rows are appended in one of these ways:
 
 * streaming inserts (``insert_rows_json``, a stream's way), each row with a stable insert id (its
   key, run and pane), so BigQuery drops a retried row;
 * load jobs (``bulk``, a bounded run's way): free, and without the streaming limits on old
-  partitions, but without insert ids.
+  partitions, but without insert ids;
+* with ``?write=storage``, the Storage Write API's default stream (``warehouse/bigquery_storage.py``);
+  with ``?write=storage-exactly-once`` the sinks append to committed streams at offsets kept in
+  Beam state (``transforms/exactly_once_writes.py``), through ``storage_writer()``.
 
 Either way, the ``pair_scores_latest`` view removes what BigQuery did not deduplicate and chooses the
 row the embedded warehouse keeps: per pair and window, of each run its highest pane, then the row
