@@ -15,9 +15,10 @@ The design of Beam Java's Storage Write API sink (its sharded-records path), ada
    checkpoint on Dataflow: the batches the write reads are stored before it runs, so a retried write
    gets the same batch, not one rebuilt from a redelivered input in another order or mixed with
    newer rows. Beam Python's own Reshuffle allows no lateness: rows that arrive once the global
-   window's end has passed (the final panes of a drained stream or of a bounded stream, measured
-   on the DirectRunner: the ledger's rows) were dropped by it. A bounded run gets one batch per
-   shard, all its rows, whatever order they came in.
+   window's end has passed were dropped by it (measured: a TestStream run on the
+   BundleBasedDirectRunner lost all its run_ledger rows, emitted as the watermark reached the end;
+   a drained stream's last panes come the same way). A bounded run gets one batch per shard, all
+   its rows, whatever order they came in (FnApiRunner, measured).
 3. ``AppendAtOffset`` (AppendAtOffsetFn), stateful per shard: the shard's committed stream and its
    next offset in Beam state. A batch, sorted by insert id (the same rows in the same order on every
    attempt), is appended in chunks from the stored offset; the offset is advanced after the appends.
