@@ -8,7 +8,7 @@ from typing import Optional
 
 from transforms.score import ScoringConfig
 
-BIGQUERY_WRITES = ("auto", "load", "streaming", "storage")
+BIGQUERY_WRITES = ("auto", "load", "streaming", "storage", "storage-exactly-once")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -59,7 +59,8 @@ class RunSettings:
     streaming: bool = False
     scoring: ScoringConfig = ScoringConfig()
     # How rows reach BigQuery: "load" (load jobs), "streaming" (insertAll), "storage" (the Storage
-    # Write API's default stream), or "auto": load jobs for a bounded run, streaming inserts for a
+    # Write API's default stream), "storage-exactly-once" (its committed streams, offsets in Beam
+    # state: transforms/exactly_once_writes.py), or "auto": load jobs for a bounded run, streaming inserts for a
     # stream. The embedded warehouse ignores it.
     bigquery_write: str = "auto"
     # The run's id: when it started, in epoch millis, on every row it writes (pair_scores,
@@ -74,9 +75,10 @@ class RunSettings:
 
     @property
     def sink_warehouse(self) -> str:
-        """The warehouse URL the sinks open: BigQuery's with ``?write=storage`` for the Storage Write API."""
-        if self.bigquery_write == "storage" and self.warehouse.startswith("bigquery://"):
-            return self.warehouse + "?write=storage"
+        """The warehouse URL the sinks open: BigQuery's with ``?write=storage`` (or
+        ``?write=storage-exactly-once``) for the Storage Write API."""
+        if self.bigquery_write.startswith("storage") and self.warehouse.startswith("bigquery://"):
+            return f"{self.warehouse}?write={self.bigquery_write}"
         return self.warehouse
 
     @property

@@ -5,7 +5,9 @@ dead letter, with the reason, for ``WriteDeadLetters`` to store. A refused dead 
 has nowhere left to go, so it fails the bundle with BigQuery's reason. ``WriteScores`` also returns
 how many rows the warehouse did not store because it keeps a row of another run computed from more
 data (the embedded warehouse's guard against a restart that replays truncated data); the run ledger
-counts both.
+counts both. With ``--bigquery-write storage-exactly-once`` (a BigQuery URL ending
+``?write=storage-exactly-once``) each table's rows go through ``transforms.exactly_once_writes``
+instead of batches, with the same outputs.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 import schemas
 from transforms.events import WAREHOUSE_REFUSED, DeadLetter
+from warehouse import RefusedRow
 
 # Rows per warehouse write at most: one insertAll request or DuckDB statement; a load job takes more,
 # since BigQuery allows a table 1,500 of them a day.
@@ -68,16 +71,27 @@ class WriteBatchFn(beam.DoFn):
         if kept:
             self.kept.inc(kept)
             yield beam.pvalue.TaggedOutput(KEPT, kept)
-        if not refused:
-            return
-        self.refused.inc(len(refused))
-        if self.table != "pair_scores":
-            raise RuntimeError(f"the warehouse refused {len(refused)} {self.table} rows, e.g.: {refused[0].reason}")
-        for row, reason in refused:
-            yield refused_score_dead_letter(row, reason)
+        if refused:
+            self.refused.inc(len(refused))
+        yield from refused_rows_out(self.table, refused)
+
+
+def refused_rows_out(table: str, refused: list[RefusedRow]) -> Iterable[DeadLetter]:
+    """Refused pair_scores rows as dead letters; a refused dead letter or ledger row has nowhere left
+    to go, so it fails the bundle with the warehouse's reason."""
+    if refused and table != "pair_scores":
+        raise RuntimeError(f"the warehouse refused {len(refused)} {table} rows, e.g.: {refused[0].reason}")
+    for row, reason in refused:
+        yield refused_score_dead_letter(row, reason)
 
 
 def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk: bool) -> beam.pvalue.DoOutputsTuple:
+    from warehouse.bigquery_warehouse import writes_exactly_once
+
+    if writes_exactly_once(warehouse_url):  # --bigquery-write storage-exactly-once
+        from transforms.exactly_once_writes import ExactlyOnceWrite
+
+        return rows | "WriteExactlyOnce" >> ExactlyOnceWrite(warehouse_url, table)
     return (
         rows
         # One batch may hold rows of many windows (each row carries its window): batching per window

@@ -8,9 +8,9 @@ Storage Write API is the successor of ``insertAll``: cheaper per GiB, with a fre
   rows again; the latest views keep one row per key, as they do for load jobs.
 * ``append_committed``: a **committed stream** with an explicit offset. Appending at an offset that
   already holds rows is refused by BigQuery with ALREADY_EXISTS, so a retry of the same rows at the
-  same offset adds nothing: exactly-once, provided the writer derives the stream and offsets from
-  the source positions. The pipeline does not do that yet (see the README's operators section);
-  this call and its dedupe are tested against the emulator.
+  same offset adds nothing: exactly-once, provided the writer keeps the stream and offsets where a
+  retry finds them. ``transforms/exactly_once_writes.py`` does (``--bigquery-write
+  storage-exactly-once``): a stream per shard made at launch, the offset in Beam state.
 
 Rows travel as protocol buffers built from ``schemas/*.avsc`` (proto2, every field optional, so a
 missing required value is BigQuery's per-row error, not the client's). TIMESTAMP is microseconds.
@@ -64,10 +64,20 @@ def _message(table: str) -> tuple[Any, Any]:
     return proto, message_factory.GetMessageClass(pool.FindMessageTypeByName(f"social_mentors.{table}_row"))
 
 
+@functools.lru_cache(maxsize=None)
+def _required(table: str) -> tuple[str, ...]:
+    return tuple(f["name"] for f in schemas.bigquery_fields(table) if f["mode"] == "REQUIRED")
+
+
 def _serialize(table: str, row: dict[str, Any]) -> bytes:
     """One row as protocol buffer bytes; raises TypeError/ValueError for a value of the wrong type."""
     _, message_class = _message(table)
     stamps = set(schemas.timestamp_fields(table))
+    # Refused here, the same way on every attempt: a committed stream's retry must send what the first
+    # attempt sent (BigQuery's own refusal of a row would shift the offsets of an exactly-once retry).
+    for name in _required(table):
+        if row.get(name) is None:
+            raise ValueError(f"{name}: required, but missing")
     message = message_class()
     for name, value in row.items():
         if value is None:
@@ -125,6 +135,12 @@ class StorageWriter:
 
                 if response.error.code == code_pb2.ALREADY_EXISTS and offset is not None:
                     return refused, True  # this offset holds rows: an earlier attempt stored them
+                if response.error.code == code_pb2.OUT_OF_RANGE and offset is not None:
+                    raise RuntimeError(
+                        f"offset {offset} is beyond the end of committed stream {stream} of {table}: the offset "
+                        f"kept in Beam state and the stream disagree (rows BigQuery refused on an earlier attempt "
+                        f"were counted, or another writer or job appended to it); nothing was appended. "
+                        f"BigQuery: {response.error.message}")
                 raise RuntimeError(f"BigQuery's Storage Write API refused an append to {table}: "
                                    f"{response.error.message}; the runner will retry the bundle")
             return refused, False

@@ -4,12 +4,15 @@ streaming insert.
 ``bigquery://PROJECT/DATASET``. Tables are created when missing with the schema derived from
 ``schemas/*.avsc``: ``pair_scores`` partitioned by the window's date and clustered by site, author_id,
 reader_id; ``dead_letters`` partitioned by arrival date. Nothing here updates or deletes rows, so
-the design never touches BigQuery's streaming buffer. Rows are appended in one of two ways:
+the design never touches BigQuery's streaming buffer. Rows are appended in one of these ways:
 
 * streaming inserts (``insert_rows_json``, a stream's way), each row with a stable insert id (its
   key, run and pane), so BigQuery drops a retried row;
 * load jobs (``bulk``, a bounded run's way): free, and without the streaming limits on old
-  partitions, but without insert ids.
+  partitions, but without insert ids;
+* with ``?write=storage``, the Storage Write API's default stream (``warehouse/bigquery_storage.py``);
+  with ``?write=storage-exactly-once`` the sinks append to committed streams at offsets kept in
+  Beam state (``transforms/exactly_once_writes.py``), through ``storage_writer()``.
 
 Either way, the ``pair_scores_latest`` view removes what BigQuery did not deduplicate and chooses the
 row the embedded warehouse keeps: per pair and window, of each run its highest pane, then the row
@@ -36,11 +39,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import schemas
 from warehouse import RefusedRow, Written
 from warehouse.bigquery_schema import BigQueryDatasetSchema, table_schema
+
+if TYPE_CHECKING:
+    from warehouse.bigquery_storage import StorageWriter
 
 # A request holding one invalid row is refused whole; the valid rows are sent again this often.
 MAX_INSERT_ATTEMPTS = 3
@@ -58,6 +64,23 @@ def _client(project: str):
         return bigquery.Client(project=project, credentials=AnonymousCredentials(),
                                client_options=ClientOptions(api_endpoint=emulator))
     return bigquery.Client(project=project)
+
+
+# The query option of a warehouse URL that chooses the Storage Write API (pipelines/settings.py).
+STORAGE_OPTIONS = ("write=storage", "write=storage-exactly-once")
+# Columns besides the primary key in the sinks' insert ids: a row of each run and pane is its own row.
+INSERT_ID_EXTRA = {"pair_scores": ("run_started_at", "pane_index"), "dead_letters": (), "run_ledger": ("pane_index",)}
+
+
+def writes_exactly_once(url: str) -> bool:
+    """Whether the sinks append to committed streams with offsets (``--bigquery-write storage-exactly-once``)."""
+    return url.startswith("bigquery://") and url.partition("?")[2] == "write=storage-exactly-once"
+
+
+def insert_id(table: str, row: dict[str, Any]) -> str:
+    """The row's insert id as the sinks give it (key, and run and pane where a table has them)."""
+    columns = schemas.table_layout(table)["primary_key"] + list(INSERT_ID_EXTRA[table])
+    return "|".join(str(row[c]) for c in columns)
 
 
 def _bq_value(value: Any, is_timestamp: bool) -> Any:
@@ -79,11 +102,21 @@ class BigQueryWarehouse(BigQueryDatasetSchema):
         # No request here: every worker's DoFn setup and every command opens the warehouse.
         self.client = _client(self.project)
         # Rows outside load jobs: "streaming" (insertAll) or "storage" (the Storage Write API's
-        # default stream, warehouse/bigquery_storage.py).
-        self.row_writes = "storage" if options == "write=storage" else "streaming"
+        # default stream, warehouse/bigquery_storage.py). With "storage-exactly-once" the sinks append
+        # to committed streams themselves (transforms/exactly_once_writes.py); what else comes here
+        # (none of the sinks' rows) takes the default stream.
+        self.row_writes = options.removeprefix("write=") if options in STORAGE_OPTIONS else "streaming"
         self._storage = None
         if read_only:  # the readers (query, export, sql, status, report) create nothing
             self.check_initialised(complete=False)  # a mistyped dataset: one line; the rest is check_current's
+
+    def storage_writer(self) -> "StorageWriter":
+        """The dataset's Storage Write API client (made at first use)."""
+        if self._storage is None:
+            from warehouse.bigquery_storage import StorageWriter
+
+            self._storage = StorageWriter(self.project, self.dataset)
+        return self._storage
 
     def table_id(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{table}"
@@ -105,12 +138,8 @@ class BigQueryWarehouse(BigQueryDatasetSchema):
             return []
         if bulk:
             return self._load(table, rows, row_ids)
-        if self.row_writes == "storage":
-            if self._storage is None:
-                from warehouse.bigquery_storage import StorageWriter
-
-                self._storage = StorageWriter(self.project, self.dataset)
-            return self._storage.append_default(table, rows)
+        if self.row_writes != "streaming":
+            return self.storage_writer().append_default(table, rows)
         return self._insert(table, rows, row_ids)
 
     def _load(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> list[RefusedRow]:
@@ -167,14 +196,13 @@ class BigQueryWarehouse(BigQueryDatasetSchema):
 
     def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
         """Append rows; the view chooses among them (nothing is kept back at write time)."""
-        ids = self._ids("pair_scores", rows, ("run_started_at", "pane_index"))
-        return Written(self._write("pair_scores", rows, ids, bulk))
+        return Written(self._write("pair_scores", rows, [insert_id("pair_scores", r) for r in rows], bulk))
 
     def write_dead_letters(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
-        return Written(self._write("dead_letters", rows, self._ids("dead_letters", rows), bulk))
+        return Written(self._write("dead_letters", rows, [insert_id("dead_letters", r) for r in rows], bulk))
 
     def write_ledger(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
-        return Written(self._write("run_ledger", rows, self._ids("run_ledger", rows, ("pane_index",)), bulk))
+        return Written(self._write("run_ledger", rows, [insert_id("run_ledger", r) for r in rows], bulk))
 
     def write_actors(self, rows: list[dict[str, Any]]) -> None:
         """Append people by load job (free; a file of thousands of rows at once); actors_latest shows

@@ -44,9 +44,10 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--heartbeat", type=duration("zero"), default="30s",
                      help="Kafka streaming: print the counters so far (records in, scored, skipped, duplicates, "
                           "dead-lettered, pair rows) this often; 0 for never (default 30s)")
-    run.add_argument("--bigquery-write", choices=("auto", "load", "streaming", "storage"), default="auto",
-                     help="BigQuery: load jobs, streaming inserts (insertAll) or the Storage Write API's default "
-                          "stream (default auto: load jobs for a bounded run, streaming inserts for a stream)")
+    run.add_argument("--bigquery-write", choices=("auto", "load", "streaming", "storage", "storage-exactly-once"), default="auto",
+                     help="BigQuery: load jobs, streaming inserts (insertAll), the Storage Write API's default "
+                          "stream, or its committed streams with offsets kept in Beam state (storage-exactly-once) "
+                          "(default auto: load jobs for a bounded run, streaming inserts for a stream)")
     _add_window_options(run)
     return {"run": cmd_run}
 

@@ -25,3 +25,13 @@ def test_durations_are_said_in_the_largest_whole_unit():
 
     assert [describe_duration(s) for s in (14 * 86400, 32 * 86400, 7200, 90, 45, 1.5)] == \
         ["14d", "32d", "2h", "90s", "45s", "1.5s"]
+
+
+def test_the_exactly_once_mode_reaches_the_sinks_through_the_bigquery_url_only():
+    from warehouse.bigquery_warehouse import writes_exactly_once
+
+    exactly_once = RunSettings(warehouse="bigquery://p/d", bigquery_write="storage-exactly-once")
+    assert exactly_once.sink_warehouse == "bigquery://p/d?write=storage-exactly-once" and not exactly_once.bulk_writes
+    assert writes_exactly_once(exactly_once.sink_warehouse)
+    assert not writes_exactly_once(RunSettings(warehouse="bigquery://p/d", bigquery_write="storage").sink_warehouse)
+    assert not writes_exactly_once(RunSettings(warehouse="w.duckdb", bigquery_write="storage-exactly-once").sink_warehouse)

@@ -128,7 +128,7 @@ def test_each_analyst_query_is_a_table_function_an_analyst_can_call(bigquery_url
     assert [tuple(r.values()) for r in warehouse.client.query(sql).result()] == [("a1",)]
 
 
-@pytest.mark.parametrize("method", ["auto", "streaming"])  # auto: load jobs, as the run is bounded
+@pytest.mark.parametrize("method", ["auto", "streaming", "storage-exactly-once"])  # auto: load jobs, as the run is bounded
 def test_the_pipeline_writes_the_same_scores_to_bigquery_as_to_the_embedded_warehouse(
         bigquery_url, warehouse_path, tmp_path, method):
     community = generate_community(SMALL)
@@ -156,6 +156,8 @@ def test_the_pipeline_writes_the_same_scores_to_bigquery_as_to_the_embedded_ware
     pair = community.planted_pairs[0]
     assert run_query(bigquery_url, "mentors", {"reader": pair["reader_id"], "site": pair["site"], "top": 3})[1]
     assert open_warehouse(bigquery_url).count("dead_letters") == summaries[0].dead_letters_total
+    for table in ("pair_scores", "dead_letters", "run_ledger"):  # the base tables: no row appended twice
+        assert bigquery.count(table, all_rows=True) == bigquery.count(table)
 
 
 def test_warehouse_init_and_query_from_the_command_line(bigquery_url, capsys):
@@ -219,7 +221,8 @@ def test_bulk_writes_load_rows_and_a_load_that_bigquery_rejects_names_the_bad_ro
     assert warehouse.count("pair_scores", all_rows=True) == len(DATASET_ROWS) + 1
 
 
-def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquery_url):
+@pytest.mark.parametrize("method", ["auto", "storage-exactly-once"])  # auto: streaming inserts, as it is a stream
+def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquery_url, method):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.testing.test_stream import TestStream
@@ -245,12 +248,13 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True
     settings = RunSettings(warehouse=bigquery_url, streaming=True, early_firing_s=None, window_s=86400.0,
-                           dedupe_horizon_s=3 * 86400.0)
+                           dedupe_horizon_s=3 * 86400.0, bigquery_write=method)
     assert not settings.bulk_writes  # a stream writes with streaming inserts
     with beam.Pipeline("BundleBasedDirectRunner", options=options) as p:
         build_scoring_pipeline(p | stream, p | "NoDecodeErrors" >> beam.Create([]), settings)
 
     warehouse = open_warehouse(bigquery_url)
+    assert warehouse.count("run_ledger", all_rows=True) > 0  # the ledger's panes reached it too
     columns, rows = warehouse.export("pair_scores", all_rows=True)
     panes = sorted((r[columns.index("pane_index")], r[columns.index("pane_timing")], r[columns.index("reader_comments")])
                    for r in rows if r[columns.index("author_id")] == "a")
