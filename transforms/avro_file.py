@@ -1,7 +1,7 @@
 """Avro container files, record by record: Events and DeadLetters out, never an exception.
 
-Avro blocks are framed here, not by fastavro, so that a damaged block costs one dead letter per record
-of it and reading resumes at the file's next sync marker (see ``iter_avro_file``). Timestamps are read
+Avro blocks are framed by hand (``transforms.avro_blocks``), not by fastavro, so that a damaged block
+costs one dead letter per record of it and reading resumes at the file's next sync marker (see ``iter_avro_file``). Timestamps are read
 as plain longs, so that an out-of-range one is a BAD_TIMESTAMP dead letter instead of an exception
 inside fastavro that ended the file. An Avro file of a schema version this release does not know (a
 newer one) is not read as events: each of its records is an UNKNOWN_SCHEMA_ID dead letter, as a Kafka
@@ -13,15 +13,13 @@ import functools
 import io
 import json
 import os
-import zlib
-from typing import Any, Iterator, NamedTuple, Optional
+from typing import Any, Iterator, Optional
 
 import fastavro
 
 from schemas import avro_schema, wire
-from transforms.event_records import (
-    AVRO_MAGIC, DEFAULT_LIMITS, DecodeLimits, decode_record, raw_text, storable_event_id,
-)
+from transforms.avro_blocks import HEADER_SCHEMA, SYNC_SIZE, chain_blocks, decompress, frame_block, next_sync
+from transforms.event_records import DEFAULT_LIMITS, DecodeLimits, decode_record, raw_text, storable_event_id
 from transforms.events import (
     PARSE_ERROR, RECORD_TOO_LARGE, UNCOUNTED_RECORDS, UNKNOWN_SCHEMA_ID, DeadLetter, Event, shown,
 )
@@ -75,115 +73,6 @@ def _without_logical_types(schema: Any) -> Any:
     return schema
 
 
-SYNC_SIZE = 16
-_HEADER_SCHEMA = fastavro.parse_schema({
-    "type": "record", "name": "org.apache.avro.file.Header",
-    "fields": [
-        {"name": "magic", "type": {"type": "fixed", "name": "Magic", "size": len(AVRO_MAGIC)}},
-        {"name": "meta", "type": {"type": "map", "values": "bytes"}},
-        {"name": "sync", "type": {"type": "fixed", "name": "Sync", "size": SYNC_SIZE}},
-    ],
-})
-SCAN_CHUNK = 1 << 16  # a damaged file is scanned for its next sync marker this many bytes at a time
-
-
-class _Framing(NamedTuple):
-    """A block as its header describes it: records, where its data is, and whether the file's sync
-    marker follows the data."""
-
-    count: int
-    start: int  # offset of the block (its header)
-    data_start: int
-    data_end: int
-    synced: bool
-
-
-def _read_long(stream: Any) -> Optional[int]:
-    """An Avro long (zigzag varint); None at the end of the stream; ValueError when cut or too long."""
-    value = shift = 0
-    for position in range(10):
-        byte = stream.read(1)
-        if not byte:
-            if position == 0:
-                return None
-            raise ValueError("the file ends inside a block header")
-        value |= (byte[0] & 0x7F) << shift
-        if not byte[0] & 0x80:
-            return (value >> 1) ^ -(value & 1)
-        shift += 7
-    raise ValueError("a block header number is longer than 10 bytes")
-
-
-def _frame(stream: Any, start: int, file_size: int, sync: bytes) -> Optional[_Framing]:
-    """The block at ``start``, when its header is plausible and its data lies inside the file; None
-    otherwise (or at the end of the file)."""
-    stream.seek(start)
-    try:
-        count, size = _read_long(stream), _read_long(stream)
-    except ValueError:
-        return None
-    if count is None or size is None or count < 0 or size < 0:
-        return None
-    data_start = stream.tell()
-    data_end = data_start + size
-    if data_end > file_size:
-        return None
-    stream.seek(data_end)
-    return _Framing(count, start, data_start, data_end, stream.read(SYNC_SIZE) == sync)
-
-
-def _next_sync(stream: Any, start: int, sync: bytes) -> Optional[int]:
-    """Offset of the first sync marker at or after ``start``; None when there is none."""
-    stream.seek(start)
-    carry, carry_at = b"", start
-    while True:
-        chunk = stream.read(SCAN_CHUNK)
-        if not chunk:
-            return None
-        window = carry + chunk
-        found = window.find(sync)
-        if found >= 0:
-            return carry_at + found
-        keep = min(len(window), SYNC_SIZE - 1)
-        carry_at += len(window) - keep
-        carry = window[len(window) - keep:]
-
-
-def _chain(stream: Any, start: int, end: int, file_size: int, sync: bytes, marker_at_end: bool) -> Optional[list]:
-    """Blocks that exactly fill ``start``..``end`` (the next sync marker, or the end of the file), each
-    but the last followed by 16 bytes that should have been the sync marker; None when the bytes do not
-    frame as blocks: then their records cannot be counted."""
-    blocks, at = [], start
-    while at < end:
-        framing = _frame(stream, at, file_size, sync)
-        if framing is None:
-            return None
-        blocks.append(framing)
-        if marker_at_end and framing.data_end == end:
-            return blocks
-        at = framing.data_end + SYNC_SIZE
-        if not marker_at_end and at == end:
-            return blocks
-    return None
-
-
-def _decompress(codec: str, raw: bytes) -> bytes:
-    if codec == "null":
-        return raw
-    if codec == "deflate":
-        return zlib.decompressobj(-15).decompress(raw)
-    from fastavro._read_py import BLOCK_READERS  # other codecs: fastavro's own readers
-    from fastavro.io.binary_decoder import BinaryDecoder
-
-    size, prefix = (len(raw) << 1), bytearray()  # the block's data as fastavro reads it: size, then bytes
-    while True:
-        prefix.append((size & 0x7F) | (0x80 if size > 0x7F else 0))
-        size >>= 7
-        if not size:
-            break
-    return BLOCK_READERS[codec](BinaryDecoder(io.BytesIO(bytes(prefix) + raw))).getvalue()
-
-
 def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Iterator[Event | DeadLetter]:
     """Records of an Avro container file, decoded one at a time from each block; one item per record.
 
@@ -205,7 +94,7 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
       run summary says records may be missing); records after them are numbered as if they held one.
     """
     try:
-        header = fastavro.schemaless_reader(stream, _HEADER_SCHEMA)
+        header = fastavro.schemaless_reader(stream, HEADER_SCHEMA)
         sync, meta = header["sync"], header["meta"]
         writer_schema = json.loads(meta["avro.schema"])
         schema = fastavro.parse_schema(_without_logical_types(writer_schema))
@@ -237,13 +126,13 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
 
     while at < file_size:
         block_number += 1
-        framing = _frame(stream, at, file_size, sync)
+        framing = frame_block(stream, at, file_size, sync)
         if framing is not None and framing.synced:
             blocks, marker_at, why = [framing], None, ""
         else:
-            marker_at = _next_sync(stream, at + 1, sync)
+            marker_at = next_sync(stream, at + 1, sync)
             end = marker_at if marker_at is not None else file_size
-            blocks = _chain(stream, at, end, file_size, sync, marker_at is not None)
+            blocks = chain_blocks(stream, at, end, file_size, sync, marker_at is not None)
             why = "up to the next sync marker" if marker_at is not None else "up to the end of the file"
             if blocks is None:
                 yield uncounted(at, end, why)
@@ -257,7 +146,7 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
             stream.seek(block.data_start)
             raw = stream.read(block.data_end - block.data_start)
             try:
-                data = _decompress(codec, raw) if synced else None
+                data = decompress(codec, raw) if synced else None
                 error = None
             except Exception as failure:  # zlib and the other codecs raise their own types
                 data, error = None, failure
