@@ -46,7 +46,7 @@ def main() -> int:
     from importers.core import run_import
     from importers.lines import DEFAULT_MAX_LINE_BYTES
     from pipelines.commands.importing import write_actors
-    from pipelines.commands.warehouse import run_query
+    from pipelines.commands.query import run_query
     from pipelines.scoring import run_scoring
     from warehouse import open_warehouse
     from pipelines.settings import RunSettings

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from pipelines import argv as argv_rules
-from pipelines.commands import community, demo_live, evaluate, importing, kafka, report, scoring, status, warehouse
+from pipelines.commands import community, demo_live, evaluate, importing, kafka, query, report, scoring, status, warehouse
 from pipelines.commands.output import write_rows  # noqa: F401  (re-exported for scripts and tests)
-from pipelines.commands.warehouse import run_query  # noqa: F401  (re-exported for scripts and tests)
+from pipelines.commands.query import run_query  # noqa: F401  (re-exported for scripts and tests)
 
-COMMAND_GROUPS = (community, demo_live, scoring, kafka, importing, warehouse, evaluate, report, status)  # demo_live extends community's demo
+COMMAND_GROUPS = (community, demo_live, scoring, kafka, importing, query, warehouse, evaluate, report, status)  # demo_live extends community's demo
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from pipelines.commands.options import add_community_options, add_warehouse, community_spec, fraction
-from pipelines.commands.warehouse import run_query
+from pipelines.commands.query import run_query
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:

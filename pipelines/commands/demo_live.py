@@ -282,7 +282,7 @@ class LiveDemo:
     def _show_top(self, title: str) -> bool:
         """``query top``'s rows, as it prints them; False when they cannot be read now."""
         from pipelines.commands.output import QUERY_FLOAT_DIGITS, write_rows
-        from pipelines.commands.warehouse import run_query
+        from pipelines.commands.query import run_query
 
         try:
             columns, rows = run_query(self.warehouse, "top", {"top": TOP_ROWS})
