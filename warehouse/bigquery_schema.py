@@ -7,6 +7,8 @@ open does none of it.
 """
 from __future__ import annotations
 
+import logging
+
 from typing import Optional
 
 import schemas
@@ -163,11 +165,27 @@ class BigQueryDatasetSchema:
         another schema version stops the run naming ``warehouse migrate``. Missing views and
         functions are created; ``update_definitions`` (``warehouse init``) replaces them with the
         repository's SQL. A run only creates what is missing: BigQuery limits how often one object
-        may be updated."""
+        may be updated. A view someone replaced is put back, as DuckDB does, before the run reads its
+        accounting through it."""
         if self._create_if_new():
             return
         versions.check(self.url, self.recorded_version())
+        replaced = [] if update_definitions else [v for v in self.changed_views() if self._view_exists(v)]
         self._create_definitions(replace=update_definitions)
+        for view in replaced:
+            self.client.query(schemas.bigquery_ddl(view, self.project, self.dataset, replace=True)).result()
+            logging.getLogger("social_mentors.warehouse").warning(
+                "%s: rebuilt the view %s, which differed from this release's definition", self.url, view)
+
+    def _view_exists(self, view: str) -> bool:
+        """False for a missing view: `_create_definitions` creates it, no rebuild to report."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_table(self.table_id(view))
+        except NotFound:
+            return False
+        return True
 
     def migrate(self) -> migration.Migrated:
         """Bring the dataset to this release's schema (warehouse.migration). A missing dataset, or one

@@ -398,3 +398,26 @@ def test_a_table_function_replaced_by_hand_is_found_by_check_and_rebuilt_by_migr
     assert main(["query", "top", "--warehouse", bigquery_url, "--format", "jsonl"]) == 0
     (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # the function is ours again
     assert {row["mentor_id"], row["mentee_id"]} == {"a", "r"}
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "bigquery"])
+def test_a_run_puts_back_a_replaced_view_before_it_reads_its_accounting(kind, tmp_path, request, capsys, caplog):
+    # an outside probe: on BigQuery a run kept a hand-replaced pair_scores_latest (every pane), so a
+    # replay's summary counted its own rows as "kept rows" behind ones of the first run and still said
+    # balanced; DuckDB rebuilt the view. Both put it back, say so, and count what was written.
+    url = str(tmp_path / "replaced.duckdb") if kind == "duckdb" else request.getfixturevalue("empty_bigquery_url")
+    events = _events(tmp_path)
+    assert main(["run", "--input", events, "--warehouse", url]) == 0
+    first = capsys.readouterr().out
+    assert "kept rows" not in first
+    _replace_latest_view(url)
+    assert main(["run", "--input", events, "--warehouse", url]) == 0
+    captured = capsys.readouterr()
+    assert "rebuilt the view pair_scores_latest, which differed from this release's definition" in caplog.text
+    assert "kept rows" not in captured.out and "accounting      balanced" in captured.out
+    assert main(["warehouse", "check", "--warehouse", url]) == 0
+    capsys.readouterr()
+    columns, rows = open_warehouse(url).export("pair_scores")
+    rows = list(rows)
+    key = [columns.index(c) for c in ("site", "author_id", "reader_id", "window_start")]
+    assert len(rows) == len({tuple(r[i] for i in key) for r in rows})  # one row per key: the latest view

@@ -3,6 +3,8 @@ the last hour's dead letters."""
 import datetime as dt
 import re
 
+import pytest
+
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
@@ -68,3 +70,25 @@ def test_with_the_broker_down_status_still_shows_the_warehouse_then_fails_naming
     assert f"Warehouse {warehouse_path}" in captured.out and "newest window" in captured.out
     (line,) = captured.err.splitlines()
     assert address in line
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "bigquery"])
+def test_a_replayed_dead_letter_is_counted_once(kind, tmp_path, request, capsys):
+    # an outside probe: status counted the raw dead_letters table, so a replay of the same input (the
+    # same records dead-lettered again under a new run) doubled the count export and report show once.
+    import socket
+
+    url = str(tmp_path / "status.duckdb") if kind == "duckdb" else request.getfixturevalue("empty_bigquery_url")
+    warehouse = open_warehouse(url)
+    warehouse.prepare()
+    now_ms = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+    for run in (T0, T0 + 3600_000):  # the first run, then its replay
+        warehouse.write_dead_letters([
+            {"origin": f"events.jsonl:{n}", "error_kind": "PARSE_ERROR", "message": "bad", "arrived_at": now_ms,
+             "run_started_at": run} for n in (3, 9)])
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{unused.getsockname()[1]}"
+    assert main(["status", "--bootstrap-servers", address, "--topic", "t", "--warehouse", url]) == 2
+    out = capsys.readouterr().out
+    assert "dead letters in the last 60 min: 2 (PARSE_ERROR: 2)" in out, out
