@@ -39,7 +39,7 @@ from pipelines.settings import RunSettings  # noqa: E402
 from producers.event_files import write_events  # noqa: E402
 from producers.kafka_producer import EventPublisher, message_key  # noqa: E402
 from producers.synthetic import CommunitySpec, generate_community  # noqa: E402
-from transforms.conversations import ThreadLedger, thread_key  # noqa: E402
+from transforms.thread_ledger import ThreadLedger, thread_key  # noqa: E402
 from transforms.kafka_lag import consumer_lag  # noqa: E402
 from transforms.decode import ReadEventFiles  # noqa: E402
 from transforms.events import Event  # noqa: E402

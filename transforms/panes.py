@@ -33,7 +33,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.conversations import Contribution
+from transforms.thread_ledger import Contribution
 from transforms.dedupe import event_json
 from transforms.events import TOO_LATE, DeadLetter, iso_utc
 from transforms.score import PairActivityFn, ScoringConfig, score_row

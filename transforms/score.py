@@ -19,7 +19,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.batching import GroupInShards
-from transforms.conversations import Contribution
+from transforms.thread_ledger import Contribution
 
 MILLIS_PER_DAY = 86_400_000
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from transforms.conversations import Contribution
+from transforms.thread_ledger import Contribution
 
 # Monday 1970-01-05 00:00 UTC, in millis: windows of whole weeks start on Mondays.
 WINDOW_ORIGIN_MS = 4 * 86_400_000

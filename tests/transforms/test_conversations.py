@@ -8,9 +8,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from helpers import DAY_MS, HOUR_MS, T0, event
-from transforms.conversations import (
-    SKIP_POST, SKIP_SELF_RESPONSE, Contribution, ResolveConversations, ThreadLedger, thread_key,
-)
+from transforms.conversations import ResolveConversations
+from transforms.thread_ledger import SKIP_POST, SKIP_SELF_RESPONSE, Contribution, ThreadLedger, thread_key
 from transforms.events import PARENT_UNRESOLVED
 
 MINUTE_MS = 60_000

@@ -7,7 +7,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from helpers import DAY_MS, HOUR_MS, T0, event
-from transforms.conversations import Contribution
+from transforms.thread_ledger import Contribution
 from transforms.events import TOO_LATE
 from transforms.panes import ScorePairPanes
 from transforms.score import ScoringConfig

@@ -5,7 +5,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from helpers import DAY_MS, HOUR_MS, T0
-from transforms.conversations import Contribution
+from transforms.thread_ledger import Contribution
 from transforms.score import ScorePairs, ScoringConfig, median, pair_scores
 from transforms.windowing import KeyByWindow
 
