@@ -76,6 +76,18 @@ class BigQueryDatasetSchema:
                 pass
         return found
 
+    def column_types(self) -> dict[str, dict[str, str]]:
+        """{table: {column: BigQuery type}} of the warehouse tables the dataset holds (one request each)."""
+        from google.api_core.exceptions import NotFound
+
+        found = {}
+        for table in schemas.WAREHOUSE_TABLES:
+            try:
+                found[table] = {f.name: f.field_type for f in self.client.get_table(self.table_id(table)).schema}
+            except NotFound:
+                pass
+        return found
+
     def recorded_version(self) -> Optional[tuple[int, str]]:
         """The newest (version, fingerprint) recorded, read with tabledata.list (no query job: readers
         check it too); None when nothing is recorded."""
@@ -129,6 +141,7 @@ class BigQueryDatasetSchema:
         schema version is this release's, and so are the views; each failure names its command."""
         self.check_initialised()
         versions.check(self.url, self.recorded_version())
+        migration.check_columns(self.url, self.column_types(), "bigquery")
         versions.check_definitions(self.url, self.changed_views())
 
     def _record_version(self, note: str) -> None:
@@ -167,6 +180,7 @@ class BigQueryDatasetSchema:
         if self._create_if_new():
             return
         versions.check(self.url, self.recorded_version())
+        migration.check_columns(self.url, self.column_types(), "bigquery")  # before a run writes anything
         self._create_definitions(replace=update_definitions)
 
     def migrate(self) -> migration.Migrated:
@@ -188,6 +202,7 @@ class BigQueryDatasetSchema:
                                 f"{self.url}` creates one")
         old = self.recorded_version()
         versions.refuse_newer(self.url, old)
+        migration.refuse_mistyped(self.url, self.column_types(), "bigquery")
         old_version = old[0] if old else 1
         existing = {t: c for t, c in found.items() if t in schemas.WAREHOUSE_TABLES}
         plan = migration.plan(existing, None, old[0] if old else None)  # BigQuery enforces no key: none re-keyed

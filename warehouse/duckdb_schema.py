@@ -27,6 +27,17 @@ def tables(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return found
 
 
+def column_types(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """{table: {column: DuckDB type}} of the warehouse tables the file holds."""
+    found: dict[str, dict[str, str]] = {}
+    for table, column, kind in connection.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position").fetchall():
+        if table in schemas.WAREHOUSE_TABLES:
+            found.setdefault(table, {})[column] = kind
+    return found
+
+
 def primary_keys(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return {table: list(columns) for table, columns in connection.execute(
         "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
@@ -107,6 +118,7 @@ def migrate(connection: duckdb.DuckDBPyConnection, url: str) -> migration.Migrat
     """Bring the warehouse open in ``connection`` (for writing) to this release's schema."""
     old = recorded_version(connection)
     versions.refuse_newer(url, old)
+    migration.refuse_mistyped(url, column_types(connection), "duckdb")
     old_version = old[0] if old else 1
     existing = {t: c for t, c in tables(connection).items() if t in schemas.WAREHOUSE_TABLES}
     plan = migration.plan(existing, primary_keys(connection), old[0] if old else None)

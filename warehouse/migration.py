@@ -197,3 +197,71 @@ def notes(result: Plan, url: str, rows: dict[str, int], kept_aside: dict[str, Ke
             said.append(f"{table}: columns {', '.join(extra)} are no longer written; left in place in {table} "
                         "with their old values (new rows leave them empty)")
     return said
+
+
+class ColumnsChanged(RuntimeError):
+    """A warehouse table lacks a column of this release's schema, or holds one of another type
+    (dropped or altered by hand): a run would write part of its rows and fail, readers would fail."""
+
+
+# BigQuery's API names some types by their legacy names.
+_BIGQUERY_TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+
+
+def column_problems(found: dict[str, dict[str, str]], dialect: str) -> tuple[list[str], list[str]]:
+    """(missing, mistyped): ``table.column`` this release writes that the tables in ``found``
+    ({table: {column: type}}, as the warehouse names types) lack, and ``table.column (TYPE, this
+    release writes TYPE)`` of another type. A table absent from ``found`` is not looked at."""
+    missing, mistyped = [], []
+    for table in schemas.WAREHOUSE_TABLES:
+        if table not in found:
+            continue
+        have = {c: _BIGQUERY_TYPE_NAMES.get(t.upper(), t.upper()) if dialect == "bigquery" else t.upper()
+                for c, t in found[table].items()}
+        for field in schemas.avro_schema(table)["fields"]:
+            duck, bq, _ = schemas.column_types(field["type"])
+            want = duck if dialect == "duckdb" else bq
+            name = f"{table}.{field['name']}"
+            if field["name"] not in have:
+                missing.append(name)
+            elif have[field["name"]] != want:
+                mistyped.append(f"{name} ({have[field['name']]}, this release writes {want})")
+    return missing, mistyped
+
+
+def _mistyped_advice(mistyped: list[str]) -> str:
+    tables = sorted({m.split(".")[0] for m in mistyped})
+    return (f"migrate cannot change a column's type: restore {'it' if len(mistyped) == 1 else 'them'} by hand, or "
+            f"rename {', '.join(tables)} aside (its rows are kept there) and migrate creates it afresh")
+
+
+def check_columns(url: str, found: dict[str, dict[str, str]], dialect: str) -> None:
+    """Raise :class:`ColumnsChanged` naming every missing or mistyped column and the command to run,
+    unless the tables in ``found`` have this release's columns (the version record alone does not
+    say: a column dropped by hand left it as it was)."""
+    from schemas.versions import migrate_command
+
+    missing, mistyped = column_problems(found, dialect)
+    if not (missing or mistyped):
+        return
+    said = ([f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"] if missing else []) + (
+        [f"column{'s' if len(mistyped) > 1 else ''} of another type {', '.join(mistyped)}"] if mistyped else [])
+    fix = f"run `{migrate_command(url)}`" + (
+        " (it adds the missing columns; their rows there have no value)" if missing else "")
+    if mistyped:
+        fix = f"{_mistyped_advice(mistyped)}; then {fix}" if missing else f"{_mistyped_advice(mistyped)}, with `{migrate_command(url)}`"
+    raise ColumnsChanged(f"the warehouse {url} is not this release's although it records its schema version: "
+                         f"{'; '.join(said)} (changed by hand?), so a run would fail part-way and readers would "
+                         f"fail: {fix}")
+
+
+def refuse_mistyped(url: str, found: dict[str, dict[str, str]], dialect: str) -> None:
+    """``migrate``'s check before it changes anything: raise :class:`ColumnsChanged` for columns of
+    another type, which it cannot convert (missing ones it adds)."""
+    from schemas.versions import migrate_command
+
+    _, mistyped = column_problems(found, dialect)
+    if mistyped:
+        raise ColumnsChanged(f"the warehouse {url}: column{'s' if len(mistyped) > 1 else ''} of another type "
+                             f"{', '.join(mistyped)}; nothing was changed. {_mistyped_advice(mistyped)}, with "
+                             f"`{migrate_command(url)}`")
