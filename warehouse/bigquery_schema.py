@@ -66,22 +66,14 @@ class BigQueryDatasetSchema:
 
     def _existing_tables(self) -> dict[str, list[str]]:
         """{table: [column]} of the warehouse tables and the version table that exist."""
+        return {t: list(c) for t, c in self.column_types((*schemas.WAREHOUSE_TABLES, versions.VERSION_TABLE)).items()}
+
+    def column_types(self, tables: tuple[str, ...] = schemas.WAREHOUSE_TABLES) -> dict[str, dict[str, str]]:
+        """{table: {column: BigQuery type}} of those of ``tables`` the dataset holds (one request each)."""
         from google.api_core.exceptions import NotFound
 
         found = {}
-        for table in (*schemas.WAREHOUSE_TABLES, versions.VERSION_TABLE):
-            try:
-                found[table] = [f.name for f in self.client.get_table(self.table_id(table)).schema]
-            except NotFound:
-                pass
-        return found
-
-    def column_types(self) -> dict[str, dict[str, str]]:
-        """{table: {column: BigQuery type}} of the warehouse tables the dataset holds (one request each)."""
-        from google.api_core.exceptions import NotFound
-
-        found = {}
-        for table in schemas.WAREHOUSE_TABLES:
+        for table in tables:
             try:
                 found[table] = {f.name: f.field_type for f in self.client.get_table(self.table_id(table)).schema}
             except NotFound:
