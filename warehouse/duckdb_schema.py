@@ -27,6 +27,17 @@ def tables(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return found
 
 
+def column_types(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """{table: {column: DuckDB type}} of the warehouse tables the file holds."""
+    found: dict[str, dict[str, str]] = {}
+    for table, column, kind in connection.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position").fetchall():
+        if table in schemas.WAREHOUSE_TABLES:
+            found.setdefault(table, {})[column] = kind
+    return found
+
+
 def primary_keys(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return {table: list(columns) for table, columns in connection.execute(
         "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
@@ -86,7 +97,7 @@ def is_warehouse(tables: dict[str, list[str]]) -> bool:
 def required_extra_columns(connection: duckdb.DuckDBPyConnection, plan: migration.Plan) -> list[tuple[str, str]]:
     """(table, column) of the columns left in place (the schema no longer has them) that refuse NULL:
     new rows, which leave them empty, would be refused."""
-    left = {(t, c) for t, columns in plan.extra_columns.items() if t not in plan.rekey for c in columns}
+    left = {(t, c) for t, columns in plan.extra_columns.items() if not plan.rebuilt(t) for c in columns}
     if not left:
         return []
     nullable = connection.execute("SELECT table_name, column_name, is_nullable FROM information_schema.columns "
@@ -107,9 +118,10 @@ def migrate(connection: duckdb.DuckDBPyConnection, url: str) -> migration.Migrat
     """Bring the warehouse open in ``connection`` (for writing) to this release's schema."""
     old = recorded_version(connection)
     versions.refuse_newer(url, old)
+    migration.refuse_mistyped(url, column_types(connection), "duckdb")
     old_version = old[0] if old else 1
     existing = {t: c for t, c in tables(connection).items() if t in schemas.WAREHOUSE_TABLES}
-    plan = migration.plan(existing, primary_keys(connection))
+    plan = migration.plan(existing, primary_keys(connection), old[0] if old else None)
     rows = {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in existing}
     replaced = changed_views(connection)
     current = old == (versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint())
@@ -137,19 +149,37 @@ def _migrate_in(connection: duckdb.DuckDBPyConnection, plan: migration.Plan,
         connection.execute(f"DROP VIEW IF EXISTS {view}")
     for table in plan.create:
         connection.execute(schemas.duckdb_ddl(table))
+    kept_aside = {}
+    for table in plan.recompute:  # first: nothing else is done to a table whose rows are set aside
+        kept_aside.update(_set_aside(connection, table, old_version))
     for column in plan.add:
-        if column.table in plan.rekey:
+        if plan.rebuilt(column.table):
             continue  # rebuilt below with the new DDL
         default = "" if column.default is None else f" DEFAULT {migration.sql_literal(column.default)}"
         connection.execute(f"ALTER TABLE {column.table} ADD COLUMN {column.name} {column.duckdb_type}{default}")
+        if column.old_rows is not None:
+            connection.execute(f"UPDATE {column.table} SET {column.name} = {column.old_rows}")
     for table, column in required_extra_columns(connection, plan):  # left in place; new rows leave them empty
         connection.execute(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")
-    kept_aside = {}
     for table in plan.rekey:
         kept_aside.update(_rebuild(connection, table, existing[table], old_version, plan))
     create_views(connection)
     record_version(connection, f"migrated from version {old_version}")
     return kept_aside
+
+
+def _set_aside(connection: duckdb.DuckDBPyConnection, table: str, old_version: int) -> dict[str, migration.KeptAside]:
+    """A table whose old rows cannot be converted (migration.RECOMPUTE_BEFORE): renamed whole to
+    ``<table>_before_v<version>`` and created afresh, empty; an empty one is only created afresh."""
+    aside = f"{table}_before_v{old_version}"
+    total = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    connection.execute(f"ALTER TABLE {table} RENAME TO {aside}")
+    connection.execute(schemas.duckdb_ddl(table))
+    if not total:
+        connection.execute(f"DROP TABLE {aside}")
+        return {}
+    return {table: migration.KeptAside(aside, total, 0, [])}
+
 
 def _rebuild(connection: duckdb.DuckDBPyConnection, table: str, old_columns: list[str], old_version: int,
              plan: migration.Plan) -> dict[str, migration.KeptAside]:
@@ -164,9 +194,9 @@ def _rebuild(connection: duckdb.DuckDBPyConnection, table: str, old_columns: lis
     total = connection.execute(f"SELECT COUNT(*) FROM {aside}").fetchone()[0]
     only_there = [c for c in old_columns if c not in schemas.field_names(table)]
     copied = 0
-    if not any(c.required_without_default for c in added):
+    if not any(c.required_without_default and c.old_rows is None for c in added):
         columns = [c for c in schemas.field_names(table) if c in old_columns]
-        defaults = [(c.name, migration.sql_literal(c.default)) for c in added]
+        defaults = [(c.name, c.old_rows or migration.sql_literal(c.default)) for c in added]
         names = columns + [n for n, _ in defaults]
         values = columns + [v for _, v in defaults]
         connection.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM {aside} "

@@ -157,6 +157,7 @@ class DuckDBWarehouse:
             if self._create_if_new(connection):
                 return
             versions.check(self.url, duckdb_schema.recorded_version(connection))
+            migration.check_columns(self.url, duckdb_schema.column_types(connection), "duckdb")
             changed = duckdb_schema.changed_views(connection)
             duckdb_schema.create_views(connection)
         for view in changed:
@@ -171,6 +172,7 @@ class DuckDBWarehouse:
         with connect(self.path, read_only=True) as connection:
             duckdb_schema.require_warehouse(connection, self.url)
             versions.check(self.url, duckdb_schema.recorded_version(connection))
+            migration.check_columns(self.url, duckdb_schema.column_types(connection), "duckdb")
             versions.check_definitions(self.url, duckdb_schema.changed_views(connection))
 
     def recorded_version(self) -> Optional[tuple[int, str]]:

@@ -4,6 +4,8 @@ The previous release's schema is checked in under fixtures/schema_v1 (``git show
 its tables, its latest view, no version record.
 """
 import json
+import re
+import shlex
 from pathlib import Path
 
 import duckdb
@@ -30,9 +32,19 @@ def _old_row(schema: dict, row: dict) -> dict:
     return {name: row.get(name) for name, *_ in _fields(schema)}
 
 
-def build_duckdb(path: str, table_schemas: dict[str, dict], view_sql: str, rows: dict[str, list[dict]]) -> None:
+# A version a test's warehouse records (None: release 1, which recorded none): a warehouse one schema
+# change behind, not release 1 (whose pair rows migrate keeps aside whole).
+BEHIND = 2
+VERSION_ROW = "INSERT INTO {table} (version, fingerprint, recorded_at, note) VALUES ({version}, 'older', CURRENT_TIMESTAMP, 'test')"
+
+
+def build_duckdb(path: str, table_schemas: dict[str, dict], view_sql: str, rows: dict[str, list[dict]],
+                 version: int | None = None) -> None:
     """A DuckDB warehouse as a release with ``table_schemas`` wrote it: its tables, view and rows."""
     with duckdb.connect(path) as connection:
+        if version is not None:
+            connection.execute(f"CREATE TABLE {versions.VERSION_TABLE} ({', '.join(f'{n} {d}' for n, d, _ in versions.VERSION_COLUMNS)})")
+            connection.execute(VERSION_ROW.format(table=versions.VERSION_TABLE, version=version))
         for table, schema in table_schemas.items():
             columns = [f"{n} {duck}{'' if nullable else ' NOT NULL'}" for n, duck, _, nullable in _fields(schema)]
             key = schema.get("x-primary-key")
@@ -46,12 +58,17 @@ def build_duckdb(path: str, table_schemas: dict[str, dict], view_sql: str, rows:
         connection.execute(sqlglot.transpile(view_sql, read="bigquery", write="duckdb")[0])
 
 
-def build_bigquery(url: str, table_schemas: dict[str, dict], view_sql: str, rows: dict[str, list[dict]]) -> None:
+def build_bigquery(url: str, table_schemas: dict[str, dict], view_sql: str, rows: dict[str, list[dict]],
+                   version: int | None = None) -> None:
     from google.cloud import bigquery
 
     warehouse = open_warehouse(url)
     client = warehouse.client
     client.create_dataset(bigquery.Dataset(f"{warehouse.project}.{warehouse.dataset}"), exists_ok=True)
+    if version is not None:
+        table = warehouse.table_id(versions.VERSION_TABLE)
+        client.create_table(bigquery.Table(table, schema=[bigquery.SchemaField(n, bq) for n, _, bq in versions.VERSION_COLUMNS]))
+        client.query(VERSION_ROW.format(table=f"`{table}`", version=version)).result()
     for table, schema in table_schemas.items():
         fields = [bigquery.SchemaField(n, bq, mode="NULLABLE" if nullable else "REQUIRED")
                   for n, _, bq, nullable in _fields(schema)]
@@ -106,23 +123,85 @@ def test_a_run_against_the_previous_release_s_warehouse_stops_and_migrate_brings
     assert f"at schema version {versions.WAREHOUSE_SCHEMA_VERSION}" in out
     warehouse = open_warehouse(old_warehouse)
     assert warehouse.recorded_version() == (versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint())
-    columns, rows = warehouse.export("pair_scores")
-    assert columns == schemas.field_names("pair_scores")
-    assert sorted((r[1], r[2]) for r in rows) == [("a", "r"), ("a", "r2")]  # old rows kept
-    # dead_letters gained a required run column (and, in DuckDB, a wider primary key): the old row
-    # cannot be converted. BigQuery keeps it with no run; DuckDB keeps it aside. Either way it is said.
-    if old_warehouse.startswith("bigquery://"):
-        assert "dead_letters.run_started_at: the 1 rows written before have no value" in out
-        assert warehouse.count("dead_letters") == 1
-    else:
-        assert "1 old rows that could not be converted are kept in dead_letters_before_v1" in out
-        with duckdb.connect(old_warehouse) as connection:
-            assert connection.execute("SELECT origin FROM dead_letters_before_v1").fetchall() == [("old.jsonl:3",)]
+    # release 1's pair rows (daily windows, another definition) cannot be converted: kept aside whole
+    assert warehouse.count("pair_scores", all_rows=True) == 0
+    assert ("pair_scores: its 2 old rows were computed by release 1's definition of what a mentor is" in out
+            and "kept whole in pair_scores_before_v1, and pair_scores starts empty" in out)
+    # dead_letters gained a required run column that release 1 did not record: both warehouses keep
+    # the old row, visible, with the stated placeholder run (DuckDB cannot hold NULL in its key)
+    assert ("dead_letters.run_started_at: the 1 rows written before have none (the release that wrote them did not "
+            "record it); they are kept, with 1970-01-01 00:00:00") in out
+    assert warehouse.count("dead_letters") == 1
     assert f"social-mentors run --input EVENTS --warehouse {old_warehouse}" in out
 
-    # runs again, with the old rows' window length (another would be refused: see test_scoring)
-    assert main(["run", "--input", events, "--warehouse", old_warehouse, "--window", "1d"]) == 0
+    assert main(["run", "--input", events, "--warehouse", old_warehouse]) == 0  # this release's window length
     assert warehouse.count("pair_scores") > 2
+
+
+def _command_output(argv: list[str], capsys) -> list[str]:
+    """A reading command's output lines, wall-clock values blanked, sorted."""
+    capsys.readouterr()
+    assert main(argv) == 0, argv
+    lines = capsys.readouterr().out.splitlines()
+    return sorted(re.sub(r'"(computed_at|run_started_at|arrived_at)": "[^"]*"', r'"\1": "*"', line) for line in lines)
+
+
+def test_release_1_pair_rows_are_kept_aside_and_the_printed_recompute_gives_what_a_fresh_warehouse_holds(
+        old_warehouse, tmp_path, capsys):
+    # an outside probe: the old rows stayed in pair_scores, the printed recompute was refused (release 1
+    # wrote daily windows), and with --window 1d the old rows stayed beside the new ones
+    events = _events(tmp_path)
+    assert main(["warehouse", "migrate", "--warehouse", old_warehouse]) == 0
+    out = capsys.readouterr().out
+    assert "pair_scores: its 2 old rows" in out and "cannot be converted" in out
+    (command,) = re.findall(r"pair_scores starts empty\. Recompute it: `([^`]*)`", out)
+    argv = shlex.split(command.replace("EVENTS", events))
+    assert argv[0] == "social-mentors"
+    assert main(argv[1:]) == 0, capsys.readouterr().err  # run accepts the command as printed
+    fresh = (str(tmp_path / "fresh.duckdb") if not old_warehouse.startswith("bigquery://")
+             else old_warehouse + "_fresh")
+    try:
+        assert main(["run", "--input", events, "--warehouse", fresh]) == 0
+        for reader in (["export", "pair_scores", "--format", "jsonl"], ["query", "top", "--format", "jsonl"]):
+            migrated = _command_output([*reader, "--warehouse", old_warehouse], capsys)
+            assert migrated == _command_output([*reader, "--warehouse", fresh], capsys), reader
+            assert migrated and (reader[0] != "export" or len(migrated) > 2)
+    finally:
+        if fresh.startswith("bigquery://"):
+            warehouse = open_warehouse(fresh)
+            warehouse.client.delete_dataset(f"{warehouse.project}.{warehouse.dataset}", delete_contents=True,
+                                            not_found_ok=True)
+    # the old rows are where the note says, whole
+    assert main(["sql", "SELECT reader_id, mentor_score FROM pair_scores_before_v1 ORDER BY reader_id",
+                 "--format", "csv", "--warehouse", old_warehouse]) == 0
+    assert capsys.readouterr().out.splitlines() == ["reader_id,mentor_score", "r,0.25", "r2,0.5"]
+
+
+def test_the_same_release_1_warehouse_migrated_on_both_warehouses_exports_the_same_dead_letters(
+        tmp_path, empty_bigquery_url, capsys):
+    # an outside probe: DuckDB moved release 1's dead letters aside (export: none) while BigQuery kept
+    # them with no run
+    tables, view = v1_schemas()
+    rows = dict(OLD_ROWS, dead_letters=[
+        {"origin": f"old.jsonl:{n}", "error_kind": kind, "message": f"m{n}", "event_id": f"e{n}",
+         "raw_payload": "{}", "arrived_at": E + n} for n, kind in enumerate(["BAD_TIMESTAMP", "PARSE_ERROR"] * 3)])
+    duck = str(tmp_path / "old.duckdb")
+    build_duckdb(duck, tables, view, rows)
+    build_bigquery(empty_bigquery_url, tables, view, rows)
+    outputs, notes = {}, {}
+    for url in (duck, empty_bigquery_url):
+        assert main(["warehouse", "migrate", "--warehouse", url]) == 0
+        notes[url] = capsys.readouterr().out.replace(url, "URL")
+        for fmt in ("jsonl", "csv"):
+            assert main(["export", "dead_letters", "--format", fmt, "--warehouse", url]) == 0
+            captured = capsys.readouterr()
+            outputs[url, fmt] = (sorted(captured.out.splitlines()), captured.err)
+        assert open_warehouse(url).count("dead_letters") == 6
+    for fmt in ("jsonl", "csv"):
+        assert outputs[duck, fmt] == outputs[empty_bigquery_url, fmt], fmt
+    assert "exported 6 rows of dead_letters" in outputs[duck, "jsonl"][1]
+    assert notes[duck] == notes[empty_bigquery_url]
+    assert '"run_started_at": "1970-01-01T00:00:00' in outputs[duck, "jsonl"][0][0]
 
 
 def test_migrate_adds_missing_columns_and_says_which_old_rows_have_no_value(tmp_path, request, capsys):
@@ -133,7 +212,7 @@ def test_migrate_adds_missing_columns_and_says_which_old_rows_have_no_value(tmp_
     tables = {"pair_scores": older, "dead_letters": schemas.avro_schema("dead_letters")}
     view = (V1 / "pair_scores_latest.sql").read_text()
     for url in (str(tmp_path / "behind.duckdb"), request.getfixturevalue("empty_bigquery_url")):
-        (build_bigquery if url.startswith("bigquery://") else build_duckdb)(url, tables, view, OLD_ROWS)
+        (build_bigquery if url.startswith("bigquery://") else build_duckdb)(url, tables, view, OLD_ROWS, BEHIND)
         assert main(["warehouse", "migrate", "--warehouse", url]) == 0
         out = capsys.readouterr().out
         assert "pair_scores.reader_active_days: the 2 rows written before have no value" in out
@@ -166,7 +245,7 @@ def test_a_recompute_after_migrate_replaces_old_rows_that_have_no_run(tmp_path, 
     # the recompute that migrate asks for wrote nothing over them (an outside probe: "pair rows 0")
     tables, view = v1_schemas()
     url = str(tmp_path / "old.duckdb")
-    build_duckdb(url, tables, view, OLD_ROWS)
+    build_duckdb(url, tables, view, OLD_ROWS, BEHIND)  # release 1's pair rows would be kept aside
     assert main(["warehouse", "migrate", "--warehouse", url]) == 0
     with duckdb.connect(url) as connection:  # as migrate leaves a column an older release did not write
         connection.execute("ALTER TABLE pair_scores ALTER COLUMN run_started_at DROP NOT NULL")
@@ -210,15 +289,15 @@ def test_a_key_change_that_fits_every_row_keeps_the_column_the_schema_dropped(tm
                  **{"x-primary-key": [*current["x-primary-key"], "pane_index"]})  # another key, a wider one
     rows = [dict(score_row("a", "r", E, 0.25), legacy_rank=7), dict(score_row("a", "r2", E, 0.5), legacy_rank=9)]
     url = str(tmp_path / "rekeyed.duckdb")
-    build_duckdb(url, {"pair_scores": older}, (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": rows})
+    build_duckdb(url, {"pair_scores": older}, (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": rows}, BEHIND)
     assert main(["warehouse", "migrate", "--warehouse", url]) == 0
     out = capsys.readouterr().out
     assert ("pair_scores: its primary key changed to (site, author_id, reader_id, window_start); 2 of its 2 old rows "
-            "were copied into the new table; the old table is kept whole as pair_scores_before_v1, the only place "
+            "were copied into the new table; the old table is kept whole as pair_scores_before_v2, the only place "
             "that holds columns legacy_rank (no longer written)") in out
     assert "left in place" not in out
     with duckdb.connect(url, read_only=True) as connection:  # the data is where the note says
-        assert connection.execute("SELECT reader_id, legacy_rank FROM pair_scores_before_v1 ORDER BY 1").fetchall() == [
+        assert connection.execute("SELECT reader_id, legacy_rank FROM pair_scores_before_v2 ORDER BY 1").fetchall() == [
             ("r", 7), ("r2", 9)]
     assert sorted(r[2] for r in open_warehouse(url).export("pair_scores")[1]) == ["r", "r2"]
 
@@ -229,13 +308,13 @@ def test_rows_that_collide_on_a_narrower_key_stay_in_the_old_table(tmp_path, cap
     older = dict(current, **{"x-primary-key": [*current["x-primary-key"], "pane_index"]})
     rows = [score_row("a", "r", E, 0.25, pane=0), score_row("a", "r", E, 0.5, pane=1)]  # one key once pane is gone
     url = str(tmp_path / "narrower.duckdb")
-    build_duckdb(url, {"pair_scores": older}, (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": rows})
+    build_duckdb(url, {"pair_scores": older}, (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": rows}, BEHIND)
     assert main(["warehouse", "migrate", "--warehouse", url]) == 0
     out = capsys.readouterr().out
-    assert ("1 of its 2 old rows were copied into the new table; the old table is kept whole as pair_scores_before_v1, "
+    assert ("1 of its 2 old rows were copied into the new table; the old table is kept whole as pair_scores_before_v2, "
             "the only place that holds 1 rows that collide on the new key") in out
     with duckdb.connect(url, read_only=True) as connection:
-        assert connection.execute("SELECT count(*) FROM pair_scores_before_v1").fetchone()[0] == 2
+        assert connection.execute("SELECT count(*) FROM pair_scores_before_v2").fetchone()[0] == 2
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "bigquery"])
@@ -245,7 +324,8 @@ def test_a_column_left_in_place_does_not_refuse_new_rows(kind, tmp_path, request
     url = str(tmp_path / "extra.duckdb") if kind == "duckdb" else request.getfixturevalue("empty_bigquery_url")
     (build_duckdb if kind == "duckdb" else build_bigquery)(
         url, {"pair_scores": older, "dead_letters": schemas.avro_schema("dead_letters")},
-        (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": [dict(score_row("a", "r", E, 0.25), legacy_rank=7)]})
+        (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": [dict(score_row("a", "r", E, 0.25), legacy_rank=7)]},
+        BEHIND)
     assert main(["warehouse", "migrate", "--warehouse", url]) == 0
     assert ("pair_scores: columns legacy_rank are no longer written; left in place in pair_scores with their old values"
             in capsys.readouterr().out)
@@ -421,3 +501,60 @@ def test_a_run_puts_back_a_replaced_view_before_it_reads_its_accounting(kind, tm
     rows = list(rows)
     key = [columns.index(c) for c in ("site", "author_id", "reader_id", "window_start")]
     assert len(rows) == len({tuple(r[i] for i in key) for r in rows})  # one row per key: the latest view
+
+
+def _alter(url: str, statement: str) -> None:
+    """A change made by hand: ``statement`` with {t} for the qualified table name (DuckDB or BigQuery)."""
+    if url.startswith("bigquery://"):
+        warehouse = open_warehouse(url)
+        table = statement.split()[2]
+        warehouse.client.query(statement.replace(f" {table} ", f" `{warehouse.table_id(table)}` ", 1)).result()
+    else:
+        with duckdb.connect(url) as connection:
+            connection.execute(statement)
+
+
+def test_a_column_dropped_by_hand_fails_check_and_run_before_anything_is_written_and_migrate_adds_it_back(
+        current_warehouse, tmp_path, capsys):
+    # an outside probe: check passed a warehouse without pair_scores.reply_rate (DuckDB) or
+    # dead_letters.message (BigQuery); export then failed, and a BigQuery run wrote and failed unbalanced
+    warehouse = open_warehouse(current_warehouse)
+    warehouse.write_scores([score_row("a", "r", E, 0.25)])
+    _alter(current_warehouse, "ALTER TABLE pair_scores DROP COLUMN reply_rate")
+    missing = "missing column pair_scores.reply_rate"
+    if current_warehouse.startswith("bigquery://"):  # DuckDB drops no column before a key column
+        _alter(current_warehouse, "ALTER TABLE dead_letters DROP COLUMN message")
+        missing = "missing columns pair_scores.reply_rate, dead_letters.message"
+    migrate = f"`social-mentors warehouse migrate --warehouse {current_warehouse}`"
+    for argv in (["warehouse", "check"], ["export", "pair_scores"], ["run", "--input", _events(tmp_path), "--window", "1d"]):
+        assert main([*argv, "--warehouse", current_warehouse]) == 2, argv
+        line = capsys.readouterr().err.splitlines()[-1]
+        assert missing in line and migrate in line, (argv, line)
+    assert warehouse.count("pair_scores", all_rows=True) == 1 and warehouse.count("runs", all_rows=True) == 0
+
+    assert main(["warehouse", "migrate", "--warehouse", current_warehouse]) == 0
+    out = capsys.readouterr().out
+    assert ("pair_scores.reply_rate: the column was missing although the warehouse records this release's schema "
+            "version (dropped by hand?); added back, and the 1 rows there have no value in it (NULL)") in out
+    assert "did not compute it" not in out and "dead_letters.message" not in out  # no rows there
+    assert main(["warehouse", "check", "--warehouse", current_warehouse]) == 0
+
+
+def test_a_column_of_another_type_fails_check_and_migrate_changes_nothing(current_warehouse, capsys):
+    if current_warehouse.startswith("bigquery://"):  # BigQuery changes no column's type: the table is made anew
+        from google.cloud import bigquery
+
+        warehouse = open_warehouse(current_warehouse)
+        warehouse.client.delete_table(warehouse.table_id("runs"))
+        schema = [bigquery.SchemaField(f["name"], "INT64" if f["name"] == "status" else f["type"])
+                  for f in schemas.bigquery_fields("runs")]
+        warehouse.client.create_table(bigquery.Table(warehouse.table_id("runs"), schema=schema))
+        expected = "runs.status (INT64, this release writes STRING)"
+    else:
+        _alter(current_warehouse, "ALTER TABLE runs ALTER COLUMN status TYPE INTEGER USING 0")
+        expected = "runs.status (INTEGER, this release writes VARCHAR)"
+    for argv in (["warehouse", "check"], ["warehouse", "migrate"]):
+        assert main([*argv, "--warehouse", current_warehouse]) == 2, argv
+        line = capsys.readouterr().err.splitlines()[-1]
+        assert expected in line and "rename runs aside" in line and "warehouse migrate" in line, line
+    assert _versions_recorded(current_warehouse) == 1
