@@ -201,10 +201,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def _prepare_warehouse(actors_path: Optional[str], settings: Any) -> None:
-    """Before the pipeline: read --actors whole (a bad line: nothing created), check the warehouse
-    (warehouse_preflight), then load the actors into it."""
-    actors = read_actors_to_load(actors_path) if actors_path else None
+def _prepare_warehouse(actors_path: Optional[str], settings: Any, actors: Optional[Any] = None) -> None:
+    """Before the pipeline: read --actors whole unless ``actors`` were read already (a bad line:
+    nothing created), check the warehouse (warehouse_preflight), then load the actors into it."""
+    if actors is None and actors_path:
+        actors = read_actors_to_load(actors_path)
     check_warehouse(settings.warehouse, settings.window_s)
     if actors is not None:
         loaded = load_actors_into(settings.warehouse, actors)
@@ -253,12 +254,13 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
     check_runner(beam_args)
-    _prepare_warehouse(args.actors, settings)
-    try:
+    actors = read_actors_to_load(args.actors) if args.actors else None
+    try:  # before the warehouse is touched: a broker that never answers leaves no new file behind
         plan = plan_read(source)
     except KeyboardInterrupt:
         print("interrupted before reading Kafka: nothing was read or written", file=sys.stderr)
         return 130
+    _prepare_warehouse(args.actors, settings, actors)
     print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
           f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
           file=sys.stderr)
