@@ -247,13 +247,13 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from transforms.kafka_source import STOP_READING, ReadFromKafkaPartitions
 
     source, settings = kafka_run_config(args)
+    check_runner(beam_args)  # local, and a launch without the runner's parts should not wait on Kafka
     security = source.security
     asked = time.monotonic()
     try:  # a wrong password or certificate: one line, at once
         check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, source.timeout_s))
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
-    check_runner(beam_args)
     actors = read_actors_to_load(args.actors) if args.actors else None
     try:  # before the warehouse is touched: a broker that never answers leaves no new file behind
         plan = plan_read(source)

@@ -101,3 +101,29 @@ def test_the_package_builds_into_a_wheel_that_installs_and_imports_in_a_fresh_ve
     )
     result = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True, text=True, cwd=tmp_path)
     assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+# --- the `dataflow` extra: Beam's Google Cloud parts, which DataflowRunner needs to submit a job ------
+
+def _distribution():
+    """setup.py as setuptools reads it (install_requires, extras_require), without building anything."""
+    import setuptools  # noqa: F401  (provides distutils on Python 3.12+)
+    from distutils.core import run_setup
+
+    return run_setup(str(ROOT / "setup.py"), stop_after="init")
+
+
+def test_the_dataflow_extra_declares_apache_beam_gcp_in_apache_beam_s_own_range():
+    from packaging.requirements import Requirement
+
+    dist = _distribution()
+    (beam,) = [r for r in map(Requirement, dist.install_requires) if r.name == "apache-beam"]
+    (gcp,) = [r for r in map(Requirement, dist.extras_require["dataflow"]) if r.name == "apache-beam"]
+    assert gcp.extras == {"gcp"} and beam.extras == set()
+    assert gcp.specifier == beam.specifier and str(beam.specifier), (gcp, beam)
+
+
+def test_the_flex_template_image_installs_the_dataflow_extra():
+    dockerfile = (ROOT / "deploy" / "dataflow" / "Dockerfile").read_text()
+    installs = [line for line in dockerfile.splitlines() if re.match(r"RUN\s+pip install", line)]
+    assert installs and all(re.search(r"\$\{WORKDIR\}\[dataflow\]", line) for line in installs), installs
