@@ -107,7 +107,9 @@ def test_the_package_builds_into_a_wheel_that_installs_and_imports_in_a_fresh_ve
 
 def _distribution():
     """setup.py as setuptools reads it (install_requires, extras_require), without building anything."""
-    import setuptools  # noqa: F401  (provides distutils on Python 3.12+)
+    import importlib
+
+    importlib.import_module("setuptools")  # first: it provides distutils on Python 3.12+
     from distutils.core import run_setup
 
     return run_setup(str(ROOT / "setup.py"), stop_after="init")
