@@ -12,7 +12,7 @@ from pipelines.commands.options import (add_kafka_options, add_warehouse, durati
                                        not_empty, positive_float, tcp_port, whole_number)
 from pipelines.commands.output import printable
 from pipelines.commands.names import load_actors_into, read_actors_to_load
-from pipelines.warehouse_preflight import check_warehouse
+from pipelines.warehouse_preflight import check_warehouse, warehouse_exists
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -254,13 +254,21 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
         check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, source.timeout_s))
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
-    actors = read_actors_to_load(args.actors) if args.actors else None
-    try:  # before the warehouse is touched: a broker that never answers leaves no new file behind
+    # An existing warehouse is checked before waiting for Kafka (a wrong --window says so at once); a
+    # new DuckDB file is created only once Kafka answered, so a broker that never does leaves none.
+    existing = warehouse_exists(settings.warehouse)
+    actors = None
+    if existing:
+        _prepare_warehouse(args.actors, settings)
+    elif args.actors:
+        actors = read_actors_to_load(args.actors)  # a bad line: said before waiting for Kafka
+    try:
         plan = plan_read(source)
     except KeyboardInterrupt:
         print("interrupted before reading Kafka: nothing was read or written", file=sys.stderr)
         return 130
-    _prepare_warehouse(args.actors, settings, actors)
+    if not existing:
+        _prepare_warehouse(args.actors, settings, actors)
     print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
           f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
           file=sys.stderr)
