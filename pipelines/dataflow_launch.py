@@ -4,7 +4,8 @@ In: the run's Beam options. Out: one of
 
 * ``WAIT``: run to the end here, then read the summary back (every runner but Dataflow, and a
   bounded Dataflow job launched from a shell: its summary and its Kafka commit need its end);
-* ``SUBMIT``: a streaming Dataflow job launched from a shell: submit it, record the run
+* ``SUBMIT``: a streaming Dataflow job launched from a shell (or a bounded one given Beam's
+  ``--no_wait_until_finish``): submit it, record the run
   ``LAUNCHED`` with the job id, print how to follow and stop it, and return;
 * ``STAGE``: the Flex Template launcher's call (``--template_location`` given): Beam writes the job
   where the launcher asked instead of submitting it, and the run is recorded ``LAUNCHED``.
@@ -35,7 +36,9 @@ def launch_mode(options: PipelineOptions) -> str:
         return WAIT
     if options.view_as(GoogleCloudOptions).template_location:
         return STAGE
-    return SUBMIT if options.view_as(StandardOptions).streaming else WAIT
+    standard = options.view_as(StandardOptions)
+    # Beam's --no_wait_until_finish asks the same of a bounded job (Beam itself reads it only in `with`)
+    return SUBMIT if standard.streaming or getattr(standard, "no_wait_until_finish", False) else WAIT
 
 
 def _is_dataflow(runner: Any) -> bool:

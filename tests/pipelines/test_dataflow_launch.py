@@ -25,12 +25,14 @@ def mode_of(argv: list[str]) -> tuple[str, object]:
     ("DataflowRunner", False, SUBMIT),  # wait_until_finish on a stream returns only when it is cancelled
     ("dataflow", False, SUBMIT),  # Beam's short name for the same runner
     ("DataflowRunner", True, WAIT),  # a bounded job ends: its summary and Kafka commit need that end
+    ("DataflowRunner --no_wait_until_finish", True, SUBMIT),  # unless the operator asks not to wait
     ("FlinkRunner", False, WAIT),
     (None, False, WAIT),  # the local runners
     (None, True, WAIT),
 ])
 def test_a_streaming_dataflow_job_is_submitted_and_not_waited_on(runner, bounded, expected):
-    argv = DIRECT + (["--until-end"] if bounded else ["--streaming"]) + ([f"--runner={runner}"] if runner else [])
+    runner, *more = (runner or "").split() or [None]
+    argv = DIRECT + (["--until-end"] if bounded else ["--streaming"]) + ([f"--runner={runner}"] if runner else []) + more
     assert mode_of(argv)[0] == expected
 
 
