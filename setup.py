@@ -1,6 +1,9 @@
 """Social Mentors: a streaming pipeline that finds social mentors in comment and reply events."""
 from setuptools import setup
 
+# One range for Beam and for its Google Cloud parts (the `dataflow` extra), so they cannot drift apart.
+BEAM_RANGE = ">=2.77,<2.78"
+
 setup(
     name="social-mentors",
     version="0.1.0",
@@ -14,7 +17,7 @@ setup(
     # Compatible ranges: the lowest version known to work, below the next major (Beam: the next
     # minor, whose runner internals this project relies on). CI audits what they resolve to.
     install_requires=[
-        "apache-beam>=2.77,<2.78",
+        f"apache-beam{BEAM_RANGE}",
         "fastavro>=1.9,<2",
         "duckdb>=1.1,<3",
         "pyarrow>=14,<26",
@@ -26,6 +29,10 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "hypothesis>=6.100,<7"],
+        # DataflowRunner stages and submits through GCS and the Dataflow API client, which plain
+        # apache-beam lacks (`run --runner DataflowRunner` says so at launch); the Flex Template
+        # image installs it. Local runs and CI do not need it.
+        "dataflow": [f"apache-beam[gcp]{BEAM_RANGE}"],
     },
     entry_points={"console_scripts": ["social-mentors=pipelines.cli:main"]},
 )

@@ -10,7 +10,8 @@ our own option kept its default (a run against ``127.0.0.1:9092``).
 
 * ``normalize``: ``--name_with_underscores[=V]`` becomes ``--name-with-underscores[=V]`` when that is
   one of the command's options (Beam's own underscore options are left alone); ``--flag=true`` of a
-  flag becomes ``--flag`` and ``--flag=false`` is dropped; ``--window -5m`` becomes ``--window=-5m``
+  flag becomes ``--flag`` and ``--flag=false`` is dropped (a flag given both true and false is refused
+  first: once dropped, ``repeated`` could not see it); ``--window -5m`` becomes ``--window=-5m``
   (argparse reads a value starting with ``-`` as an option: "expected one argument"), so the
   option's type refuses it with the reason.
 * ``beam_booleans``: the same for Beam's flags among the leftovers: ``--enable_streaming_engine=true``
@@ -61,11 +62,12 @@ def _takes_one_value(action: argparse.Action) -> bool:
 def normalize(argv: Sequence[str], parser: Optional[argparse.ArgumentParser]) -> list[str]:
     """``argv`` with template spellings of ``parser``'s options rewritten (see the module docstring).
 
-    Raises ValueError for a boolean flag given a value other than true or false."""
+    Raises ValueError for a boolean flag given a value other than true or false, or given both."""
     if parser is None:
         return list(argv)
     by_option, booleans = _flags(parser)
     out: list[str] = []
+    flags_given: dict[str, list[tuple[str, bool]]] = {}  # dest: (spelling, value stored), for the repeat check
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -79,16 +81,30 @@ def normalize(argv: Sequence[str], parser: Optional[argparse.ArgumentParser]) ->
         name, has_value, value = token.partition("=")
         if name not in by_option and "_" in name and name.replace("_", "-") in by_option:
             name = name.replace("_", "-")
-        if name in booleans and has_value:
-            if _boolean(name, value):
-                out.append(name)
-            continue
+        if name in booleans:
+            action = by_option[name]
+            on = _boolean(name, value) if has_value else True
+            flags_given.setdefault(action.dest, []).append((name, action.const if on else not action.const))
+            if has_value:
+                if on:
+                    out.append(name)
+                continue  # =false is dropped below: the repeat check must see it here
         if (not has_value and name in by_option and _takes_one_value(by_option[name]) and index < len(argv)
                 and _NEGATIVE_VALUE.match(argv[index])):
             has_value, value = True, argv[index]
             index += 1
         out.append(f"{name}={value}" if has_value else name)
+    _refuse_contradictory_flags(flags_given)
     return out
+
+
+def _refuse_contradictory_flags(flags_given: dict[str, list[tuple[str, bool]]]) -> None:
+    """A flag given both on and off (``--streaming=true --streaming=false``): ``=false`` leaves no
+    word for ``repeated`` to see, so the last one cannot be told apart from a silent default."""
+    for uses in flags_given.values():
+        if len({stored for _, stored in uses}) > 1:
+            names = " / ".join(dict.fromkeys(name for name, _ in uses))
+            raise ValueError(f"{names} given more than once with different values (true and false): give it once")
 
 
 def _boolean(name: str, value: str) -> bool:

@@ -46,16 +46,38 @@ def _runner_name(options: PipelineOptions) -> str:
 
 
 def check_runner(beam_args: list[str]) -> None:
-    """A ``--runner`` Beam does not know is one error line before anything runs (Beam says so only
-    when the pipeline starts, after the run was recorded)."""
+    """A ``--runner`` Beam does not know, or DataflowRunner without the Google Cloud parts it
+    submits with, is one error line before anything runs (Beam says so only when the pipeline
+    starts, after the run was recorded)."""
+    from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
     from apache_beam.runners.runner import create_runner
 
     runner = _runner_name(PipelineOptions(beam_args))
     if runner:
         try:
-            create_runner(runner)
+            created = create_runner(runner)
         except (ValueError, ImportError) as error:
             raise ValueError(f"--runner {runner}: {str(error).splitlines()[0]}") from None
+        missing = missing_dataflow_parts() if isinstance(created, DataflowRunner) else None
+        if missing:
+            raise ValueError(
+                f"--runner {runner} needs Beam's Google Cloud parts, which are not installed ({missing}): "
+                f"{INSTALL_DATAFLOW}, then launch again (the Flex Template image installs them)")
+
+
+INSTALL_DATAFLOW = "pip install 'social-mentors[dataflow]'"  # setup.py's extra: apache-beam[gcp]
+
+
+def missing_dataflow_parts() -> str | None:
+    """What DataflowRunner cannot import to stage and submit a job (GCS, the Dataflow API client),
+    or None. Beam imports its DataflowRunner class without them and fails only inside run()."""
+    import importlib
+
+    try:
+        importlib.import_module("apache_beam.runners.dataflow.internal.apiclient")
+    except ImportError as error:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return None
 
 
 @contextlib.contextmanager

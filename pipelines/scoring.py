@@ -11,8 +11,9 @@ from typing import Any, Callable, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, StandardOptions
 
+from pipelines.dataflow_launch import WAIT, LaunchedRun, launch_mode, launched_run
 from pipelines.settings import RunSettings
-from pipelines.summary import FAILED, RUNNING, RunSummary, record_run, run_row, summarize
+from pipelines.summary import FAILED, LAUNCHED, RUNNING, RunSummary, record_run, run_row, summarize
 from transforms.conversations import ResolveConversations
 from transforms.dedupe import DedupeEvents
 from transforms.panes import ScorePairPanes
@@ -125,7 +126,7 @@ def run_scoring(
     on_success: Optional[Callable[[Any], None]] = None, drain: Optional[threading.Event] = None,
     source_description: Optional[str] = None, metrics_port: Optional[int] = None,
     heartbeat_s: Optional[float] = None,
-) -> RunSummary:
+) -> RunSummary | LaunchedRun:
     """Run the pipeline on ``source`` (a PTransform yielding events and dead_letters) to the end.
 
     The run is recorded in the warehouse's ``runs`` table (RUNNING, then FINISHED or FAILED) and its
@@ -135,7 +136,9 @@ def run_scoring(
     reading, every pending window fires and is written, and the run ends normally (see
     :mod:`pipelines.stopping`). ``on_success`` gets the finished pipeline result of a run that balanced.
     ``metrics_port`` serves the run's counters for Prometheus meanwhile, and a stream prints them
-    every ``heartbeat_s`` seconds (``pipelines.metrics``).
+    every ``heartbeat_s`` seconds (``pipelines.metrics``). A streaming Dataflow job, or any job a
+    Flex Template launcher stages, is not waited on: the run is recorded LAUNCHED with its job id
+    and a :class:`~pipelines.dataflow_launch.LaunchedRun` is returned (``pipelines.dataflow_launch``).
     """
     from pipelines import stopping
     from pipelines.metrics import run_heartbeat, serving_metrics
@@ -156,9 +159,17 @@ def run_scoring(
     finished = False
     with metrics, heartbeat:
         try:
-            pipeline = beam.Pipeline(options=pipeline_options(beam_args or [], settings.streaming))
+            options = pipeline_options(beam_args or [], settings.streaming)
+            pipeline = beam.Pipeline(options=options)
             decoded = pipeline | "ReadEvents" >> source
             build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
+            mode = launch_mode(options)
+            if mode != WAIT:  # Dataflow runs it from here on: waiting on a stream never returns
+                result = pipeline.run()
+                launched = launched_run(result.job_id() if getattr(result, "has_job", False) else None, options, mode)
+                record_run(settings.warehouse, run_row(settings.run_started_at, described, LAUNCHED)
+                           | {"message": launched.message()})
+                return launched
             if settings.streaming and drain is not None:
                 drain.clear()
                 with stopping.children_ignore_ctrl_c():

@@ -25,6 +25,7 @@ from transforms.ledger import (
 )
 
 RUNNING, FINISHED, FAILED = "RUNNING", "FINISHED", "FAILED"
+LAUNCHED = "LAUNCHED"  # handed to Dataflow, which runs it on; the launcher does not see it end (pipelines.dataflow_launch)
 log = logging.getLogger(__name__)
 
 

@@ -34,6 +34,12 @@ def check_warehouse(url: str, window_s: float) -> None:
     check_window(url, warehouse, window_s)
 
 
+def warehouse_exists(url: str) -> bool:
+    """Whether check_warehouse(url) creates nothing: BigQuery's check only reads (its dataset is
+    created at launch); a DuckDB file not there yet would be created by it."""
+    return url.startswith("bigquery://") or Path(url.removeprefix("duckdb://")).expanduser().exists()
+
+
 def check_window(url: str, warehouse: Any, window_s: float) -> None:
     """Refuse windows of another length than those ``pair_scores`` holds: rows are keyed by window
     start, so a weekly and a daily row of one pair would both stand, and every reader (the latest

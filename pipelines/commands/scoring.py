@@ -12,7 +12,7 @@ from pipelines.commands.options import (add_kafka_options, add_warehouse, durati
                                        not_empty, positive_float, tcp_port, whole_number)
 from pipelines.commands.output import printable
 from pipelines.commands.names import load_actors_into, read_actors_to_load
-from pipelines.warehouse_preflight import check_warehouse
+from pipelines.warehouse_preflight import check_warehouse, warehouse_exists
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -201,10 +201,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.balanced and not summary.refused_rows else 1
 
 
-def _prepare_warehouse(actors_path: Optional[str], settings: Any) -> None:
-    """Before the pipeline: read --actors whole (a bad line: nothing created), check the warehouse
-    (warehouse_preflight), then load the actors into it."""
-    actors = read_actors_to_load(actors_path) if actors_path else None
+def _prepare_warehouse(actors_path: Optional[str], settings: Any, actors: Optional[Any] = None) -> None:
+    """Before the pipeline: read --actors whole unless ``actors`` were read already (a bad line:
+    nothing created), check the warehouse (warehouse_preflight), then load the actors into it."""
+    if actors is None and actors_path:
+        actors = read_actors_to_load(actors_path)
     check_warehouse(settings.warehouse, settings.window_s)
     if actors is not None:
         loaded = load_actors_into(settings.warehouse, actors)
@@ -246,19 +247,28 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from transforms.kafka_source import STOP_READING, ReadFromKafkaPartitions
 
     source, settings = kafka_run_config(args)
+    check_runner(beam_args)  # local, and a launch without the runner's parts should not wait on Kafka
     security = source.security
     asked = time.monotonic()
     try:  # a wrong password or certificate: one line, at once
         check_connection(args.bootstrap_servers, security, timeout_s=min(5.0, source.timeout_s))
     except KafkaNotAnswering:  # nobody answers (yet): plan_read waits for the rest of --kafka-timeout
         source = dc.replace(source, timeout_s=max(1.0, source.timeout_s - (time.monotonic() - asked)))
-    check_runner(beam_args)
-    _prepare_warehouse(args.actors, settings)
+    # An existing warehouse is checked before waiting for Kafka (a wrong --window says so at once); a
+    # new DuckDB file is created only once Kafka answered, so a broker that never does leaves none.
+    existing = warehouse_exists(settings.warehouse)
+    actors = None
+    if existing:
+        _prepare_warehouse(args.actors, settings)
+    elif args.actors:
+        actors = read_actors_to_load(args.actors)  # a bad line: said before waiting for Kafka
     try:
         plan = plan_read(source)
     except KeyboardInterrupt:
         print("interrupted before reading Kafka: nothing was read or written", file=sys.stderr)
         return 130
+    if not existing:
+        _prepare_warehouse(args.actors, settings, actors)
     print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
           f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
           file=sys.stderr)

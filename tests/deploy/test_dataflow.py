@@ -24,12 +24,15 @@ SAMPLE_VALUES = {
     "allowed_lateness": "3d",
     "streaming": "true",
 }
-# What the Flex Template launcher adds after the parameters: Beam options of the Dataflow runner.
+# What the Flex Template launcher adds after the parameters: Beam options of the Dataflow runner,
+# among them where to stage the job it then creates (launcher logs show
+# --template_location=gs://STAGING/template_launches/JOB_ID/job_object).
+STAGED_JOB_ID = "2026-03-01_01_02_03-1234567890123456789"
 LAUNCHER_BEAM_OPTIONS = [
     "--runner=DataflowRunner", "--project=my-project", "--region=europe-west1",
     "--job_name=social-mentors-20260301", "--temp_location=gs://bucket/tmp",
     "--staging_location=gs://bucket/staging", "--setup_file=/template/setup.py",
-    "--template_location=gs://bucket/templates/social-mentors.json",
+    f"--template_location=gs://bucket/staging/template_launches/{STAGED_JOB_ID}/job_object",
 ]
 
 
@@ -101,3 +104,51 @@ def test_the_package_builds_into_a_wheel_that_installs_and_imports_in_a_fresh_ve
     )
     result = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True, text=True, cwd=tmp_path)
     assert result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+# --- the `dataflow` extra: Beam's Google Cloud parts, which DataflowRunner needs to submit a job ------
+
+def _distribution():
+    """setup.py as setuptools reads it (install_requires, extras_require), without building anything."""
+    import importlib
+
+    importlib.import_module("setuptools")  # first: it provides distutils on Python 3.12+
+    from distutils.core import run_setup
+
+    return run_setup(str(ROOT / "setup.py"), stop_after="init")
+
+
+def test_the_dataflow_extra_declares_apache_beam_gcp_in_apache_beam_s_own_range():
+    from packaging.requirements import Requirement
+
+    dist = _distribution()
+    (beam,) = [r for r in map(Requirement, dist.install_requires) if r.name == "apache-beam"]
+    (gcp,) = [r for r in map(Requirement, dist.extras_require["dataflow"]) if r.name == "apache-beam"]
+    assert gcp.extras == {"gcp"} and beam.extras == set()
+    assert gcp.specifier == beam.specifier and str(beam.specifier), (gcp, beam)
+
+
+def test_the_flex_template_image_installs_the_dataflow_extra():
+    dockerfile = (ROOT / "deploy" / "dataflow" / "Dockerfile").read_text()
+    installs = [line for line in dockerfile.splitlines() if re.match(r"RUN\s+pip install", line)]
+    assert installs and all(re.search(r"\$\{WORKDIR\}\[dataflow\]", line) for line in installs), installs
+
+
+# --- a template launch stages its job and returns; it does not wait on it ----------------------------
+
+@pytest.mark.parametrize("streaming, extra", [("true", []), ("false", ["--until_end=true"])])
+def test_a_template_launch_is_staged_and_not_waited_on(streaming, extra):
+    # With --template_location Beam stages the job and returns a result without one, whose
+    # wait_until_finish returns at once: the run was summarized (and recorded) before its job existed.
+    from pipelines.dataflow_launch import STAGE, launch_mode, launched_run, staged_job_id
+
+    args = parse(dataflow_main.command_line(template_argv(dict(SAMPLE_VALUES, streaming=streaming)) + extra))
+    _, settings = kafka_run_config(args)
+    options = pipeline_options(args.beam_args, settings.streaming)
+    assert launch_mode(options) == STAGE and staged_job_id(options) == STAGED_JOB_ID
+    launched = launched_run(None, options, STAGE)
+    assert (launched.job_id, launched.project, launched.region, launched.streaming) == (
+        STAGED_JOB_ID, "my-project", "europe-west1", streaming == "true")
+    stop = "drain" if streaming == "true" else "cancel"
+    assert f"gcloud dataflow jobs {stop} {STAGED_JOB_ID} --project my-project --region europe-west1" in launched.render()
+    assert launched.balanced and launched.error is None  # `run` exits 0

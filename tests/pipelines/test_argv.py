@@ -146,3 +146,24 @@ def test_negative_and_absurd_durations_parse_and_are_refused_with_the_reason(arg
         parse(argv)
     err = capsys.readouterr().err
     assert exited.value.code == 2 and message in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--source", "kafka", "--streaming=true", "--streaming=false"],
+    ["run", "--source", "kafka", "--streaming=false", "--streaming"],
+    ["run", "--source", "kafka", "--until_end=true", "--until_end=false", "--streaming=false"],
+    dataflow_main.command_line(template_argv() + ["--streaming=false"]),
+])
+def test_a_flag_given_true_and_false_is_refused(argv, capsys):
+    # `=false` used to be dropped before the repeat check: the true one won silently
+    named = "--until-end" if "--until_end=true" in argv else "--streaming"
+    with pytest.raises(SystemExit) as exited:
+        parse(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    assert f"{named} given more than once with different values (true and false): give it once" in err, err
+
+
+def test_a_flag_given_false_twice_or_true_twice_passes():
+    assert parse(["run", "--source", "kafka", "--streaming=false", "--streaming=false", "--until-end"]).streaming is False
+    assert parse(["run", "--source", "kafka", "--streaming=true", "--streaming"]).streaming is True

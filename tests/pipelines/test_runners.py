@@ -140,3 +140,49 @@ def test_a_run_on_a_flink_session_cluster_with_external_workers_writes_what_the_
     assert table_of(flink, "pair_scores") == table_of(direct, "pair_scores")
     assert table_of(flink, "dead_letters") == table_of(direct, "dead_letters")
     assert summary_lines(captured.out) == summary_lines(direct_out)
+
+
+# --- DataflowRunner without Beam's Google Cloud parts (the `dataflow` extra) -------------------------
+
+def _dataflow_parts_installed() -> bool:
+    import importlib
+
+    try:  # what DataflowRunner imports to submit a job (GCS, the Dataflow API client)
+        importlib.import_module("apache_beam.runners.dataflow.internal.apiclient")
+    except ImportError:
+        return False
+    return True
+
+
+DATAFLOW_ARGS = ["--runner=DataflowRunner", "--project=p", "--region=europe-west1", "--temp_location=gs://b/tmp"]
+INSTALL_THE_EXTRA = "pip install 'social-mentors[dataflow]'"
+
+
+@pytest.mark.skipif(_dataflow_parts_installed(), reason="apache-beam[gcp] is installed here: nothing is missing")
+def test_a_dataflow_run_without_the_dataflow_extra_stops_before_writing_anything(events_file, tmp_path, capsys):
+    # It used to die in an ImportError deep in Beam, leaving a FAILED run in the runs table.
+    warehouse = tmp_path / "w.duckdb"
+    code = main(["run", "--input", events_file, "--warehouse", str(warehouse), *DATAFLOW_ARGS])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "--runner DataflowRunner needs Beam's Google Cloud parts" in line and INSTALL_THE_EXTRA in line, line
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [], "no warehouse file, so no run row"
+
+
+@pytest.mark.skipif(_dataflow_parts_installed(), reason="apache-beam[gcp] is installed here: nothing is missing")
+def test_a_template_launch_without_the_dataflow_extra_records_no_run(bigquery_url, capsys):
+    # The Flex Template's own command line, against a BigQuery warehouse (the emulator): no run row,
+    # and no Kafka broker contacted (the runner is checked first; kafka-1.internal does not exist).
+    from pipelines import dataflow_main
+
+    argv = ["--source=kafka", "--bootstrap_servers=kafka-1.internal:9092", "--topic=events", "--group_id=g",
+            f"--warehouse={bigquery_url}", "--streaming=true", *DATAFLOW_ARGS]
+    started = time.monotonic()
+    code = dataflow_main.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and INSTALL_THE_EXTRA in err, err
+    assert time.monotonic() - started < 5, "it waited for Kafka before checking the runner"
+    _, rows = open_warehouse(bigquery_url).export("runs")
+    assert list(rows) == []

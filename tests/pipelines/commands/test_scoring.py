@@ -106,3 +106,17 @@ def test_a_stream_raises_a_default_dedupe_horizon_and_refuses_a_given_one_too_sh
     assert main(stream + ["--dedupe-horizon", "14d"]) == 2
     err = capsys.readouterr().err
     assert "--dedupe-horizon (14d) must be at least --window + --allowed-lateness (32d)" in err, err
+
+
+@pytest.mark.parametrize("mode", ["--until-end", "--streaming"])
+def test_a_kafka_run_whose_broker_is_unreachable_leaves_no_warehouse_file(tmp_path, capsys, mode):
+    # The DuckDB file used to be created (tables and all) before the Kafka check failed.
+    from services.maven import free_port
+
+    nobody = f"127.0.0.1:{free_port()}"  # a real port on this machine that nothing listens on
+    warehouse = tmp_path / "new.duckdb"
+    code = main(["run", "--source", "kafka", mode, "--bootstrap-servers", nobody, "--topic", "t",
+                 "--kafka-timeout", "3s", "--warehouse", str(warehouse)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"error: cannot reach Kafka at {nobody}" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "a failed launch left files behind"
