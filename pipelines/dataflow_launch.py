@@ -41,6 +41,14 @@ def launch_mode(options: PipelineOptions) -> str:
     return SUBMIT if standard.streaming or getattr(standard, "no_wait_until_finish", False) else WAIT
 
 
+def how_it_runs(beam_args: list[str], streaming: bool) -> str:
+    """Said before a Kafka read starts: a job handed to Dataflow runs there, not until Ctrl-C here."""
+    mode = launch_mode(PipelineOptions([*beam_args, *(["--streaming"] if streaming else [])]))
+    if mode != WAIT:
+        return f"{'streaming' if streaming else 'bounded'}, handed to Dataflow"
+    return "streaming until Ctrl-C or SIGTERM" if streaming else "bounded"
+
+
 def _is_dataflow(runner: Any) -> bool:
     from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner  # importable without [gcp]
     from apache_beam.runners.runner import create_runner

@@ -237,6 +237,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     beam_args = args.beam_args
     import dataclasses as dc
 
+    from pipelines.dataflow_launch import how_it_runs
     from pipelines.kafka_runs import commit_bounded_run, plan_read
     from pipelines.runners import check_runner, runner_services
     from pipelines.scoring import run_scoring
@@ -270,7 +271,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     if not existing:
         _prepare_warehouse(args.actors, settings, actors)
     print(f"Scoring {source.topic} on {source.bootstrap_servers} as {security.describe()} (group {source.group_id}, "
-          f"{'streaming until Ctrl-C or SIGTERM' if args.streaming else 'bounded'}): {plan.describe()}",
+          f"{how_it_runs(beam_args, args.streaming)}): {plan.describe()}",
           file=sys.stderr)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
     try:

@@ -1,4 +1,4 @@
--- View: the newest status of each run (RUNNING, then FINISHED or FAILED with its counts).
+-- View: the newest status of each run (RUNNING, then FINISHED or FAILED with its counts; LAUNCHED for a job handed to Dataflow).
 CREATE OR REPLACE VIEW runs_latest AS
 SELECT *
 FROM runs

@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.cli import parse
 from pipelines.commands.scoring import kafka_run_config
-from pipelines.dataflow_launch import STAGE, SUBMIT, WAIT, launch_mode, launched_run, staged_job_id
+from pipelines.dataflow_launch import STAGE, SUBMIT, WAIT, how_it_runs, launch_mode, launched_run, staged_job_id
 from pipelines.scoring import pipeline_options
 
 DIRECT = ["run", "--source", "kafka", "--bootstrap-servers", "kafka:9092", "--topic", "engagement-events",
@@ -54,3 +54,12 @@ def test_a_template_location_that_is_no_launcher_s_is_staged_without_a_job_id():
                                       "--template_location", "gs://b/templates/social-mentors"])
     assert mode == STAGE and staged_job_id(options) is None
     assert "job id not known here" in launched_run(None, options, mode).render()
+
+
+@pytest.mark.parametrize("runner, said", [
+    (["--runner", "DataflowRunner"], "streaming, handed to Dataflow"),  # it used to say "until Ctrl-C"
+    ([], "streaming until Ctrl-C or SIGTERM"),
+])
+def test_the_line_before_a_kafka_read_says_where_a_stream_runs(runner, said):
+    args = parse(DIRECT + ["--streaming"] + runner)
+    assert how_it_runs(args.beam_args, args.streaming) == said
