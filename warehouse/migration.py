@@ -8,7 +8,8 @@ every view and table function and record the new version (``schemas.versions``).
 Rules, the same for both: a missing table is created; a missing column is added as nullable (old
 rows get the schema's default, else NULL). A column the schema requires but old rows cannot have
 (non-null, no default) is added as nullable, and the note names the rows without a value and the
-recompute command. A primary key that changed (DuckDB enforces keys, BigQuery does not) cannot be
+recompute command; so is a nullable column marked ``"x-computed-by-run": true`` in its schema (a
+run computes it; NULL in old rows means "not computed", not "none"). A primary key that changed (DuckDB enforces keys, BigQuery does not) cannot be
 altered in place: DuckDB renames the old table to ``<table>_before_v<version>``, starts the table
 afresh and copies the rows that fit. The old table is dropped only when the copy holds all of it
 (every row, every column); else it is kept whole, and the note says which columns and rows are
@@ -38,6 +39,7 @@ class ColumnToAdd:
     bigquery_type: str
     default: Any  # the Avro default, or None
     required_without_default: bool  # the schema wants a value old rows cannot have
+    computed_by_run: bool = False  # nullable, but old rows' NULL means "not computed": say so
 
 
 @dataclasses.dataclass
@@ -67,7 +69,8 @@ def plan(existing: dict[str, list[str]], keys: Optional[dict[str, list[str]]] = 
                 continue
             duck, bq, nullable = schemas.column_types(field["type"])
             result.add.append(ColumnToAdd(table, field["name"], duck, bq, field.get("default"),
-                                          not nullable and "default" not in field))
+                                          not nullable and "default" not in field,
+                                          bool(field.get("x-computed-by-run"))))
         extra = [c for c in existing[table] if c not in schemas.field_names(table)]
         if extra:
             result.extra_columns[table] = extra
@@ -112,7 +115,7 @@ def notes(result: Plan, url: str, rows: dict[str, int], kept_aside: dict[str, Ke
     tables kept aside (and what is only there), columns left in place."""
     said = []
     for column in result.add:
-        if column.required_without_default and rows.get(column.table) and column.table not in kept_aside:
+        if (column.required_without_default or column.computed_by_run) and rows.get(column.table) and column.table not in kept_aside:
             said.append(
                 f"{column.table}.{column.name}: the {rows[column.table]:,} rows written before have no value "
                 f"(NULL; the release that wrote them did not compute it). Recompute them: {recompute_command(url)}")
