@@ -8,8 +8,7 @@ every view and table function and record the new version (``schemas.versions``).
 Rules, the same for both: a missing table is created; a missing column is added as nullable (old
 rows get the schema's default, else NULL). A column the schema requires but old rows cannot have
 (non-null, no default) is added as nullable, and the note names the rows without a value and the
-recompute command; so is a nullable column marked ``"x-computed-by-run": true`` in its schema (a
-run computes it; NULL in old rows means "not computed", not "none"). A primary key that changed (DuckDB enforces keys, BigQuery does not) cannot be
+recompute command. A primary key that changed (DuckDB enforces keys, BigQuery does not) cannot be
 altered in place: DuckDB renames the old table to ``<table>_before_v<version>``, starts the table
 afresh and copies the rows that fit. The old table is dropped only when the copy holds all of it
 (every row, every column); else it is kept whole, and the note says which columns and rows are
@@ -39,7 +38,9 @@ class ColumnToAdd:
     bigquery_type: str
     default: Any  # the Avro default, or None
     required_without_default: bool  # the schema wants a value old rows cannot have
-    computed_by_run: bool = False  # nullable, but old rows' NULL means "not computed": say so
+    # schema field marked "x-computed-by-run": nullable, but old rows' NULL means "not computed": noted
+    # like a required column (the rows written before have no value; the recompute command)
+    computed_by_run: bool = False
 
 
 @dataclasses.dataclass
@@ -115,7 +116,8 @@ def notes(result: Plan, url: str, rows: dict[str, int], kept_aside: dict[str, Ke
     tables kept aside (and what is only there), columns left in place."""
     said = []
     for column in result.add:
-        if (column.required_without_default or column.computed_by_run) and rows.get(column.table) and column.table not in kept_aside:
+        noted = column.required_without_default or column.computed_by_run
+        if noted and rows.get(column.table) and column.table not in kept_aside:
             said.append(
                 f"{column.table}.{column.name}: the {rows[column.table]:,} rows written before have no value "
                 f"(NULL; the release that wrote them did not compute it). Recompute them: {recompute_command(url)}")
