@@ -43,7 +43,7 @@ rows_as_of AS (
     s.author_id,
     s.reader_id,
     s.reader_comments,
-    -- a window with a reply after the given anchor (see above): its comments only
+    -- a window with a reply after the given anchor (see above): its comments, its replies by its end
     a.as_of_given AND s.last_interaction_at > a.as_of AS after_anchor,
     s.author_replies,
     s.author_replies_by_window_end,
