@@ -9,7 +9,8 @@ score.py) in SQL, over the Parquet copy of the events (``seq`` = position in the
 * reader comment of (parent author, actor) when they differ, in the window of its created_at;
 * author reply of (actor, parent author) when the parent item is a response whose own parent author
   is the actor, credited to the window of parent_created_at (else the parent item's created_at);
-  latency max(0, created_at - that anchor) in seconds;
+  latency max(0, created_at - that anchor) in seconds; of them, those written by the window's end
+  (created_at <= window_end) are author_replies_by_window_end;
 * windows aligned to Monday 1970-01-05; median latency (mean of the middle two); the formulas of
   transforms/score.py with the constants of ScoringConfig.
 """
@@ -22,8 +23,8 @@ from transforms.score import ScoringConfig
 from transforms.windowing import WINDOW_ORIGIN_MS
 
 KEY = ("site", "author_id", "reader_id", "window_start")
-EXACT = ("window_end", "reader_comments", "author_replies", "reader_active_days", "first_interaction_at",
-         "last_interaction_at")
+EXACT = ("window_end", "reader_comments", "author_replies", "author_replies_by_window_end", "reader_active_days",
+         "first_interaction_at", "last_interaction_at")
 APPROXIMATE = ("reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score")
 COLUMNS = KEY + EXACT + APPROXIMATE
 
@@ -61,6 +62,8 @@ WITH uniq AS (
          anchor - (anchor - {WINDOW_ORIGIN_MS}) % {window_ms} AS window_start,
          count(*) FILTER (WHERE NOT is_reply) AS rc,
          count(*) FILTER (WHERE is_reply) AS ar,
+         count(*) FILTER (WHERE is_reply
+                          AND created_at <= anchor - (anchor - {WINDOW_ORIGIN_MS}) % {window_ms} + {window_ms}) AS ar_by_end,
          count(DISTINCT created_at // 86400000) FILTER (WHERE NOT is_reply) AS days,
          median(latency_s) AS p50,
          min(created_at) AS first_at, max(created_at) AS last_at
@@ -71,7 +74,8 @@ WITH uniq AS (
   FROM activity
 )
 SELECT site, author_id, reader_id, window_start, window_start + {window_ms} AS window_end,
-       rc AS reader_comments, ar AS author_replies, days AS reader_active_days,
+       rc AS reader_comments, ar AS author_replies, ar_by_end AS author_replies_by_window_end,
+       days AS reader_active_days,
        first_at AS first_interaction_at, last_at AS last_interaction_at,
        p50 AS reply_latency_p50_s, reply_rate,
        CASE WHEN rc > 0 AND ar > 0 THEN least(rc, ar)::DOUBLE / greatest(rc, ar) ELSE 0.0 END AS reciprocity,

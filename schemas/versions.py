@@ -17,8 +17,10 @@ import schemas
 # Raise it with every change of the warehouse tables, views or table functions.
 # 1: release 837bc8c (no version recorded). 2: the version is recorded; dead_letters_latest; the runs
 # and run_ledger tables, dead_letters.run_started_at and its wider key. 3: the actors table and its
-# actors_latest view (names beside ids, from the warehouse).
-WAREHOUSE_SCHEMA_VERSION = 3
+# actors_latest view (names beside ids, from the warehouse). 4: pair_scores.author_replies_by_window_end
+# (replies written by the window's end, so --as-of counts them in a window cut by it; NULL in older rows);
+# status counts dead_letters_latest; runs may be LAUNCHED (a job handed to Dataflow).
+WAREHOUSE_SCHEMA_VERSION = 4
 # Where a warehouse records it: one row per migration, the newest wins.
 VERSION_TABLE = "warehouse_schema"
 VERSION_COLUMNS = (("version", "BIGINT", "INT64"), ("fingerprint", "VARCHAR", "STRING"),

@@ -11,7 +11,7 @@ from transforms.decode import ReadEventFiles
 from warehouse import open_warehouse
 
 SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies",
-                 "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
+                 "author_replies_by_window_end", "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
                  "first_interaction_at", "last_interaction_at")
 # Answers within 2 days: none comes after its comment's week plus the default 2 days of allowed
 # lateness, so a stream (which counts such replies as late) must end with exactly the batch scores.

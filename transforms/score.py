@@ -76,16 +76,20 @@ def pair_scores(
 
 
 class PairActivityFn(beam.CombineFn):
-    """Contributions of one pair and window -> [rc, ar, active days, latencies, first, last]."""
+    """Contributions of one pair and window -> [rc, ar, active days, latencies, first, last, ar by the
+    window's end]. The last is a count: a reply's time against its window's end is decided where the
+    window is (:func:`transforms.windowing.key_by_window`), so no reply times are kept here."""
 
     def create_accumulator(self) -> list:
-        return [0, 0, set(), [], None, None]
+        return [0, 0, set(), [], None, None, 0]
 
     def add_input(self, acc: list, contribution: Contribution) -> list:
         created_at = contribution.created_at
         if contribution.is_author_reply:
             acc[1] += 1
             acc[3].append(contribution.latency_s)
+            if not contribution.after_window_end:
+                acc[6] += 1
         else:
             acc[0] += 1
             acc[2].add(created_at // MILLIS_PER_DAY)
@@ -100,6 +104,7 @@ class PairActivityFn(beam.CombineFn):
             merged[1] += acc[1]
             merged[2] |= acc[2]
             merged[3].extend(acc[3])
+            merged[6] += acc[6]
             if acc[4] is not None:
                 merged[4] = acc[4] if merged[4] is None else min(merged[4], acc[4])
                 merged[5] = acc[5] if merged[5] is None else max(merged[5], acc[5])
@@ -114,7 +119,7 @@ def score_row(key: tuple, activity: list, config: ScoringConfig, run_started_at:
     """One ``pair_scores`` row from a key (site, author, reader, window_start, window_end) and its
     activity accumulator."""
     site, author, reader, window_start, window_end = key
-    rc, ar, days, latencies, first, last = activity
+    rc, ar, days, latencies, first, last, ar_by_end = activity
     row = {
         "site": site,
         "author_id": author,
@@ -123,6 +128,7 @@ def score_row(key: tuple, activity: list, config: ScoringConfig, run_started_at:
         "window_end": window_end,
         "reader_comments": rc,
         "author_replies": ar,
+        "author_replies_by_window_end": ar_by_end,
         "reader_active_days": len(days),
         "first_interaction_at": first,
         "last_interaction_at": last,

@@ -31,6 +31,9 @@ class Contribution(NamedTuple):
     created_at: int  # epoch millis: when this response was written
     latency_s: Optional[float]  # author replies: seconds since the answered comment, at least 0
     record: Optional[Event] = None  # streaming reader comments: the record, for a TOO_LATE dead letter
+    # author replies: written after the end of the window that holds anchor_at (set by
+    # transforms.windowing, which decides the window), so an as-of cut at that end leaves it out
+    after_window_end: bool = False
 
 
 class ThreadLedger:

@@ -8,6 +8,9 @@
 * A contribution's window is the one holding its ``anchor_at``: a reader comment's own time, or, for
   an author reply, the time of the comment it answers, so a comment at 23:50 Sunday answered at 00:10
   Monday counts in one row.
+* An author reply written after its window's end (its comment near the end, its answer later) is
+  marked so (``Contribution.after_window_end``): the row counts the others in
+  ``author_replies_by_window_end``, what an analyst's ``--as-of`` at that end may count.
 * The window's bounds are part of the key, (site, author, reader) becoming (site, author, reader,
   window_start_ms, window_end_ms), so a row knows its window without asking the runner, and bounded
   runs need no Beam windowing at all (any Beam windowing sends every key of a batch run on the
@@ -33,6 +36,10 @@ def window_bounds(at_ms: int, window_ms: int) -> tuple[int, int]:
 
 def key_by_window(contribution: Contribution, window_ms: int) -> tuple[tuple, Contribution]:
     start, end = window_bounds(contribution.anchor_at, window_ms)
+    if contribution.is_author_reply and contribution.created_at > end:
+        # marked here, where the window is known, so a row counts its replies written by its end
+        # with one number, not a list of reply times per pair and window
+        contribution = contribution._replace(after_window_end=True)
     return (contribution.site, contribution.author_id, contribution.reader_id, start, end), contribution
 
 

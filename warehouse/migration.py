@@ -60,6 +60,9 @@ class ColumnToAdd:
     required_without_default: bool  # the schema wants a value old rows cannot have
     old_rows: Optional[str] = None  # SQL literal old rows get instead (OLD_ROW_VALUES)
     dropped: bool = False  # missing from a warehouse that records this release's version: dropped by hand
+    # schema field marked "x-computed-by-run": nullable, but old rows' NULL means "not computed": noted
+    # like a required column (the rows written before have no value; the recompute command)
+    computed_by_run: bool = False
 
 
 @dataclasses.dataclass
@@ -101,7 +104,8 @@ def plan(existing: dict[str, list[str]], keys: Optional[dict[str, list[str]]] = 
             result.add.append(ColumnToAdd(table, field["name"], duck, bq, field.get("default"),
                                           not nullable and "default" not in field,
                                           OLD_ROW_VALUES.get((table, field["name"])),
-                                          version >= WAREHOUSE_SCHEMA_VERSION))
+                                          version >= WAREHOUSE_SCHEMA_VERSION,
+                                          bool(field.get("x-computed-by-run"))))
         extra = [c for c in existing[table] if c not in schemas.field_names(table)]
         if extra:
             result.extra_columns[table] = extra
@@ -160,6 +164,9 @@ def _column_note(column: ColumnToAdd, rows: int, url: str) -> Optional[str]:
         return (f"{name}: the column was missing although the warehouse records this release's schema version "
                 f"(dropped by hand?); added back, and the {rows:,} rows there have no value in it (NULL). "
                 f"Recompute them: {recompute_command(url)}")
+    if column.computed_by_run:  # a column this release added: the rows before it were not computed with it
+        return (f"{name}: the {rows:,} rows written before have no value (NULL; the release that wrote them did "
+                f"not compute it). Recompute them: {recompute_command(url)}")
     if column.required_without_default:
         return (f"{name}: the {rows:,} rows written before have no value (NULL: the column was missing, not "
                 f"written by the release that wrote them or dropped since). Recompute them: {recompute_command(url)}")

@@ -8,8 +8,10 @@
 -- site) decays from the same moment. Only windows that ended by the anchor count. A reply is
 -- credited to the window of the comment it answers, so a window that ended by a given as_of can hold
 -- replies written after it: until its last interaction is by then, such a window counts its reader
--- comments (all written inside it) and none of its replies (their times are not stored, only the
--- last one's), so --as-of, and evaluate's ranking as of a cut, never count the future and never lose
+-- comments (all written inside it) and, as its replies, author_replies_by_window_end (those written
+-- by its end, so by the anchor), none of them as quick replies (the latency of those is not stored
+-- apart) and no mentor_score; a row of a release before schema version 4 has NULL there and counts
+-- no replies. So --as-of, and evaluate's ranking as of a cut, never count the future and never lose
 -- the past's comments. Each row is weighted by 0.5 ^ (age / half-life), the age measured from its
 -- last interaction (for such a window, its end) rather than from its window's bounds, so a
 -- conversation across midnight or a window edge weighs what it would inside one window, and the
@@ -41,9 +43,10 @@ rows_as_of AS (
     s.author_id,
     s.reader_id,
     s.reader_comments,
-    -- a window with a reply after the given anchor (see above): its comments only
+    -- a window with a reply after the given anchor (see above): its comments, its replies by its end
     a.as_of_given AND s.last_interaction_at > a.as_of AS after_anchor,
     s.author_replies,
+    s.author_replies_by_window_end,
     s.mentor_score,
     s.reply_latency_p50_s,
     s.window_end,
@@ -59,8 +62,11 @@ weighted_rows AS (
     author_id,
     reader_id,
     reader_comments,
-    IF(after_anchor, 0, author_replies) AS author_replies,
+    -- a window cut by the anchor: the replies written by its end (NULL in older rows: none)
+    IF(after_anchor, COALESCE(author_replies_by_window_end, 0), author_replies) AS author_replies,
     IF(after_anchor, 0.0, mentor_score) AS mentor_score,
+    -- and none of them quick: their latency at the cut is not known
+    IF(after_anchor, 0, author_replies) AS quick_reply_count,
     reply_latency_p50_s,
     IF(after_anchor, window_end, last_interaction_at) AS last_interaction_at,
     -- in milliseconds: engines differ in how they round a part of a second
@@ -90,7 +96,7 @@ pairs AS (
     SUM(weight * reader_comments) AS comments,
     SUM(weight * author_replies) AS replies,
     -- replies of unknown latency (their comment's time unknown) are not counted as quick
-    COALESCE(SUM(weight * author_replies / (1 + reply_latency_p50_s / 3600.0)), 0.0) AS quick_replies,
+    COALESCE(SUM(weight * quick_reply_count / (1 + reply_latency_p50_s / 3600.0)), 0.0) AS quick_replies,
     SUM(weight * (reader_comments + author_replies)) AS exchanges,
     SUM(weight * reader_comments) AS decayed_reader_comments,
     SUM(weight * (reader_comments + author_replies)) AS decayed_comments_and_replies,

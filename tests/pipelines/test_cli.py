@@ -67,6 +67,34 @@ def test_evaluate_prints_the_strength_against_the_baselines(scored, tmp_path, ca
         assert ranking in out
 
 
+def test_query_as_of_a_window_end_counts_the_reply_written_before_it(tmp_path, warehouse_path, capsys):
+    # One week (Monday T0 to the next Monday): R comments on A's post on Saturday and A answers within
+    # the hour; R comments again on Sunday at 23:50 and A answers on Monday at 00:10. Both answers
+    # are credited to the week; as of its end, the Saturday answer was written and counts, where the
+    # late one made the whole week count no reply.
+    from helpers import DAY_MS, HOUR_MS, T0
+
+    end = T0 + 7 * DAY_MS
+    items = [("p1", "POST", "A", T0 + HOUR_MS, None), ("c1", "COMMENT", "R", T0 + 5 * DAY_MS + 10 * HOUR_MS, "p1"),
+             ("r1", "REPLY", "A", T0 + 5 * DAY_MS + 11 * HOUR_MS, "c1"), ("c2", "COMMENT", "R", end - 600_000, "p1"),
+             ("r2", "REPLY", "A", end + 600_000, "c2")]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(record(event_id=f"e-{item}", kind=kind, item_id=item, actor_id=actor,
+                                                created_at=at, parent_id=parent)) + "\n"
+                              for item, kind, actor, at, parent in items))
+    assert main(["run", "--input", str(events), "--warehouse", warehouse_path]) == 0
+    capsys.readouterr()
+    assert main(["query", "pair", "--author", "A", "--reader", "R", "--as-of", "2026-03-09",
+                 "--warehouse", warehouse_path, "--format", "jsonl"]) == 0
+    (pair,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert pair["mentor_replies"] + pair["mentee_replies"] == 1 and pair["two_way"] is True
+    assert pair["replies"] == pytest.approx(1.0) and pair["quick_replies"] == 0.0
+    assert main(["query", "pair", "--author", "A", "--reader", "R", "--warehouse", warehouse_path,
+                 "--format", "jsonl"]) == 0  # the newest data: both answers
+    (pair,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert pair["mentor_replies"] + pair["mentee_replies"] == 2
+
+
 def test_export_writes_whole_tables_as_csv_or_jsonl(scored, capsys):
     warehouse, _, _ = scored
     assert main(["export", "dead_letters", "--format", "csv", "--warehouse", warehouse]) == 0

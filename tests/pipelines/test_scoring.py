@@ -24,7 +24,7 @@ from warehouse import open_warehouse
 REPO = Path(__file__).resolve().parents[2]
 
 SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies",
-                 "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
+                 "author_replies_by_window_end", "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
                  "first_interaction_at", "last_interaction_at")
 
 

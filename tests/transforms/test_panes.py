@@ -103,6 +103,22 @@ def test_an_author_reply_after_midnight_updates_the_row_of_the_answered_comment(
                                     (T0, "LATE", 2, 1, 1, True)]))
 
 
+def test_streaming_panes_count_the_replies_written_by_the_window_s_end():
+    # answered at midnight exactly (by the end) and at 00:10 (after it): the final pane says 1 of 2
+    evening = T0 + DAY_MS - 600_000
+    stream = (
+        TestStream()
+        .advance_watermark_to(T0 / 1000)
+        .add_elements([comment(evening), reply(evening, T0 + DAY_MS), reply(evening, T0 + DAY_MS + 600_000)])
+        .advance_watermark_to(END_OF_DATA)
+        .advance_watermark_to_infinity()
+    )
+    for _, out in run_panes(stream):
+        final = out.rows | beam.Filter(lambda r: r["is_final_pane"])
+        assert_that(final | beam.Map(lambda r: (r["author_replies"], r["author_replies_by_window_end"])),
+                    equal_to([(2, 1)]))
+
+
 def test_data_for_the_next_day_opens_a_new_window():
     stream = (
         TestStream()

@@ -133,3 +133,19 @@ def test_the_readmes_worked_example_from_its_seven_events():
                                   round(r["mentor_score"], 5)))
         )
         assert_that(rows, equal_to([("A", "R", T0, 3, 2, 3, 900.0, 0.41924), ("R", "A", T0, 3, 0, 3, None, 0.0)]))
+
+
+def test_a_row_counts_the_replies_written_by_its_window_s_end():
+    # A reply is credited to its comment's window, so it can be written after that window ended: an
+    # --as-of cut at the end may count only the ones written by then. Week windows from Monday T0:
+    # a reply across Tuesday's midnight (inside the week), one exactly at the week's end (by it),
+    # one ten minutes after the end (not by it).
+    week_end = T0 + 7 * DAY_MS
+    tuesday_night, sunday_night = T0 + 2 * DAY_MS - 600_000, week_end - 600_000
+    contributions = [comment(tuesday_night), reply(tuesday_night, tuesday_night + 1_200_000),
+                     comment(sunday_night), reply(sunday_night, week_end), reply(sunday_night, week_end + 600_000),
+                     comment(week_end + HOUR_MS)]  # the next week: no reply
+    for rows in _score(contributions, window_s=7 * 86400.0):
+        assert_that(rows | beam.Map(lambda r: (r["window_start"], r["reader_comments"], r["author_replies"],
+                                               r["author_replies_by_window_end"])),
+                    equal_to([(T0, 2, 3, 2), (week_end, 1, 0, 0)]))

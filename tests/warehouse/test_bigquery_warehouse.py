@@ -48,6 +48,17 @@ RANKED = {"as_of": None, "half_life_days": 14.0}
 EARLIER = dt.datetime(2026, 3, 20)  # between the data set's two window ends
 
 
+def late_row(author, reader, rc, ar, by_end, last):
+    """A window ending E - 14 days whose last reply came at ``last``, after EARLIER: --as-of EARLIER
+    cuts it and counts ``by_end`` of its replies (None: a row of a release before schema version 4)."""
+    r = row(author, reader, E - 14 * DAY_MS, 0.3, rc=rc, ar=ar)
+    r.update(author_replies_by_window_end=by_end, last_interaction_at=last)
+    return r
+
+
+LATE_ROWS = [late_row("a5", "r5", 3, 3, 2, E - 8 * DAY_MS), late_row("a5", "r6", 1, 2, None, E - 9 * DAY_MS)]
+
+
 @pytest.fixture(scope="module")
 def warehouses_holding_the_dataset(bigquery_emulator, tmp_path_factory):
     """(BigQuery URL, DuckDB path) both holding DATASET_ROWS; read-only, so written once per module (a
@@ -57,7 +68,7 @@ def warehouses_holding_the_dataset(bigquery_emulator, tmp_path_factory):
     for url in urls:
         warehouse = open_warehouse(url)
         warehouse.prepare()
-        warehouse.write_scores([dict(r) for r in DATASET_ROWS])
+        warehouse.write_scores([dict(r) for r in DATASET_ROWS + LATE_ROWS])
     yield urls
     open_warehouse(urls[0]).client.delete_dataset(f"{bigquery_emulator.project}.{name}", delete_contents=True)
 
@@ -71,6 +82,8 @@ def warehouses_holding_the_dataset(bigquery_emulator, tmp_path_factory):
     ("pair", {"author": "a1", "reader": "r", "site": None, **RANKED}),
     ("strengths", {"site": None, **RANKED}),
     ("strengths", {"site": "s", "as_of": EARLIER, "half_life_days": 14.0}),
+    ("pair", {"author": "a5", "reader": "r5", "site": None, "as_of": EARLIER, "half_life_days": 14.0}),  # cut: 2 of 3
+    ("top", {"site": None, "top": 20, "as_of": EARLIER, "half_life_days": 14.0}),
     ("history", {"author": "a1", "reader": "r", "site": None}),
     ("exchanges", {"site": None, "from_time": dt.datetime(2026, 3, 1), "to_time": dt.datetime(2026, 4, 1)}),
     ("span", {"site": None}),

@@ -15,9 +15,11 @@ def at(millis):
     return EPOCH + dt.timedelta(milliseconds=millis)
 
 
-def pair_row(author, reader, window_end, rc, ar, last=None, latency=None, site="s", score=0.0):
-    """A pair_scores row with the counts that matter to the strength; its last interaction at ``last``."""
+def pair_row(author, reader, window_end, rc, ar, last=None, latency=None, site="s", score=0.0, by_end=None):
+    """A pair_scores row with the counts that matter to the strength; its last interaction at ``last``;
+    ``by_end`` of its replies written by its window's end (None: a row of a release that did not say)."""
     r = row(author, reader, window_end, score, site=site, rc=rc, ar=ar)
+    r["author_replies_by_window_end"] = by_end
     r["last_interaction_at"] = window_end - 1 if last is None else last
     r["first_interaction_at"] = min(r["first_interaction_at"], r["last_interaction_at"])
     r["reply_latency_p50_s"] = latency if ar else None
@@ -150,6 +152,26 @@ def test_as_of_keeps_the_comments_of_a_window_whose_late_reply_it_leaves_out(war
     assert (then["mentor_replies"] + then["mentee_replies"]) == 1
     (later,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(late_reply))
     assert later["replies"] > 3 and later["comments"] > 3
+
+
+def test_as_of_counts_the_replies_written_before_the_cut_in_a_window_it_cuts(warehouse):
+    """A week of three comments and three replies, two replies written inside the week and the last
+    one after it: as of the week's end, the two count as replies (never as quick ones: their latency
+    at the cut is not known), where they were thrown away with the late one."""
+    late_reply = E + 2 * DAY_MS
+    warehouse.write_scores([pair_row("a", "r", E, 3, 3, last=late_reply, latency=600.0, by_end=2, score=0.5),
+                            pair_row("a", "r", E - 7 * DAY_MS, 1, 1, latency=600.0, by_end=1)])
+    (then,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(E))
+    half = 0.5 ** (7 / HALF_LIFE)
+    assert then["comments"] == pytest.approx(3 + half, rel=1e-6)
+    assert then["replies"] == pytest.approx(2 + half, rel=1e-6)
+    assert then["quick_replies"] == pytest.approx(half / (1 + 600 / 3600), rel=1e-6)  # the older week's only
+    assert then["decayed_mentor_score"] == pytest.approx(0.0)  # the cut week's score counts its late reply
+    assert (then["mentor_replies"] + then["mentee_replies"], then["two_way"]) == (3, True)
+    (strengths,) = ranked(warehouse, "strengths", as_of=at(E))
+    assert strengths["decayed_comments_and_replies"] == pytest.approx(3 + 2 + 2 * half, rel=1e-6)
+    (later,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(late_reply))  # past it: all of them
+    assert later["mentor_replies"] + later["mentee_replies"] == 4
 
 
 def test_the_mentor_side_tie_break_counts_each_response_once(warehouse):

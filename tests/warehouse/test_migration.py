@@ -226,6 +226,54 @@ def test_migrate_adds_missing_columns_and_says_which_old_rows_have_no_value(tmp_
         warehouse.prepare()  # a run's launch check passes
 
 
+def v3_schemas() -> dict[str, dict]:
+    """Every table as schema version 3 had it: as now, but pair_scores without the columns added since."""
+    tables = {t: schemas.avro_schema(t) for t in schemas.WAREHOUSE_TABLES}
+    current = tables["pair_scores"]
+    tables["pair_scores"] = dict(current, fields=[f for f in current["fields"]
+                                                  if f["name"] != "author_replies_by_window_end"])
+    return tables
+
+
+def record_version_3(url: str) -> None:
+    """The version record a release of schema version 3 left (its fingerprint is not this release's)."""
+    columns = ", ".join(f"{name} {bq if url.startswith('bigquery://') else duck}"
+                        for name, duck, bq in versions.VERSION_COLUMNS)
+    if url.startswith("bigquery://"):
+        warehouse = open_warehouse(url)
+        table = f"`{warehouse.table_id(versions.VERSION_TABLE)}`"
+        warehouse.client.query(f"CREATE TABLE {table} ({columns})").result()
+        warehouse.client.query(f"INSERT INTO {table} VALUES (3, 'v3v3v3v3v3v3', CURRENT_TIMESTAMP(), 'init')").result()
+        return
+    with duckdb.connect(url) as connection:
+        connection.execute(f"CREATE TABLE {versions.VERSION_TABLE} ({columns})")
+        connection.execute(f"INSERT INTO {versions.VERSION_TABLE} VALUES (3, 'v3v3v3v3v3v3', now()::TIMESTAMP, 'init')")
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "bigquery"])
+def test_migrate_from_version_3_adds_the_replies_by_window_end_as_null_and_says_so(kind, tmp_path, request, capsys):
+    url = str(tmp_path / "v3.duckdb") if kind == "duckdb" else request.getfixturevalue("empty_bigquery_url")
+    (build_duckdb if kind == "duckdb" else build_bigquery)(
+        url, v3_schemas(), (V1 / "pair_scores_latest.sql").read_text(), OLD_ROWS)
+    record_version_3(url)
+    assert main(["run", "--input", _events(tmp_path), "--warehouse", url]) == 2
+    err = capsys.readouterr().err
+    assert "has schema version 3" in err and f"social-mentors warehouse migrate --warehouse {url}" in err
+
+    assert main(["warehouse", "migrate", "--warehouse", url]) == 0
+    out = capsys.readouterr().out
+    assert f"at schema version {versions.WAREHOUSE_SCHEMA_VERSION}" in out and "migrated from schema version 3" in out
+    assert ("pair_scores.author_replies_by_window_end: the 2 rows written before have no value (NULL; the release "
+            f"that wrote them did not compute it). Recompute them: social-mentors run --input EVENTS --warehouse {url}"
+            in out)
+    warehouse = open_warehouse(url)
+    assert warehouse.recorded_version() == (versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint())
+    columns, rows = warehouse.export("pair_scores")
+    assert [dict(zip(columns, r))["author_replies_by_window_end"] for r in rows] == [None, None]
+    warehouse.write_scores([dict(score_row("b", "r", E, 0.75), author_replies_by_window_end=1)])  # new rows say
+    warehouse.prepare()  # a run's launch check passes
+
+
 def test_a_warehouse_of_a_newer_release_is_refused(warehouse_path):
     warehouse = open_warehouse(warehouse_path)
     with duckdb.connect(warehouse_path) as connection:
