@@ -11,7 +11,9 @@ Two wire formats, told apart by the first byte:
   file, which says its version in ``x-schema-version``); the producer writes the current one. An id
   this pipeline does not accept (a newer version, say) is refused with ``UNKNOWN_SCHEMA_ID``, and the
   pipeline dead-letters the message with that reason. ``--schema-id`` may name ids a Confluent
-  registry assigned instead: those are decoded by trying the known versions, as below.
+  registry assigned instead: those are decoded by trying the known versions, as below; so is a body
+  that the version its id names does not read exactly (a registry's id 1 is often this release's
+  current schema, not version 1).
 * Plain Avro binary (no id): decoded by the newest known version that reads the payload exactly,
   to its last byte. An empty event_id makes plain Avro start with a zero, so plain Avro of a valid
   event never looks like Confluent framing.
@@ -125,8 +127,12 @@ def decode(payload: bytes | None, accepted_schema_ids: frozenset[int] | None = N
         return _read_any_version(body)
     try:
         return _read_exactly(body, writer)
-    except WireFormatError:
-        raise
     except Exception as error:
-        raise WireFormatError("PARSE_ERROR", f"not an EngagementEvent of schema {schema_id} in Avro binary: "
-                                             f"{type(error).__name__}: {error}") from None
+        # A registry's ids start at 1 too (its first schema is often this release's current one), so
+        # an id equal to a version number may frame another version: read it as any version would be.
+        failure = error if isinstance(error, WireFormatError) else WireFormatError(
+            "PARSE_ERROR", f"not an EngagementEvent of schema {schema_id} in Avro binary: {type(error).__name__}: {error}")
+    try:
+        return _read_any_version(body)
+    except WireFormatError:
+        raise failure from None

@@ -59,3 +59,19 @@ def test_live_events_have_the_current_time_so_start_and_input_are_refused(tmp_pa
     assert main(["produce", "--live", "--input", str(tmp_path / "events.avro")]) == 2
     assert main(["produce", "--live", "--rate", "0"]) == 2
     assert capsys.readouterr().err.count("error: ") == 3
+
+
+def test_a_registry_id_of_1_given_to_produce_and_run_scores_every_record(kafka_broker, topic, tmp_path, capsys):
+    # an outside probe: id 1 (a registry's first schema id) collided with this release's version 1, and
+    # every message became a PARSE_ERROR dead letter in a run that still exited 0
+    assert main(["produce", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic, "--seed", "3",
+                 "--scale", "0.05", "--wire-format", "confluent", "--schema-id", "1"]) == 0
+    sent = int(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("sent ")).split()[1]
+               .replace(",", ""))
+    warehouse = str(tmp_path / "registry.duckdb")
+    assert main(["run", "--source", "kafka", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
+                 "--until-end", "--schema-id", "1", "--warehouse", warehouse]) == 0
+    out = capsys.readouterr().out
+    assert f"records in      {sent:>12,}" in out
+    dead = next(line for line in out.splitlines() if line.strip().startswith("dead-lettered"))
+    assert "PARSE_ERROR" not in dead and "UNKNOWN_SCHEMA_ID" not in dead, out
