@@ -134,6 +134,29 @@ def test_the_flex_template_image_installs_the_dataflow_extra():
     assert installs and all(re.search(r"\$\{WORKDIR\}\[dataflow\]", line) for line in installs), installs
 
 
+
+def test_the_readme_s_image_build_uses_gcloud_s_own_flags_and_builds_the_dataflow_dockerfile():
+    # an outside probe: the README said `gcloud builds submit --tag IMAGE -f deploy/dataflow/Dockerfile .`;
+    # gcloud builds submit has no -f (docker build's flag), and --tag alone builds ./Dockerfile, which
+    # this repository does not have. A Cloud Build config names the Dockerfile instead.
+    import shlex
+
+    import yaml
+
+    readme = (ROOT / "deploy" / "dataflow" / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if line.startswith("gcloud builds submit")]
+    argv = shlex.split(line)
+    documented = {"--config", "--substitutions", "--tag", "-t", "--region", "--project"}  # gcloud's reference
+    flags = {arg.split("=")[0] for arg in argv[3:] if arg.startswith("-")}
+    assert flags <= documented and argv[-1] == ".", argv
+    config = yaml.safe_load((ROOT / argv[argv.index("--config") + 1]).read_text())
+    (step,) = config["steps"]
+    args = step["args"]
+    assert args[0] == "build" and args[args.index("-f") + 1] == "deploy/dataflow/Dockerfile" and args[-1] == "."
+    assert (ROOT / "deploy" / "dataflow" / "Dockerfile").exists()
+    image = args[args.index("-t") + 1]
+    assert config["images"] == [image] and image.startswith("${_") and f"{image[2:-1]}=" in line
+
 # --- a template launch stages its job and returns; it does not wait on it ----------------------------
 
 @pytest.mark.parametrize("streaming, extra", [("true", []), ("false", ["--until_end=true"])])
