@@ -72,6 +72,8 @@ class Plan:
     rekey: list[str] = dataclasses.field(default_factory=list)  # tables whose primary key changed
     extra_columns: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     recompute: list[str] = dataclasses.field(default_factory=list)  # tables kept aside whole (RECOMPUTE_BEFORE)
+    # tables a warehouse of this release's version lacks: removed or renamed by hand, created empty
+    missing: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -95,6 +97,8 @@ def plan(existing: dict[str, list[str]], keys: Optional[dict[str, list[str]]] = 
     for table in schemas.WAREHOUSE_TABLES:
         if table not in existing:
             result.create.append(table)
+            if version >= WAREHOUSE_SCHEMA_VERSION:
+                result.missing.append(table)
             continue
         have = set(existing[table])
         for field in schemas.avro_schema(table)["fields"]:
@@ -181,6 +185,10 @@ def notes(result: Plan, url: str, rows: dict[str, int], kept_aside: dict[str, Ke
         if column.table not in kept_aside and column.table not in result.recompute:
             note = _column_note(column, rows.get(column.table, 0), url)
             said += [note] if note else []
+    for table in result.missing:
+        said.append(f"{table}: the table was missing although the warehouse records this release's schema version; "
+                    "created empty. " + (f"Recompute it: {recompute_into_empty_command(url)}" if table == "pair_scores"
+                                         else "Its old rows are wherever it was moved to"))
     for table, kept in kept_aside.items():
         if table in result.recompute:
             said.append(f"{table}: its {kept.rows:,} old rows were computed by {RECOMPUTE_BEFORE[table][1]} and "

@@ -606,3 +606,19 @@ def test_a_column_of_another_type_fails_check_and_migrate_changes_nothing(curren
         line = capsys.readouterr().err.splitlines()[-1]
         assert expected in line and "rename runs aside" in line and "warehouse migrate" in line, line
     assert _versions_recorded(current_warehouse) == 1
+
+
+def test_a_table_missing_from_a_current_warehouse_is_created_empty_and_migrate_says_so(current_warehouse, capsys):
+    # an outside probe: check advises renaming a retyped table aside; migrate then created it empty
+    # without a word, and every reader answered from nothing
+    if current_warehouse.startswith("bigquery://"):
+        warehouse = open_warehouse(current_warehouse)
+        warehouse.client.delete_table(warehouse.table_id("pair_scores"))
+    else:
+        _alter(current_warehouse, "DROP VIEW pair_scores_latest")
+        _alter(current_warehouse, "ALTER TABLE pair_scores RENAME TO pair_scores_aside")
+    assert main(["warehouse", "migrate", "--warehouse", current_warehouse]) == 0
+    out = capsys.readouterr().out
+    assert ("pair_scores: the table was missing although the warehouse records this release's schema version; "
+            "created empty. Recompute it: `social-mentors run --input EVENTS --warehouse "
+            f"{current_warehouse}`") in out, out
