@@ -175,7 +175,9 @@ USER_ERRORS = (ValueError, OSError, RuntimeError, NotImplementedError, LookupErr
 # KafkaError stopped being a RuntimeError in 2.1.
 SERVICE_ERRORS = {
     "kafka": ("Kafka", "check --bootstrap-servers, that the broker is up, and the topic"),
-    "google": ("BigQuery", "check the project, dataset and credentials of --warehouse"),
+    "google": ("BigQuery", "check the project, dataset and credentials of --warehouse; `social-mentors warehouse "
+                           "check --warehouse URL` says whether its tables, views and table functions are this "
+                           "release's"),
     "duckdb": ("DuckDB warehouse", "check --warehouse; `social-mentors warehouse check --warehouse PATH` says "
                                 "whether it is this release's warehouse and what to run"),
 }
@@ -190,8 +192,9 @@ def _is_xml_error(error: BaseException) -> bool:
     return isinstance(error, SyntaxError) and type(error).__name__ == "ParseError"
 
 
-def describe(error: BaseException) -> str:
-    """One line: what failed, where, and what to do."""
+def describe(error: BaseException, warehouse: Optional[str] = None) -> str:
+    """One line: what failed, where, and what to do (``warehouse``: the command's --warehouse, named
+    in the advice)."""
     text = str(error)
     if text.startswith(f"{type(error).__name__}: "):  # kafka-python repeats its class name
         text = text[len(type(error).__name__) + 2:]
@@ -199,12 +202,18 @@ def describe(error: BaseException) -> str:
         text = f"{error.filename}: {error.strerror}"
     service = _service(error)
     if service:
-        text = f"{service[0]}: {type(error).__name__}{': ' + text if text else ''}; {service[1]}"
+        advice = service[1].replace("--warehouse URL", f"--warehouse {warehouse}") if warehouse else service[1]
+        text = " ".join(text.split())
+        if len(text) > MAX_MESSAGE - len(advice):  # the service's words are cut, never the advice
+            text = text[:max(0, MAX_MESSAGE - len(advice))] + " ..."
+        text = f"{service[0]}: {type(error).__name__}{': ' + text if text else ''}; {advice}"
     elif _is_xml_error(error):
         text = f"not well-formed XML ({text}); fix or remove the file"
     elif not isinstance(error, USER_ERRORS):
         text = f"unexpected {type(error).__name__}: {text} (run with --verbose for the traceback, and report it)"
     text = " ".join(text.split())  # Beam and others add lines of context: one line
+    if service:
+        return text
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " ..."
 
 
@@ -277,7 +286,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as error:  # every failure: one line, a non-zero exit, the traceback only with --verbose
         if args.verbose:
             traceback.print_exc()
-        print(f"error: {describe(error)}", file=sys.stderr)
+        warehouse = getattr(args, "warehouse", None)
+        print(f"error: {describe(error, warehouse if isinstance(warehouse, str) else None)}", file=sys.stderr)
         return exit_code(error)
 
 

@@ -365,6 +365,9 @@ def test_client_errors_that_are_no_runtime_errors_are_one_line_with_what_to_do()
     missing = duckdb.CatalogException("Table with name pair_scores does not exist!\nDid you mean ...")
     assert exit_code(missing) == 2 and "\n" not in describe(missing) and describe(missing).startswith("DuckDB warehouse")
     assert exit_code(TypeError("bug")) == 1
+    long = KafkaTimeoutError("x" * 5000)  # a service's long message is cut, never the advice after it
+    assert describe(long).endswith("x ...; check --bootstrap-servers, that the broker is up, and the topic")
+    assert len(describe(long)) < 700
 
 
 XML_BOMB = """<?xml version="1.0"?>

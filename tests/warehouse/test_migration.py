@@ -622,3 +622,15 @@ def test_a_table_missing_from_a_current_warehouse_is_created_empty_and_migrate_s
     assert ("pair_scores: the table was missing although the warehouse records this release's schema version; "
             "created empty. Recompute it: `social-mentors run --input EVENTS --warehouse "
             f"{current_warehouse}`") in out, out
+
+
+def test_a_query_that_a_hand_replaced_table_function_breaks_names_warehouse_check(bigquery_url, capsys):
+    # an outside probe: readers do not compare table functions (one request each), and the BigQuery
+    # error of a `top` replaced by hand ended "check the project, dataset and credentials" only
+    warehouse = open_warehouse(bigquery_url)
+    signature = ", ".join(f"{schemas.TABLE_FUNCTION_ARGUMENT_PREFIX}{p} {kind}" for p, kind in schemas.query_parameters("top"))
+    warehouse.client.query(f"CREATE OR REPLACE TABLE FUNCTION `{warehouse.table_id('top')}`({signature}) AS ("
+                           "SELECT 'x' AS mentor_id)").result()
+    assert main(["query", "top", "--warehouse", bigquery_url]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "BigQuery" in line and f"`social-mentors warehouse check --warehouse {bigquery_url}`" in line, line
