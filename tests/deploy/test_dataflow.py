@@ -23,6 +23,7 @@ SAMPLE_VALUES = {
     "window": "6h",
     "allowed_lateness": "3d",
     "streaming": "true",
+    "bigquery_write": "storage-exactly-once",
 }
 # What the Flex Template launcher adds after the parameters: Beam options of the Dataflow runner,
 # among them where to stage the job it then creates (launcher logs show
@@ -57,6 +58,8 @@ def test_the_template_command_line_reaches_the_run_settings():
     assert settings.warehouse == "bigquery://my-project/social_mentors"
     assert (settings.window_s, settings.allowed_lateness_s, settings.streaming) == (6 * 3600, 3 * 86400, True)
     assert not settings.bulk_writes  # a stream inserts
+    # the write mode the README describes for Dataflow (an outside probe: the template could not choose it)
+    assert settings.bigquery_write == "storage-exactly-once"
     # Only the launcher's options go to Beam, and Beam reads them (streaming included).
     assert args.beam_args == LAUNCHER_BEAM_OPTIONS
     options = pipeline_options(args.beam_args, settings.streaming).get_all_options()
@@ -65,7 +68,7 @@ def test_the_template_command_line_reaches_the_run_settings():
 
 
 def test_a_bounded_template_launch_reads_streaming_false():
-    values = dict(SAMPLE_VALUES, streaming="false")
+    values = dict(SAMPLE_VALUES, streaming="false", bigquery_write="auto")
     args = parse(dataflow_main.command_line(template_argv(values) + ["--until_end=true"]))
     source, settings = kafka_run_config(args)
     assert (settings.streaming, source.until_end, settings.bulk_writes) == (False, True, True)
