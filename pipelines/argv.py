@@ -152,15 +152,27 @@ def beam_booleans(leftovers: Sequence[str]) -> list[str]:
 
 def repeated(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
     """Single-value options of ``parser`` that ``argv`` gives more than once with different values
-    (each named by its spellings in ``argv``), compared as written. Flags that share a destination
+    (each named by its spellings in ``argv``), compared as written (durations by their seconds). Flags that share a destination
     (``--use_public_ips``, ``--no_use_public_ips``) count as one option."""
     seen: dict[str, list[tuple[str, object]]] = {}
     for option, action, value in given(argv, parser):
         if not isinstance(action, (argparse._StoreAction, *_FLAGS)):
             continue  # append, count, and Beam's own accumulating actions (--experiments) are meant to repeat
-        seen.setdefault(action.dest, []).append((option, value))
+        seen.setdefault(action.dest, []).append((option, _meaning(action, value)))
     return [" / ".join(dict.fromkeys(option for option, _ in uses)) for uses in seen.values()
             if len({repr(value) for _, value in uses}) > 1]
+
+
+def _meaning(action: argparse.Action, value: object) -> object:
+    """A duration's seconds (``7d`` and ``168h`` are one window); any other value as written."""
+    if getattr(action.type, "__name__", "") == "duration" and isinstance(value, str):
+        from pipelines.settings import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError:
+            return value  # argparse names it
+    return value
 
 
 def repeated_beam(leftovers: Sequence[str]) -> list[str]:
