@@ -113,13 +113,14 @@ def decode(payload: bytes | None, accepted_schema_ids: frozenset[int] | None = N
         raise WireFormatError("PARSE_ERROR", "Confluent framing cut short: fewer than 5 bytes")
     (schema_id,) = struct.unpack(">I", payload[1:5])
     if schema_id not in accepted:
-        newer = schema_id > max(schema_versions()) and schema_id not in schema_versions()
+        newer = schema_id == max(schema_versions()) + 1  # the next version's id; a registry's are anything
         raise WireFormatError(
             "UNKNOWN_SCHEMA_ID",
             f"schema id {schema_id} is not an EngagementEvent schema this pipeline accepts "
             f"({', '.join(map(str, sorted(accepted)))})"
-            + ("; it looks newer than this release (upgrade social-mentors to read it)" if newer else "")
-            + "; pass --schema-id to accept it",
+            + ("; it looks like the next version, newer than this release (upgrade social-mentors to read it)" if newer else "")
+            + f"; if a schema registry assigned it to an EngagementEvent schema, run with --schema-id {schema_id} "
+              "(added to the ids read)",
         )
     body = payload[5:]
     writer = schema_versions().get(schema_id)

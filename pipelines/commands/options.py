@@ -29,7 +29,7 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
                         help="Kafka topic of the events (default engagement-events)")
     parser.add_argument("--schema-id", type=whole_number(1, 2**31 - 1), action="append", default=None,
                         help="Confluent schema id(s) of EngagementEvent: produce writes the first (default: the current "
-                             "version's, 2); run accepts these (default: every version this release knows, 1 and 2)")
+                             "version's, 2); run reads these besides the versions this release knows, 1 and 2)")
     add_kafka_security_options(parser)
 
 

@@ -225,7 +225,7 @@ def kafka_run_config(args: argparse.Namespace):
     source = KafkaSourceSettings(
         bootstrap_servers=args.bootstrap_servers, topic=args.topic, group_id=args.group_id,
         until_end=args.until_end, stop_at_ms=to_millis(args.stop_at, "--stop-at") if args.stop_at else None,
-        accepted_schema_ids=frozenset(args.schema_id) if args.schema_id else wire.known_schema_ids(),
+        accepted_schema_ids=wire.known_schema_ids() | frozenset(args.schema_id or ()),  # registry ids add to them
         idle_timeout_s=parse_duration(args.idle_timeout), max_out_of_orderness_s=parse_duration(args.max_out_of_orderness),
         timeout_s=parse_duration(args.kafka_timeout),
         security=kafka_security(args),

@@ -5,6 +5,7 @@ from kafka import KafkaConsumer
 
 from pipelines.cli import main
 from schemas import wire
+from warehouse import open_warehouse
 
 
 def decoded(message):
@@ -75,3 +76,26 @@ def test_a_registry_id_of_1_given_to_produce_and_run_scores_every_record(kafka_b
     assert f"records in      {sent:>12,}" in out
     dead = next(line for line in out.splitlines() if line.strip().startswith("dead-lettered"))
     assert "PARSE_ERROR" not in dead and "UNKNOWN_SCHEMA_ID" not in dead, out
+
+
+def test_a_registry_id_given_to_run_adds_to_the_ids_it_reads(kafka_broker, topic, tmp_path, capsys):
+    # an outside probe: an UNKNOWN_SCHEMA_ID dead letter said "pass --schema-id to accept it", and
+    # `run --schema-id 99` then refused the topic's messages framed with the built-in ids 1 and 2
+    for schema_id in ("2", "99"):
+        assert main(["produce", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic, "--seed", schema_id,
+                     "--scale", "0.02", "--wire-format", "confluent", "--schema-id", schema_id]) == 0
+    sent = sum(int(line.split()[1].replace(",", "")) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("sent "))
+    warehouse = str(tmp_path / "mixed.duckdb")
+    assert main(["run", "--source", "kafka", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
+                 "--until-end", "--warehouse", warehouse]) == 0
+    out = capsys.readouterr().out
+    assert "UNKNOWN_SCHEMA_ID" in out  # 99 is not read unless named...
+    message = open_warehouse(warehouse).sql(
+        "SELECT message FROM dead_letters WHERE error_kind = 'UNKNOWN_SCHEMA_ID' LIMIT 1")[1][0][0]
+    assert "run with --schema-id 99 (added to the ids read)" in message and "newer" not in message, message  # 99 is far from a next version
+    again = str(tmp_path / "named.duckdb")
+    assert main(["run", "--source", "kafka", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
+                 "--group-id", "named", "--until-end", "--schema-id", "99", "--warehouse", again]) == 0
+    out = capsys.readouterr().out
+    assert f"records in      {sent:>12,}" in out and "UNKNOWN_SCHEMA_ID" not in out, out  # ...and then with 1 and 2
