@@ -111,8 +111,15 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Optional[str], names: ActorNames) -> str:
-    """Why a query found nothing: no relationship (top), an --as-of before the people's windows
-    (asked again without it), else the id or --site."""
+    """Why a query found nothing: no pair scores at all (nothing run yet, or a migrate's recompute
+    pending), no relationship (top), an --as-of before the people's windows (asked again without
+    it), else the id or --site."""
+    from warehouse import open_warehouse
+
+    if not open_warehouse(args.warehouse, read_only=True).count("pair_scores"):
+        return (f"(no rows: the warehouse holds no pair scores yet: `social-mentors run --input EVENTS --warehouse "
+                f"{printable(args.warehouse)}` (or --source kafka) fills it; after `warehouse migrate`, run the "
+                "recompute it printed)")
     as_of = parse_as_of(getattr(args, "as_of", None))
     when = f" as of {as_of.isoformat(timespec='seconds')}Z" if as_of else ""
     if not people:

@@ -150,6 +150,19 @@ def test_no_rows_of_top_does_not_ask_for_an_id(two_sites, capsys):
     assert "check the id" not in err and "no relationship that answered back on site z" in err
 
 
+@pytest.mark.parametrize("query", [["mentors", "--reader", "R"], ["top"]])
+def test_no_rows_in_a_warehouse_without_pair_scores_says_to_run_not_to_check_the_id(query, tmp_path, capsys):
+    # an outside probe: after migrating a release-1 warehouse (its pair rows kept aside until the
+    # recompute), query mentors said "check the id and --site"
+    warehouse = str(tmp_path / "empty.duckdb")
+    assert main(["warehouse", "init", "--warehouse", warehouse]) == 0
+    capsys.readouterr()
+    assert main(["query", *query, "--warehouse", warehouse]) == 0
+    err = capsys.readouterr().err
+    assert "check the id" not in err and "the warehouse holds no pair scores yet" in err, err
+    assert f"social-mentors run --input EVENTS --warehouse {warehouse}" in err and "warehouse migrate" in err, err
+
+
 def test_no_rows_before_the_first_window_names_as_of_not_the_id(two_sites, capsys):
     warehouse, _ = two_sites
     early = "2000-01-01T00:00:00Z"
