@@ -200,21 +200,21 @@ def describe(error: BaseException, warehouse: Optional[str] = None) -> str:
         text = text[len(type(error).__name__) + 2:]
     if isinstance(error, OSError) and error.filename and error.strerror:
         text = f"{error.filename}: {error.strerror}"
+    text = " ".join(text.split())  # Beam and others add lines of context: one line
     service = _service(error)
-    if service:
+    if service:  # the service's words are cut, never the advice after them
         advice = service[1].replace("--warehouse URL", f"--warehouse {warehouse}") if warehouse else service[1]
-        text = " ".join(text.split())
-        if len(text) > MAX_MESSAGE - len(advice):  # the service's words are cut, never the advice
-            text = text[:max(0, MAX_MESSAGE - len(advice))] + " ..."
-        text = f"{service[0]}: {type(error).__name__}{': ' + text if text else ''}; {advice}"
-    elif _is_xml_error(error):
+        text = _cut(text, max(0, MAX_MESSAGE - len(advice)))
+        return f"{service[0]}: {type(error).__name__}{': ' + text if text else ''}; {advice}"
+    if _is_xml_error(error):
         text = f"not well-formed XML ({text}); fix or remove the file"
     elif not isinstance(error, USER_ERRORS):
         text = f"unexpected {type(error).__name__}: {text} (run with --verbose for the traceback, and report it)"
-    text = " ".join(text.split())  # Beam and others add lines of context: one line
-    if service:
-        return text
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " ..."
+    return _cut(text, MAX_MESSAGE)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def exit_code(error: BaseException) -> int:

@@ -205,14 +205,15 @@ class BigQueryDatasetSchema:
         except NotFound:
             raise NotInitialised(f"no dataset {self.project}.{self.dataset}: nothing was created; `social-mentors "
                                  f"warehouse init --warehouse {self.url}` creates a warehouse") from None
-        found = self._existing_tables()
+        types = self.column_types((*schemas.WAREHOUSE_TABLES, versions.VERSION_TABLE))  # one request a table
+        found = {t: list(c) for t, c in types.items()}
         if "pair_scores" not in found and versions.VERSION_TABLE not in found:
             raise NotAWarehouse(f"{self.url} has no pair_scores or {versions.VERSION_TABLE} table: not a Social "
                                 f"Mentors warehouse, nothing changed; `social-mentors warehouse init --warehouse "
                                 f"{self.url}` creates one")
         old = self.recorded_version()
         versions.refuse_newer(self.url, old)
-        migration.refuse_mistyped(self.url, self.column_types(), "bigquery")
+        migration.refuse_mistyped(self.url, types, "bigquery")
         old_version = old[0] if old else 1
         existing = {t: c for t, c in found.items() if t in schemas.WAREHOUSE_TABLES}
         plan = migration.plan(existing, None, old[0] if old else None)  # BigQuery enforces no key: none re-keyed

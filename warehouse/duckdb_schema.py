@@ -17,25 +17,24 @@ from schemas import versions
 from warehouse import NotAWarehouse, migration
 
 
-def tables(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """{table or view: [column]} of the file's main schema."""
-    found: dict[str, list[str]] = {}
-    for table, column in connection.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' "
-            "ORDER BY table_name, ordinal_position").fetchall():
-        found.setdefault(table, []).append(column)
-    return found
-
-
-def column_types(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
-    """{table: {column: DuckDB type}} of the warehouse tables the file holds."""
+def _catalog(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """{table or view: {column: DuckDB type}} of the file's main schema, columns in their order."""
     found: dict[str, dict[str, str]] = {}
     for table, column, kind in connection.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
             "ORDER BY table_name, ordinal_position").fetchall():
-        if table in schemas.WAREHOUSE_TABLES:
-            found.setdefault(table, {})[column] = kind
+        found.setdefault(table, {})[column] = kind
     return found
+
+
+def tables(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """{table or view: [column]} of the file's main schema."""
+    return {table: list(columns) for table, columns in _catalog(connection).items()}
+
+
+def column_types(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """{table: {column: DuckDB type}} of the warehouse tables the file holds."""
+    return {table: columns for table, columns in _catalog(connection).items() if table in schemas.WAREHOUSE_TABLES}
 
 
 def primary_keys(connection: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -118,9 +117,10 @@ def migrate(connection: duckdb.DuckDBPyConnection, url: str) -> migration.Migrat
     """Bring the warehouse open in ``connection`` (for writing) to this release's schema."""
     old = recorded_version(connection)
     versions.refuse_newer(url, old)
-    migration.refuse_mistyped(url, column_types(connection), "duckdb")
+    types = column_types(connection)
+    migration.refuse_mistyped(url, types, "duckdb")
     old_version = old[0] if old else 1
-    existing = {t: c for t, c in tables(connection).items() if t in schemas.WAREHOUSE_TABLES}
+    existing = {t: list(c) for t, c in types.items()}
     plan = migration.plan(existing, primary_keys(connection), old[0] if old else None)
     rows = {t: connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in existing}
     replaced = changed_views(connection)
