@@ -268,8 +268,12 @@ def _innermost(command: argparse.ArgumentParser, args: argparse.Namespace) -> ar
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # before the parser: building it imports modules that log (Beam warns about GCP on import)
-    configure_logging(bool({"-v", "--verbose"} & set(argv)))
-    parser, handlers = build_parser()
+    try:
+        configure_logging(bool({"-v", "--verbose"} & set(argv)))
+        parser, handlers = build_parser()
+    except KeyboardInterrupt:  # Ctrl-C while Beam is still importing: nothing has started
+        print("interrupted", file=sys.stderr)
+        return 130
     args = parse(argv, parser)
     try:
         if isinstance(getattr(args, "warehouse", None), str):  # a folder or a zip fails here, before any work

@@ -49,6 +49,19 @@ def committed_offsets(bootstrap, topic, group):
         consumer.close()
 
 
+def rewind_group(bootstrap, topic, group):
+    """Set the group's committed offsets back to 0, so a wait on them measures the next process's
+    reading, not a killed one's (our reads assign partitions: the group has no members to refuse it)."""
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in tps})
+    finally:
+        consumer.close()
+
+
 def topic_end(bootstrap, topic):
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:

@@ -598,3 +598,22 @@ def test_an_uncaught_error_in_a_beam_worker_thread_goes_to_the_log_file_and_othe
     assert "Exception in thread our-thread" in err and "ValueError: ours" in err
     logged = (tmp_path / "cli.log").read_text()
     assert "read_state" in logged and "Stream removed (Connection reset by peer)" in logged
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(tmp_path):
+    """CI, stop 20: Ctrl-C reached a stream while it was still importing Beam (building the parser)
+    and printed a 30-line traceback. The CLI module is loaded first (it takes 0.2 s and imports no
+    Beam); the signal then lands in main's start-up, as an operator's Ctrl-C after a few keystrokes."""
+    import signal
+
+    started = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pipelines.cli as cli; print('loaded', flush=True); "
+                               f"sys.exit(cli.main(['run', '--input', {str(tmp_path / 'none.avro')!r}, "
+                               f"'--warehouse', {str(tmp_path / 'w.duckdb')!r}]))"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert started.stdout.readline().strip() == "loaded"
+    started.send_signal(signal.SIGINT)
+    _, err = started.communicate(timeout=120)
+    assert started.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert err.strip() == "interrupted"
