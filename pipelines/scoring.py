@@ -157,7 +157,7 @@ def run_scoring(
     record_run(settings.warehouse, run_row(settings.run_started_at, described, RUNNING))
     failure: Optional[str] = None
     finished = False
-    with metrics, heartbeat:
+    with metrics, heartbeat, stopping.runner_thread_errors_logged():
         try:
             options = pipeline_options(beam_args or [], settings.streaming)
             pipeline = beam.Pipeline(options=options)
@@ -208,6 +208,12 @@ def run_scoring(
 
 
 def _first_line(error: BaseException, limit: int = 500) -> str:
+    if callable(getattr(error, "code", None)) and callable(getattr(error, "details", None)):
+        # a gRPC error (the runner's job service): its str is a repr whose last line is ">"
+        status = getattr(error.code(), "name", error.code())
+        details = " ".join(str(error.details() or "").split())
+        return (f"the runner stopped answering (gRPC {status}: {details[:300]}): its process ended or was "
+                f"killed; run it again (a run replays every retained record)")[:limit]
     text = str(error).strip().splitlines()
     line = text[-1] if text else ""  # a runner's wrapped error ends with the original one
     return f"{type(error).__name__}: {line}"[:limit]

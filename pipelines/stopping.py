@@ -79,3 +79,28 @@ def end_runner_children() -> None:
                 os.kill(int(proc.name), signal.SIGTERM)
         except (OSError, IndexError, ValueError):
             continue
+
+
+@contextlib.contextmanager
+def runner_thread_errors_logged() -> Iterator[None]:
+    """A gRPC error in one of Beam's own threads (its job-message reader, when the runner process
+    dies) goes to the log, not to the terminal as a traceback: the run's summary names the failure
+    in one line. Other threads' errors print as before."""
+    import logging
+
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if callable(getattr(args.exc_value, "code", None)) and callable(getattr(args.exc_value, "details", None)):
+            logging.getLogger(__name__).info("runner thread %s ended: %s", getattr(args.thread, "name", "?"),
+                                             args.exc_value, exc_info=(args.exc_type, args.exc_value,
+                                                                       args.exc_traceback))
+        else:
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+

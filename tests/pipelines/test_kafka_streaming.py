@@ -270,3 +270,26 @@ def same_rows_as_the_batch_run(warehouse, events, tmp_path):
     differing = [(s, b) for s, b in zip(streamed, batch) if s != b]
     assert not differing, (f"{len(differing)} of {len(batch)} rows differ from the batch run, "
                            f"first: stream {differing[0][0]} vs batch {differing[0][1]}")
+
+
+@pytest.mark.slow
+def test_a_stream_whose_runner_is_killed_fails_in_one_line_that_names_the_runner(kafka_broker, topic, tmp_path,
+                                                                               prism_binary):
+    """#13's probe: Prism got SIGTERM under a running stream; the run ended FAILED with the reason
+    "_MultiThreadedRendezvous: >" after a gRPC traceback from one of Beam's threads."""
+    publish(kafka_broker.bootstrap, topic, generate_community(SMALL).events)
+    warehouse = str(tmp_path / "stream.duckdb")
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "runner-killed", idle="3600s")
+    wait_for(lambda: committed_offsets(kafka_broker.bootstrap, topic, "runner-killed") > 0, 240, process, "a commit")
+    runners = subprocess.run(["pgrep", "-g", str(process.pid), "-x", "prism"], capture_output=True, text=True)
+    assert runners.stdout.split(), "no Prism process under the stream"
+    for pid in runners.stdout.split():
+        os.kill(int(pid), signal.SIGTERM)
+    try:
+        process.wait(timeout=300)
+    finally:
+        output = stop(process)
+    assert process.returncode == 1 and "Traceback" not in output, output[-4000:]
+    assert "the runner stopped answering (gRPC UNAVAILABLE" in output and "Rendezvous" not in output, output[-4000:]
+    _, rows = open_warehouse(warehouse).sql("SELECT status, message FROM runs")
+    assert [status for status, _ in rows] == ["FAILED"], rows

@@ -440,3 +440,21 @@ def test_on_prism_a_stalled_bundle_of_a_thread_is_not_split_and_every_author_rep
     assert {reader: rows.get((reader, "author")) for reader in readers} == {reader: (1, 0) for reader in readers}
     summary = summarize(warehouse, settings.run_started_at, 1.0)
     assert summary.balanced and summary.records_in == 13 and summary.dead_letters_total == 0
+
+
+def test_a_runner_that_stops_answering_is_named_with_grpc_s_status_not_its_object():
+    """#13's probe: a stream whose Prism got SIGTERM recorded the reason "_MultiThreadedRendezvous: >"
+    (the last line of gRPC's repr). A real gRPC error, from a port where no runner listens."""
+    import grpc
+    from apache_beam.portability.api import beam_job_api_pb2, beam_job_api_pb2_grpc
+
+    from pipelines.scoring import _first_line
+    from services.maven import free_port
+
+    stub = beam_job_api_pb2_grpc.JobServiceStub(grpc.insecure_channel(f"127.0.0.1:{free_port()}"))
+    with pytest.raises(grpc.RpcError) as raised:
+        for _ in stub.GetMessageStream(beam_job_api_pb2.JobMessagesRequest(job_id="gone"), timeout=10):
+            pass
+    line = _first_line(raised.value)
+    assert line.startswith("the runner stopped answering (gRPC UNAVAILABLE: failed to connect"), line
+    assert "run it again" in line and ">" not in line.split("(")[0]
