@@ -9,17 +9,14 @@ one. Such refusals are counted (``Written.kept``). ``pair_scores_latest`` choose
 rows are appended (BigQuery). ``dead_letters`` is keyed by (run, origin, error_kind): a bad record
 read twice by one run is stored once. ``run_ledger`` keeps the newest count per run, outcome and
 reason; ``runs`` the newest status per run. Writers and readers may be different processes: see
-:func:`connect`.
+:func:`warehouse.duckdb_connection.connect`.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import decimal
 import logging
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -29,14 +26,8 @@ import pyarrow as pa
 import schemas
 from schemas import versions
 from warehouse import NotInitialised, Written, duckdb_schema, migration
+from warehouse.duckdb_connection import LOCK_RETRY_S, connect
 
-# DuckDB lets one process at a time hold a file. Every operation opens the file, works and closes
-# it again, so a streaming pipeline (the writer) and an analyst's query (a reader in another
-# process) take turns instead of one locking the other out for hours; a busy file is retried.
-_LOCK = threading.RLock()
-LOCK_RETRY_S = 60.0
-LOCK_QUIET_S = 2.0  # how long a wait for the lock goes unannounced
-_progress = logging.getLogger("social_mentors.progress")
 EXPORT_BATCH_ROWS = 10_000
 # An export sorts the whole table (and its latest view partitions it): DuckDB holds it in memory up
 # to its limit (80% of RAM by default), so an export's peak grew with the table (875 MB at 2.5
@@ -53,38 +44,6 @@ _ARROW_TYPES = {
     "BLOB": pa.binary(),
     "TIMESTAMP": pa.int64(),  # epoch millis on the way in; epoch_ms() converts in SQL
 }
-
-
-@contextlib.contextmanager
-def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An open connection to the warehouse file; closed afterwards. It creates nothing: a new file
-    gets its tables when a DuckDBWarehouse opens it for writing (``_create_if_new``). ``read_only``
-    opens it for reading only (a read-only file or mount, a shared lock)."""
-    deadline = time.monotonic() + retry_s
-    said_waiting_at = time.monotonic() + LOCK_QUIET_S
-    with _LOCK:
-        while True:
-            try:
-                connection = duckdb.connect(path, read_only=read_only)
-                break
-            except duckdb.IOException as error:
-                locked = "lock" in str(error).lower()
-                if locked and said_waiting_at is not None and time.monotonic() >= said_waiting_at:
-                    # a reader waiting out a writer said nothing for a minute
-                    _progress.info("the warehouse %s is locked by another process (a run writing to it); "
-                                   "waiting up to %.0f s more", path, max(0.0, deadline - time.monotonic()))
-                    said_waiting_at = None
-                if not locked or time.monotonic() > deadline:
-                    mode = "for reading" if read_only else "for writing"
-                    advice = ("another process holds it: wait for it, or pass a different --warehouse PATH" if locked
-                              else "check that the folder exists and is writable, or pass a different --warehouse PATH"
-                              if not read_only else "check the path and its permissions")
-                    raise RuntimeError(f"cannot open the warehouse {path} {mode}: {advice} ({error})") from error
-                time.sleep(0.05)
-        try:
-            yield connection
-        finally:
-            connection.close()
 
 
 def _replaces(new: str, old: str) -> str:

@@ -602,18 +602,21 @@ def test_an_uncaught_error_in_a_beam_worker_thread_goes_to_the_log_file_and_othe
 
 def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(tmp_path):
     """CI, stop 20: Ctrl-C reached a stream while it was still importing Beam (building the parser)
-    and printed a 30-line traceback. The CLI module is loaded first (it takes 0.2 s and imports no
-    Beam); the signal then lands in main's start-up, as an operator's Ctrl-C after a few keystrokes."""
-    import signal
+    and printed a 30-line traceback. Here the process sends itself SIGINT when Beam's import begins
+    (an audit hook, so the moment does not depend on the machine's load), as an operator's Ctrl-C
+    in the first seconds of a run."""
+    child = textwrap.dedent(f"""
+        import signal, sys
 
-    started = subprocess.Popen(
-        [sys.executable, "-c", "import sys, pipelines.cli as cli; print('loaded', flush=True); "
-                               f"sys.exit(cli.main(['run', '--input', {str(tmp_path / 'none.avro')!r}, "
-                               f"'--warehouse', {str(tmp_path / 'w.duckdb')!r}]))"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert started.stdout.readline().strip() == "loaded"
-    started.send_signal(signal.SIGINT)
-    _, err = started.communicate(timeout=120)
-    assert started.returncode == 130 and "Traceback" not in err, err[-3000:]
-    assert err.strip() == "interrupted"
+        def on_import(event, args):
+            if event == "import" and args[0] == "apache_beam":
+                signal.raise_signal(signal.SIGINT)
+
+        sys.addaudithook(on_import)
+        import pipelines.cli as cli
+        sys.exit(cli.main(["run", "--input", {str(tmp_path / 'none.avro')!r}, "--warehouse", {str(tmp_path / 'w.duckdb')!r}]))
+    """)
+    done = subprocess.run([sys.executable, "-c", child], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.stderr.strip() == "interrupted"
