@@ -17,7 +17,8 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     demo.add_argument("--out", default="social-mentors-demo",
                       help="folder for the demo's events and ground truth, replaced on each run (default social-mentors-demo)")
     add_community_options(demo)
-    add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"))
+    add_warehouse(demo, default=str(Path("social-mentors-demo") / "warehouse.duckdb"),
+                  shown="warehouse.duckdb in --out, social-mentors-demo/warehouse.duckdb")
 
     generate = commands.add_parser("generate", help="write a synthetic community's events and ground truth")
     generate.add_argument("--out", required=True, help="events file: .avro for Avro, anything else for JSON Lines")
@@ -56,6 +57,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     events_path, truth_path = out / "events.avro", out / "planted_pairs.jsonl"
+    if "warehouse" not in getattr(args, "given", []):
+        # Beside its events unless told: the fixed ./social-mentors-demo/warehouse.duckdb made
+        # `demo --out X` fail after generating (no such folder) or add to an earlier demo's warehouse.
+        from warehouse import check_location
+
+        args.warehouse = str(out / "warehouse.duckdb")  # main's error line names this one
+        check_location(args.warehouse)  # main checked the fixed default
     # The demo's own two files are replaced on each run (no --force needed: running it again is the
     # point); never the warehouse, never through a symlink, and both or neither.
     check_targets([events_path, truth_path], warehouse_files(args.warehouse), force=True)

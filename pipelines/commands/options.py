@@ -15,10 +15,11 @@ from transforms.kafka_security import (DEFAULT_KEY_PASSWORD_ENV, DEFAULT_PASSWOR
 from warehouse import DEFAULT_WAREHOUSE
 
 
-def add_warehouse(parser: argparse.ArgumentParser, default: str = DEFAULT_WAREHOUSE) -> None:
+def add_warehouse(parser: argparse.ArgumentParser, default: str = DEFAULT_WAREHOUSE, shown: str = "") -> None:
+    """``shown``: the default as the help says it, when the command derives it from another option."""
     parser.add_argument(
         "--warehouse", default=default,
-        help=f"warehouse: a DuckDB file path, or bigquery://PROJECT/DATASET (default: {default})",
+        help=f"warehouse: a DuckDB file path, or bigquery://PROJECT/DATASET (default: {shown or default})",
     )
 
 

@@ -95,6 +95,18 @@ def test_the_demo_never_writes_its_events_over_its_warehouse(tmp_path, capsys):
     assert "is one of the inputs" in capsys.readouterr().err and warehouse.read_bytes() == before
 
 
+def test_the_demo_keeps_its_warehouse_in_its_out_folder_unless_told(tmp_path, monkeypatch, capsys):
+    # `demo --out X` used to write its events to X and then fail scoring them: its warehouse stayed
+    # ./social-mentors-demo/warehouse.duckdb (an error when that folder is missing; and when it is
+    # there, an earlier demo's warehouse gets this one's runs too). `demo --live` already used X.
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "elsewhere"
+    assert main(["demo", "--out", str(folder), "--scale", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert (folder / "warehouse.duckdb").is_file() and f"in {folder / 'warehouse.duckdb'}" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"]  # nothing in the working folder
+
+
 @pytest.mark.slow
 def test_the_demo_shows_the_top_mentor_of_every_planted_reader(tmp_path, capsys):
     warehouse = tmp_path / "warehouse.duckdb"
