@@ -11,6 +11,7 @@ from bench.resolver_cost import BeforeStreamingResolveThreadFn, resolved
 from helpers import DAY_MS, HOUR_MS, T0, event
 from transforms.conversations import StreamingResolveThreadFn
 from transforms.events import DUPLICATE_ITEM, PARENT_UNRESOLVED
+from transforms.thread_ledger import LedgerCache, StreamingThread, ThreadLedger
 
 MINUTE_MS = 60_000
 LATENESS_S, HORIZON_S = 2 * 86400.0, 9 * 86400.0
@@ -27,10 +28,10 @@ def stream_of(steps):
     return stream.advance_watermark_to_infinity()
 
 
-def both(steps):
+def both(steps, cached_events=200_000):
     """(before, now): the frozen resolver's outputs and the current one's, for the same stream."""
     before = resolved(stream_of(steps), BeforeStreamingResolveThreadFn(LATENESS_S, HORIZON_S))
-    now = resolved(stream_of(steps), StreamingResolveThreadFn(LATENESS_S, HORIZON_S))
+    now = resolved(stream_of(steps), StreamingResolveThreadFn(LATENESS_S, HORIZON_S, cached_events))
     return before, now
 
 
@@ -147,3 +148,30 @@ def test_the_resolver_gives_what_the_whole_thread_rebuild_gave_on_random_long_th
         before, now = both(random_steps(seed))
         assert len(now) == len(before) and now == before, seed
         assert {"interactions", "skipped", "author_replies", "dead_letters"} <= set(tags(now)), seed
+
+
+def test_with_no_ledger_kept_in_memory_every_event_is_resolved_from_the_state_alone():
+    # Each event then reads the thread's bags back and rebuilds: what a worker does on first sight of a
+    # thread, after a retried bundle or an eviction.
+    before, now = both(random_steps(4), cached_events=0)
+    assert now == before
+
+
+def test_a_ledger_kept_for_another_version_of_the_state_is_never_used():
+    cache = LedgerCache(max_events=10)
+    thread = StreamingThread(7, ThreadLedger(), None)
+    cache.put("k", thread)
+    assert cache.take("k", 8) is None  # the state moved on (another worker, or this one's failed bundle)
+    assert cache.take("k", 7) is None  # and the stale ledger is gone
+    cache.put("k", thread)
+    assert cache.take("k", 7) is thread
+    assert cache.take("k", 7) is None  # taken out while in use: a call that fails does not put it back
+
+
+def test_the_least_recently_used_threads_are_evicted_beyond_the_budget():
+    cache = LedgerCache(max_events=3)
+    for key in ("a", "b", "c"):
+        cache.put(key, StreamingThread(1, ThreadLedger(), None))  # 1 event each (an empty ledger counts 1)
+    cache.put("a", cache.take("a", 1))  # a used again: b is now the oldest
+    cache.put("d", StreamingThread(1, ThreadLedger(), None))
+    assert cache.take("b", 1) is None and cache.take("c", 1) is not None and cache.take("a", 1) is not None
