@@ -6,13 +6,15 @@ delivered in batches of ``--batch`` with the order shuffled inside each batch, s
 for their parent), fed by a TestStream (the watermark advanced after each batch) to
 ``ResolveConversations(streaming=True)`` on the runner(s) asked: the BundleBasedDirectRunner (what the
 streaming tests use) and Prism (what ``run --streaming`` uses; loopback, so the SDK harness and its
-state reads run in this process). For each it prints the wall and CPU seconds of the whole pipeline
-(this process and its children: Prism's own CPU is a child's, counted when it exits) and the time
-spent inside the resolver's ``process`` calls (state reads included; writes are committed after the
-bundle), per event, and that per-event time's ratio to the smallest N's.
+state reads run in this process). For each it prints the wall seconds of the whole pipeline, the CPU
+seconds of this process (the SDK harness included; Prism's own process not), the wall time spent inside
+the resolver's ``process`` calls (state reads included; writes are committed after the bundle; on the
+DirectRunner several threads' calls overlap, so it can exceed the wall time), per event, and that
+per-event time's ratio to the smallest N's.
 
 ``--impl before`` is the resolver as it was (a frozen copy below: a bag of every event of the thread,
-read whole and rebuilt into a ThreadLedger for each event), ``after`` the one in transforms/.
+read whole and rebuilt into a ThreadLedger for each event), ``after`` the one in transforms/. The frozen
+copy and ``resolved()`` are also the oracle of tests/transforms/test_conversations_streaming.py.
 
 Usage: python bench/resolver_cost.py [--events 100 1000 4000] [--runners direct prism] [--impl before after]
 """
