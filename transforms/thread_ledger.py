@@ -7,6 +7,8 @@ Kept apart from the DoFns because it is plain Python over Events: the resolvers,
 """
 from __future__ import annotations
 
+import random
+from collections import OrderedDict
 from typing import Any, Iterable, NamedTuple, Optional
 
 from transforms.dedupe import event_json, origin_order
@@ -45,6 +47,9 @@ class ThreadLedger:
         self.children: dict[str, list[Event]] = {}
         self.waiting: dict[str, list[Event]] = {}
         self.expired: set[str] = set()  # event ids already dead-lettered as unresolved
+        # The oldest created_at among the waiting, kept as responses wait (streaming asks it for every
+        # event); None when nothing waits, _UNKNOWN after a removal, when it is looked for again.
+        self._earliest: Optional[int] | object = None
 
     def index(self, event: Event) -> bool:
         """Record the event; False when another event already holds its item_id (the first wins)."""
@@ -118,7 +123,10 @@ class ThreadLedger:
             outcomes.append(outcome)
         credits = [self.author_reply(event)]
         if new_item:
-            for child in self.waiting.pop(event.item_id, []):  # its parent author is known now
+            resolved = self.waiting.pop(event.item_id, [])
+            if resolved:
+                self._earliest = _UNKNOWN
+            for child in resolved:  # its parent author is known now
                 outcomes.append(self.classify(child))
             # As the answered comment: its answers can be author replies now. As the comment's parent:
             # answers to its responses that took their parent author from it can be, too.
@@ -131,9 +139,30 @@ class ThreadLedger:
 
     def wait(self, response: Event) -> None:
         self.waiting.setdefault(response.parent_id, []).append(response)
+        if self._earliest is None or (self._earliest is not _UNKNOWN and response.created_at < self._earliest):
+            self._earliest = response.created_at
 
     def all_waiting(self) -> list[Event]:
         return [event for events in self.waiting.values() for event in events]
+
+    def earliest_waiting(self) -> Optional[int]:
+        """The oldest created_at of the responses waiting for a parent, None when none waits."""
+        if self._earliest is _UNKNOWN:
+            self._earliest = min((e.created_at for e in self.all_waiting()), default=None)
+        return self._earliest
+
+    def expire(self, event_ids: set[str]) -> None:
+        """These responses (each copy waiting under these event ids) are dead-lettered: they wait no more
+        and are never credited as author replies (they stay items: their own answers can still resolve)."""
+        self.expired |= event_ids
+        for parent_id, events in list(self.waiting.items()):
+            kept = [e for e in events if e.event_id not in event_ids]
+            if len(kept) != len(events):
+                self._earliest = _UNKNOWN
+                if kept:
+                    self.waiting[parent_id] = kept
+                else:
+                    del self.waiting[parent_id]
 
     @classmethod
     def rebuild(cls, events: Iterable[Event], expired_ids: set[str]) -> "ThreadLedger":
@@ -147,6 +176,62 @@ class ThreadLedger:
             if event.kind != POST and event.event_id not in ledger.expired and ledger.parent_actor(event) is None:
                 ledger.wait(event)
         return ledger
+
+
+_UNKNOWN = object()
+
+
+class StreamingThread:
+    """What the streaming resolver keeps of one thread between events: its ledger and the newest
+    created_at stored, valid for the state version ``version``."""
+
+    __slots__ = ("version", "ledger", "newest")
+
+    def __init__(self, version: Optional[int], ledger: ThreadLedger, newest: Optional[int]) -> None:
+        self.version = version
+        self.ledger = ledger
+        self.newest = newest
+
+    @classmethod
+    def from_state(cls, version: Optional[int], stored: Iterable[tuple], expired_ids: Iterable[str]) -> "StreamingThread":
+        events = [Event._make(values) for values in stored]
+        newest = max((e.created_at for e in events), default=None)
+        return cls(version, ThreadLedger.rebuild(events, set(expired_ids)), newest)
+
+
+class LedgerCache:
+    """Streaming: the ledgers of recently seen threads, in memory, each valid for one version of its
+    thread's state. The state (a bag of the thread's events, the expired ids) is the truth; a worker
+    reads and rebuilds it only when it holds no ledger of that version (first sight of the thread
+    here, a retried bundle, another worker's writes, an eviction), so an event costs a version read
+    and an append instead of reading and rebuilding the whole thread. Least recently used threads are
+    evicted beyond ``max_events`` events in all (a thread larger than that alone is not kept)."""
+
+    def __init__(self, max_events: int = 200_000) -> None:
+        self.max_events = max_events
+        self._threads: OrderedDict[str, StreamingThread] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+        self._events = 0
+        self._random = random.Random()  # seeded from the OS: versions differ across workers and restarts
+
+    def take(self, key: str, version: Optional[int]) -> Optional[StreamingThread]:
+        """The thread's ledger if it is of ``version``; removed from the cache either way, so that a
+        ledger changed by a call that then fails is never used again (put it back when done)."""
+        thread = self._threads.pop(key, None)
+        self._events -= self._sizes.pop(key, 0)
+        return thread if thread is not None and thread.version == version else None
+
+    def put(self, key: str, thread: StreamingThread) -> None:
+        size = len(thread.ledger.items) + 1
+        self._threads[key] = thread
+        self._sizes[key] = size
+        self._events += size
+        while self._events > self.max_events and self._threads:
+            evicted, _ = self._threads.popitem(last=False)
+            self._events -= self._sizes.pop(evicted)
+
+    def new_version(self) -> int:
+        return self._random.getrandbits(62)
 
 
 def unresolved_dead_letter(event: Event) -> DeadLetter:

@@ -1,0 +1,177 @@
+"""The streaming resolver over long threads and awkward arrival orders (issue 11): each event is resolved
+against compact per-thread state, and the outcomes are the ones the resolver gave before, when it
+rebuilt the whole thread from a bag for every event (bench/resolver_cost.py keeps that one, frozen,
+as the oracle)."""
+import random
+
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.transforms.window import TimestampedValue
+
+from bench.resolver_cost import BeforeStreamingResolveThreadFn, resolved
+from helpers import DAY_MS, HOUR_MS, T0, event
+from transforms.conversations import StreamingResolveThreadFn
+from transforms.events import DUPLICATE_ITEM, PARENT_UNRESOLVED
+from transforms.thread_ledger import LedgerCache, StreamingThread, ThreadLedger
+
+MINUTE_MS = 60_000
+LATENESS_S, HORIZON_S = 2 * 86400.0, 9 * 86400.0
+
+
+def stream_of(steps):
+    """steps: (events, watermark in millis or None) pairs, then the watermark to infinity."""
+    stream = TestStream()
+    for events, watermark in steps:
+        if events:
+            stream = stream.add_elements([TimestampedValue(e, e.created_at / 1000) for e in events])
+        if watermark is not None:
+            stream = stream.advance_watermark_to(watermark / 1000)
+    return stream.advance_watermark_to_infinity()
+
+
+def both(steps, cached_events=200_000):
+    """(before, now): the frozen resolver's outputs and the current one's, for the same stream."""
+    before = resolved(stream_of(steps), BeforeStreamingResolveThreadFn(LATENESS_S, HORIZON_S))
+    now = resolved(stream_of(steps), StreamingResolveThreadFn(LATENESS_S, HORIZON_S, cached_events))
+    return before, now
+
+
+def tags(outputs):
+    counts = {}
+    for tag, _, _ in outputs:
+        counts[tag] = counts.get(tag, 0) + 1
+    return counts
+
+
+def test_a_long_thread_whose_post_and_comments_arrive_after_their_responses_resolves_whole():
+    post = event("p", "POST", "author", T0)
+    comments = [event(f"c{i}", "COMMENT", f"reader{i % 7}", T0 + (i + 1) * MINUTE_MS, parent="p") for i in range(40)]
+    replies = [event(f"r{i}", "REPLY", "author", T0 + (100 + i) * MINUTE_MS, parent=f"c{i % 40}") for i in range(200)]
+    answers = [event(f"a{i}", "REPLY", f"reader{i % 7}", T0 + (400 + i) * MINUTE_MS, parent=f"r{i}") for i in range(200)]
+    steps = [(answers[i:i + 20], None) for i in range(0, 200, 20)] + [(replies[i:i + 20], None) for i in range(0, 200, 20)]
+    steps += [(comments, None), ([post], T0 + 700 * MINUTE_MS)]
+    before, now = both(steps)
+    assert now == before
+    # 440 responses scored, the post skipped, every reply an author reply of the comment it answers, and
+    # an answer an author reply when its reader answers the author's reply to that reader's own comment.
+    own = sum(1 for i in range(200) if i % 7 == (i % 40) % 7)
+    assert tags(now) == {"interactions": 440, "skipped": 1, "author_replies": 200 + own}
+
+
+def test_an_item_id_claimed_again_late_in_a_long_thread_is_a_duplicate_and_never_a_parent():
+    post = event("p", "POST", "author", T0)
+    comments = [event(f"c{i}", "COMMENT", "reader", T0 + (i + 1) * MINUTE_MS, parent="p") for i in range(300)]
+    claim = event("c5", "COMMENT", "EVIL", T0 + 400 * MINUTE_MS, parent="p", event_id="evil")
+    answer = event("r5", "REPLY", "author", T0 + 401 * MINUTE_MS, parent="c5")
+    before, now = both([([post] + comments, T0 + 301 * MINUTE_MS), ([claim], None), ([answer], None)])
+    assert now == before
+    assert [(v.error_kind, v.event_id) for tag, v, _ in now if tag == "dead_letters"] == [(DUPLICATE_ITEM, "evil")]
+    assert [v.author_id for tag, v, _ in now if tag == "author_replies"] == ["author"]  # answers R's c5, not EVIL
+
+
+def test_after_the_thread_expires_a_late_response_to_an_expired_item_waits_then_is_a_dead_letter():
+    post = event("p", "POST", "author", T0)
+    comment = event("c1", "COMMENT", "reader", T0 + HOUR_MS, parent="p")
+    late = event("r1", "REPLY", "author", T0 + 20 * DAY_MS, parent="c1")
+    steps = [([post, comment], T0 + 12 * DAY_MS),  # past newest + the horizon: the thread's state expires
+             ([late], T0 + 30 * DAY_MS)]
+    before, now = both(steps)
+    assert now == before
+    assert [(v.error_kind, v.event_id) for tag, v, _ in now if tag == "dead_letters"] == [(PARENT_UNRESOLVED, "e-r1")]
+
+
+def test_timestamps_going_backwards_keep_the_state_until_the_newest_event_plus_the_horizon():
+    post = event("p", "POST", "author", T0)
+    newest = event("c2", "COMMENT", "reader", T0 + 5 * DAY_MS, parent="p")
+    older = event("c1", "COMMENT", "reader", T0 + HOUR_MS, parent="p")
+    answer = event("r1", "REPLY", "author", T0 + 12 * DAY_MS, parent="c1")  # after older + 9 days, before newest + 9
+    steps = [([post, newest], T0 + 5 * DAY_MS), ([older], T0 + 11 * DAY_MS), ([answer], T0 + 13 * DAY_MS)]
+    before, now = both(steps)
+    assert now == before
+    assert [(v.author_id, v.reader_id) for tag, v, _ in now if tag == "author_replies"] == [("author", "reader")]
+
+
+def test_an_expired_response_is_not_credited_when_its_parent_comes_but_its_answers_still_resolve():
+    reply = event("r1", "REPLY", "author", T0 + 2 * HOUR_MS, parent="c1")
+    answer = event("a1", "REPLY", "reader", T0 + 3 * HOUR_MS, parent="r1")
+    comment = event("c1", "COMMENT", "reader", T0 + HOUR_MS, parent="p", parent_actor="author")
+    steps = [([reply, answer], T0 + 2 * HOUR_MS + 2 * DAY_MS + 1), ([comment], None)]
+    before, now = both(steps)
+    assert now == before
+    assert [(v.error_kind, v.event_id) for tag, v, _ in now if tag == "dead_letters"] == [(PARENT_UNRESOLVED, "e-r1")]
+
+
+def random_steps(seed, n=600):
+    """Two threads of n events: responses to earlier items (some never sent: orphans), a few item ids
+    claimed again by other event ids, some parent authors named by the producer, self-responses,
+    delivered out of order in batches, the watermark sometimes jumping past deadlines and the horizon."""
+    rng = random.Random(seed)
+    actors = [f"a{i}" for i in range(6)]
+    events = []
+    for thread in ("t1", "t2"):
+        at = T0
+        items = []
+        for i in range(n // 2):
+            at += rng.choice([MINUTE_MS, HOUR_MS, 6 * HOUR_MS, 3 * DAY_MS if rng.random() < 0.05 else MINUTE_MS,
+                              10 * DAY_MS if rng.random() < 0.02 else MINUTE_MS])
+            item = f"{thread}-i{i}"
+            if not items or rng.random() < 0.05:
+                e = event(item, "POST", rng.choice(actors), at, thread=thread)
+            else:
+                parent = rng.choice(items[-30:]) if rng.random() > 0.05 else f"{thread}-gone{i}"
+                named = rng.random() < 0.1
+                e = event(item, "REPLY", rng.choice(actors), at, parent=parent, thread=thread,
+                          parent_actor=rng.choice(actors) if named else None, parent_at=at - MINUTE_MS if named else None)
+            items.append(item)
+            events.append(e)
+            if rng.random() < 0.03:  # another event id claims the same item
+                events.append(e._replace(event_id=f"dup-{thread}-{i}", actor_id=rng.choice(actors)))
+    events.sort(key=lambda e: e.created_at)
+    steps, i, watermark = [], 0, T0
+    while i < len(events):
+        size = rng.randint(1, 25)
+        if rng.random() < 0.2 and i + 2 * size < len(events):  # these arrive after the next ones: late
+            held = events[i:i + size]
+            del events[i:i + size]
+            events[i + size:i + size] = held
+        batch = events[i:i + size]
+        rng.shuffle(batch)
+        i += size
+        newest = max(e.created_at for e in batch) - rng.choice([0, HOUR_MS, DAY_MS])
+        advance = rng.random() < 0.7 and newest > watermark
+        watermark = newest if advance else watermark
+        steps.append((batch, newest if advance else None))
+    return steps
+
+
+def test_the_resolver_gives_what_the_whole_thread_rebuild_gave_on_random_long_threads():
+    for seed in (1, 2, 3):
+        before, now = both(random_steps(seed))
+        assert len(now) == len(before) and now == before, seed
+        assert {"interactions", "skipped", "author_replies", "dead_letters"} <= set(tags(now)), seed
+
+
+def test_with_no_ledger_kept_in_memory_every_event_is_resolved_from_the_state_alone():
+    # Each event then reads the thread's bags back and rebuilds: what a worker does on first sight of a
+    # thread, after a retried bundle or an eviction.
+    before, now = both(random_steps(4), cached_events=0)
+    assert now == before
+
+
+def test_a_ledger_kept_for_another_version_of_the_state_is_never_used():
+    cache = LedgerCache(max_events=10)
+    thread = StreamingThread(7, ThreadLedger(), None)
+    cache.put("k", thread)
+    assert cache.take("k", 8) is None  # the state moved on (another worker, or this one's failed bundle)
+    assert cache.take("k", 7) is None  # and the stale ledger is gone
+    cache.put("k", thread)
+    assert cache.take("k", 7) is thread
+    assert cache.take("k", 7) is None  # taken out while in use: a call that fails does not put it back
+
+
+def test_the_least_recently_used_threads_are_evicted_beyond_the_budget():
+    cache = LedgerCache(max_events=3)
+    for key in ("a", "b", "c"):
+        cache.put(key, StreamingThread(1, ThreadLedger(), None))  # 1 event each (an empty ledger counts 1)
+    cache.put("a", cache.take("a", 1))  # a used again: b is now the oldest
+    cache.put("d", StreamingThread(1, ThreadLedger(), None))
+    assert cache.take("b", 1) is None and cache.take("c", 1) is not None and cache.take("a", 1) is not None
