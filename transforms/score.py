@@ -185,8 +185,8 @@ class ScorePairShardFn(beam.DoFn):
         for batch in shard_batches[1]:
             for key, acc in batch:
                 partials.setdefault(key, []).append(acc)
+        self.rows.inc(len(partials))  # once per shard, not per row
         for key, accs in partials.items():
-            self.rows.inc()
             activity = accs[0] if len(accs) == 1 else _ACTIVITY.merge_accumulators(accs)
             yield score_row(key, activity, self.config, self.run_started_at)
 
