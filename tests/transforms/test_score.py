@@ -46,6 +46,28 @@ def test_median_is_exact():
     assert median([]) is None
 
 
+def test_median_is_statistics_median_bit_for_bit():
+    import random
+    import statistics
+
+    rng = random.Random(7)
+    for n in range(1, 40):
+        for values in ([rng.random() * 10 ** rng.randint(0, 9) for _ in range(n)], [rng.randint(0, 99) for _ in range(n)],
+                       [0.1] * n, [rng.choice([0.0, 1e308, 5e-324, 2.5]) for _ in range(n)]):
+            expected = statistics.median(values)
+            assert median(values) == expected and type(median(values)) is type(expected)
+
+
+def test_a_shard_s_rows_share_one_computed_at():
+    from transforms.score import ScorePairShardFn
+
+    fn = ScorePairShardFn(CONFIG, run_started_at=1)
+    fn.rows = beam.metrics.Metrics.counter("test", "rows")
+    batch = [(("s", "a", f"r{n}", 0, 7 * DAY_MS), [1, 0, {0}, [], T0, T0, 0]) for n in range(50)]
+    rows = list(fn.process((0, [batch])))
+    assert len(rows) == 50 and len({row["computed_at"] for row in rows}) == 1
+
+
 def test_constants_are_configurable():
     faster = ScoringConfig(comment_saturation=1.0, latency_scale_s=3600.0, speed_weight=1.0)
     # (1 - e^-3) * (2/3) * (1 / (1 + 1200/3600))
