@@ -158,7 +158,9 @@ class CountOutcomes(beam.PTransform):
         unknown = set(outputs) - set(ENTRIES)
         if unknown:
             raise ValueError(f"no ledger entries for {sorted(unknown)}")
-        if not self.streaming:
+        # A bundle's sums are stamped in the global window: only for inputs already there (a bounded
+        # run's are), else an element's window and its coder would disagree.
+        if not self.streaming and all(isinstance(p.windowing.windowfn, GlobalWindows) for p in outputs.values()):
             entries = [pcoll | f"{name}Entries" >> beam.ParDo(CountInBundleFn(ENTRIES[name]))
                        for name, pcoll in sorted(outputs.items())]
             return entries | "AllEntries" >> beam.Flatten() | "SumPerOutcome" >> beam.CombinePerKey(sum)
