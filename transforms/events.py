@@ -145,10 +145,16 @@ def to_millis(value: Any, field: str) -> int:
         when = iso_utc(millis) if abs(millis) < 10 ** 14 else "beyond any calendar date"
         raise InvalidEvent(
             BAD_TIMESTAMP,
-            f"{field}={shown(millis)} ms ({when}) is outside 1990..2100; "
-            "timestamps are epoch milliseconds (were seconds or microseconds sent?)" + _compact_date_hint(value),
+            f"{field}={shown(millis)} ms ({when}) is outside 1990-01-01..2099-12-31 (UTC)"
+            + (_compact_date_hint(value) or "; timestamps are epoch milliseconds (were seconds or microseconds sent?)"
+               if _numeric(value) else ""),
         )
     return millis
+
+
+def _numeric(value: Any) -> bool:
+    """Whether a timestamp was given as a number (or digits), where a wrong unit is the likely mistake."""
+    return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_EPOCH_MILLIS_TEXT.fullmatch(value.strip())))
 
 
 def _compact_date_hint(value: Any) -> str:

@@ -65,8 +65,11 @@ def parse_as_of(value: Any) -> Optional[dt.datetime]:
     """A naive UTC datetime from ISO 8601, epoch millis or a datetime; None stays None (the newest data)."""
     from transforms.events import InvalidEvent, to_millis
 
-    if value is None or value == "":
+    if value is None:
         return None
+    if isinstance(value, str) and not value.strip():  # `--as-of "$T"` with T unset: say so, never "newest"
+        raise ValueError("--as-of is empty: give a time (ISO 8601, e.g. 2026-03-09T12:00:00Z, or epoch "
+                         "milliseconds), or leave the option out for the newest data")
     try:
         millis = to_millis(value, "--as-of")
     except InvalidEvent as error:
@@ -90,6 +93,7 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    parse_as_of(getattr(args, "as_of", None))  # a wrong --as-of is the first thing to say
     require_warehouse(args.warehouse)
     warn_if_partial(args.warehouse)
     names = load_names(args.actors, args.warehouse)
