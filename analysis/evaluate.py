@@ -68,18 +68,19 @@ class Evaluation:
     def render(self) -> str:
         scored = [m for m in self.months if m.metrics["strength"]["auc"] is not None]
         lines = []
-        if not scored:
-            return ("No period has both a pair with and a pair without a two-way exchange in the next one: nothing to "
-                    "evaluate (a short data set may need a shorter --period).")
-        lines.append(f"Periods evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
-                     f"pairs ranked (summed over the periods): {sum(m.pairs for m in scored):,}; "
-                     f"with a two-way exchange in the next period: {sum(m.positives for m in scored):,}")
-        lines.append("")
-        lines.append("| ranking | ROC AUC | precision@10 | precision@100 |")
-        lines.append("|---|---|---|---|")
-        for column, label in RANKINGS:
-            cells = [_fmt(self.mean(column, metric)) for metric in ("auc", *(f"p@{k}" for k in PRECISION_AT))]
-            lines.append(f"| {label} | {' | '.join(cells)} |")
+        if not scored:  # the direction below is as of the newest data: it needs no period, so it still follows
+            lines.append("No period has both a pair with and a pair without a two-way exchange in the next one: "
+                         "nothing to evaluate (a short data set may need a shorter --period).")
+        else:
+            lines.append(f"Periods evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
+                         f"pairs ranked (summed over the periods): {sum(m.pairs for m in scored):,}; "
+                         f"with a two-way exchange in the next period: {sum(m.positives for m in scored):,}")
+            lines.append("")
+            lines.append("| ranking | ROC AUC | precision@10 | precision@100 |")
+            lines.append("|---|---|---|---|")
+            for column, label in RANKINGS:
+                cells = [_fmt(self.mean(column, metric)) for metric in ("auc", *(f"p@{k}" for k in PRECISION_AT))]
+                lines.append(f"| {label} | {' | '.join(cells)} |")
         if self.direction:
             lines.append("")
             lines.append(f"Direction: {self.two_way_pairs:,} two-way pairs as of the newest data, {self.actors_known:,} actors "

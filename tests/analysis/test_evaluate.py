@@ -112,3 +112,26 @@ def test_the_strength_beats_every_baseline_on_the_synthetic_community(synthetic_
     best = max(result.mean(column, "auc") for column, _ in RANKINGS[1:])
     margin = 0.03 if period_s is None else 0.0
     assert result.mean("strength", "auc") >= best + margin, result.render()
+
+
+def test_the_direction_is_reported_even_when_no_period_can_be_scored(warehouse_path, tmp_path):
+    # Outside probe: one month of data has no period to score, and the direction report (over the
+    # pairs with an author reply as of the newest data) was left out with the AUC table.
+    week = ms(dt.datetime(2026, 1, 5))
+    rows = []
+    for i in (1, 2, 3):  # Q&A: H answers Qi's question, Qi follows up; blog: B answers Ri's comment
+        rows += [week_row(f"Q{i}", "H", week, 1, 1, site="qa"), week_row("H", f"Q{i}", week, 1, 0, site="qa")]
+        rows += [week_row("B", f"R{i}", week, 1, 1, site="blog"), week_row(f"R{i}", "B", week, 1, 0, site="blog")]
+    warehouse = open_warehouse(warehouse_path)
+    warehouse.write_scores(rows)
+    actors = tmp_path / "actors.jsonl"
+    signals = {"H": 100, "B": 50, **{f"Q{i}": 5 for i in (1, 2, 3)}, **{f"R{i}": 1 for i in (1, 2, 3)}}
+    actors.write_text("".join(json.dumps({"actor_id": k, "signal": v}) + "\n" for k, v in signals.items()))
+    for period_s in (None, 7 * 86400.0):
+        result = evaluate(warehouse, actors=read_actors(actors), period_s=period_s)
+        table = result.render()
+        assert "No period has both a pair with and a pair without a two-way exchange" in table
+        assert "Direction: 6 two-way pairs as of the newest data, 8 actors with a signal" in table
+        # H and B have the most partners: the strength's mentor side is right in all 6 pairs
+        assert "| strength's mentor side (more partners) | 100.0% | 6 |" in table
+        assert "| ranking | ROC AUC |" not in table
