@@ -48,3 +48,29 @@ def test_the_direction_table_is_printed_when_no_period_can_be_scored(one_month, 
     assert out.startswith("No period has both a pair with and a pair without a two-way exchange")
     assert "Direction: 6 two-way pairs as of the newest data, 8 actors with a signal" in out
     assert "| strength's mentor side (more partners) | 100.0% | 6 |" in out
+
+
+@pytest.mark.parametrize("signal, why", [('"100"', 'signal "100" is not a finite number'),
+                                         ("true", "signal true is not a finite number"),
+                                         ("NaN", "signal NaN is not a finite number"),
+                                         ("Infinity", "signal Infinity is not a finite number"),
+                                         ("null", "has no signal")])
+def test_a_signal_that_is_not_a_finite_number_stops_evaluate_with_one_line_naming_it(
+        one_month, tmp_path, capsys, signal, why):
+    warehouse, records = one_month
+    actors = _actors(tmp_path, records, [f'{{"actor_id": "Z9", "signal": {signal}}}'])
+    assert main(["evaluate", "--actors", actors, "--warehouse", warehouse]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.strip().splitlines()[-1:]
+    assert line.startswith(f"error: {actors}:9: ") and "'Z9'" in line and why in line
+
+
+def test_an_actor_given_two_different_signals_is_noted_and_the_last_kept(one_month, tmp_path, capsys):
+    warehouse, records = one_month
+    # H's 100 is replaced by 0: the last line wins, so H now has the lower signal against every asker
+    actors = _actors(tmp_path, [*records, {"actor_id": "H", "signal": 0}, {"actor_id": "B", "signal": 50}])
+    assert main(["evaluate", "--actors", actors, "--warehouse", warehouse]) == 0
+    captured = capsys.readouterr()
+    assert f"note: {actors} gives 1 people more than one signal (e.g. 'H'): the last line of each is kept" in captured.err
+    assert "| strength's mentor side (more partners) | 50.0% | 6 |" in captured.out
