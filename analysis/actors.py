@@ -82,6 +82,23 @@ def read_actors_file(path: Path, want: str, parse: Callable[[dict], T]) -> Itera
                 raise ValueError(f"{path}:{number}: want a JSON object with {want} ({error})") from None
 
 
+def finite_signal(actor_id: str, value: object) -> float:
+    """``value`` as a signal: a finite JSON number. A string ("100"), true/false, NaN or Infinity
+    (which Python's JSON reader accepts) is an error naming the actor: a NaN compares false with
+    everything, so it would quietly count as a lower signal in every pair of ``evaluate``."""
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past a float's range
+            pass
+    if number is None or not math.isfinite(number):
+        shown = json.dumps(value)
+        raise ValueError(f"actor {actor_id!r}: signal {shown if len(shown) <= 40 else shown[:39] + '…'} "
+                         "is not a finite number")
+    return number
+
+
 def read_actor_rows(path: Path, loaded_at_ms: int) -> list[dict]:
     """The records of an actors file as rows of the warehouse's ``actors`` table: site ("" for a
     record without one: the id on every site), id, name (shortened; None when absent or blank) and
@@ -96,11 +113,10 @@ def read_actor_rows(path: Path, loaded_at_ms: int) -> list[dict]:
         for what, value in (("actor_id", str(record["actor_id"])), ("site", site if isinstance(site, str) else "")):
             if len(value) > MAX_ID_LENGTH:  # an event's id this long is a dead letter: no pair holds it
                 raise ValueError(f"{what} longer than {MAX_ID_LENGTH} characters")
-        if signal is not None and (isinstance(signal, bool) or not math.isfinite(float(signal))):
-            raise ValueError(f"signal {signal!r} is not a finite number")
         return {"site": site if isinstance(site, str) else "", "actor_id": str(record["actor_id"]),
                 "name": _shortened(name.strip()) if isinstance(name, str) and name.strip() else None,
-                "signal": None if signal is None else float(signal), "loaded_at": loaded_at_ms}
+                "signal": None if signal is None else finite_signal(str(record["actor_id"]), signal),
+                "loaded_at": loaded_at_ms}
 
     return list(read_actors_file(path, "actor_id, and optionally site, name and a numeric signal", row))
 

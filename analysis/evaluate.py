@@ -20,7 +20,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Optional
 
-from analysis.actors import read_actors_file
+from analysis.actors import finite_signal, read_actors_file
 from analysis.ranking_metrics import precision_at, roc_auc
 
 # (column of the strengths query, how the report names it): the strength first, then the baselines.
@@ -68,18 +68,19 @@ class Evaluation:
     def render(self) -> str:
         scored = [m for m in self.months if m.metrics["strength"]["auc"] is not None]
         lines = []
-        if not scored:
-            return ("No period has both a pair with and a pair without a two-way exchange in the next one: nothing to "
-                    "evaluate (a short data set may need a shorter --period).")
-        lines.append(f"Periods evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
-                     f"pairs ranked (summed over the periods): {sum(m.pairs for m in scored):,}; "
-                     f"with a two-way exchange in the next period: {sum(m.positives for m in scored):,}")
-        lines.append("")
-        lines.append("| ranking | ROC AUC | precision@10 | precision@100 |")
-        lines.append("|---|---|---|---|")
-        for column, label in RANKINGS:
-            cells = [_fmt(self.mean(column, metric)) for metric in ("auc", *(f"p@{k}" for k in PRECISION_AT))]
-            lines.append(f"| {label} | {' | '.join(cells)} |")
+        if not scored:  # the direction below is as of the newest data: it needs no period, so it still follows
+            lines.append("No period has both a pair with and a pair without a two-way exchange in the next one: "
+                         "nothing to evaluate (a short data set may need a shorter --period).")
+        else:
+            lines.append(f"Periods evaluated: {len(scored)} ({scored[0].cut:%Y-%m-%d} .. {scored[-1].next_cut:%Y-%m-%d}); "
+                         f"pairs ranked (summed over the periods): {sum(m.pairs for m in scored):,}; "
+                         f"with a two-way exchange in the next period: {sum(m.positives for m in scored):,}")
+            lines.append("")
+            lines.append("| ranking | ROC AUC | precision@10 | precision@100 |")
+            lines.append("|---|---|---|---|")
+            for column, label in RANKINGS:
+                cells = [_fmt(self.mean(column, metric)) for metric in ("auc", *(f"p@{k}" for k in PRECISION_AT))]
+                lines.append(f"| {label} | {' | '.join(cells)} |")
         if self.direction:
             lines.append("")
             lines.append(f"Direction: {self.two_way_pairs:,} two-way pairs as of the newest data, {self.actors_known:,} actors "
@@ -100,10 +101,29 @@ def _pct(value: Optional[float]) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def read_actors(path: Path) -> dict[tuple[Optional[str], str], float]:
-    """Signals by (site or None, actor_id) from a JSONL file; a line without a number is an error."""
-    return dict(read_actors_file(path, "actor_id and a numeric signal",
-                                 lambda record: ((record.get("site"), str(record["actor_id"])), float(record["signal"]))))
+def read_actors(path: Path, differing: Optional[list[tuple[Optional[str], str]]] = None
+                ) -> dict[tuple[Optional[str], str], float]:
+    """Signals by (site or None, actor_id) from a JSONL file; a line without a finite number (absent,
+    null, a string, true/false, NaN, Infinity) is an error naming the line and the actor. An actor
+    given two different signals keeps the last; each such (site, actor_id) is added to ``differing``
+    (once), for the caller to say so."""
+
+    def parse(record: dict) -> tuple[tuple[Optional[str], str], float]:
+        actor = str(record["actor_id"])
+        if record.get("signal") is None:
+            raise ValueError(f"actor {actor!r} has no signal (a file without signals, such as mail's or "
+                             "Disqus's, cannot check the mentor side)")
+        return (record.get("site"), actor), finite_signal(actor, record["signal"])
+
+    signals: dict[tuple[Optional[str], str], float] = {}
+    noted: set[tuple[Optional[str], str]] = set()
+    for key, signal in read_actors_file(path, "actor_id and a numeric signal", parse):
+        if key in signals and signals[key] != signal and key not in noted:
+            noted.add(key)
+            if differing is not None:
+                differing.append(key)
+        signals[key] = signal
+    return signals
 
 
 def period_cuts(first: dt.datetime, last: dt.datetime, window_s: float, period_s: Optional[float] = None) -> list[dt.datetime]:

@@ -27,7 +27,8 @@ def test_each_record_is_a_row_with_an_empty_site_for_every_site_and_names_shorte
 
 @pytest.mark.parametrize("record, why", [
     ({"name": "no id"}, "actor_id"),
-    ({"actor_id": "a", "signal": "high"}, "could not convert"),
+    ({"actor_id": "a", "signal": "high"}, "not a finite number"),
+    ({"actor_id": "a", "signal": "100"}, "'a': signal \"100\" is not a finite number"),
     ({"actor_id": "a", "signal": float("nan")}, "not a finite number"),
     ({"actor_id": "a", "signal": True}, "not a finite number"),
     ({"actor_id": "a" * 513}, "actor_id longer than 512"),

@@ -112,3 +112,57 @@ def test_the_strength_beats_every_baseline_on_the_synthetic_community(synthetic_
     best = max(result.mean(column, "auc") for column, _ in RANKINGS[1:])
     margin = 0.03 if period_s is None else 0.0
     assert result.mean("strength", "auc") >= best + margin, result.render()
+
+
+def test_the_direction_is_reported_even_when_no_period_can_be_scored(warehouse_path, tmp_path):
+    # Outside probe: one month of data has no period to score, and the direction report (over the
+    # pairs with an author reply as of the newest data) was left out with the AUC table.
+    week = ms(dt.datetime(2026, 1, 5))
+    rows = []
+    for i in (1, 2, 3):  # Q&A: H answers Qi's question, Qi follows up; blog: B answers Ri's comment
+        rows += [week_row(f"Q{i}", "H", week, 1, 1, site="qa"), week_row("H", f"Q{i}", week, 1, 0, site="qa")]
+        rows += [week_row("B", f"R{i}", week, 1, 1, site="blog"), week_row(f"R{i}", "B", week, 1, 0, site="blog")]
+    warehouse = open_warehouse(warehouse_path)
+    warehouse.write_scores(rows)
+    actors = tmp_path / "actors.jsonl"
+    signals = {"H": 100, "B": 50, **{f"Q{i}": 5 for i in (1, 2, 3)}, **{f"R{i}": 1 for i in (1, 2, 3)}}
+    actors.write_text("".join(json.dumps({"actor_id": k, "signal": v}) + "\n" for k, v in signals.items()))
+    for period_s in (None, 7 * 86400.0):
+        result = evaluate(warehouse, actors=read_actors(actors), period_s=period_s)
+        table = result.render()
+        assert "No period has both a pair with and a pair without a two-way exchange" in table
+        assert "Direction: 6 two-way pairs as of the newest data, 8 actors with a signal" in table
+        # H and B have the most partners: the strength's mentor side is right in all 6 pairs
+        assert "| strength's mentor side (more partners) | 100.0% | 6 |" in table
+        assert "| ranking | ROC AUC |" not in table
+
+
+@pytest.mark.parametrize("signal", ['"100"', "true", "false", "NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400,
+                                    "[1]", '{"v": 1}'])
+def test_a_signal_that_is_not_a_finite_json_number_is_refused_naming_the_line_and_the_actor(tmp_path, signal):
+    # Outside probe: a string, a boolean, Infinity and NaN were taken (NaN gave 0.0% for every rule).
+    actors = tmp_path / "actors.jsonl"
+    actors.write_text(f'{{"actor_id": "a", "signal": 3}}\n{{"actor_id": "b\\u001b", "signal": {signal}}}\n')
+    with pytest.raises(ValueError) as error:
+        read_actors(actors)
+    message = str(error.value)
+    assert message.startswith(f"{actors}:2: ") and "'b\\x1b'" in message and "not a finite number" in message
+    assert "\n" not in message and "\x1b" not in message
+
+
+@pytest.mark.parametrize("line", ['{"actor_id": "b", "name": "Bea"}', '{"actor_id": "b", "signal": null}'])
+def test_a_missing_signal_is_refused_naming_the_actor(tmp_path, line):
+    actors = tmp_path / "actors.jsonl"
+    actors.write_text('{"actor_id": "a", "signal": 3}\n' + line + '\n')
+    with pytest.raises(ValueError, match=r"actors.jsonl:2: .*'b'.*no signal"):
+        read_actors(actors)
+
+
+def test_an_actor_given_two_different_signals_keeps_the_last_and_is_noted(tmp_path):
+    actors = tmp_path / "actors.jsonl"
+    actors.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"site": "s", "actor_id": "a", "signal": 3}, {"site": "s", "actor_id": "a", "signal": 7},
+        {"actor_id": "b", "signal": 1}, {"actor_id": "b", "signal": 1.0}, {"site": "t", "actor_id": "a", "signal": 1}]))
+    differing: list = []
+    assert read_actors(actors, differing) == {("s", "a"): 7.0, (None, "b"): 1.0, ("t", "a"): 1.0}
+    assert differing == [("s", "a")]  # the same signal twice is no disagreement
