@@ -113,7 +113,8 @@ def read_actors(path: Path, differing: Optional[list[tuple[Optional[str], str]]]
         if record.get("signal") is None:
             raise ValueError(f"actor {actor!r} has no signal (a file without signals, such as mail's or "
                              "Disqus's, cannot check the mentor side)")
-        return (record.get("site"), actor), finite_signal(actor, record["signal"])
+        # "" is how `export actors` writes "every site" (the warehouse keeps it so)
+        return (record.get("site") or None, actor), finite_signal(actor, record["signal"])
 
     signals: dict[tuple[Optional[str], str], float] = {}
     noted: set[tuple[Optional[str], str]] = set()

@@ -166,3 +166,11 @@ def test_an_actor_given_two_different_signals_keeps_the_last_and_is_noted(tmp_pa
     differing: list = []
     assert read_actors(actors, differing) == {("s", "a"): 7.0, (None, "b"): 1.0, ("t", "a"): 1.0}
     assert differing == [("s", "a")]  # the same signal twice is no disagreement
+
+
+def test_an_actor_of_no_site_as_export_actors_writes_it_counts_for_every_site(tmp_path):
+    """`export actors` writes an actor loaded without a site with site "" (the warehouse's "every
+    site"); evaluate keyed it under a site named "", which no pair has, and ignored its signal."""
+    actors = tmp_path / "actors.jsonl"
+    actors.write_text('{"site": "", "actor_id": "a", "signal": 3}\n{"site": null, "actor_id": "b", "signal": 1}\n')
+    assert read_actors(actors) == {(None, "a"): 3.0, (None, "b"): 1.0}
