@@ -96,7 +96,7 @@ def kafka_read(bootstrap: str, topic: str, warehouse: str) -> dict[str, Any]:
     source = KafkaSourceSettings(bootstrap_servers=bootstrap, topic=topic, group_id=f"bench-{time.time_ns()}",
                                  until_end=True)
     settings = RunSettings(warehouse=warehouse)
-    plan = plan_read(source, settings)
+    plan = plan_read(source)
     read = ReadFromKafkaPartitions(plan.plans, source.max_out_of_orderness_s, source.idle_timeout_s)
     cpu = time.process_time()
     summary = run_scoring(ReadEventsFromKafka(read, source.accepted_schema_ids), settings, [])
