@@ -161,6 +161,13 @@ def evaluate(warehouse: Any, site: Optional[str] = None, half_life_days: float =
     module docstring."""
     span = _rows(warehouse, "span", {"site": site})
     months: list[MonthResult] = []
+    if site is not None and not (span and span[0]["windows"]):
+        raise ValueError(f"no pair scores on site {site!r} in this warehouse: check --site (sites are "
+                         "case-sensitive; `social-mentors sql \"SELECT DISTINCT site FROM pair_scores\"` lists them)")
+    if span and span[0]["windows"] and period_s is not None and period_s < float(span[0]["window_s"]):
+        window = f"{float(span[0]['window_s']) / 86400:g}d"
+        raise ValueError(f"--period {period_s / 86400:g}d is shorter than the warehouse's windows ({window}): "
+                         f"periods end on window bounds, so give at least --period {window}")
     if span and span[0]["windows"]:
         cuts = period_cuts(span[0]["first_window_start"], span[0]["last_window_end"], float(span[0]["window_s"]), period_s)
         for cut, next_cut in zip(cuts, cuts[1:]):

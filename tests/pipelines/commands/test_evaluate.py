@@ -74,3 +74,19 @@ def test_an_actor_given_two_different_signals_is_noted_and_the_last_kept(one_mon
     captured = capsys.readouterr()
     assert f"note: {actors} gives 1 people more than one signal (e.g. 'H'): the last line of each is kept" in captured.err
     assert "| strength's mentor side (more partners) | 50.0% | 6 |" in captured.out
+
+
+def test_an_unknown_site_is_named_not_taken_for_a_short_data_set(one_month, capsys):
+    # Outside probe: `--site nosuch` said the data set was short and suggested a shorter --period.
+    warehouse, _ = one_month
+    assert main(["evaluate", "--site", "nosuch", "--warehouse", warehouse]) == 2
+    err = capsys.readouterr().err
+    assert "no pair scores on site 'nosuch'" in err and "shorter --period" not in err
+
+
+def test_a_period_shorter_than_the_windows_is_refused_not_read_as_a_window(one_month, capsys):
+    # Outside probe: `--period 3d` on 7-day windows silently gave the 7d result (cuts fall on window bounds).
+    warehouse, _ = one_month
+    assert main(["evaluate", "--period", "3d", "--warehouse", warehouse]) == 2
+    err = capsys.readouterr().err
+    assert "--period 3d is shorter than the warehouse's windows (7d)" in err
