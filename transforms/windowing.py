@@ -51,7 +51,4 @@ class KeyByWindow(beam.PTransform):
         self.window_ms = int(window_s * 1000)
 
     def expand(self, contributions: beam.PCollection) -> beam.PCollection:
-        window_ms = self.window_ms
-        # A one-argument closure: Map with an extra argument sends every element through Beam's
-        # slower argument-handling path.
-        return contributions | "KeyByPairAndWindow" >> beam.Map(lambda contribution: key_by_window(contribution, window_ms))
+        return contributions | "KeyByPairAndWindow" >> beam.Map(key_by_window, self.window_ms)
