@@ -13,9 +13,9 @@ so one grouping by (site, thread_id) finds every parent and grandparent. Events 
 ``ResolveConversations`` takes unique Events and outputs:
 
 * main: one reader-comment :class:`Contribution` per scored response (so the main output counts
-  scored records), timestamped at its created_at;
-* ``author_replies``: author-reply Contributions (credits, not records), timestamped at the answered
-  comment's created_at;
+  scored records), in a stream timestamped at its created_at;
+* ``author_replies``: author-reply Contributions (credits, not records), in a stream timestamped at
+  the answered comment's created_at (a bounded run's contributions keep no event time: nothing reads it);
 * ``skipped``: (reason, Event) for POSTs and self-responses: counted, not scored;
 * ``dead_letters``: PARENT_UNRESOLVED responses whose parent author could not be found, and
   DUPLICATE_ITEM events that claim an item_id another event_id already holds in the thread, with the
@@ -53,9 +53,13 @@ from transforms.thread_ledger import (
 
 
 class _CountedOutputs:
-    """Counters for every branch out of the resolver, shared by the batch and streaming DoFns."""
+    """Counters for every branch out of the resolver, shared by the batch and streaming DoFns.
+    ``timestamped``: contributions carry their anchor_at as event time, which a stream's panes need;
+    a bounded run windows by anchor_at in the key (:mod:`transforms.windowing`) and never reads the
+    timestamp, so there a TimestampedValue per contribution is only cost."""
 
-    def __init__(self) -> None:
+    def __init__(self, timestamped: bool = True) -> None:
+        self.timestamped = timestamped
         self.reader_comments = Metrics.counter("resolve", "reader_comments")
         self.author_replies = Metrics.counter("resolve", "author_replies")
         self.unresolved = Metrics.counter("resolve", "parent_unresolved")
@@ -65,13 +69,14 @@ class _CountedOutputs:
     def emit(self, outcome: str, value: Any) -> Any:
         if outcome == READER_COMMENT:
             self.reader_comments.inc()
-            return TimestampedValue(value, value.anchor_at / 1000.0)
+            return TimestampedValue(value, value.anchor_at / 1000.0) if self.timestamped else value
         if outcome == DEAD_LETTERS:  # a DUPLICATE_ITEM (PARENT_UNRESOLVED ones go through dead_letter)
             self.duplicate_items.inc()
             return beam.pvalue.TaggedOutput(DEAD_LETTERS, value)
         if outcome == AUTHOR_REPLIES:
             self.author_replies.inc()
-            return beam.pvalue.TaggedOutput(AUTHOR_REPLIES, TimestampedValue(value, value.anchor_at / 1000.0))
+            return beam.pvalue.TaggedOutput(
+                AUTHOR_REPLIES, TimestampedValue(value, value.anchor_at / 1000.0) if self.timestamped else value)
         self.skipped[value[0]].inc()
         return beam.pvalue.TaggedOutput(SKIPPED, value)
 
@@ -105,7 +110,7 @@ class ResolveThreadFn(beam.DoFn):
     contributions, skips and dead letters out."""
 
     def setup(self) -> None:
-        self.out = _CountedOutputs()
+        self.out = _CountedOutputs(timestamped=False)
 
     def process(self, keyed_thread: tuple[str, Iterable[Event]]) -> Iterable[Any]:
         yield from resolve_thread(keyed_thread[1], self.out)
@@ -115,7 +120,7 @@ class ResolveThreadShardFn(beam.DoFn):
     """Batch: one shard of threads (batches of Events as tuples) in; each thread as ResolveThreadFn."""
 
     def setup(self) -> None:
-        self.out = _CountedOutputs()
+        self.out = _CountedOutputs(timestamped=False)
 
     def process(self, shard_batches: tuple[int, Iterable[list]]) -> Iterable[Any]:
         for events in grouped_by_key(shard_batches[1], thread_key, Event._make).values():

@@ -92,11 +92,13 @@ def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk:
         from transforms.exactly_once_writes import ExactlyOnceWrite
 
         return rows | "WriteExactlyOnce" >> ExactlyOnceWrite(warehouse_url, table)
+    if not (rows.is_bounded and rows.windowing.is_default()):
+        # One batch may hold rows of many windows (each row carries its window): batching per window
+        # made a streaming run open the warehouse once per window and pane, and fall behind. Rows of a
+        # bounded run are in the global window already: re-windowing them cost a step per row.
+        rows = rows | "AnyWindow" >> beam.WindowInto(GlobalWindows())
     return (
         rows
-        # One batch may hold rows of many windows (each row carries its window): batching per window
-        # made a streaming run open the warehouse once per window and pane, and fall behind.
-        | "AnyWindow" >> beam.WindowInto(GlobalWindows())
         # Load jobs cost seconds whatever their size, and are counted: always as large as the
         # bundle allows. Streaming inserts: batches sized by Beam to the observed write time.
         | "Batch" >> (beam.BatchElements(min_batch_size=MAX_BULK_BATCH_ROWS, max_batch_size=MAX_BULK_BATCH_ROWS)

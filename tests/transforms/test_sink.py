@@ -49,3 +49,39 @@ def test_rows_kept_back_for_a_more_complete_row_are_counted_out_of_the_sink(ware
         assert_that(written["kept"] | beam.CombineGlobally(sum), equal_to([3]))
         assert_that(written["refused"], equal_to([]), label="none refused")
     assert open_warehouse(warehouse_path).count("pair_scores") == 3
+
+
+def _labels(pipeline):
+    labels = []
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def enter_composite_transform(self, node):
+            labels.append(node.full_label)
+
+        def visit_transform(self, node):
+            labels.append(node.full_label)
+
+    pipeline.visit(Visitor())
+    return labels
+
+
+def test_bounded_rows_already_in_the_global_window_are_not_windowed_again(warehouse_path):
+    # Re-windowing cost a step per row of a bounded run, where it changes nothing.
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    _ = pipeline | beam.Create([score_row("a", "r", E, 0.1)]) | "Write" >> WriteScores(warehouse_path)
+    assert not [label for label in _labels(pipeline) if "AnyWindow" in label]
+    pipeline.run().wait_until_finish()
+    assert open_warehouse(warehouse_path).count("pair_scores") == 1
+
+
+def test_rows_in_other_windows_are_still_batched_across_windows(warehouse_path):
+    from apache_beam.transforms.window import FixedWindows, TimestampedValue
+
+    rows = [score_row("a", f"r{i}", E, 0.1) for i in range(3)]
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    _ = (pipeline | beam.Create(list(enumerate(rows)))
+         | beam.Map(lambda ir: TimestampedValue(ir[1], ir[0] * 100))
+         | beam.WindowInto(FixedWindows(60)) | "Write" >> WriteScores(warehouse_path))
+    assert [label for label in _labels(pipeline) if label.endswith("AnyWindow")] == ["Write/AnyWindow"]
+    pipeline.run().wait_until_finish()
+    assert open_warehouse(warehouse_path).count("pair_scores") == 3
