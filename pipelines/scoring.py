@@ -208,8 +208,9 @@ def run_scoring(
 
 
 def _first_line(error: BaseException, limit: int = 500) -> str:
-    if callable(getattr(error, "code", None)) and callable(getattr(error, "details", None)):
-        # a gRPC error (the runner's job service): its str is a repr whose last line is ">"
+    from pipelines.stopping import is_rpc_error
+
+    if is_rpc_error(error):  # the runner's job service: its str is a repr whose last line is ">"
         status = getattr(error.code(), "name", error.code())
         details = " ".join(str(error.details() or "").split())
         return (f"the runner stopped answering (gRPC {status}: {details[:300]}): its process ended or was "

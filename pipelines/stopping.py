@@ -81,6 +81,12 @@ def end_runner_children() -> None:
             continue
 
 
+def is_rpc_error(error: object) -> bool:
+    """Whether ``error`` is a gRPC error (its status in ``code()``, its message in ``details()``), as
+    the runner's job service raises when the runner process is gone; grpc is not imported for this."""
+    return callable(getattr(error, "code", None)) and callable(getattr(error, "details", None))
+
+
 @contextlib.contextmanager
 def runner_thread_errors_logged() -> Iterator[None]:
     """A gRPC error in one of Beam's own threads (its job-message reader, when the runner process
@@ -91,7 +97,7 @@ def runner_thread_errors_logged() -> Iterator[None]:
     previous = threading.excepthook
 
     def hook(args: threading.ExceptHookArgs) -> None:
-        if callable(getattr(args.exc_value, "code", None)) and callable(getattr(args.exc_value, "details", None)):
+        if is_rpc_error(args.exc_value):
             logging.getLogger(__name__).info("runner thread %s ended: %s", getattr(args.thread, "name", "?"),
                                              args.exc_value, exc_info=(args.exc_type, args.exc_value,
                                                                        args.exc_traceback))
@@ -103,4 +109,3 @@ def runner_thread_errors_logged() -> Iterator[None]:
         yield
     finally:
         threading.excepthook = previous
-

@@ -28,7 +28,7 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from analysis.evaluate import evaluate, read_actors
-    from pipelines.commands.output import printable
+    from pipelines.commands.names import note_differing
     from pipelines.commands.warehouse import require_warehouse
     from transforms.score import ScoringConfig
     from warehouse import open_warehouse
@@ -38,11 +38,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.actors:
         differing: list = []
         actors = read_actors(Path(args.actors), differing)
-        if differing:  # as `warehouse load-actors` says it: the file disagrees with itself
-            site, actor = differing[0]
-            print(printable(f"note: {args.actors} gives {len(differing):,} people more than one signal (e.g. "
-                            f"{actor!r}{' on site ' + str(site) if site else ''}): the last line of each is kept"),
-                  file=sys.stderr)
+        note_differing(args.actors, differing, "signal")  # as `warehouse load-actors` says it
     from pipelines.settings import parse_duration
 
     half_life = args.half_life_days or ScoringConfig().decay_half_life_days

@@ -61,12 +61,18 @@ def read_actors_to_load(path: str) -> list[dict]:
         if key in kept and kept[key] != value:
             differing.append(key)
         kept[key] = value
+    note_differing(path, differing, "name or signal")
+    return rows
+
+
+def note_differing(path: str, differing: list[tuple[Optional[str], str]], what: str) -> None:
+    """Say on stderr that an actors file gives people (site, actor_id) more than one ``what``; the
+    last line of each is the one kept. Nothing when ``differing`` is empty."""
     if differing:
         site, actor = differing[0]
-        print(printable(f"note: {path} gives {len(set(differing)):,} people more than one name or signal (e.g. "
+        print(printable(f"note: {path} gives {len(set(differing)):,} people more than one {what} (e.g. "
                         f"{actor!r}{' on site ' + site if site else ''}): the last line of each is kept"),
               file=sys.stderr)
-    return rows
 
 
 def load_actors_into(url: str, rows: list[dict], create: bool = True) -> int:
