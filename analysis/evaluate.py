@@ -60,6 +60,8 @@ class Evaluation:
     direction: list[DirectionResult]
     two_way_pairs: int = 0
     actors_known: int = 0
+    span: Optional[tuple[dt.datetime, dt.datetime]] = None  # first window start, last window end
+    period_s: Optional[float] = None  # None: calendar months
 
     def mean(self, ranking: str, metric: str) -> Optional[float]:
         values = [m.metrics[ranking][metric] for m in self.months if m.metrics[ranking][metric] is not None]
@@ -68,7 +70,12 @@ class Evaluation:
     def render(self) -> str:
         scored = [m for m in self.months if m.metrics["strength"]["auc"] is not None]
         lines = []
-        if not scored:  # the direction below is as of the newest data: it needs no period, so it still follows
+        if not self.months and self.span:  # fewer than two period ends: no period has a next one to label it
+            length = "month" if self.period_s is None else f"{self.period_s / 86400:g}-day period"
+            lines.append(f"The data (windows {self.span[0]:%Y-%m-%d} .. {self.span[1]:%Y-%m-%d}) does not cover a "
+                         f"whole {length} and the next one: nothing to evaluate; give data over at least two periods"
+                         + (", or a shorter --period (e.g. 7d)" if self.period_s is None else "") + ".")
+        elif not scored:  # the direction below is as of the newest data: it needs no period, so it still follows
             lines.append("No period has both a pair with and a pair without a two-way exchange in the next one: "
                          "nothing to evaluate (a short data set may need a shorter --period).")
         else:
@@ -172,7 +179,9 @@ def evaluate(warehouse: Any, site: Optional[str] = None, half_life_days: float =
         cuts = period_cuts(span[0]["first_window_start"], span[0]["last_window_end"], float(span[0]["window_s"]), period_s)
         for cut, next_cut in zip(cuts, cuts[1:]):
             months.append(_month(warehouse, site, half_life_days, cut, next_cut))
-    evaluation = Evaluation(months, [])
+    evaluation = Evaluation(months, [], period_s=period_s,
+                            span=(span[0]["first_window_start"], span[0]["last_window_end"])
+                            if span and span[0]["windows"] else None)
     if actors is not None:
         _direction(evaluation, warehouse, site, half_life_days, actors)
     return evaluation
