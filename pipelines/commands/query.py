@@ -171,8 +171,9 @@ def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames) -> Non
         for side in ("mentor_activity", "mentee_activity"):
             print(f"    {side:<16} {v[side]:>10.4f}  weight {v[side + '_weight']:g}  adds {v[side + '_part']:.4f}")
         print(f"  mentor side: {_mentor_side_rule(v['mentor_partners'], v['mentee_partners'])}")
-        print(f"  written to each other: mentor {v['mentor_comments']} comments, {v['mentor_replies']} replies; "
-              f"mentee {v['mentee_comments']} comments, {v['mentee_replies']} replies; {v['windows']} windows, "
-              f"last {stamp(v['last_interaction_at'])}")
+        # an author reply is also one of the replier's reader comments (of the other direction): a part, not more
+        print(f"  written to each other: the mentor {v['mentor_comments']} responses ({v['mentor_replies']} answering "
+              f"the other's), the mentee {v['mentee_comments']} ({v['mentee_replies']} answering); {v['windows']} "
+              f"windows, last {stamp(v['last_interaction_at'])}")
         print(f"  baselines: decayed reader comments {v['decayed_reader_comments']:.4f}, comments + replies "
               f"{v['decayed_comments_and_replies']:.4f}, mentor_score {v['decayed_mentor_score']:.4f}")
