@@ -92,7 +92,8 @@ def test_as_of_a_cut_ranks_the_same_whatever_was_written_after_it(tmp_path, caps
     a, b = _strengths(upto, as_of), _strengths(whole, as_of)
     assert len(a) == 2 and _differing(a, b) == []
     pair = a[("s", "A", "R")]
-    assert pair["replies"] == pytest.approx(0.5 ** (3 / 14) * 1)  # the answer written by the week's end
+    weight = 0.5 ** ((cut - (end - 600_000)) / (14 * DAY_MS))  # from the last interaction by the week's end
+    assert pair["replies"] == pytest.approx(weight * 1)  # the answer written by the week's end
     assert pair["quick_replies"] == pytest.approx(pair["replies"] / 2)  # ... 1 h after its comment: quick
     assert pair["decayed_mentor_score"] > 0
     printed = []
