@@ -73,16 +73,19 @@ def _differing(a: dict, b: dict) -> list:
 
 def test_as_of_a_cut_ranks_the_same_whatever_was_written_after_it(tmp_path, capsys):
     """R comments on A's post on Saturday, A answers within the hour (latency 1 h); R comments again on
-    Sunday 23:50 and A answers only the Saturday after the week (after the cut, Thursday). X comments
-    on A's post too. As of the cut, the warehouse of the events up to it and the whole one agree: the
-    late answer, written after the cut, changes nothing."""
+    Sunday 22:00 and 23:50, and A answers the first on Tuesday after the week (before the cut,
+    Thursday) and the second only on Saturday (after it). X comments on A's post too. As of the cut,
+    the warehouse of the events up to it and the whole one agree: the answer written after the cut
+    changes nothing. (Counting a window as it stands once the anchor is past its last interaction
+    would count Tuesday's answer in the first warehouse and not in the second.)"""
     from helpers import DAY_MS, HOUR_MS, T0, record
 
     end = T0 + 7 * DAY_MS
     cut = end + 3 * DAY_MS
     items = [("p1", "POST", "A", T0 + HOUR_MS, None), ("c1", "COMMENT", "R", T0 + 5 * DAY_MS + 10 * HOUR_MS, "p1"),
              ("r1", "REPLY", "A", T0 + 5 * DAY_MS + 11 * HOUR_MS, "c1"), ("c2", "COMMENT", "R", end - 600_000, "p1"),
-             ("x1", "COMMENT", "X", T0 + 2 * DAY_MS, "p1"), ("r2", "REPLY", "A", end + 5 * DAY_MS, "c2")]
+             ("x1", "COMMENT", "X", T0 + 2 * DAY_MS, "p1"), ("r2", "REPLY", "A", end + 5 * DAY_MS, "c2"),
+             ("c3", "COMMENT", "R", end - 2 * HOUR_MS, "p1"), ("r3", "REPLY", "A", end + DAY_MS, "c3")]
     events = [record(event_id=f"e-{item}", kind=kind, item_id=item, actor_id=actor, created_at=at, parent_id=parent)
               for item, kind, actor, at, parent in items]
     upto = _warehouse_of(_events_file(tmp_path / "upto.jsonl", events, cut), tmp_path / "upto.duckdb")
