@@ -25,6 +25,8 @@ def write_pair_scores(path: str, rows: int) -> int:
               TIMESTAMP '2026-01-05' + INTERVAL (i % 20) WEEK + to_milliseconds(i % 604800000),
               TIMESTAMP '2026-01-05' + INTERVAL (i % 20) WEEK + to_milliseconds(604799999 - i % 1000),
               'ON_TIME', 0, i % 2 = 0, TIMESTAMP '2026-11-26 10:00:00.123', TIMESTAMP '2026-11-26 09:59:00.456',
-              i % 5 - CASE WHEN i % 3 = 0 AND i % 5 > 0 THEN 1 ELSE 0 END  -- some replies after the window's end
+              i % 5 - CASE WHEN i % 3 = 0 AND i % 5 > 0 THEN 1 ELSE 0 END,  -- some replies after the window's end
+              CASE WHEN i % 5 = 0 THEN NULL ELSE random() * 86400 END, random() * 3,  -- the window at its end
+              TIMESTAMP '2026-01-05' + INTERVAL (i % 20) WEEK + to_milliseconds(604799999 - i % 1000)
             FROM range({int(rows)}) t(i)""")
         return connection.execute("SELECT count(*) FROM pair_scores").fetchone()[0]

@@ -19,8 +19,10 @@ import schemas
 # and run_ledger tables, dead_letters.run_started_at and its wider key. 3: the actors table and its
 # actors_latest view (names beside ids, from the warehouse). 4: pair_scores.author_replies_by_window_end
 # (replies written by the window's end, so --as-of counts them in a window cut by it; NULL in older rows);
-# status counts dead_letters_latest; runs may be LAUNCHED (a job handed to Dataflow).
-WAREHOUSE_SCHEMA_VERSION = 4
+# status counts dead_letters_latest; runs may be LAUNCHED (a job handed to Dataflow). 5: pair_scores'
+# reply_latency_p50_s_by_window_end, mentor_score_by_window_end and last_interaction_at_by_window_end
+# (each window as it stood at its end: what --as-of counts, so it never depends on later replies).
+WAREHOUSE_SCHEMA_VERSION = 5
 # Where a warehouse records it: one row per migration, the newest wins.
 VERSION_TABLE = "warehouse_schema"
 VERSION_COLUMNS = (("version", "BIGINT", "INT64"), ("fingerprint", "VARCHAR", "STRING"),

@@ -12,7 +12,8 @@ from warehouse import open_warehouse
 
 SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies",
                  "author_replies_by_window_end", "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
-                 "first_interaction_at", "last_interaction_at")
+                 "first_interaction_at", "last_interaction_at", "reply_latency_p50_s_by_window_end",
+                 "mentor_score_by_window_end", "last_interaction_at_by_window_end")
 # Answers within 2 days: none comes after its comment's week plus the default 2 days of allowed
 # lateness, so a stream (which counts such replies as late) must end with exactly the batch scores.
 SMALL = CommunitySpec(seed=21, sites=1, authors_per_site=6, readers_per_site=50, planted_per_site=8, days=40,

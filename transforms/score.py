@@ -80,24 +80,35 @@ def pair_scores(
     }
 
 
+def _later(a: Optional[int], b: Optional[int]) -> Optional[int]:
+    return b if a is None else a if b is None else max(a, b)
+
+
 class PairActivityFn(beam.CombineFn):
-    """Contributions of one pair and window -> [rc, ar, active days, latencies, first, last, ar by the
-    window's end]. The last is a count: a reply's time against its window's end is decided where the
-    window is (:func:`transforms.windowing.key_by_window`), so no reply times are kept here."""
+    """Contributions of one pair and window -> [rc, ar, active days, latencies of the replies written
+    by the window's end, first, last, ar by the window's end, latencies of the replies written after
+    it, last interaction by the window's end]. A reply's time against its window's end is decided
+    where the window is (:func:`transforms.windowing.key_by_window`); the row says the window both
+    as it stands and as it stood at its end, which is what ``--as-of`` counts (a reader comment is
+    always inside its window, so only replies can come after its end)."""
 
     def create_accumulator(self) -> list:
-        return [0, 0, set(), [], None, None, 0]
+        return [0, 0, set(), [], None, None, 0, [], None]
 
     def add_input(self, acc: list, contribution: Contribution) -> list:
         created_at = contribution.created_at
         if contribution.is_author_reply:
             acc[1] += 1
-            acc[3].append(contribution.latency_s)
-            if not contribution.after_window_end:
+            if contribution.after_window_end:
+                acc[7].append(contribution.latency_s)
+            else:
+                acc[3].append(contribution.latency_s)
                 acc[6] += 1
+                acc[8] = _later(acc[8], created_at)
         else:
             acc[0] += 1
             acc[2].add(created_at // MILLIS_PER_DAY)
+            acc[8] = _later(acc[8], created_at)
         acc[4] = created_at if acc[4] is None else min(acc[4], created_at)
         acc[5] = created_at if acc[5] is None else max(acc[5], created_at)
         return acc
@@ -110,6 +121,8 @@ class PairActivityFn(beam.CombineFn):
             merged[2] |= acc[2]
             merged[3].extend(acc[3])
             merged[6] += acc[6]
+            merged[7].extend(acc[7])
+            merged[8] = _later(merged[8], acc[8])
             if acc[4] is not None:
                 merged[4] = acc[4] if merged[4] is None else min(merged[4], acc[4])
                 merged[5] = acc[5] if merged[5] is None else max(merged[5], acc[5])
@@ -124,7 +137,7 @@ def score_row(key: tuple, activity: list, config: ScoringConfig, run_started_at:
     """One ``pair_scores`` row from a key (site, author, reader, window_start, window_end) and its
     activity accumulator; ``computed_at`` (epoch millis) is now unless given."""
     site, author, reader, window_start, window_end = key
-    rc, ar, days, latencies, first, last, ar_by_end = activity
+    rc, ar, days, latencies_by_end, first, last, ar_by_end, latencies_after_end, last_by_end = activity
     row = {
         "site": site,
         "author_id": author,
@@ -143,7 +156,11 @@ def score_row(key: tuple, activity: list, config: ScoringConfig, run_started_at:
         "computed_at": int(time.time() * 1000) if computed_at is None else computed_at,
         "run_started_at": run_started_at,
     }
-    row.update(pair_scores(rc, ar, latencies, config))
+    row.update(pair_scores(rc, ar, latencies_by_end + latencies_after_end, config))
+    at_end = pair_scores(rc, ar_by_end, latencies_by_end, config) if latencies_after_end else row
+    row["reply_latency_p50_s_by_window_end"] = at_end["reply_latency_p50_s"]
+    row["mentor_score_by_window_end"] = at_end["mentor_score"]
+    row["last_interaction_at_by_window_end"] = last_by_end
     return row
 
 

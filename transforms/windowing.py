@@ -9,8 +9,9 @@
   an author reply, the time of the comment it answers, so a comment at 23:50 Sunday answered at 00:10
   Monday counts in one row.
 * An author reply written after its window's end (its comment near the end, its answer later) is
-  marked so (``Contribution.after_window_end``): the row counts the others in
-  ``author_replies_by_window_end``, what an analyst's ``--as-of`` at that end may count.
+  marked so (``Contribution.after_window_end``): the row also says the window as it stood at its end
+  without them (``*_by_window_end``: replies, median latency, mentor_score, last interaction), what an
+  analyst's ``--as-of`` counts.
 * The window's bounds are part of the key, (site, author, reader) becoming (site, author, reader,
   window_start_ms, window_end_ms), so a row knows its window without asking the runner, and bounded
   runs need no Beam windowing at all (any Beam windowing sends every key of a batch run on the

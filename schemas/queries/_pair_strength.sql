@@ -6,16 +6,21 @@
 -- A pair is two people on one site, whoever wrote first; both directions of pair_scores count.
 -- Anchor: as_of, else the newest window_end in the whole warehouse, so every query (and every
 -- site) decays from the same moment. Only windows that ended by the anchor count. A reply is
--- credited to the window of the comment it answers, so a window that ended by a given as_of can hold
--- replies written after it: until its last interaction is by then, such a window counts its reader
--- comments (all written inside it) and, as its replies, author_replies_by_window_end (those written
--- by its end, so by the anchor), none of them as quick replies (the latency of those is not stored
--- apart) and no mentor_score; a row of a release before schema version 4 has NULL there and counts
--- no replies. So --as-of, and evaluate's ranking as of a cut, never count the future and never lose
--- the past's comments. Each row is weighted by 0.5 ^ (age / half-life), the age measured from its
--- last interaction (for such a window, its end) rather than from its window's bounds, so a
--- conversation across midnight or a window edge weighs what it would inside one window, and the
--- factors are summed over windows before any curve is applied.
+-- credited to the window of the comment it answers, so a window can hold replies written after its
+-- end. With a given as_of, every window counts as it stood at its end: its reader comments (all
+-- written inside it), the replies written by its end (author_replies_by_window_end), quick by their
+-- own median latency, its mentor_score by its end, decayed from its last interaction by its end. That
+-- is the same whatever is written after as_of (so --as-of, and evaluate's ranking as of a cut, rank a
+-- warehouse as one of only the events up to then would); a reply written after its window's end
+-- counts only at the default anchor (the newest data), which counts every window as it stands. A
+-- window whose last interaction is by its end stood then as it stands, so rows of releases before
+-- schema version 5 (NULL in the *_by_window_end columns) count exactly there; otherwise such a row
+-- counts its comments and author_replies_by_window_end (NULL before version 4: none), none of them
+-- quick, no mentor_score, decayed from its end. A window with nothing written by its end counts
+-- nothing then. Each row is weighted by 0.5 ^ (age / half-life), the age measured from its last
+-- interaction rather than from its window's bounds, so a conversation across midnight or a window
+-- edge weighs what it would inside one window, and the factors are summed over windows before any
+-- curve is applied.
 -- Factors (named as in the output; their weights in `weights` below, documented in the README):
 --   comments          decayed reader comments of the pair, both directions            weight 1
 --   replies           decayed author replies of the pair, both directions             weight 4
@@ -39,40 +44,40 @@ anchor AS (
 ),
 rows_as_of AS (
   SELECT
-    s.site,
-    s.author_id,
-    s.reader_id,
-    s.reader_comments,
-    -- a window with a reply after the given anchor (see above): its comments, its replies by its end
-    a.as_of_given AND s.last_interaction_at > a.as_of AS after_anchor,
-    s.author_replies,
-    s.author_replies_by_window_end,
-    s.mentor_score,
-    s.reply_latency_p50_s,
-    s.window_end,
-    s.last_interaction_at,
+    s.*,
+    -- a given anchor counts the window as it stood at its end (see above), unless it stands so still
+    a.as_of_given AND s.last_interaction_at > s.window_end AS at_window_end,
     a.as_of,
     a.half_life_days
   FROM pair_scores_latest AS s CROSS JOIN anchor AS a
   WHERE s.window_end <= a.as_of AND (a.site IS NULL OR s.site = a.site)
 ),
-weighted_rows AS (
+windows_as_of AS (
   SELECT
     site,
     author_id,
     reader_id,
     reader_comments,
-    -- a window cut by the anchor: the replies written by its end (NULL in older rows: none)
-    IF(after_anchor, COALESCE(author_replies_by_window_end, 0), author_replies) AS author_replies,
-    IF(after_anchor, 0.0, mentor_score) AS mentor_score,
-    -- and none of them quick: their latency at the cut is not known
-    IF(after_anchor, 0, author_replies) AS quick_reply_count,
-    reply_latency_p50_s,
-    IF(after_anchor, window_end, last_interaction_at) AS last_interaction_at,
-    -- in milliseconds: engines differ in how they round a part of a second
-    POW(0.5, GREATEST(TIMESTAMP_DIFF(as_of, IF(after_anchor, window_end, last_interaction_at), MILLISECOND), 0)
-             / (half_life_days * 86400000.0)) AS weight
+    -- NULL in rows of older releases: no replies by the end known (before version 4), no latency or
+    -- mentor_score by the end (before version 5), so none quick and no score; decayed from the end
+    IF(at_window_end, COALESCE(author_replies_by_window_end, 0), author_replies) AS author_replies,
+    IF(at_window_end, COALESCE(mentor_score_by_window_end, 0.0), mentor_score) AS mentor_score,
+    IF(at_window_end, reply_latency_p50_s_by_window_end, reply_latency_p50_s) AS reply_latency_p50_s,
+    IF(at_window_end, COALESCE(last_interaction_at_by_window_end, window_end), last_interaction_at) AS last_interaction_at,
+    as_of,
+    half_life_days
   FROM rows_as_of
+  -- only replies written after its end: nothing of it existed then (a warehouse of the events up to
+  -- the anchor may not even hold the row)
+  WHERE NOT (at_window_end AND reader_comments = 0 AND COALESCE(author_replies_by_window_end, 0) = 0)
+),
+weighted_rows AS (
+  SELECT
+    *,
+    -- in milliseconds: engines differ in how they round a part of a second
+    POW(0.5, GREATEST(TIMESTAMP_DIFF(as_of, last_interaction_at, MILLISECOND), 0)
+             / (half_life_days * 86400000.0)) AS weight
+  FROM windows_as_of
 ),
 actor_rows AS (
   SELECT site, author_id AS actor_id, reader_id AS partner_id, weight * (reader_comments + author_replies) AS decayed,
@@ -96,7 +101,7 @@ pairs AS (
     SUM(weight * reader_comments) AS comments,
     SUM(weight * author_replies) AS replies,
     -- replies of unknown latency (their comment's time unknown) are not counted as quick
-    COALESCE(SUM(weight * quick_reply_count / (1 + reply_latency_p50_s / 3600.0)), 0.0) AS quick_replies,
+    COALESCE(SUM(weight * author_replies / (1 + reply_latency_p50_s / 3600.0)), 0.0) AS quick_replies,
     SUM(weight * (reader_comments + author_replies)) AS exchanges,
     SUM(weight * reader_comments) AS decayed_reader_comments,
     SUM(weight * (reader_comments + author_replies)) AS decayed_comments_and_replies,

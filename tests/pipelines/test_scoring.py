@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 SCORE_COLUMNS = ("site", "author_id", "reader_id", "window_start", "reader_comments", "author_replies",
                  "author_replies_by_window_end", "reader_active_days", "reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score",
-                 "first_interaction_at", "last_interaction_at")
+                 "first_interaction_at", "last_interaction_at", "reply_latency_p50_s_by_window_end",
+                 "mentor_score_by_window_end", "last_interaction_at_by_window_end")
 
 
 def runs_of(warehouse_url):

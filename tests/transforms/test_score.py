@@ -63,7 +63,7 @@ def test_a_shard_s_rows_share_one_computed_at():
 
     fn = ScorePairShardFn(CONFIG, run_started_at=1)
     fn.rows = beam.metrics.Metrics.counter("test", "rows")
-    batch = [(("s", "a", f"r{n}", 0, 7 * DAY_MS), [1, 0, {0}, [], T0, T0, 0]) for n in range(50)]
+    batch = [(("s", "a", f"r{n}", 0, 7 * DAY_MS), [1, 0, {0}, [], T0, T0, 0, [], T0]) for n in range(50)]
     rows = list(fn.process((0, [batch])))
     assert len(rows) == 50 and len({row["computed_at"] for row in rows}) == 1
 
@@ -171,3 +171,12 @@ def test_a_row_counts_the_replies_written_by_its_window_s_end():
         assert_that(rows | beam.Map(lambda r: (r["window_start"], r["reader_comments"], r["author_replies"],
                                                r["author_replies_by_window_end"])),
                     equal_to([(T0, 2, 3, 2), (week_end, 1, 0, 0)]))
+        # schema version 5: the window as it stood at its end (latencies 1200 s and 600 s, not the
+        # late reply's 1200 s), what --as-of counts; the next week has no reply
+        by_end = pair_scores(2, 2, [1200.0, 600.0], CONFIG)
+        assert_that(rows | "AtEnd" >> beam.Map(lambda r: (r["window_start"], r["reply_latency_p50_s"],
+                                                          r["reply_latency_p50_s_by_window_end"],
+                                                          r["mentor_score_by_window_end"],
+                                                          r["last_interaction_at_by_window_end"])),
+                    equal_to([(T0, 1200.0, 900.0, by_end["mentor_score"], week_end),
+                              (week_end, None, None, 0.0, week_end + HOUR_MS)]), label="CheckAtEnd")

@@ -56,7 +56,10 @@ def late_row(author, reader, rc, ar, by_end, last):
     return r
 
 
-LATE_ROWS = [late_row("a5", "r5", 3, 3, 2, E - 8 * DAY_MS), late_row("a5", "r6", 1, 2, None, E - 9 * DAY_MS)]
+LATE_ROWS = [late_row("a5", "r5", 3, 3, 2, E - 8 * DAY_MS), late_row("a5", "r6", 1, 2, None, E - 9 * DAY_MS),
+             # schema version 5: the window as it stood at its end (quick replies, score, decayed from then)
+             dict(late_row("a5", "r7", 2, 3, 2, E - 8 * DAY_MS), reply_latency_p50_s_by_window_end=900.0,
+                  mentor_score_by_window_end=0.2, last_interaction_at_by_window_end=E - 14 * DAY_MS - 3_600_000)]
 
 
 @pytest.fixture(scope="module")

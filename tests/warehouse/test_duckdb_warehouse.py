@@ -15,11 +15,17 @@ def at(millis):
     return EPOCH + dt.timedelta(milliseconds=millis)
 
 
-def pair_row(author, reader, window_end, rc, ar, last=None, latency=None, site="s", score=0.0, by_end=None):
+def pair_row(author, reader, window_end, rc, ar, last=None, latency=None, site="s", score=0.0, by_end=None,
+             at_end=None):
     """A pair_scores row with the counts that matter to the strength; its last interaction at ``last``;
-    ``by_end`` of its replies written by its window's end (None: a row of a release that did not say)."""
+    ``by_end`` of its replies written by its window's end (None: a row of a release that did not say);
+    ``at_end`` (latency, mentor_score, last interaction) of the window at its end (None: a row of a
+    release before schema version 5)."""
     r = row(author, reader, window_end, score, site=site, rc=rc, ar=ar)
     r["author_replies_by_window_end"] = by_end
+    if at_end is not None:
+        (r["reply_latency_p50_s_by_window_end"], r["mentor_score_by_window_end"],
+         r["last_interaction_at_by_window_end"]) = at_end
     r["last_interaction_at"] = window_end - 1 if last is None else last
     r["first_interaction_at"] = min(r["first_interaction_at"], r["last_interaction_at"])
     r["reply_latency_p50_s"] = latency if ar else None
@@ -126,22 +132,27 @@ def test_as_of_never_counts_a_reply_written_after_it(warehouse):
     # Found by an outside probe: a reply is credited to its comment's window, so the window that ended
     # on Monday 00:00 held a reply written that Friday, and --as-of Monday counted it (and put the
     # pair in top/mentors); evaluate's ranking as of a cut read replies from the period it predicts.
+    # Since schema version 5 a given anchor counts every window as it stood at its end, even past the
+    # reply (else whether a window counted so would depend on whether a later reply existed).
     reply_at = E + 4 * DAY_MS
-    warehouse.write_scores([pair_row("a", "r", E, 1, 1, last=reply_at)])
+    warehouse.write_scores([pair_row("a", "r", E, 1, 1, last=reply_at, latency=3600.0, by_end=0,
+                                     at_end=(None, 0.0, E))])
     (then,) = ranked(warehouse, "strengths", as_of=at(E))  # as of then, nobody had answered yet
     assert (then["comments"], then["replies"], then["quick_replies"], then["two_way"]) == (1.0, 0.0, 0.0, False)
     assert then["last_interaction_at"] <= at(E)
     assert ranked(warehouse, "top", as_of=at(E), top=10) == []
-    (after,) = ranked(warehouse, "strengths", as_of=at(reply_at))
-    assert (after["comments"], after["replies"]) == pytest.approx((1.0, 1.0), rel=1e-6)
-    assert len(ranked(warehouse, "strengths")) == 1  # the newest data: nothing after it to leave out
+    (after,) = ranked(warehouse, "strengths", as_of=at(reply_at))  # the window as it stood at its end
+    assert (after["comments"], after["replies"]) == pytest.approx((0.5 ** (4 / HALF_LIFE), 0.0), rel=1e-6)
+    (newest,) = ranked(warehouse, "strengths")  # the newest data: every window as it stands
+    assert (newest["comments"], newest["replies"], newest["quick_replies"]) == pytest.approx((1.0, 1.0, 0.5), rel=1e-6)
 
 
 def test_as_of_keeps_the_comments_of_a_window_whose_late_reply_it_leaves_out(warehouse):
     """Found by an outside probe: a week of three comments and three replies, the last reply written
     after the week, vanished whole from `--as-of` (and from evaluate's ranking as of a cut), comments
-    written before the anchor included. Its comments count; its replies, whose times are not stored
-    (only the last one's), count once the anchor is past its last interaction."""
+    written before the anchor included. Its comments count; a row of a release before schema version 4
+    (no author_replies_by_window_end) counts none of its replies as of any anchor, the default anchor
+    (the newest data) all of them."""
     late_reply = E + 2 * DAY_MS
     warehouse.write_scores([pair_row("a", "r", E, 3, 3, last=late_reply, latency=600.0),
                             pair_row("a", "r", E - 7 * DAY_MS, 1, 1, latency=600.0)])
@@ -151,13 +162,16 @@ def test_as_of_keeps_the_comments_of_a_window_whose_late_reply_it_leaves_out(war
     assert then["replies"] == pytest.approx(half, rel=1e-6) and then["windows"] == 2
     assert (then["mentor_replies"] + then["mentee_replies"]) == 1
     (later,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(late_reply))
-    assert later["replies"] > 3 and later["comments"] > 3
+    assert (later["mentor_replies"] + later["mentee_replies"]) == 1 and later["comments"] > 3 * 0.9
+    (newest,) = ranked(warehouse, "pair", author="a", reader="r")
+    assert (newest["mentor_replies"] + newest["mentee_replies"]) == 4
 
 
 def test_as_of_counts_the_replies_written_before_the_cut_in_a_window_it_cuts(warehouse):
     """A week of three comments and three replies, two replies written inside the week and the last
-    one after it: as of the week's end, the two count as replies (never as quick ones: their latency
-    at the cut is not known), where they were thrown away with the late one."""
+    one after it, in a row of schema version 4 (no latency, score or last interaction by the window's
+    end): as of the week's end, the two count as replies (never as quick ones: their latency then is
+    not known), where they were thrown away with the late one; so as of any later anchor too."""
     late_reply = E + 2 * DAY_MS
     warehouse.write_scores([pair_row("a", "r", E, 3, 3, last=late_reply, latency=600.0, by_end=2, score=0.5),
                             pair_row("a", "r", E - 7 * DAY_MS, 1, 1, latency=600.0, by_end=1)])
@@ -170,8 +184,27 @@ def test_as_of_counts_the_replies_written_before_the_cut_in_a_window_it_cuts(war
     assert (then["mentor_replies"] + then["mentee_replies"], then["two_way"]) == (3, True)
     (strengths,) = ranked(warehouse, "strengths", as_of=at(E))
     assert strengths["decayed_comments_and_replies"] == pytest.approx(3 + 2 + 2 * half, rel=1e-6)
-    (later,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(late_reply))  # past it: all of them
-    assert later["mentor_replies"] + later["mentee_replies"] == 4
+    (later,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(late_reply))  # the week at its end
+    assert later["mentor_replies"] + later["mentee_replies"] == 3
+    (newest,) = ranked(warehouse, "pair", author="a", reader="r")  # the newest data: all of them
+    assert newest["mentor_replies"] + newest["mentee_replies"] == 4
+
+
+def test_as_of_counts_a_window_as_it_stood_at_its_end(warehouse):
+    """Schema version 5: the same week with its latency, mentor_score and last interaction by its end.
+    As of its end, or any later anchor, the two replies written by then count, quick by their own
+    latency, with the score by then, decayed from the last interaction by then: whatever came after."""
+    late_reply = E + 2 * DAY_MS
+    warehouse.write_scores([pair_row("a", "r", E, 3, 3, last=late_reply, latency=600.0, by_end=2, score=0.5,
+                                     at_end=(1800.0, 0.25, E - HOUR_MS))])
+    for as_of in (E, late_reply):
+        (then,) = ranked(warehouse, "pair", author="a", reader="r", as_of=at(as_of))
+        weight = 0.5 ** ((as_of - (E - HOUR_MS)) / (HALF_LIFE * DAY_MS))
+        assert (then["comments"], then["replies"]) == pytest.approx((3 * weight, 2 * weight), rel=1e-6)
+        assert then["quick_replies"] == pytest.approx(2 * weight / 1.5, rel=1e-6)
+        assert then["decayed_mentor_score"] == pytest.approx(0.25 * weight, rel=1e-6)
+    (newest,) = ranked(warehouse, "pair", author="a", reader="r")
+    assert (newest["replies"], newest["decayed_mentor_score"]) == pytest.approx((3.0, 0.5), rel=1e-6)
 
 
 def test_the_mentor_side_tie_break_counts_each_response_once(warehouse):

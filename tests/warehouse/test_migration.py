@@ -3,6 +3,7 @@
 The previous release's schema is checked in under fixtures/schema_v1 (``git show 837bc8c:schemas/...``):
 its tables, its latest view, no version record.
 """
+import datetime as dt
 import json
 import re
 import shlex
@@ -13,7 +14,7 @@ import pytest
 import sqlglot
 
 import schemas
-from helpers import E, T0, score_row
+from helpers import DAY_MS, E, T0, score_row
 from pipelines.cli import main
 from producers.synthetic import CommunitySpec, generate_community, write_community
 from schemas import versions
@@ -634,3 +635,43 @@ def test_a_query_that_a_hand_replaced_table_function_breaks_names_warehouse_chec
     assert main(["query", "top", "--warehouse", bigquery_url]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "BigQuery" in line and f"`social-mentors warehouse check --warehouse {bigquery_url}`" in line, line
+
+
+AT_END = ("reply_latency_p50_s_by_window_end", "mentor_score_by_window_end", "last_interaction_at_by_window_end")
+
+
+def v4_schemas() -> dict[str, dict]:
+    """Every table as schema version 4 had it: as now, but pair_scores without the window at its end."""
+    tables = {t: schemas.avro_schema(t) for t in schemas.WAREHOUSE_TABLES}
+    current = tables["pair_scores"]
+    tables["pair_scores"] = dict(current, fields=[f for f in current["fields"] if f["name"] not in AT_END])
+    return tables
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "bigquery"])
+def test_migrate_from_version_4_adds_the_window_at_its_end_as_null_and_says_so(kind, tmp_path, request, capsys):
+    url = str(tmp_path / "v4.duckdb") if kind == "duckdb" else request.getfixturevalue("empty_bigquery_url")
+    late = dict(score_row("a", "r", E, 0.25, rc=3, ar=2), author_replies_by_window_end=1, last_interaction_at=E + DAY_MS)
+    (build_duckdb if kind == "duckdb" else build_bigquery)(
+        url, v4_schemas(), (V1 / "pair_scores_latest.sql").read_text(), {"pair_scores": [late]}, version=4)
+    assert main(["run", "--input", _events(tmp_path), "--warehouse", url]) == 2
+    err = capsys.readouterr().err
+    assert "has schema version 4" in err and f"social-mentors warehouse migrate --warehouse {url}" in err
+
+    assert main(["warehouse", "migrate", "--warehouse", url]) == 0
+    out = capsys.readouterr().out
+    assert f"at schema version {versions.WAREHOUSE_SCHEMA_VERSION}" in out and "migrated from schema version 4" in out
+    for column in AT_END:
+        assert (f"pair_scores.{column}: the 1 rows written before have no value (NULL; the release that wrote them "
+                f"did not compute it). Recompute them: social-mentors run --input EVENTS --warehouse {url}" in out)
+    warehouse = open_warehouse(url)
+    assert warehouse.recorded_version() == (versions.WAREHOUSE_SCHEMA_VERSION, versions.fingerprint())
+    columns, rows = warehouse.export("pair_scores")
+    assert [[dict(zip(columns, r))[c] for c in AT_END] for r in rows] == [[None, None, None]]
+    # the old row as of its window's end: its comments and its reply written by then, none quick, no score
+    columns, rows = warehouse.query("strengths", {"site": None, "as_of": dt.datetime(1970, 1, 1) + dt.timedelta(
+        milliseconds=E), "half_life_days": 14.0})
+    (pair,) = [dict(zip(columns, r)) for r in rows]
+    assert (pair["comments"], pair["replies"], pair["quick_replies"], pair["decayed_mentor_score"]) == pytest.approx(
+        (3.0, 1.0, 0.0, 0.0))
+    warehouse.prepare()  # a run's launch check passes

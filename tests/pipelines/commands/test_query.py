@@ -29,6 +29,102 @@ def test_the_range_is_said_in_dates_and_the_epoch_hint_only_for_numbers():
     assert "were seconds or microseconds sent?" in str(seconds.value)
 
 
+# --as-of may not look ahead (issue 10, outside probe): a warehouse of only the events up to a cut and
+# the whole warehouse, both asked as of that cut, must rank every pair the same. Before schema version 5
+# a window holding a reply written after the cut lost its quick replies and mentor_score and decayed
+# from its end, so the same past ranked differently once a later reply arrived (181 of 593 pairs of the
+# 28-day synthetic community differed).
+
+import datetime as _dt  # noqa: E402
+import json  # noqa: E402
+
+from warehouse import open_warehouse  # noqa: E402
+
+FACTORS = ("comments", "replies", "quick_replies", "mentor_activity", "mentee_activity", "strength",
+           "decayed_reader_comments", "decayed_comments_and_replies", "decayed_mentor_score",
+           "mentor_partners", "mentee_partners", "mentor_comments", "mentee_comments", "mentor_replies",
+           "mentee_replies", "windows", "last_interaction_at", "two_way")
+
+
+def _events_file(path, lines: list[dict], up_to_ms: int | None = None):
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines if up_to_ms is None or e["created_at"] <= up_to_ms))
+    return path
+
+
+def _warehouse_of(events, where) -> str:
+    assert main(["run", "--input", str(events), "--warehouse", str(where)]) == 0
+    return str(where)
+
+
+def _strengths(url: str, as_of: _dt.datetime) -> dict[tuple, dict]:
+    columns, rows = open_warehouse(url, read_only=True, create=False).query(
+        "strengths", {"site": None, "as_of": as_of, "half_life_days": 14.0})
+    return {(r["site"], r["mentor_id"], r["mentee_id"]): r for r in (dict(zip(columns, row)) for row in rows)}
+
+
+def _differing(a: dict, b: dict) -> list:
+    """Pairs (and the factors) in which two rankings differ beyond float rounding."""
+    def same(x, y):
+        return x == pytest.approx(y, rel=1e-9, abs=1e-12) if isinstance(x, float) else x == y
+    diffs = [(k, "missing") for k in a.keys() ^ b.keys()]
+    diffs += [(k, f, a[k][f], b[k][f]) for k in a.keys() & b.keys() for f in FACTORS if not same(a[k][f], b[k][f])]
+    return diffs
+
+
+def test_as_of_a_cut_ranks_the_same_whatever_was_written_after_it(tmp_path, capsys):
+    """R comments on A's post on Saturday, A answers within the hour (latency 1 h); R comments again on
+    Sunday 22:00 and 23:50, and A answers the first on Tuesday after the week (before the cut,
+    Thursday) and the second only on Saturday (after it). X comments on A's post too. As of the cut,
+    the warehouse of the events up to it and the whole one agree: the answer written after the cut
+    changes nothing. (Counting a window as it stands once the anchor is past its last interaction
+    would count Tuesday's answer in the first warehouse and not in the second.)"""
+    from helpers import DAY_MS, HOUR_MS, T0, record
+
+    end = T0 + 7 * DAY_MS
+    cut = end + 3 * DAY_MS
+    items = [("p1", "POST", "A", T0 + HOUR_MS, None), ("c1", "COMMENT", "R", T0 + 5 * DAY_MS + 10 * HOUR_MS, "p1"),
+             ("r1", "REPLY", "A", T0 + 5 * DAY_MS + 11 * HOUR_MS, "c1"), ("c2", "COMMENT", "R", end - 600_000, "p1"),
+             ("x1", "COMMENT", "X", T0 + 2 * DAY_MS, "p1"), ("r2", "REPLY", "A", end + 5 * DAY_MS, "c2"),
+             ("c3", "COMMENT", "R", end - 2 * HOUR_MS, "p1"), ("r3", "REPLY", "A", end + DAY_MS, "c3")]
+    events = [record(event_id=f"e-{item}", kind=kind, item_id=item, actor_id=actor, created_at=at, parent_id=parent)
+              for item, kind, actor, at, parent in items]
+    upto = _warehouse_of(_events_file(tmp_path / "upto.jsonl", events, cut), tmp_path / "upto.duckdb")
+    whole = _warehouse_of(_events_file(tmp_path / "whole.jsonl", events), tmp_path / "whole.duckdb")
+    capsys.readouterr()
+    as_of = _dt.datetime.fromtimestamp(cut / 1000, _dt.timezone.utc).replace(tzinfo=None)
+    a, b = _strengths(upto, as_of), _strengths(whole, as_of)
+    assert len(a) == 2 and _differing(a, b) == []
+    pair = a[("s", "A", "R")]
+    weight = 0.5 ** ((cut - (end - 600_000)) / (14 * DAY_MS))  # from the last interaction by the week's end
+    assert pair["replies"] == pytest.approx(weight * 1)  # the answer written by the week's end
+    assert pair["quick_replies"] == pytest.approx(pair["replies"] / 2)  # ... 1 h after its comment: quick
+    assert pair["decayed_mentor_score"] > 0
+    printed = []
+    for url in (upto, whole):
+        assert main(["query", "pair", "--author", "A", "--reader", "R", "--as-of", as_of.isoformat() + "Z",
+                     "--warehouse", url, "--format", "jsonl"]) == 0
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1]
+
+
+@pytest.mark.parametrize("cut_days", [14, 17.5])
+def test_as_of_a_cut_ranks_every_pair_of_a_generated_community_as_the_events_up_to_it_do(cut_days, tmp_path, capsys):
+    """The probe's comparison, on a small synthetic community (28 days from Monday 2026-01-05): every
+    pair's strength and factors as of the cut, from the whole warehouse and from one of only the
+    events written by the cut (a cut on a window's end, and one inside a week)."""
+    generated = tmp_path / "community.jsonl"
+    assert main(["generate", "--out", str(generated), "--scale", "0.3"]) == 0
+    events = [json.loads(line) for line in generated.read_text().splitlines()]
+    start = _dt.datetime(2026, 1, 5)
+    as_of = start + _dt.timedelta(days=cut_days)
+    cut_ms = int((as_of - _dt.datetime(1970, 1, 1)).total_seconds() * 1000)
+    upto = _warehouse_of(_events_file(tmp_path / "upto.jsonl", events, cut_ms), tmp_path / "upto.duckdb")
+    whole = _warehouse_of(generated, tmp_path / "whole.duckdb")
+    capsys.readouterr()
+    a, b = _strengths(upto, as_of), _strengths(whole, as_of)
+    assert len(a) > 100  # the community talked by then
+    assert _differing(a, b) == []
+
 def test_query_pair_says_how_many_responses_each_wrote_and_how_many_of_them_answered(tmp_path, warehouse_path, capsys):
     # Outside probe: "mentor 2 comments, 1 replies" read as three messages; an author reply is one of
     # the replier's reader comments (of the reverse direction), so it is counted once, as a part.
