@@ -175,3 +175,58 @@ def test_the_least_recently_used_threads_are_evicted_beyond_the_budget():
     cache.put("a", cache.take("a", 1))  # a used again: b is now the oldest
     cache.put("d", StreamingThread(1, ThreadLedger(), None))
     assert cache.take("b", 1) is None and cache.take("c", 1) is not None and cache.take("a", 1) is not None
+
+
+# --- a reused item_id: its holder is the lowest origin, whatever the order of arrival ---------------
+# The outside probe: c7 by reader7 at offset 512, then e-dupitem reusing item c7 by reader9 at offset 523;
+# the author answers c7. The dedupe shuffle before the resolver can deliver them in either order.
+PROBE_POST = event("p", "POST", "author", T0)._replace(origin="kafka:t1/1@500")
+PROBE_C7 = event("c7", "COMMENT", "reader7", T0 + HOUR_MS, parent="p")._replace(origin="kafka:t1/1@512")
+PROBE_DUP = event("c7", "COMMENT", "reader9", T0 + 2 * HOUR_MS, parent="p", event_id="e-dupitem")._replace(
+    origin="kafka:t1/1@523")
+PROBE_REPLY = event("r7", "REPLY", "author", T0 + 3 * HOUR_MS, parent="c7")._replace(origin="kafka:t1/1@530")
+PROBE_EVENTS = (PROBE_POST, PROBE_C7, PROBE_DUP, PROBE_REPLY)
+
+
+def streamed(steps):
+    return resolved(stream_of(steps), StreamingResolveThreadFn(LATENESS_S, HORIZON_S))
+
+
+def each_record_once(outputs, events):
+    """Every input event is scored, skipped or dead-lettered, and exactly once."""
+    seen = []
+    for tag, value, _ in outputs:
+        if tag == "interactions":
+            seen.append(value.record.event_id)
+        elif tag == "skipped":
+            seen.append(value[1].event_id)
+        elif tag == "dead_letters":
+            seen.append(value.event_id)
+    assert sorted(seen) == sorted(e.event_id for e in events), seen
+
+
+def assert_reader7_holds_c7(outputs):
+    dead = [v for tag, v, _ in outputs if tag == "dead_letters"]
+    assert [(d.error_kind, d.event_id, d.origin) for d in dead] == [(DUPLICATE_ITEM, "e-dupitem", "kafka:t1/1@523")]
+    assert "'e-c7'" in dead[0].message and "kafka:t1/1@512" in dead[0].message, dead[0].message
+    comments = sorted((v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "interactions")
+    assert comments == [("author", "reader7"), ("reader7", "author")]  # c7 is reader7's; r7 answers reader7
+    assert [(v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "author_replies"] == [("author", "reader7")]
+    each_record_once(outputs, PROBE_EVENTS)
+
+
+def test_a_reused_item_id_is_held_by_the_lower_offset_whichever_delivery_reaches_the_resolver_first():
+    in_offset_order = streamed([([PROBE_POST], None), ([PROBE_C7], None), ([PROBE_DUP], None), ([PROBE_REPLY], None)])
+    reversed_ = streamed([([PROBE_POST], None), ([PROBE_DUP], None), ([PROBE_C7], None), ([PROBE_REPLY], None)])
+    assert_reader7_holds_c7(in_offset_order)
+    assert_reader7_holds_c7(reversed_)
+    assert reversed_ == in_offset_order
+
+
+def test_the_lower_offset_delivery_arriving_after_a_reply_to_the_higher_one_still_holds_the_item():
+    # e-dupitem and the reply arrive first (the resolver credited the reply to reader9 at once, before
+    # the fix), the watermark moves on, short of c7's time; then c7, offset 512, arrives.
+    outputs = streamed([([PROBE_POST], None), ([PROBE_DUP], None), ([PROBE_REPLY], T0 + HOUR_MS // 2),
+                        ([PROBE_C7], None)])
+    assert_reader7_holds_c7(outputs)
+    assert outputs == streamed([([PROBE_POST, PROBE_C7, PROBE_DUP, PROBE_REPLY], None)])
