@@ -209,7 +209,8 @@ class StreamingThread:
 
 class LedgerCache:
     """Streaming: the ledgers of recently seen threads, in memory, each valid for one version of its
-    thread's state. The state (a bag of the thread's events, the expired ids) is the truth; a worker
+    thread's state. The state (bags of the thread's settled events, the expired ids, the events
+    arrived and the ids settled since none waited) is the truth; a worker
     reads and rebuilds it only when it holds no ledger of that version (first sight of the thread
     here, a retried bundle, another worker's writes, an eviction), so an event costs a version read
     and an append instead of reading and rebuilding the whole thread. Least recently used threads are
