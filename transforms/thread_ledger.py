@@ -11,8 +11,9 @@ import random
 from collections import OrderedDict
 from typing import Any, Iterable, NamedTuple, Optional
 
-from transforms.dedupe import event_json, origin_order
+from transforms.dedupe import event_json
 from transforms.events import DUPLICATE_ITEM, PARENT_UNRESOLVED, POST, DeadLetter, Event
+from transforms.pending_events import PendingEvents, delivery_order
 
 SKIPPED = "skipped"
 AUTHOR_REPLIES = "author_replies"
@@ -182,26 +183,34 @@ _UNKNOWN = object()
 
 
 class StreamingThread:
-    """What the streaming resolver keeps of one thread between events: its ledger and the newest
-    created_at stored, valid for the state version ``version``."""
+    """What the streaming resolver keeps of one thread between events: its ledger (the settled events),
+    the events not settled yet, and the newest created_at of both, valid for the state version ``version``."""
 
-    __slots__ = ("version", "ledger", "newest")
+    __slots__ = ("version", "ledger", "newest", "pending")
 
-    def __init__(self, version: Optional[int], ledger: ThreadLedger, newest: Optional[int]) -> None:
+    def __init__(self, version: Optional[int], ledger: ThreadLedger, newest: Optional[int],
+                 pending: Optional[PendingEvents] = None) -> None:
         self.version = version
         self.ledger = ledger
         self.newest = newest
+        self.pending = PendingEvents() if pending is None else pending
 
     @classmethod
-    def from_state(cls, version: Optional[int], stored: Iterable[tuple], expired_ids: Iterable[str]) -> "StreamingThread":
+    def from_state(cls, version: Optional[int], stored: Iterable[tuple], expired_ids: Iterable[str],
+                   arrived: Iterable[tuple] = (), settled_ids: Iterable[str] = ()) -> "StreamingThread":
+        """stored: the settled events held in the ledger; arrived: the events that arrived since the
+        thread last had none pending, of which those named in settled_ids are settled."""
         events = [Event._make(values) for values in stored]
-        newest = max((e.created_at for e in events), default=None)
-        return cls(version, ThreadLedger.rebuild(events, set(expired_ids)), newest)
+        settled = set(settled_ids)
+        pending = [event for event in map(Event._make, arrived) if event.event_id not in settled]
+        newest = max((e.created_at for e in events + pending), default=None)
+        return cls(version, ThreadLedger.rebuild(events, set(expired_ids)), newest, PendingEvents(pending))
 
 
 class LedgerCache:
     """Streaming: the ledgers of recently seen threads, in memory, each valid for one version of its
-    thread's state. The state (a bag of the thread's events, the expired ids) is the truth; a worker
+    thread's state. The state (bags of the thread's settled events, the expired ids, the events
+    arrived and the ids settled since none waited) is the truth; a worker
     reads and rebuilds it only when it holds no ledger of that version (first sight of the thread
     here, a retried bundle, another worker's writes, an eviction), so an event costs a version read
     and an append instead of reading and rebuilding the whole thread. Least recently used threads are
@@ -222,7 +231,7 @@ class LedgerCache:
         return thread if thread is not None and thread.version == version else None
 
     def put(self, key: str, thread: StreamingThread) -> None:
-        size = len(thread.ledger.items) + 1
+        size = len(thread.ledger.items) + len(thread.pending) + 1
         self._threads[key] = thread
         self._sizes[key] = size
         self._events += size
@@ -244,18 +253,24 @@ def unresolved_dead_letter(event: Event) -> DeadLetter:
 
 
 def duplicate_item_dead_letter(held: Event, event: Event) -> DeadLetter:
-    return DeadLetter(
-        event.origin, DUPLICATE_ITEM,
-        f"item_id {event.item_id!r} in thread {event.thread_id!r} on site {event.site!r} is already held by "
-        f"event {held.event_id!r} (first delivered at {held.origin}); this event reuses it and is not scored",
-        event.event_id, event_json(event),
-    )
+    where = f"item_id {event.item_id!r} in thread {event.thread_id!r} on site {event.site!r}"
+    if delivery_order(event) < delivery_order(held):
+        # Streaming only: this delivery came first by origin but reached the resolver after the holder
+        # was settled and credited (transforms.pending_events says when that can happen).
+        message = (f"{where} is already held by event {held.event_id!r} (delivered at {held.origin}), though this "
+                   f"event was delivered before it: it reached the stream only after {held.event_id!r} was settled "
+                   f"and scored (it was created later, or read behind the watermark), so it is not scored; a "
+                   f"bounded run over the same input keeps this event instead")
+    else:
+        message = (f"{where} is already held by event {held.event_id!r} (first delivered at {held.origin}); "
+                   f"this event reuses it and is not scored")
+    return DeadLetter(event.origin, DUPLICATE_ITEM, message, event.event_id, event_json(event))
 
 
 def item_holders(events: Iterable[Event]) -> dict[str, Event]:
     """Batch: each item_id's holder, the event first delivered (by origin, as DedupeEvents orders copies)."""
     holders: dict[str, Event] = {}
-    for event in sorted(events, key=lambda e: (origin_order(e.origin), e.event_id)):
+    for event in sorted(events, key=delivery_order):
         holders.setdefault(event.item_id, event)
     return holders
 

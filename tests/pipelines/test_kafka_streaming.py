@@ -293,3 +293,39 @@ def test_a_stream_whose_runner_is_killed_fails_in_one_line_that_names_the_runner
     assert "the runner stopped answering (gRPC UNAVAILABLE" in output and "Rendezvous" not in output, output[-4000:]
     _, rows = open_warehouse(warehouse).sql("SELECT status, message FROM runs")
     assert [status for status, _ in rows] == ["FAILED"], rows
+
+
+# --- a reused item_id: the same holder in every run (the outside probe) ------------------------------
+
+@pytest.mark.slow
+def test_a_reused_item_id_is_held_by_the_lower_offset_in_every_run_and_a_restart_counts_it_once(
+        kafka_broker, topic, tmp_path, prism_binary):
+    """The probe: comment c by r, then at a later offset another event_id reusing item c, by x; the author
+    answers c. The dedupe shuffle before the resolver reorders them: before the fix, replays kept x's
+    claim in some runs, and a restart over an earlier run's warehouse kept x's rows of one run and r's of
+    the other (one comment counted twice, every summary balanced). Twelve threads, so that a run that
+    picks by arrival almost surely picks x somewhere. x's claim is written after r's (as the probe's
+    was): a stream orders claims by offset once the watermark passes them, which a claim written
+    earlier than a lower-offset one can outrun (the documented case, pinned by
+    tests/transforms/test_conversations_streaming.py, not here: its outcome here would hang on how
+    Prism bundles)."""
+    threads = [f"t{i}" for i in range(12)]
+    genuine = [e for t in threads for e in (ev(f"p-{t}", "POST", "a", T0, thread=t),
+                                             ev(f"c-{t}", "COMMENT", "r", T0 + HOUR_MS, f"p-{t}", thread=t))]
+    reused = [{**ev(f"c-{t}", "COMMENT", "x", T0 + 2 * HOUR_MS, f"p-{t}", thread=t), "event_id": f"s:reuse-{t}"}
+              for t in threads]
+    replies = [ev(f"r-{t}", "REPLY", "a", T0 + 3 * HOUR_MS, f"c-{t}", thread=t) for t in threads]
+    # 3 partitions, keyed by thread: both claims of an item in one partition, in offset order
+    publish(kafka_broker.bootstrap, topic, genuine + reused + replies)
+    warehouse = str(tmp_path / "stream.duckdb")
+    for run in ("first", "restart"):  # the second run over the first one's warehouse
+        process = start_streaming(kafka_broker.bootstrap, topic, warehouse, f"reuse-{run}", idle="3600s",
+                                  extra=NOTHING_LATE)
+        output = read_everything_then_drain(kafka_broker.bootstrap, topic, f"reuse-{run}", process)
+        assert "accounting      balanced" in output and "DUPLICATE_ITEM: 12" in output, output[-3000:]
+    rows = {(row[1], row[2]): row[4:6] for row in scores_of(warehouse)}  # (author, reader): (comments, replies)
+    assert rows == {("a", "r"): (12, 12), ("r", "a"): (12, 0)}, rows  # r's comments once each, none of x's
+    _, dead = open_warehouse(warehouse).sql(
+        "SELECT DISTINCT event_id, origin, message FROM dead_letters WHERE error_kind = 'DUPLICATE_ITEM'")
+    assert sorted(event_id for event_id, _, _ in dead) == sorted(f"s:reuse-{t}" for t in threads)
+    assert all(f"'s:c-{event_id[len('s:reuse-'):]}'" in message for event_id, _, message in dead), dead

@@ -29,10 +29,18 @@ def stream_of(steps):
 
 
 def both(steps, cached_events=200_000):
-    """(before, now): the frozen resolver's outputs and the current one's, for the same stream."""
+    """(before, now): the frozen resolver's outputs and the current one's, for the same stream.
+    Contributions are compared with their timestamps (the panes window by them); skips and dead letters
+    without: the resolver now settles an event once the watermark passes it, so they leave at other
+    moments than the frozen one's (which emitted them as events arrived), with nothing reading their time."""
     before = resolved(stream_of(steps), BeforeStreamingResolveThreadFn(LATENESS_S, HORIZON_S))
     now = resolved(stream_of(steps), StreamingResolveThreadFn(LATENESS_S, HORIZON_S, cached_events))
-    return before, now
+    return comparable(before), comparable(now)
+
+
+def comparable(outputs):
+    timed = ("interactions", "author_replies")
+    return sorted(((tag, value, at if tag in timed else None) for tag, value, at in outputs), key=repr)
 
 
 def tags(outputs):
@@ -123,8 +131,9 @@ def random_steps(seed, n=600):
                           parent_actor=rng.choice(actors) if named else None, parent_at=at - MINUTE_MS if named else None)
             items.append(item)
             events.append(e)
-            if rng.random() < 0.03:  # another event id claims the same item
-                events.append(e._replace(event_id=f"dup-{thread}-{i}", actor_id=rng.choice(actors)))
+            if rng.random() < 0.03:  # another event id claims the same item, delivered after it
+                events.append(e._replace(event_id=f"dup-{thread}-{i}", actor_id=rng.choice(actors),
+                                         origin=e.origin + "/again"))
     events.sort(key=lambda e: e.created_at)
     steps, i, watermark = [], 0, T0
     while i < len(events):
@@ -140,6 +149,25 @@ def random_steps(seed, n=600):
         advance = rng.random() < 0.7 and newest > watermark
         watermark = newest if advance else watermark
         steps.append((batch, newest if advance else None))
+    return first_delivery_first(steps)
+
+
+def first_delivery_first(steps):
+    """The frozen resolver keeps the claim of an item that arrives first, the resolver the one first by
+    origin (the tests below cover that it does so whatever the order): each claim again is swapped with
+    its item's first delivery when it would arrive before it, so the two agree."""
+    where = {}
+    for s, (batch, _) in enumerate(steps):
+        for p, e in enumerate(batch):
+            where[e.event_id] = (s, p)
+    for e_id, (s, p) in list(where.items()):
+        if e_id.startswith("dup-"):
+            original = steps[s][0][p]
+            first = where[f"e-{original.item_id}"]
+            if first > (s, p):
+                (fs, fp) = first
+                steps[s][0][p], steps[fs][0][fp] = steps[fs][0][fp], steps[s][0][p]
+                where[e_id], where[f"e-{original.item_id}"] = first, (s, p)
     return steps
 
 
@@ -175,3 +203,72 @@ def test_the_least_recently_used_threads_are_evicted_beyond_the_budget():
     cache.put("a", cache.take("a", 1))  # a used again: b is now the oldest
     cache.put("d", StreamingThread(1, ThreadLedger(), None))
     assert cache.take("b", 1) is None and cache.take("c", 1) is not None and cache.take("a", 1) is not None
+
+
+# --- a reused item_id: its holder is the lowest origin, whatever the order of arrival ---------------
+# The outside probe: c7 by reader7 at offset 512, then e-dupitem reusing item c7 by reader9 at offset 523;
+# the author answers c7. The dedupe shuffle before the resolver can deliver them in either order.
+PROBE_POST = event("p", "POST", "author", T0)._replace(origin="kafka:t1/1@500")
+PROBE_C7 = event("c7", "COMMENT", "reader7", T0 + HOUR_MS, parent="p")._replace(origin="kafka:t1/1@512")
+PROBE_DUP = event("c7", "COMMENT", "reader9", T0 + 2 * HOUR_MS, parent="p", event_id="e-dupitem")._replace(
+    origin="kafka:t1/1@523")
+PROBE_REPLY = event("r7", "REPLY", "author", T0 + 3 * HOUR_MS, parent="c7")._replace(origin="kafka:t1/1@530")
+PROBE_EVENTS = (PROBE_POST, PROBE_C7, PROBE_DUP, PROBE_REPLY)
+
+
+def streamed(steps):
+    return resolved(stream_of(steps), StreamingResolveThreadFn(LATENESS_S, HORIZON_S))
+
+
+def each_record_once(outputs, events):
+    """Every input event is scored, skipped or dead-lettered, and exactly once."""
+    seen = []
+    for tag, value, _ in outputs:
+        if tag == "interactions":
+            seen.append(value.record.event_id)
+        elif tag == "skipped":
+            seen.append(value[1].event_id)
+        elif tag == "dead_letters":
+            seen.append(value.event_id)
+    assert sorted(seen) == sorted(e.event_id for e in events), seen
+
+
+def assert_reader7_holds_c7(outputs):
+    dead = [v for tag, v, _ in outputs if tag == "dead_letters"]
+    assert [(d.error_kind, d.event_id, d.origin) for d in dead] == [(DUPLICATE_ITEM, "e-dupitem", "kafka:t1/1@523")]
+    assert "'e-c7'" in dead[0].message and "kafka:t1/1@512" in dead[0].message, dead[0].message
+    comments = sorted((v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "interactions")
+    assert comments == [("author", "reader7"), ("reader7", "author")]  # c7 is reader7's; r7 answers reader7
+    assert [(v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "author_replies"] == [("author", "reader7")]
+    each_record_once(outputs, PROBE_EVENTS)
+
+
+def test_a_reused_item_id_is_held_by_the_lower_offset_whichever_delivery_reaches_the_resolver_first():
+    in_offset_order = streamed([([PROBE_POST], None), ([PROBE_C7], None), ([PROBE_DUP], None), ([PROBE_REPLY], None)])
+    reversed_ = streamed([([PROBE_POST], None), ([PROBE_DUP], None), ([PROBE_C7], None), ([PROBE_REPLY], None)])
+    assert_reader7_holds_c7(in_offset_order)
+    assert_reader7_holds_c7(reversed_)
+    assert reversed_ == in_offset_order
+
+
+def test_the_lower_offset_delivery_arriving_after_a_reply_to_the_higher_one_still_holds_the_item():
+    # e-dupitem and the reply arrive first (the resolver credited the reply to reader9 at once, before
+    # the fix), the watermark moves on, short of c7's time; then c7, offset 512, arrives.
+    outputs = streamed([([PROBE_POST], None), ([PROBE_DUP], None), ([PROBE_REPLY], T0 + HOUR_MS // 2),
+                        ([PROBE_C7], None)])
+    assert_reader7_holds_c7(outputs)
+    assert outputs == streamed([([PROBE_POST, PROBE_C7, PROBE_DUP, PROBE_REPLY], None)])
+
+
+def test_a_lower_offset_delivery_reaching_the_resolver_after_the_holder_was_settled_is_a_dead_letter_once():
+    # What the watermark cannot order: e-dupitem settled and scored (the watermark passed it) before
+    # c7 arrived. c7 cannot take the item back (its credits are out): it is dead-lettered, once, and the
+    # message says why and that a bounded run keeps it.
+    outputs = streamed([([PROBE_POST, PROBE_DUP], PROBE_DUP.created_at + 1), ([PROBE_C7, PROBE_REPLY], None)])
+    dead = [v for tag, v, _ in outputs if tag == "dead_letters"]
+    assert [(d.error_kind, d.event_id) for d in dead] == [(DUPLICATE_ITEM, "e-c7")]
+    assert "'e-dupitem'" in dead[0].message and "delivered before it" in dead[0].message, dead[0].message
+    assert "bounded run over the same input keeps this event" in dead[0].message
+    assert sorted((v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "interactions") == [
+        ("author", "reader9"), ("reader9", "author")]
+    each_record_once(outputs, PROBE_EVENTS)

@@ -256,10 +256,14 @@ def test_a_stream_appends_its_panes_and_the_latest_view_shows_the_newest(bigquer
     comment = event("c1", "COMMENT", "r", T0 + 2 * HOUR_MS, parent="p1")
     reply = event("c2", "REPLY", "a", T0 + 3 * HOUR_MS, parent="c1")
     late_comment = event("c3", "COMMENT", "r", T0 + 4 * HOUR_MS, parent="p1")
+    # The resolver settles an event once the watermark passes it (a timer), and the DirectRunner does not
+    # hold the watermark for timers: each step below lets the resolver's timers fire before the next.
     stream = (TestStream()
               .add_elements([stamped(post), stamped(comment), stamped(reply)])
+              .advance_watermark_to(T0 / 1000 + 4 * 3600)  # past the three: resolved
               .advance_watermark_to(T0 / 1000 + day + 3600)  # the day's window closes: its on-time pane
               .add_elements([stamped(late_comment)])  # late, within the allowed lateness: a late pane
+              .advance_watermark_to(T0 / 1000 + day + 2 * 3600)
               .advance_watermark_to_infinity())
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True
