@@ -7,9 +7,10 @@ A range gives exactly what reading the file whole gives for its part, origins in
   its sync marker, or, after damage, the bytes up to the next sync marker), planned from the block
   headers alone (no record is decoded), with the record and block numbers a whole read reaches there.
   Damage is handled inside its step as a whole read does. One limit: a block whose record count
-  disagrees with its data while its framing and sync marker are intact (a writer's bug) moves a whole
-  read's numbering by other than its count; a later range still numbers its records by the block
-  counts, so their origins can differ from a whole read's after such a block (their records do not).
+  disagrees with its data while its framing and sync marker are intact (a writer's bug, or damage
+  inside the data) moves a whole read's numbering by other than its count, which only decoding the
+  records tells (planning reads none); a later range still numbers its records by the block counts,
+  so their numbers can differ from a whole read's after such a block (their records do not).
 * JSON Lines: byte ranges cut after a newline, each with the number of its first line (lines are
   counted, not parsed). A line longer than a range stays in one range.
 
