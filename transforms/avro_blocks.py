@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from typing import Any, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 import fastavro
 
@@ -123,3 +123,37 @@ def decompress(codec: str, raw: bytes) -> bytes:
         if not size:
             break
     return BLOCK_READERS[codec](BinaryDecoder(io.BytesIO(bytes(prefix) + raw))).getvalue()
+
+
+class Step(NamedTuple):
+    """One step of a file's walk: a block followed by the sync marker, or (after damage) the bytes up to
+    the next sync marker, as blocks when they frame as blocks (``blocks``), else uncounted (None)."""
+
+    at: int
+    after: int  # where the next step starts
+    blocks: Optional[list]
+    marker_at: Optional[int]  # the next sync marker, after damage
+    end: int  # where the step's bytes end (its sync marker, when it has one, follows)
+    why: str
+
+
+def walk_blocks(stream: Any, at: int, stop: int, file_size: int, sync: bytes) -> Iterator[Step]:
+    """The steps of a file from ``at`` up to ``stop``. The walk depends on ``at`` only, so a walk that
+    starts where another one stepped takes the same steps from there: a file can be read in ranges
+    that start and stop on step boundaries (``transforms.file_ranges``)."""
+    while at < stop:
+        framing = frame_block(stream, at, file_size, sync)
+        if framing is not None and framing.synced:
+            step = Step(at, framing.data_end + SYNC_SIZE, [framing], None, framing.data_end, "")
+        else:
+            marker_at = next_sync(stream, at + 1, sync)
+            end = marker_at if marker_at is not None else file_size
+            blocks = chain_blocks(stream, at, end, file_size, sync, marker_at is not None)
+            why = "up to the next sync marker" if marker_at is not None else "up to the end of the file"
+            if blocks is None:
+                after = end + SYNC_SIZE if marker_at is not None else file_size
+            else:
+                after = blocks[-1].data_end + SYNC_SIZE
+            step = Step(at, after, blocks, marker_at, end, why)
+        yield step
+        at = step.after

@@ -13,12 +13,12 @@ import functools
 import io
 import json
 import os
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 import fastavro
 
 from schemas import avro_schema, wire
-from transforms.avro_blocks import HEADER_SCHEMA, SYNC_SIZE, chain_blocks, decompress, frame_block, next_sync
+from transforms.avro_blocks import HEADER_SCHEMA, decompress, walk_blocks
 from transforms.event_records import DEFAULT_LIMITS, DecodeLimits, decode_record, raw_text, storable_event_id
 from transforms.events import (
     PARSE_ERROR, RECORD_TOO_LARGE, UNCOUNTED_RECORDS, UNKNOWN_SCHEMA_ID, DeadLetter, Event, shown,
@@ -73,7 +73,56 @@ def _without_logical_types(schema: Any) -> Any:
     return schema
 
 
-def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Iterator[Event | DeadLetter]:
+class AvroHeader(NamedTuple):
+    """What a file's header says, as its reader uses it."""
+
+    sync: bytes
+    schema: Any  # the file's own, without logical types (see iter_avro_file)
+    added: dict[str, Any]  # an older version's file: the fields added since, at their defaults
+    refused: Optional[str]  # a newer version's file: why each record is an UNKNOWN_SCHEMA_ID
+    codec: str
+    first: int  # where the first block starts
+    file_size: int
+
+
+class AvroSpan(NamedTuple):
+    """Part of a file, from one step of its walk (``transforms.avro_blocks.walk_blocks``) to another,
+    with the numbers a whole read would have reached there."""
+
+    start: int
+    stop: int
+    records_before: int
+    blocks_before: int
+
+
+def read_header(stream: Any) -> AvroHeader:
+    """The header of an Avro container file; raises on one that cannot be read."""
+    header = fastavro.schemaless_reader(stream, HEADER_SCHEMA)
+    meta = header["meta"]
+    writer_schema = json.loads(meta["avro.schema"])
+    schema = fastavro.parse_schema(_without_logical_types(writer_schema))
+    codec = meta.get("avro.codec", b"null").decode("ascii")
+    first = stream.tell()
+    stream.seek(0, os.SEEK_END)  # some filesystems' streams return None from seek
+    return AvroHeader(header["sync"], schema, _fields_added_since(writer_schema), unknown_version(writer_schema),
+                      codec, first, stream.tell())
+
+
+def framing_room(codec: str, size: int) -> int:
+    """The most records ``size`` bytes of block data can hold: a byte each, decompressed (deflate:
+    1,032:1 at most)."""
+    return size if codec == "null" else 1032 * size + 1032
+
+
+def framed_count(codec: str, block: Any) -> int:
+    """How far a block moves the record numbers, as far as its framing tells: its record count, or one
+    when the count cannot fit in its bytes (an UNCOUNTED_RECORDS dead letter stands for it)."""
+    room = framing_room(codec, block.data_end - block.data_start)
+    return 1 if block.count > room else block.count
+
+
+def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS,
+                   span: Optional[AvroSpan] = None) -> Iterator[Event | DeadLetter]:
     """Records of an Avro container file, decoded one at a time from each block; one item per record.
 
     Records are read with the file's own schema minus its logical types: fastavro's timestamp-millis
@@ -94,16 +143,7 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
       run summary says records may be missing); records after them are numbered as if they held one.
     """
     try:
-        header = fastavro.schemaless_reader(stream, HEADER_SCHEMA)
-        sync, meta = header["sync"], header["meta"]
-        writer_schema = json.loads(meta["avro.schema"])
-        schema = fastavro.parse_schema(_without_logical_types(writer_schema))
-        added = _fields_added_since(writer_schema)  # an older version's file: the fields added since, at their defaults
-        refused = unknown_version(writer_schema)  # a newer version's file: each record an UNKNOWN_SCHEMA_ID
-        codec = meta.get("avro.codec", b"null").decode("ascii")
-        first = stream.tell()
-        stream.seek(0, os.SEEK_END)  # some filesystems' streams return None from seek
-        file_size = stream.tell()
+        header = read_header(stream)
     except Exception as error:  # fastavro raises many types on corrupt data
         yield DeadLetter(
             f"{path}:1", UNCOUNTED_RECORDS,
@@ -112,8 +152,10 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
             None, None,
         )
         return
-
-    number, block_number, at = 0, 0, first
+    codec, schema, added, refused = header.codec, header.schema, header.added, header.refused
+    if span is None:
+        span = AvroSpan(header.first, header.file_size, 0, 0)
+    number, block_number = span.records_before, span.blocks_before
 
     def uncounted(start: int, end: int, why: str) -> DeadLetter:
         return DeadLetter(
@@ -124,24 +166,15 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
             None, None,
         )
 
-    while at < file_size:
-        block_number += 1
-        framing = frame_block(stream, at, file_size, sync)
-        if framing is not None and framing.synced:
-            blocks, marker_at, why = [framing], None, ""
-        else:
-            marker_at = next_sync(stream, at + 1, sync)
-            end = marker_at if marker_at is not None else file_size
-            blocks = chain_blocks(stream, at, end, file_size, sync, marker_at is not None)
-            why = "up to the next sync marker" if marker_at is not None else "up to the end of the file"
-            if blocks is None:
-                yield uncounted(at, end, why)
-                number += 1
-                at = end + SYNC_SIZE if marker_at is not None else file_size
-                continue
+    for step in walk_blocks(stream, span.start, span.stop, header.file_size, header.sync):
+        blocks, marker_at, why = step.blocks, step.marker_at, step.why
+        if blocks is None:
+            block_number += 1
+            yield uncounted(step.at, step.end, why)
+            number += 1
+            continue
         for index, block in enumerate(blocks):
-            if index:
-                block_number += 1
+            block_number += 1
             synced = block.synced or (marker_at is not None and index == len(blocks) - 1)
             stream.seek(block.data_start)
             raw = stream.read(block.data_end - block.data_start)
@@ -150,8 +183,8 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
                 error = None
             except Exception as failure:  # zlib and the other codecs raise their own types
                 data, error = None, failure
-            room = len(data) if data is not None else len(raw) if codec == "null" else 1032 * len(raw) + 1032
-            if block.count > room:  # every record takes a byte at least (deflate: 1,032:1 at most)
+            room = len(data) if data is not None else framing_room(codec, len(raw))
+            if block.count > room:  # every record takes a byte at least
                 yield uncounted(block.start, block.data_end, f"block {block_number} claims {block.count:,} records "
                                 f"in {len(raw):,} bytes")
                 number += 1
@@ -177,7 +210,6 @@ def iter_avro_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS
                 yield uncounted(block.start, block.data_end, f"block {block_number} has {leftover:,} bytes left "
                                 "after its last record: its record count is wrong")
                 number += 1
-        at = blocks[-1].data_end + SYNC_SIZE
 
 
 def _lost(path: str, number: int, lost: int, block_number: int, reason: str) -> Iterator[DeadLetter]:

@@ -4,7 +4,8 @@
 files of the EngagementEvent schema and JSON Lines of the same fields (sniffed by content, not by
 name; see transforms/event_files.py for how each record is read and bounded), and outputs
 :class:`~transforms.events.Event` on the main output and :class:`~transforms.events.DeadLetter` on
-``dead_letters``. A file that several patterns name is read once. ``ReadEventsFromKafka`` does the
+``dead_letters``. A file that several patterns name is read once; a big one is read in ranges that
+workers decode apart (transforms/file_ranges.py). ``ReadEventsFromKafka`` does the
 same for Kafka messages. Every record read is counted, and every record that fails to parse or
 validate leaves with its origin and its reason; the run goes on.
 """
@@ -20,15 +21,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas import wire
+from transforms import file_ranges
 from transforms.event_files import (  # re-exported: the file readers' public names
     AVRO_MAGIC, DEFAULT_LIMITS, MAX_RAW_PAYLOAD, MAX_RECORD_BYTES, DecodeLimits, canonical_path, decode_record,
     iter_avro_file, iter_event_file, iter_jsonl_file, raw_text, repeated_paths,
 )
 from transforms.events import RECORD_TOO_LARGE, TOO_OLD, DeadLetter, Event, iso_utc
+from transforms.file_ranges import FileRange, RangeSize, iter_range, plan_ranges
 
 __all__ = [
     "AVRO_MAGIC", "DEAD_LETTERS", "DEFAULT_LIMITS", "MAX_RAW_PAYLOAD", "MAX_RECORD_BYTES", "DecodeLimits",
-    "ReadEventFiles", "ReadEventsFromKafka", "decode_kafka_record", "decode_record", "iter_avro_file",
+    "RangeSize", "ReadEventFiles", "ReadEventsFromKafka", "decode_kafka_record", "decode_record", "iter_avro_file",
     "iter_event_file", "iter_jsonl_file", "raw_text", "repeated_paths",
 ]
 
@@ -90,22 +93,36 @@ class OnePathPerFileFn(beam.DoFn):
         yield min(names, key=lambda name: (len(name), name))
 
 
-class DecodeEventFileFn(beam.DoFn):
-    """A path in; its Events out, and a DeadLetter for each record that does not validate."""
+class PlanFileRangesFn(beam.DoFn):
+    """A path in; its ranges out (transforms/file_ranges.py), so that workers share a big file."""
+
+    def __init__(self, range_size: RangeSize) -> None:
+        self.range_size = range_size
+
+    def process(self, path: str) -> Iterable[FileRange]:
+        with FileSystems.open(path, compression_type="uncompressed") as stream:
+            ranges = plan_ranges(path, stream, self.range_size)
+        if len(ranges) > 1:
+            progress_log.info("reading %s in %d parts", path, len(ranges))
+        yield from ranges
+
+
+class DecodeFileRangeFn(beam.DoFn):
+    """A file's range in; its Events out, and a DeadLetter for each record that does not validate."""
 
     def __init__(self, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self.counters = DecodeCounters()
 
-    def process(self, path: str) -> Iterable[Any]:
-        # Counted per file, not per record: three counter calls a record cost more than its validation.
-        count, dead_letters = 0, {}
+    def process(self, file_range: FileRange) -> Iterable[Any]:
+        # Counted per range, not per record: three counter calls a record cost more than its validation.
+        count, dead_letters, shown_as = 0, {}, file_range.describe()
         try:
-            with FileSystems.open(path, compression_type="uncompressed") as stream:
-                for item in iter_event_file(path, stream, self.limits):
+            with FileSystems.open(file_range.path, compression_type="uncompressed") as stream:
+                for item in iter_range(file_range, stream, self.limits):
                     count += 1
                     if count % PROGRESS_EVERY == 0:
-                        progress_log.info("read %s records from %s", f"{count:,}", path)
+                        progress_log.info("read %s records from %s", f"{count:,}", shown_as)
                     if type(item) is Event:
                         yield item
                     else:
@@ -113,16 +130,19 @@ class DecodeEventFileFn(beam.DoFn):
                         yield beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
         finally:
             self.counters.add(count, dead_letters)
-        progress_log.info("finished %s: %s records", path, f"{count:,}")
+        progress_log.info("finished %s: %s records", shown_as, f"{count:,}")
 
 
 class ReadEventFiles(beam.PTransform):
-    """File patterns -> Events (main output) and DeadLetters (``dead_letters``); each file read once."""
+    """File patterns -> Events (main output) and DeadLetters (``dead_letters``); each file read once,
+    a big one in ranges (``range_size``) that workers decode apart."""
 
-    def __init__(self, patterns: list[str], limits: DecodeLimits = DEFAULT_LIMITS):
+    def __init__(self, patterns: list[str], limits: DecodeLimits = DEFAULT_LIMITS,
+                 range_size: Optional[RangeSize] = None):
         super().__init__()
         self.patterns = list(patterns)
         self.limits = limits
+        self.range_size = range_size if range_size is not None else file_ranges.DEFAULT_RANGE_SIZE
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         return (
@@ -132,9 +152,11 @@ class ReadEventFiles(beam.PTransform):
             # `--input f --input f` (or a glob and a path) read f twice and counted its records twice.
             | "GroupNamesOfAFile" >> beam.GroupByKey()
             | "OnePathPerFile" >> beam.ParDo(OnePathPerFileFn())
-            # One file per element: spread the files over workers before the heavy decode.
-            | "SpreadFiles" >> beam.Reshuffle()
-            | "DecodeFiles" >> beam.ParDo(DecodeEventFileFn(self.limits)).with_outputs(DEAD_LETTERS, main="events")
+            # A file was decoded by one worker however big it was: its ranges are planned from the
+            # framing (cheap, reads no record) and spread over the workers before the heavy decode.
+            | "PlanRanges" >> beam.ParDo(PlanFileRangesFn(self.range_size))
+            | "SpreadRanges" >> beam.Reshuffle()
+            | "DecodeRanges" >> beam.ParDo(DecodeFileRangeFn(self.limits)).with_outputs(DEAD_LETTERS, main="events")
         )
 
 

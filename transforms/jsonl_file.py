@@ -25,9 +25,10 @@ class Line(NamedTuple):
     length: int
 
 
-def iter_lines(stream: Any, max_bytes: int) -> Iterator[Line]:
-    """Lines of a binary stream, holding at most ``max_bytes`` (+2) of any one line in memory."""
-    number = 0
+def iter_lines(stream: Any, max_bytes: int, first_number: int = 1) -> Iterator[Line]:
+    """Lines of a binary stream, holding at most ``max_bytes`` (+2) of any one line in memory; the
+    first is numbered ``first_number`` (a range of a file starts inside it)."""
+    number = first_number - 1
     while True:
         head = stream.readline(max_bytes + 2)  # room for "\r\n" after a line exactly at the limit
         if not head:
@@ -46,9 +47,11 @@ def iter_lines(stream: Any, max_bytes: int) -> Iterator[Line]:
         yield Line(number, content, length - ending)
 
 
-def iter_jsonl_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Iterator[Event | DeadLetter]:
-    """Records of a JSON Lines file; blank lines are not records."""
-    for line in iter_lines(stream, limits.max_record_bytes):
+def iter_jsonl_file(path: str, stream: Any, limits: DecodeLimits = DEFAULT_LIMITS,
+                    first_line: int = 1) -> Iterator[Event | DeadLetter]:
+    """Records of a JSON Lines file (or of the lines of a range of it, from line ``first_line`` on);
+    blank lines are not records."""
+    for line in iter_lines(stream, limits.max_record_bytes, first_line):
         origin, content = f"{path}:{line.number}", line.content
         if line.number == 1 and content.startswith(UTF8_BOM):  # written by some Windows tools
             content = content[len(UTF8_BOM):]

@@ -459,3 +459,38 @@ def test_a_runner_that_stops_answering_is_named_with_grpc_s_status_not_its_objec
     line = _first_line(raised.value)
     assert line.startswith("the runner stopped answering (gRPC UNAVAILABLE: failed to connect"), line
     assert "run it again" in line and ">" not in line.split("(")[0]
+
+
+@pytest.mark.parametrize("fmt", ["avro", "jsonl"])
+def test_run_on_a_file_read_in_ranges_gives_the_scores_and_accounting_of_a_whole_read(
+        fmt, community, batch_run, tmp_path, capsys, monkeypatch):
+    # Issue 11: one big file was decoded by one worker; it is now read in ranges. `--input f --input f`
+    # still reads it once.
+    from pipelines.cli import main
+    from producers.event_files import write_events
+    from transforms import file_ranges
+
+    events, avro = community
+    path = avro
+    if fmt == "jsonl":  # the same records, a line each: the same numbers in the dead letters' origins
+        path = tmp_path / "events.jsonl"
+        write_events(path, events.events)
+    warehouse = str(tmp_path / "split.duckdb")
+    monkeypatch.setattr(file_ranges, "DEFAULT_RANGE_SIZE", file_ranges.RangeSize(records=700, bytes=1 << 40))
+    assert main(["run", "--input", str(path), "--input", str(path), "--warehouse", warehouse]) == 0
+    out, err = capsys.readouterr()
+    assert "  accounting      balanced" in out and " parts" in err
+
+    summary, whole = batch_run
+    (run,) = runs_of(warehouse)
+    split = summarize(warehouse, utc_millis(run["run_started_at"]), 1.0)
+    assert (split.records_in, split.scored, split.skipped_total, split.duplicates, split.dead_letters) == (
+        summary.records_in, summary.scored, summary.skipped_total, summary.duplicates, summary.dead_letters)
+    assert scores_of(warehouse) == scores_of(whole)
+
+    def dead_letters(warehouse_url, name):
+        columns, rows = open_warehouse(warehouse_url).export("dead_letters")
+        return sorted((r[columns.index("origin")].replace(name, "FILE"), r[columns.index("error_kind")]) for r in rows)
+
+    assert dead_letters(warehouse, str(path)) == dead_letters(whole, str(avro))
+    assert len(dead_letters(warehouse, str(path))) > 3

@@ -178,3 +178,39 @@ def test_a_file_s_records_are_counted_in_the_decode_metrics(tmp_path):
     assert (counter("decode", "records_read"), counter("decode", "events_decoded"),
             counter("decode", "dead_lettered")) == (50, 48, 2)
     assert (counter("dead_letters", BAD_TIMESTAMP), counter("dead_letters", MISSING_FIELD)) == (1, 1)
+
+
+def test_files_read_in_ranges_give_the_events_and_dead_letters_of_a_whole_read(tmp_path):
+    # Issue 11: a big file was decoded by one worker; its ranges are now spread over the workers.
+    from transforms.decode import iter_event_file
+    from transforms.file_ranges import RangeSize, plan_ranges
+
+    records = list(community_records(400, bad_at=123))
+    records[77]["actor_id"] = " "
+    avro, jsonl = tmp_path / "split.avro", tmp_path / "split.jsonl"
+    with avro.open("wb") as out:
+        fastavro.writer(out, engagement_event_schema(), records, codec="deflate", sync_interval=2000)
+    write_events(jsonl, records)
+    size = RangeSize(records=30, bytes=1 << 30)
+    expected_events, expected_dead = [], []
+    for path in (avro, jsonl):
+        with open(path, "rb") as stream:
+            assert len(plan_ranges(str(path), stream, size)) > 5
+        with open(path, "rb") as stream:
+            for item in iter_event_file(str(path), stream):
+                if type(item).__name__ == "Event":
+                    expected_events.append((item.event_id, item.origin))
+                else:
+                    expected_dead.append((item.origin, item.error_kind))
+    assert len(expected_dead) == 4
+    p = beam.Pipeline("FnApiRunner")
+    decoded = p | ReadEventFiles([str(avro), str(jsonl), str(jsonl)], range_size=size)
+    assert_that(decoded.events | beam.Map(lambda e: (e.event_id, e.origin)), equal_to(expected_events))
+    assert_that(decoded.dead_letters | beam.Map(lambda d: (d.origin, d.error_kind)), equal_to(expected_dead),
+                label="dead letters")
+    result = p.run()
+    result.wait_until_finish()
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found = result.metrics().query(MetricsFilter().with_namespace("decode").with_name("records_read"))["counters"]
+    assert sum(c.committed for c in found) == 800  # each file once, each range once
