@@ -28,6 +28,8 @@ QUERY_PARAMS = {
     "history": ("author", "reader"),
 }
 RANKED = ("mentors", "regulars", "top")
+# mentors --reader X finds nothing when X is only ever the mentor side: the query that lists X then
+OTHER_SIDE = {"mentors": ("regulars", "mentor", "--author"), "regulars": ("mentors", "mentee", "--reader")}
 AS_OF = ("mentors", "regulars", "top", "pair")
 QUERY_HELP = {
     "mentors": "the mentors of a reader, by relationship strength",
@@ -104,7 +106,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.format == "table" and hints:
         pass  # a hint instead of a bare empty table; jsonl and csv keep their (empty) output for programs
     elif args.query == "pair" and args.format == "table":
-        _write_pair(columns, rows, names)
+        _write_pair(columns, rows, names, anchor_given=parse_as_of(getattr(args, "as_of", None)) is not None)
     else:  # computed values: floats rounded (pipelines/commands/output.py says why)
         write_rows(*with_names(columns, rows, names), args.format, float_digits=QUERY_FLOAT_DIGITS)
     for hint in hints:
@@ -124,6 +126,10 @@ def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Option
         return (f"(no rows: the warehouse holds no pair scores yet: `social-mentors run --input EVENTS --warehouse "
                 f"{printable(args.warehouse)}` (or --source kafka) fills it; after `warehouse migrate`, run the "
                 "recompute it printed)")
+    if site is not None and not open_warehouse(args.warehouse, read_only=True).query("span", {"site": site})[1][0][-1]:
+        return (f"(no rows: no pair scores on site {printable(site)!r} in this warehouse: check --site; sites are "
+                "case-sensitive, and an importer names its site after the folder unless given --site; "
+                "`social-mentors sql \"SELECT DISTINCT site FROM pair_scores\"` lists them)")
     as_of = parse_as_of(getattr(args, "as_of", None))
     when = f" as of {as_of.isoformat(timespec='seconds')}Z" if as_of else ""
     if not people:
@@ -132,6 +138,14 @@ def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Option
     if as_of and run_query(args.warehouse, args.query, {**vars(args), **people, "site": site, "as_of": None})[1]:
         return (f"(no rows{when}: none of their windows had counted by then; give a later --as-of, "
                 "or none for the newest data)")
+    other_side = OTHER_SIDE.get(args.query)
+    (role,) = QUERY_PARAMS[args.query] if other_side else (None,)
+    if other_side and run_query(args.warehouse, other_side[0], {
+            **vars(args), "site": site, QUERY_PARAMS[other_side[0]][0]: people[role]})[1]:
+        query, side, option = other_side
+        person = printable(getattr(args, role))
+        return (f"(no rows{when}: {person!r} is the {side} side of every relationship here (the side with more "
+                f"partners, see `query pair`): `social-mentors query {query} {option} {person}` lists them)")
     named = [f"{printable(getattr(args, role))!r} ({printable(actor)})" for role, actor in people.items()
              if getattr(args, role) != actor]
     if named:  # the name was found: the person is right, they just have no such rows
@@ -151,7 +165,7 @@ def _mentor_side_rule(mentor_partners: int, mentee_partners: int) -> str:
     return f"{mentor_partners} partners against {mentee_partners} (more partners = mentor)"
 
 
-def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames) -> None:
+def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames, anchor_given: bool = False) -> None:
     """One relationship per block, a factor a line: its value, its weight and what its term adds."""
     def stamp(moment: dt.datetime) -> str:
         return moment.isoformat(timespec="seconds") + "Z"
@@ -159,7 +173,9 @@ def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames) -> Non
     for row in rows:
         v = dict(zip(columns, row))
         mentor, mentee = (printable(names.label(v["site"], v[side])) for side in ("mentor_id", "mentee_id"))
-        print(f"{printable(v['site'])}: {mentor} (mentor) and {mentee}, as of {stamp(v['as_of'])}")
+        # the same time can be either anchor, and they count a window's late replies differently
+        anchor = "given: each window as it stood at its end" if anchor_given else "the newest data: every window as it stands"
+        print(f"{printable(v['site'])}: {mentor} (mentor) and {mentee}, as of {stamp(v['as_of'])} ({anchor})")
         # the weights as the query used them: this line cannot drift from the SQL
         print(f"  strength {v['strength']:.4f} = ln(1 + {v['comments_weight']:g} comments + {v['replies_weight']:g} replies"
               f" + {v['quick_replies_weight']:g} quick_replies) + {v['mentor_activity_weight']:g} ln(1 + mentor_activity)"

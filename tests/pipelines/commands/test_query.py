@@ -148,3 +148,59 @@ def test_query_pair_says_how_many_responses_each_wrote_and_how_many_of_them_answ
     # side that wrote more responses, R, is the mentor.
     assert "s: R (mentor) and A" in out, out
     assert "written to each other: the mentor 2 responses (1 answering the other's), the mentee 1 (1 answering)" in out, out
+
+
+def _blog_week(tmp_path, warehouse_path, capsys, site="s"):
+    """The README's worked example in miniature: A posts, R comments three times, A answers twice."""
+    import json
+
+    from helpers import HOUR_MS, T0
+
+    def event(item, kind, actor, hours, parent=None):
+        return {"event_id": f"e-{item}", "kind": kind, "site": site, "thread_id": "t", "item_id": item,
+                "parent_id": parent, "actor_id": actor, "created_at": T0 + hours * HOUR_MS}
+
+    events = [event("p", "POST", "zoe", 0), event("c1", "COMMENT", "bob", 1, "p"), event("a1", "REPLY", "zoe", 2, "c1"),
+              event("c2", "COMMENT", "bob", 3, "p"), event("a2", "REPLY", "zoe", 4, "c2"), event("c3", "COMMENT", "bob", 5, "p")]
+    path = tmp_path / "blog.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert main(["run", "--input", str(path), "--warehouse", warehouse_path]) == 0
+    capsys.readouterr()
+
+
+def test_a_query_on_a_site_the_warehouse_does_not_hold_names_the_site(tmp_path, warehouse_path, capsys):
+    # Outside probe: `query top --site quantumcomputing` on a warehouse whose site is named after the
+    # dump's folder said "no relationship that answered back on site quantumcomputing".
+    _blog_week(tmp_path, warehouse_path, capsys)
+    for query in (["top"], ["mentors", "--reader", "bob"]):
+        assert main(["query", *query, "--site", "nosuch", "--warehouse", warehouse_path]) == 0
+        err = capsys.readouterr().err
+        assert "no pair scores on site 'nosuch'" in err and "SELECT DISTINCT site FROM pair_scores" in err, err
+
+
+def test_mentors_of_someone_who_is_only_ever_the_mentor_side_says_so(tmp_path, warehouse_path, capsys):
+    # Outside probe: an id with relationships only as the mentor side was told "check the id".
+    _blog_week(tmp_path, warehouse_path, capsys)
+    assert main(["query", "top", "--warehouse", warehouse_path, "--format", "jsonl"]) == 0
+    mentor = json.loads(capsys.readouterr().out.splitlines()[0])["mentor_id"]
+    mentee = "bob" if mentor == "zoe" else "zoe"
+    assert main(["query", "mentors", "--reader", mentor, "--warehouse", warehouse_path]) == 0
+    err = capsys.readouterr().err
+    assert f"{mentor!r} is the mentor side of every relationship" in err and \
+        f"query regulars --author {mentor}" in err, err
+    assert main(["query", "regulars", "--author", mentee, "--warehouse", warehouse_path]) == 0
+    err = capsys.readouterr().err
+    assert f"{mentee!r} is the mentee side of every relationship" in err and f"query mentors --reader {mentee}" in err, err
+
+
+def test_query_pair_says_whether_its_anchor_was_the_newest_data_or_a_given_time(tmp_path, warehouse_path, capsys):
+    # Outside probe: the default anchor and --as-of the same window end print one "as of" label over
+    # different numbers (a given anchor counts each window as it stood at its end).
+    _blog_week(tmp_path, warehouse_path, capsys)
+    assert main(["query", "pair", "--author", "zoe", "--reader", "bob", "--warehouse", warehouse_path]) == 0
+    newest = capsys.readouterr().out.splitlines()[0]
+    assert newest.endswith("as of 2026-03-09T00:00:00Z (the newest data: every window as it stands)"), newest
+    assert main(["query", "pair", "--author", "zoe", "--reader", "bob", "--as-of", "2026-03-09",
+                 "--warehouse", warehouse_path]) == 0
+    given = capsys.readouterr().out.splitlines()[0]
+    assert given.endswith("as of 2026-03-09T00:00:00Z (given: each window as it stood at its end)"), given
