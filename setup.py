@@ -34,5 +34,5 @@ setup(
         # image installs it. Local runs and CI do not need it.
         "dataflow": [f"apache-beam[gcp]{BEAM_RANGE}"],
     },
-    entry_points={"console_scripts": ["social-mentors=pipelines.cli:main"]},
+    entry_points={"console_scripts": ["social-mentors=pipelines.cli:console_main"]},
 )

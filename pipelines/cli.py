@@ -295,5 +295,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return exit_code(error)
 
 
+def console_main() -> None:
+    """The `social-mentors` command: main's exit code; after a run whose runner died, without
+    Python's finalization (see pipelines.stopping.mark_runner_lost), output flushed first."""
+    from pipelines.stopping import runner_lost
+
+    code = main()
+    if runner_lost():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed (a broken pipe): nothing more to say
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

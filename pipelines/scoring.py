@@ -199,6 +199,8 @@ def run_scoring(
             raise
         except Exception as error:  # reported in the summary, which then does not balance
             logging.getLogger(__name__).debug("the pipeline failed", exc_info=True)
+            if stopping.is_rpc_error(error):
+                stopping.mark_runner_lost()
             failure = _first_line(error)
     summary = summarize(settings.warehouse, settings.run_started_at, time.monotonic() - started, failure)
     record_run(settings.warehouse, run_row(settings.run_started_at, described, summary.status, summary))

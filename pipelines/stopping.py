@@ -81,6 +81,21 @@ def end_runner_children() -> None:
             continue
 
 
+_RUNNER_LOST = threading.Event()
+
+
+def mark_runner_lost() -> None:
+    """The runner process is gone under this run (a gRPC error from its job service). Beam's gRPC
+    threads are then still attached to it, and Python's finalization with them has aborted the
+    process (SIGABRT, "FATAL: exception not rethrown") after the summary was printed: the console
+    entry point (``pipelines.cli.console_main``) leaves without finalizing instead."""
+    _RUNNER_LOST.set()
+
+
+def runner_lost() -> bool:
+    return _RUNNER_LOST.is_set()
+
+
 def is_rpc_error(error: object) -> bool:
     """Whether ``error`` is a gRPC error (its status in ``code()``, its message in ``details()``), as
     the runner's job service raises when the runner process is gone; grpc is not imported for this."""
