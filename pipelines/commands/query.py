@@ -111,9 +111,38 @@ def cmd_query(args: argparse.Namespace) -> int:
         write_rows(*with_names(columns, rows, names), args.format, float_digits=QUERY_FLOAT_DIGITS)
     for hint in hints:
         print(hint, file=sys.stderr)
+    if rows and args.query in AS_OF:
+        _note_an_anchor_past_the_data(args, site)
     if not rows and not hints and args.format == "table":
         print(_no_rows_hint(args, people, site, names), file=sys.stderr)
     return 0
+
+
+def _note_an_anchor_past_the_data(args: argparse.Namespace, site: Optional[str]) -> None:
+    """An --as-of so far past the newest data that every weight is under a millionth: the printed
+    strengths round to 0 and their order says little, which the table alone does not show."""
+    import math
+
+    from transforms.score import ScoringConfig
+    from warehouse import open_warehouse
+
+    as_of = parse_as_of(getattr(args, "as_of", None))
+    if as_of is None:
+        return
+    newest = open_warehouse(args.warehouse, read_only=True).query("span", {"site": site})[1][0][1]
+    half_life_days = getattr(args, "half_life_days", None) or ScoringConfig().decay_half_life_days
+    if not newest:
+        return
+
+    def utc(moment: dt.datetime) -> dt.datetime:  # BigQuery's client gives aware times, DuckDB naive UTC
+        return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+    days = (utc(as_of) - utc(newest)).total_seconds() / 86400
+    if days > half_life_days * math.log2(1e6):
+        print(f"note: --as-of {as_of.isoformat(timespec='seconds')}Z is {int(days):,} days after the newest data "
+              f"({newest:%Y-%m-%d}): with a half-life of {half_life_days:g} days every weight is under a millionth, "
+              "so the strengths round to 0 and their order means little; give an --as-of within the data, or a "
+              "longer --half-life-days", file=sys.stderr)
 
 
 def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Optional[str], names: ActorNames) -> str:

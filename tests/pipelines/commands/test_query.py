@@ -204,3 +204,13 @@ def test_query_pair_says_whether_its_anchor_was_the_newest_data_or_a_given_time(
                  "--warehouse", warehouse_path]) == 0
     given = capsys.readouterr().out.splitlines()[0]
     assert given.endswith("as of 2026-03-09T00:00:00Z (given: each window as it stood at its end)"), given
+
+
+def test_an_as_of_far_past_the_newest_data_is_noted(tmp_path, warehouse_path, capsys):
+    # Outside probe: --as-of 2099-01-01 ranked every pair at strength 0.000000, in an arbitrary order, silently.
+    _blog_week(tmp_path, warehouse_path, capsys)
+    assert main(["query", "top", "--as-of", "2099-01-01", "--warehouse", warehouse_path]) == 0
+    err = capsys.readouterr().err
+    assert "note: --as-of 2099-01-01T00:00:00Z is 26,596 days after the newest data (2026-03-09)" in err, err
+    assert main(["query", "top", "--as-of", "2026-03-30", "--warehouse", warehouse_path]) == 0
+    assert "note:" not in capsys.readouterr().err  # three weeks on: decayed, still an order
