@@ -20,7 +20,13 @@ SELECT
   s.reciprocity,
   s.mentor_score,
   s.pane_timing,
-  s.pane_index
+  s.pane_index,
+  -- the window as it stood at its end, as a given --as-of counts it (NULL in rows of older releases)
+  s.last_interaction_at,
+  s.author_replies_by_window_end,
+  s.reply_latency_p50_s_by_window_end,
+  s.mentor_score_by_window_end,
+  s.last_interaction_at_by_window_end
 FROM pair_scores_latest AS s CROSS JOIN params AS p
 WHERE ((s.author_id = p.author AND s.reader_id = p.reader) OR (s.author_id = p.reader AND s.reader_id = p.author))
   AND (p.site IS NULL OR s.site = p.site)

@@ -214,3 +214,28 @@ def test_an_as_of_far_past_the_newest_data_is_noted(tmp_path, warehouse_path, ca
     assert "note: --as-of 2099-01-01T00:00:00Z is 26,596 days after the newest data (2026-03-09)" in err, err
     assert main(["query", "top", "--as-of", "2026-03-30", "--warehouse", warehouse_path]) == 0
     assert "note:" not in capsys.readouterr().err  # three weeks on: decayed, still an order
+
+
+def test_query_history_shows_each_window_as_it_stood_at_its_end(tmp_path, warehouse_path, capsys):
+    # Outside probe: history did not show why a given --as-of counted fewer replies than the default.
+    import json as json_lines
+
+    from helpers import HOUR_MS, T0
+
+    def event(item, kind, actor, hours, parent=None):
+        return {"event_id": f"e-{item}", "kind": kind, "site": "s", "thread_id": "t", "item_id": item,
+                "parent_id": parent, "actor_id": actor, "created_at": T0 + hours * HOUR_MS}
+
+    # the week of T0 ends 7 days on: one reply inside it, one 8 days after its comment
+    events = [event("p", "POST", "A", 0), event("c1", "COMMENT", "R", 1, "p"), event("r1", "REPLY", "A", 2, "c1"),
+              event("c2", "COMMENT", "R", 3, "p"), event("r2", "REPLY", "A", 3 + 8 * 24, "c2")]
+    path = tmp_path / "late.jsonl"
+    path.write_text("".join(json_lines.dumps(e) + "\n" for e in events))
+    assert main(["run", "--input", str(path), "--warehouse", warehouse_path]) == 0
+    capsys.readouterr()
+    assert main(["query", "history", "--author", "A", "--reader", "R", "--format", "jsonl",
+                 "--warehouse", warehouse_path]) == 0
+    rows = [json_lines.loads(line) for line in capsys.readouterr().out.splitlines()]
+    week = next(r for r in rows if r["author_id"] == "A" and r["reader_comments"] == 2)
+    assert (week["author_replies"], week["author_replies_by_window_end"]) == (2, 1), week
+    assert week["reply_latency_p50_s_by_window_end"] == 3600.0 and week["last_interaction_at_by_window_end"] < week["last_interaction_at"], week
