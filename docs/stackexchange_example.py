@@ -36,7 +36,7 @@ def main() -> int:
         print(f"error: no Posts.xml in {dump}: pass the folder of a Stack Exchange dump, "
               "python docs/stackexchange_example.py DUMP_FOLDER", file=sys.stderr)
         return 2
-    from pipelines.cli import configure_logging
+    from pipelines.logs import configure_logging
 
     configure_logging(verbose=False)  # before Beam's import, whose chatter goes to the log file, as the CLI's
     import duckdb  # after the check: Beam's import is slow and chatty

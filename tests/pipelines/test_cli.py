@@ -433,7 +433,7 @@ def test_the_import_summary_shows_escapes_from_the_archive_as_text(tmp_path, cap
 def test_a_traceback_printed_by_beams_worker_stays_off_the_console_and_other_text_passes():
     # Beam's sdk_worker._execute prints a failed instruction's traceback to stderr before logging it;
     # a drained stream met one ("Bundle is not in a finalizable state") after every row was written
-    from pipelines.cli import _QuietBeamWorkerTracebacks
+    from pipelines.logs import _QuietBeamWorkerTracebacks
 
     console = io.StringIO()
     quiet = _QuietBeamWorkerTracebacks(console)
@@ -576,7 +576,7 @@ def test_an_uncaught_error_in_a_beam_worker_thread_goes_to_the_log_file_and_othe
     # from Prism, which the run had ended)
     import threading
 
-    from pipelines.cli import configure_logging
+    from pipelines.logs import configure_logging
 
     monkeypatch.setenv("SOCIAL_MENTORS_LOG", str(tmp_path / "cli.log"))
     monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)  # Python's own, not pytest's; restored after
