@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import schemas
 from warehouse import RefusedRow, Written
+from warehouse.bigquery_migrate import BigQueryDatasetMigration
 from warehouse.bigquery_schema import BigQueryDatasetSchema, table_schema
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def _bq_value(value: Any, is_timestamp: bool) -> Any:
     return value
 
 
-class BigQueryWarehouse(BigQueryDatasetSchema):
+class BigQueryWarehouse(BigQueryDatasetSchema, BigQueryDatasetMigration):
     def __init__(self, url: str, read_only: bool = False):
         url, _, options = url.partition("?")
         rest = url[len("bigquery://"):].strip("/")
