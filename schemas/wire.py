@@ -38,6 +38,8 @@ CONFLUENT = "confluent"
 WIRE_FORMATS = (PLAIN_AVRO, CONFLUENT)
 CONFLUENT_MAGIC = 0
 HISTORY_DIR = SCHEMA_DIR / "history"
+# A schema registry's ids are positive signed 32-bit integers (Confluent's, Apicurio's), as --schema-id takes.
+MAX_REGISTRY_ID = 2**31 - 1
 
 
 @functools.lru_cache(maxsize=None)
@@ -119,8 +121,10 @@ def decode(payload: bytes | None, accepted_schema_ids: frozenset[int] | None = N
             f"schema id {schema_id} is not an EngagementEvent schema this pipeline accepts "
             f"({', '.join(map(str, sorted(accepted)))})"
             + ("; it looks like the next version, newer than this release (upgrade social-mentors to read it)" if newer else "")
-            + f"; if a schema registry assigned it to an EngagementEvent schema, run with --schema-id {schema_id} "
-              "(added to the ids read)",
+            + (f"; if a schema registry assigned it to an EngagementEvent schema, run with --schema-id {schema_id} "
+               "(added to the ids read)" if 1 <= schema_id <= MAX_REGISTRY_ID else
+               f"; no schema registry assigns it (their ids run 1..{MAX_REGISTRY_ID}): the message is not "
+               "Confluent-framed Avro, only a value starting with a zero byte"),
         )
     body = payload[5:]
     writer = schema_versions().get(schema_id)

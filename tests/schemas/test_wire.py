@@ -1,3 +1,5 @@
+import struct
+
 import pytest
 
 from helpers import record
@@ -94,3 +96,19 @@ def test_a_registry_id_equal_to_a_built_in_version_still_reads_the_current_schem
     assert decoded["event_id"] == "e1" and decoded["url"] == "https://example.org/c1"
     old = wire.encode(V1_RECORD, wire.CONFLUENT, schema_id=1, schema=_v1())  # version 1 itself still reads
     assert wire.decode(old, accepted)["event_id"] == "e1"
+
+
+@pytest.mark.parametrize("schema_id", [0, 2**31, 4284965234])
+def test_an_id_no_registry_assigns_is_not_suggested_for_schema_id(schema_id):
+    # Outside probe: garbage starting with a zero byte was told "run with --schema-id 4284965234",
+    # which `run` refuses (a registry's ids run 1..2147483647).
+    with pytest.raises(wire.WireFormatError) as caught:
+        wire.decode(b"\x00" + struct.pack(">I", schema_id) + b"garbage")
+    assert caught.value.kind == "UNKNOWN_SCHEMA_ID"
+    assert "--schema-id" not in str(caught.value) and "no schema registry assigns" in str(caught.value), caught.value
+
+
+def test_an_id_a_registry_could_assign_is_suggested_for_schema_id():
+    with pytest.raises(wire.WireFormatError) as caught:
+        wire.decode(b"\x00" + struct.pack(">I", 2**31 - 1) + b"garbage")
+    assert f"run with --schema-id {2**31 - 1}" in str(caught.value)
