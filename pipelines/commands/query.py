@@ -173,8 +173,9 @@ def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Option
             **vars(args), "site": site, QUERY_PARAMS[other_side[0]][0]: people[role]})[1]:
         query, side, option = other_side
         person = printable(getattr(args, role))
-        return (f"(no rows{when}: {person!r} is the {side} side of every relationship here (the side with more "
-                f"partners, see `query pair`): `social-mentors query {query} {option} {person}` lists them)")
+        actor = "" if getattr(args, role) == people[role] else f" ({printable(people[role])})"  # a name: its id too
+        return (f"(no rows{when}: {person!r}{actor} is the {side} side of every relationship here (the side with "
+                f"more partners, see `query pair`): `social-mentors query {query} {option} {person}` lists them)")
     named = [f"{printable(getattr(args, role))!r} ({printable(actor)})" for role, actor in people.items()
              if getattr(args, role) != actor]
     if named:  # the name was found: the person is right, they just have no such rows
