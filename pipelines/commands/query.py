@@ -80,7 +80,6 @@ def parse_as_of(value: Any) -> Optional[dt.datetime]:
 
 
 def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]:
-    from transforms.score import ScoringConfig
     from warehouse import open_warehouse
 
     params = {"site": values.get("site")}
@@ -90,8 +89,15 @@ def run_query(warehouse_url: str, name: str, values: dict[str, Any]) -> tuple[li
         params["top"] = values.get("top", 10)
     if name in AS_OF:
         params["as_of"] = parse_as_of(values.get("as_of"))
-        params["half_life_days"] = values.get("half_life_days") or ScoringConfig().decay_half_life_days
+        params["half_life_days"] = half_life_days_of(values)
     return open_warehouse(warehouse_url, read_only=True).query(name, params)
+
+
+def half_life_days_of(values: dict[str, Any]) -> float:
+    """--half-life-days, else the scoring default."""
+    from transforms.score import ScoringConfig
+
+    return values.get("half_life_days") or ScoringConfig().decay_half_life_days
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -123,21 +129,16 @@ def _note_an_anchor_past_the_data(args: argparse.Namespace, site: Optional[str])
     strengths round to 0 and their order says little, which the table alone does not show."""
     import math
 
-    from transforms.score import ScoringConfig
     from warehouse import open_warehouse
 
     as_of = parse_as_of(getattr(args, "as_of", None))
     if as_of is None:
         return
     newest = open_warehouse(args.warehouse, read_only=True).query("span", {"site": site})[1][0][1]
-    half_life_days = getattr(args, "half_life_days", None) or ScoringConfig().decay_half_life_days
+    half_life_days = half_life_days_of(vars(args))
     if not newest:
         return
-
-    def utc(moment: dt.datetime) -> dt.datetime:  # BigQuery's client gives aware times, DuckDB naive UTC
-        return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
-
-    days = (utc(as_of) - utc(newest)).total_seconds() / 86400
+    days = (as_of - newest).total_seconds() / 86400  # both naive UTC: parse_as_of's, and every warehouse's rows
     if days > half_life_days * math.log2(1e6):
         print(f"note: --as-of {as_of.isoformat(timespec='seconds')}Z is {int(days):,} days after the newest data "
               f"({newest:%Y-%m-%d}): with a half-life of {half_life_days:g} days every weight is under a millionth, "
