@@ -42,7 +42,7 @@ from typing import Any, Iterable
 import apache_beam as beam
 
 from transforms.batching import GroupInShards, grouped_by_key
-from transforms.conversations_streaming import CountedOutputs as _CountedOutputs
+from transforms.resolve_outputs import CountedOutputs as _CountedOutputs
 from transforms.conversations_streaming import StreamingResolveThreadFn
 from transforms.events import Event
 from transforms.thread_ledger import (
