@@ -26,7 +26,8 @@ from transforms.event_files import (  # re-exported: the file readers' public na
     iter_avro_file, iter_event_file, iter_jsonl_file, raw_text, repeated_paths,
 )
 from transforms.events import RECORD_TOO_LARGE, TOO_OLD, DeadLetter, Event, iso_utc
-from transforms.file_ranges import DEFAULT_RANGE_SIZE, FileRange, RangeSize, iter_range, plan_ranges
+from transforms import file_ranges
+from transforms.file_ranges import FileRange, RangeSize, iter_range, plan_ranges
 
 __all__ = [
     "AVRO_MAGIC", "DEAD_LETTERS", "DEFAULT_LIMITS", "MAX_RAW_PAYLOAD", "MAX_RECORD_BYTES", "DecodeLimits",
@@ -141,7 +142,8 @@ class ReadEventFiles(beam.PTransform):
         super().__init__()
         self.patterns = list(patterns)
         self.limits = limits
-        self.range_size = range_size if range_size is not None else DEFAULT_RANGE_SIZE
+        # Looked up when built, not when imported, so a run (or a test) can set the module's default.
+        self.range_size = range_size if range_size is not None else file_ranges.DEFAULT_RANGE_SIZE
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         return (
