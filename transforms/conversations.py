@@ -21,15 +21,16 @@ so one grouping by (site, thread_id) finds every parent and grandparent. Events 
   DUPLICATE_ITEM events that claim an item_id another event_id already holds in the thread, with the
   record as JSON.
 
-An item_id belongs to one event: the first delivered by origin (file and record number, Kafka
-partition and offset), in batch and in streaming. Another event_id with the same item_id in the same
-thread is a DUPLICATE_ITEM dead letter, never scored and never anyone's parent, so a record that reuses
-a genuine item_id can neither be counted twice nor take over the replies to it.
+An item_id belongs to one event: its first claim, the one created first (at the same instant, the one
+delivered first by origin: file and record number, Kafka partition and offset), in batch and in
+streaming. Another event_id with the same item_id in the same thread is a DUPLICATE_ITEM dead letter,
+never scored and never anyone's parent, so a record that reuses a genuine item_id can neither be counted
+twice nor take over the replies to it.
 
 Batch groups each thread and resolves it whole, so arrival order never matters. Streaming
 (:mod:`transforms.conversations_streaming`) keeps each thread in state and settles an event once the
-watermark passes its created_at, lowest origin first (:mod:`transforms.pending_events` says why that
-orders the deliveries of an item, and the one case it cannot); a settled response whose parent author
+watermark passes its created_at, in claim order (:mod:`transforms.pending_events` says why that
+orders the claims of an item wherever they were written, and the one case it cannot); a settled response whose parent author
 is not known waits until its created_at plus the allowed lateness (event time) before it is
 dead-lettered; an author reply is credited as soon as the answered comment and whom that comment
 answered are both settled, whichever of the three events comes last; a thread's state expires once no

@@ -1,9 +1,9 @@
 """The streaming resolver of :mod:`transforms.conversations` (which says the rules).
 
 ``StreamingResolveThreadFn`` keeps each thread in state and settles an event once the watermark passes
-its created_at, lowest origin first (:mod:`transforms.pending_events`), so that a reused item_id is
-held by the delivery first by origin, as a bounded run decides it, whatever order the dedupe shuffle
-before it hands the deliveries over in.
+its created_at, in claim order (:mod:`transforms.pending_events`), so that a reused item_id is
+held by its first claim (created first, then by origin), as a bounded run decides it, whatever order
+the dedupe shuffle before it hands the claims over in and whichever partitions they were written to.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from transforms.thread_ledger import LedgerCache, StreamingThread, ThreadLedger
 class StreamingResolveThreadFn(beam.DoFn):
     """Streaming: one event of a thread in; what it resolves out, once settled, with the thread in state.
 
-    An event is settled (indexed and resolved) once the watermark passes its created_at, lowest origin
-    first (:mod:`transforms.pending_events`): a reused item_id is then held by the delivery first by
-    origin, as in a bounded run, whatever order the shuffle before hands the deliveries over in.
+    An event is settled (indexed and resolved) once the watermark passes its created_at, in claim order
+    (:mod:`transforms.pending_events`): a reused item_id is then held by its first claim, as in a
+    bounded run, whatever order the shuffle before hands the claims over in.
 
     State per thread: a bag of its settled events (as plain tuples, which FastPrimitivesCoder writes
     without pickling), a bag of the event ids dead-lettered as unresolved, a bag of the events that
@@ -81,7 +81,7 @@ class StreamingResolveThreadFn(beam.DoFn):
 
     def _settle(self, thread: StreamingThread, now_ms, events_state, arrived_state,
                 settled_state) -> Iterable[Any]:
-        """Resolve the events due at ``now_ms`` (all when None), lowest origin first."""
+        """Resolve the events due at ``now_ms`` (all when None), in claim order."""
         ledger = thread.ledger
         for event in thread.pending.due(now_ms):
             settled_state.add(event.event_id)

@@ -12,8 +12,8 @@ from collections import OrderedDict
 from typing import Any, Iterable, NamedTuple, Optional
 
 from transforms.dedupe import event_json
-from transforms.events import DUPLICATE_ITEM, PARENT_UNRESOLVED, POST, DeadLetter, Event
-from transforms.pending_events import PendingEvents, delivery_order
+from transforms.events import DUPLICATE_ITEM, PARENT_UNRESOLVED, POST, DeadLetter, Event, iso_utc
+from transforms.pending_events import PendingEvents, claim_order
 
 SKIPPED = "skipped"
 AUTHOR_REPLIES = "author_replies"
@@ -254,23 +254,25 @@ def unresolved_dead_letter(event: Event) -> DeadLetter:
 
 def duplicate_item_dead_letter(held: Event, event: Event) -> DeadLetter:
     where = f"item_id {event.item_id!r} in thread {event.thread_id!r} on site {event.site!r}"
-    if delivery_order(event) < delivery_order(held):
-        # Streaming only: this delivery came first by origin but reached the resolver after the holder
-        # was settled and credited (transforms.pending_events says when that can happen).
-        message = (f"{where} is already held by event {held.event_id!r} (delivered at {held.origin}), though this "
-                   f"event was delivered before it: it reached the stream only after {held.event_id!r} was settled "
-                   f"and scored (it was created later, or read behind the watermark), so it is not scored; a "
-                   f"bounded run over the same input keeps this event instead")
+    held_at = f"created {iso_utc(held.created_at)}, delivered at {held.origin}"
+    if claim_order(event) < claim_order(held):
+        # Streaming only: this claim came first but reached the resolver after the holder was settled
+        # and credited (transforms.pending_events says when that can happen).
+        message = (f"{where} is already held by event {held.event_id!r} ({held_at}), though this event "
+                   f"claimed it first (created {iso_utc(event.created_at)}): it reached the stream only after "
+                   f"{held.event_id!r} was settled and scored (it was read behind the watermark, as a backfill "
+                   f"of old records into a live topic is), so it is not scored; a bounded run over the same "
+                   f"input keeps this event instead")
     else:
-        message = (f"{where} is already held by event {held.event_id!r} (first delivered at {held.origin}); "
-                   f"this event reuses it and is not scored")
+        message = (f"{where} is already held by event {held.event_id!r} ({held_at}), which claimed it first "
+                   f"(created first; at the same instant, delivered first); this event reuses it and is not scored")
     return DeadLetter(event.origin, DUPLICATE_ITEM, message, event.event_id, event_json(event))
 
 
 def item_holders(events: Iterable[Event]) -> dict[str, Event]:
-    """Batch: each item_id's holder, the event first delivered (by origin, as DedupeEvents orders copies)."""
+    """Batch: each item_id's holder, its first claim (created first, then by origin: claim_order)."""
     holders: dict[str, Event] = {}
-    for event in sorted(events, key=delivery_order):
+    for event in sorted(events, key=claim_order):
         holders.setdefault(event.item_id, event)
     return holders
 

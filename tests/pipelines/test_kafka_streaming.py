@@ -298,17 +298,14 @@ def test_a_stream_whose_runner_is_killed_fails_in_one_line_that_names_the_runner
 # --- a reused item_id: the same holder in every run (the outside probe) ------------------------------
 
 @pytest.mark.slow
-def test_a_reused_item_id_is_held_by_the_lower_offset_in_every_run_and_a_restart_counts_it_once(
+def test_a_reused_item_id_is_held_by_its_first_claim_in_every_run_and_a_restart_counts_it_once(
         kafka_broker, topic, tmp_path, prism_binary):
     """The probe: comment c by r, then at a later offset another event_id reusing item c, by x; the author
     answers c. The dedupe shuffle before the resolver reorders them: before the fix, replays kept x's
     claim in some runs, and a restart over an earlier run's warehouse kept x's rows of one run and r's of
     the other (one comment counted twice, every summary balanced). Twelve threads, so that a run that
-    picks by arrival almost surely picks x somewhere. x's claim is written after r's (as the probe's
-    was): a stream orders claims by offset once the watermark passes them, which a claim written
-    earlier than a lower-offset one can outrun (the documented case, pinned by
-    tests/transforms/test_conversations_streaming.py, not here: its outcome here would hang on how
-    Prism bundles)."""
+    picks by arrival almost surely picks x somewhere. x's claim is created and written after r's (as
+    the probe's was); the same claims in two partitions are the next test."""
     threads = [f"t{i}" for i in range(12)]
     genuine = [e for t in threads for e in (ev(f"p-{t}", "POST", "a", T0, thread=t),
                                              ev(f"c-{t}", "COMMENT", "r", T0 + HOUR_MS, f"p-{t}", thread=t))]
@@ -329,3 +326,45 @@ def test_a_reused_item_id_is_held_by_the_lower_offset_in_every_run_and_a_restart
         "SELECT DISTINCT event_id, origin, message FROM dead_letters WHERE error_kind = 'DUPLICATE_ITEM'")
     assert sorted(event_id for event_id, _, _ in dead) == sorted(f"s:reuse-{t}" for t in threads)
     assert all(f"'s:c-{event_id[len('s:reuse-'):]}'" in message for event_id, _, message in dead), dead
+
+
+@pytest.mark.slow
+def test_a_thread_written_to_two_partitions_keeps_one_holder_live_and_after_a_restart(
+        kafka_broker, topic, tmp_path, prism_binary):
+    """The outside probe of stop 22: a producer that does not key by thread writes a post and comment c
+    (by r, created 5 minutes ago) to partition 2; the stream scores them; 25 s later another event_id
+    reusing item c (by x, created 4 minutes ago) and the author's answer to c reach partition 0. Before
+    the fix the holder was the lower (partition, offset): the live stream had already settled r's claim
+    and kept it, and a restart over its warehouse kept x's, so both comments and the answer counted,
+    every summary balanced. An item is now held by the claim created first, in every reading."""
+    import functools
+
+    from producers.kafka_producer import EventPublisher
+
+    def publish_to(partition, events):  # our producer, but to the partition named, whatever the key
+        with EventPublisher(kafka_broker.bootstrap, topic) as publisher:
+            publisher.producer.send = functools.partial(publisher.producer.send, partition=partition)
+            assert publisher.publish_all(events, progress=None).failed == 0
+
+    now = int(time.time() * 1000)
+    minute = 60_000
+    publish_to(2, [ev("p", "POST", "a", now - 10 * minute), ev("c", "COMMENT", "r", now - 5 * minute, "p")])
+    warehouse = str(tmp_path / "stream.duckdb")
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "split-live", idle="2s")
+    wait_for(lambda: any(row[2] == "r" for row in scores_of(warehouse)), 240, process, "r's comment scored")
+    publish_to(0, [{**ev("c", "COMMENT", "x", now - 4 * minute, "p"), "event_id": "s:reuse-c"},
+                   ev("answer", "REPLY", "a", now - 3 * minute, "c")])
+    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "split-live", process)
+    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
+    live = scores_of(warehouse)
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "split-restart", idle="2s")
+    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "split-restart", process)
+    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
+    totals = {}
+    for row in scores_of(warehouse):  # summed over windows: the minutes before now may straddle a Monday
+        comments, replies = totals.get((row[1], row[2]), (0, 0))
+        totals[(row[1], row[2])] = (comments + row[4], replies + row[5])
+    assert totals == {("a", "r"): (1, 1), ("r", "a"): (1, 0)}, (totals, live)  # r's comment once, none of x's
+    _, dead = open_warehouse(warehouse).sql(
+        "SELECT DISTINCT event_id FROM dead_letters WHERE error_kind = 'DUPLICATE_ITEM'")
+    assert dead == [("s:reuse-c",)], dead

@@ -237,30 +237,33 @@ def test_streaming_a_parent_later_than_the_allowed_lateness_leaves_a_dead_letter
         assert_that(out.author_replies, equal_to([]), label="no credit")
 
 
-# Item c4 claimed three times: d4 and d5 by R, d6 by EVIL (written earliest, delivered last).
+# Item c4 claimed three times: d4 and d5 by R at the same instant, d6 by EVIL half an hour later but
+# delivered... last in one order, first in the other. Its holder is its first claim: created first,
+# at the same instant delivered first.
 C4 = event("c4", "COMMENT", "R", T0 + HOUR_MS, parent="p1", event_id="d4")._replace(origin="in.jsonl:2")
 C4_AGAIN = event("c4", "COMMENT", "R", T0 + HOUR_MS, parent="p1", event_id="d5")._replace(origin="in.jsonl:3")
-C4_EVIL = event("c4", "COMMENT", "EVIL", T0 + MINUTE_MS, parent="p1", event_id="d6")._replace(origin="in.jsonl:4")
+C4_EVIL = event("c4", "COMMENT", "EVIL", T0 + 90 * MINUTE_MS, parent="p1", event_id="d6")._replace(origin="in.jsonl:1")
 ANSWER_TO_C4 = event("r4", "REPLY", "author", T0 + 2 * HOUR_MS, parent="c4")
 
 
-def test_an_item_id_claimed_by_another_event_id_is_a_duplicate_item_dead_letter_and_the_first_delivered_keeps_it():
+def test_an_item_id_claimed_by_another_event_id_is_a_duplicate_item_dead_letter_and_the_first_claim_keeps_it():
     from transforms.events import DUPLICATE_ITEM
 
     for order in ([POST, C4, C4_AGAIN, C4_EVIL, ANSWER_TO_C4], [ANSWER_TO_C4, C4_EVIL, C4_AGAIN, POST, C4]):
         for out in run_batch(order):
-            # R's comment counts once, EVIL gets nothing, and the answer to c4 answers R.
+            # R's comment counts once, EVIL gets nothing (though delivered first), and the answer to c4
+            # answers R.
             assert_that(out.interactions, equal_to([
                 comment("author", "R", T0 + HOUR_MS), comment("R", "author", T0 + 2 * HOUR_MS)]))
             assert_that(out.author_replies, equal_to([reply("author", "R", T0 + HOUR_MS, T0 + 2 * HOUR_MS)]),
                         label="author reply")
             assert_that(out.dead_letters | beam.Map(lambda d: (d.error_kind, d.origin, d.event_id, "'d4'" in d.message
                                                                and "in.jsonl:2" in d.message)),
-                        equal_to([(DUPLICATE_ITEM, "in.jsonl:3", "d5", True), (DUPLICATE_ITEM, "in.jsonl:4", "d6", True)]),
+                        equal_to([(DUPLICATE_ITEM, "in.jsonl:3", "d5", True), (DUPLICATE_ITEM, "in.jsonl:1", "d6", True)]),
                         label="duplicates")
 
 
-def test_the_ledger_keeps_the_first_claim_added_and_the_stream_adds_them_first_by_origin():
+def test_the_ledger_keeps_the_first_claim_added_and_the_stream_adds_them_in_claim_order():
     from transforms.events import DUPLICATE_ITEM
 
     # The ledger keeps the claim added first ...
@@ -269,15 +272,16 @@ def test_the_ledger_keeps_the_first_claim_added_and_the_stream_adds_them_first_b
     dead = [value for kind, value in outcomes if kind == "dead_letters"]
     assert [(d.error_kind, d.event_id) for d in dead] == [(DUPLICATE_ITEM, "d4")] and "'d6'" in dead[0].message
     assert [value.reader_id for kind, value in outcomes if kind == "reader_comment"] == ["EVIL", "author"]
-    # ... and the streaming resolver adds them once the watermark passes them, first by origin: R's d4
-    # (in.jsonl:2) holds c4 though EVIL's d6 (in.jsonl:4, written earlier) and d5 reach it first. d6 is
-    # due first, but d5 (in.jsonl:3) is not yet: d6 waits for it, and d4 comes before d5 is due.
+    # ... and the streaming resolver adds them once the watermark passes them, in claim order: R's d4
+    # holds c4 though EVIL's d6 (lowest origin) and d5 reach it first: none is due before d4 arrives,
+    # since the watermark cannot pass d4's created_at before d4 is read; d4 and d5, created at the same
+    # instant, are due together, and d4 (in.jsonl:2) comes first.
     stream = (
         TestStream()
         .add_elements([_at(POST), _at(C4_EVIL)])
         .advance_watermark_to((T0 + MINUTE_MS // 2) / 1000)
         .add_elements([_at(C4_AGAIN)])
-        .advance_watermark_to((T0 + 30 * MINUTE_MS) / 1000)  # past d6's time, short of d5's
+        .advance_watermark_to((T0 + 30 * MINUTE_MS) / 1000)  # short of every claim's time
         .add_elements([_at(C4)])
         .add_elements([_at(ANSWER_TO_C4)])
     )
@@ -286,3 +290,30 @@ def test_the_ledger_keeps_the_first_claim_added_and_the_stream_adds_them_first_b
             comment("author", "R", T0 + HOUR_MS), comment("R", "author", T0 + 2 * HOUR_MS)]))
         assert_that(out.dead_letters | beam.Map(lambda d: (d.error_kind, d.event_id)),
                     equal_to([(DUPLICATE_ITEM, "d5"), (DUPLICATE_ITEM, "d6")]), label="duplicates")
+
+
+def test_a_claim_created_earlier_holds_the_item_whatever_its_origin_in_batch_and_streaming():
+    # A producer that writes one thread to several partitions: the claim created first sits at the
+    # higher partition. Its origin is later, and it holds the item all the same, in both resolvers.
+    from transforms.events import DUPLICATE_ITEM
+
+    first = event("c9", "COMMENT", "W", T0 + 10 * MINUTE_MS, parent="p1", event_id="d9")._replace(origin="kafka:t/2@5")
+    later = event("c9", "COMMENT", "L", T0 + 40 * MINUTE_MS, parent="p1", event_id="d10")._replace(origin="kafka:t/0@7")
+    answer = event("r9", "REPLY", "author", T0 + HOUR_MS, parent="c9")._replace(origin="kafka:t/0@8")
+    post = POST._replace(origin="kafka:t/2@4")
+    expected = [comment("author", "W", T0 + 10 * MINUTE_MS), comment("W", "author", T0 + HOUR_MS)]
+    for out in run_batch([post, later, answer, first]):
+        assert_that(out.interactions, equal_to(expected))
+        assert_that(out.dead_letters | beam.Map(lambda d: (d.error_kind, d.event_id)),
+                    equal_to([(DUPLICATE_ITEM, "d10")]), label="duplicates")
+    # The stream reads partition 2 first, then partition 0 once the watermark is past d9's time.
+    stream = (
+        TestStream()
+        .add_elements([_at(post), _at(first)])
+        .advance_watermark_to((T0 + 20 * MINUTE_MS) / 1000)
+        .add_elements([_at(later), _at(answer)])
+    )
+    for out in _streaming(settled(stream, answer.created_at)):
+        assert_that(without_records(out.interactions), equal_to(expected))
+        assert_that(out.dead_letters | beam.Map(lambda d: (d.error_kind, d.event_id)),
+                    equal_to([(DUPLICATE_ITEM, "d10")]), label="duplicates")

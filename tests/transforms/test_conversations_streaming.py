@@ -205,7 +205,7 @@ def test_the_least_recently_used_threads_are_evicted_beyond_the_budget():
     assert cache.take("b", 1) is None and cache.take("c", 1) is not None and cache.take("a", 1) is not None
 
 
-# --- a reused item_id: its holder is the lowest origin, whatever the order of arrival ---------------
+# --- a reused item_id: its holder is its first claim, whatever the order of arrival ----------------
 # The outside probe: c7 by reader7 at offset 512, then e-dupitem reusing item c7 by reader9 at offset 523;
 # the author answers c7. The dedupe shuffle before the resolver can deliver them in either order.
 PROBE_POST = event("p", "POST", "author", T0)._replace(origin="kafka:t1/1@500")
@@ -243,7 +243,7 @@ def assert_reader7_holds_c7(outputs):
     each_record_once(outputs, PROBE_EVENTS)
 
 
-def test_a_reused_item_id_is_held_by_the_lower_offset_whichever_delivery_reaches_the_resolver_first():
+def test_a_reused_item_id_is_held_by_its_first_claim_whichever_delivery_reaches_the_resolver_first():
     in_offset_order = streamed([([PROBE_POST], None), ([PROBE_C7], None), ([PROBE_DUP], None), ([PROBE_REPLY], None)])
     reversed_ = streamed([([PROBE_POST], None), ([PROBE_DUP], None), ([PROBE_C7], None), ([PROBE_REPLY], None)])
     assert_reader7_holds_c7(in_offset_order)
@@ -251,7 +251,7 @@ def test_a_reused_item_id_is_held_by_the_lower_offset_whichever_delivery_reaches
     assert reversed_ == in_offset_order
 
 
-def test_the_lower_offset_delivery_arriving_after_a_reply_to_the_higher_one_still_holds_the_item():
+def test_the_first_claim_arriving_after_a_reply_to_the_later_one_still_holds_the_item():
     # e-dupitem and the reply arrive first (the resolver credited the reply to reader9 at once, before
     # the fix), the watermark moves on, short of c7's time; then c7, offset 512, arrives.
     outputs = streamed([([PROBE_POST], None), ([PROBE_DUP], None), ([PROBE_REPLY], T0 + HOUR_MS // 2),
@@ -260,14 +260,15 @@ def test_the_lower_offset_delivery_arriving_after_a_reply_to_the_higher_one_stil
     assert outputs == streamed([([PROBE_POST, PROBE_C7, PROBE_DUP, PROBE_REPLY], None)])
 
 
-def test_a_lower_offset_delivery_reaching_the_resolver_after_the_holder_was_settled_is_a_dead_letter_once():
+def test_an_earlier_claim_read_behind_the_watermark_after_the_holder_was_settled_is_a_dead_letter_once():
     # What the watermark cannot order: e-dupitem settled and scored (the watermark passed it) before
-    # c7 arrived. c7 cannot take the item back (its credits are out): it is dead-lettered, once, and the
-    # message says why and that a bounded run keeps it.
+    # c7, created earlier, was read (behind the watermark, as a backfill is). c7 cannot take the item
+    # back (its credits are out): it is dead-lettered, once, and the message says why and that a bounded
+    # run keeps it.
     outputs = streamed([([PROBE_POST, PROBE_DUP], PROBE_DUP.created_at + 1), ([PROBE_C7, PROBE_REPLY], None)])
     dead = [v for tag, v, _ in outputs if tag == "dead_letters"]
     assert [(d.error_kind, d.event_id) for d in dead] == [(DUPLICATE_ITEM, "e-c7")]
-    assert "'e-dupitem'" in dead[0].message and "delivered before it" in dead[0].message, dead[0].message
+    assert "'e-dupitem'" in dead[0].message and "claimed it first" in dead[0].message, dead[0].message
     assert "bounded run over the same input keeps this event" in dead[0].message
     assert sorted((v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "interactions") == [
         ("author", "reader9"), ("reader9", "author")]
