@@ -154,7 +154,7 @@ class StreamingResolveThreadFn(beam.DoFn):
     ) -> Iterable[Any]:
         thread = self._thread(key, version_state, events_state, expired_state, arrived_state, settled_state)
         now_ms = fired_at.micros // 1000
-        due = [e for e in thread.ledger.all_waiting() if e.created_at + self.allowed_lateness_ms <= now_ms]
+        due = [e for e in thread.ledger.all_waiting() if e.lateness_from() + self.allowed_lateness_ms <= now_ms]
         for event in due:
             expired_state.add(event.event_id)
             yield self.out.dead_letter(event)

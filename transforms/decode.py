@@ -176,7 +176,8 @@ def decode_kafka_record(
     """A KafkaRecord's Event, or a DeadLetter with topic/partition@offset, key and raw bytes.
 
     ``remembered_ms`` (streaming: the dedupe horizon): an event read when the watermark was further
-    past its created_at than that is a TOO_OLD dead letter (see :func:`too_old_dead_letter`)."""
+    past its created_at than that is a TOO_OLD dead letter (see :func:`too_old_dead_letter`); one read
+    behind the watermark by less carries that watermark (``Event.read_watermark_ms``)."""
     if record.value is not None and len(record.value) > limits.max_record_bytes:
         return DeadLetter(
             record.origin, RECORD_TOO_LARGE,
@@ -192,8 +193,10 @@ def decode_kafka_record(
     if isinstance(item, DeadLetter):
         item = item._replace(raw_payload=kafka_raw_payload(record))
     elif remembered_ms is not None and getattr(record, "watermark_ms", None) is not None \
-            and item.created_at + remembered_ms < record.watermark_ms:
-        return too_old_dead_letter(item, record, remembered_ms)
+            and record.watermark_ms > item.created_at:
+        if item.created_at + remembered_ms < record.watermark_ms:
+            return too_old_dead_letter(item, record, remembered_ms)
+        item = item._replace(read_watermark_ms=record.watermark_ms)  # read behind the watermark: a backfill
     return item
 
 

@@ -52,8 +52,9 @@ def origin_order(origin: str) -> tuple[str, int, int]:
 
 
 def same_content(first: Event, other: Event) -> bool:
-    """Whether two copies of an event_id carry the same event (their origins may differ)."""
-    return first._replace(origin="") == other._replace(origin="")
+    """Whether two copies of an event_id carry the same event (their origins, and the watermark a
+    stream read them at, may differ)."""
+    return first._replace(origin="", read_watermark_ms=None) == other._replace(origin="", read_watermark_ms=None)
 
 
 def event_json(event: Event) -> str:

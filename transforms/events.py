@@ -74,12 +74,22 @@ class Event(NamedTuple):
     created_at: int  # epoch millis, UTC
     parent_created_at: Optional[int]
     origin: str
+    # Streaming only, and only for an event read behind the watermark (a backfill into a live topic):
+    # the watermark when it was read. A window or a parent first seen through such an event takes
+    # data for the allowed lateness from then on, not from its own end (transforms.panes).
+    read_watermark_ms: Optional[int] = None
 
     def to_record(self) -> dict[str, Any]:
-        """The Avro/JSON record of this event (timestamps as epoch millis), without the origin."""
+        """The Avro/JSON record of this event (timestamps as epoch millis), without where and when it
+        was read."""
         record = self._asdict()
-        del record["origin"]
+        del record["origin"], record["read_watermark_ms"]
         return record
+
+    def lateness_from(self) -> int:
+        """The event time its allowed lateness counts from: its created_at, or the watermark it was
+        read at when that was later (a backfill)."""
+        return self.created_at if self.read_watermark_ms is None else max(self.created_at, self.read_watermark_ms)
 
 
 class DeadLetter(NamedTuple):

@@ -8,7 +8,9 @@ accumulating mode (each pane carries the whole window so far, so the newest pane
 * ON_TIME: when the watermark passes the window's end;
 * LATE: at once for each contribution that arrives after the on-time pane, within the allowed lateness;
 * a final pane (``is_final_pane``) when the watermark passes end + allowed lateness: the row that will
-  not change again.
+  not change again. A window this run first sees through an event read behind the watermark (a
+  backfill into a live topic: ``Contribution.read_watermark_ms``) takes data for the allowed lateness
+  from that watermark instead, so the rest of the backfill reaches it.
 
 After the final pane the key remembers that its window closed, for ``retention_s`` more of event time
 (the dedupe horizon), then forgets it. A contribution that arrives at a closed window is not scored,
@@ -115,8 +117,12 @@ class FirePanesFn(beam.DoFn):
         if state is None:
             state = PaneState()
             on_time.set(_at(window_end - 1))
-            close.set(_at(window_end - 1 + self.allowed_lateness_ms))
-            forget.set(_at(window_end - 1 + self.allowed_lateness_ms + self.retention_ms))
+            # A window first seen through a backfill read behind the watermark takes data for the allowed
+            # lateness from then, not from its end (which the watermark has passed): the rest of the same
+            # backfill (a reply after midnight to a comment before it) still reaches it.
+            closes_at = max(window_end - 1, contribution.read_watermark_ms or 0) + self.allowed_lateness_ms
+            close.set(_at(closes_at))
+            forget.set(_at(closes_at + self.retention_ms))
         acc = self.activity_fn.add_input(activity.read() or self.activity_fn.create_accumulator(), contribution)
         activity.write(acc)
         if state.on_time_fired:  # late data within the allowed lateness: a late pane at once

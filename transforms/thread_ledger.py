@@ -37,6 +37,10 @@ class Contribution(NamedTuple):
     # author replies: written after the end of the window that holds anchor_at (set by
     # transforms.windowing, which decides the window), so an as-of cut at that end leaves it out
     after_window_end: bool = False
+    # streaming: the latest watermark that one of the events behind this credit was read at, when it was
+    # read behind the watermark (Event.read_watermark_ms); a window it opens takes data for the allowed
+    # lateness from then (transforms.panes), so the rest of a backfill still reaches it
+    read_watermark_ms: Optional[int] = None
 
 
 class ThreadLedger:
@@ -91,7 +95,8 @@ class ThreadLedger:
             return (SKIPPED, (SKIP_SELF_RESPONSE, event))
         record = event if self.keep_records else None
         return (READER_COMMENT, Contribution(
-            event.site, author, event.actor_id, False, event.created_at, event.created_at, None, record))
+            event.site, author, event.actor_id, False, event.created_at, event.created_at, None, record,
+            read_watermark_ms=latest_read_watermark(event, self.items.get(event.parent_id))))
 
     def author_reply(self, response: Event) -> Optional[Contribution]:
         """The author-reply credit of a response, when it answers a response to its own actor."""
@@ -106,7 +111,9 @@ class ThreadLedger:
         anchor = self.parent_time(response)
         # Clock skew can put a reply before the comment it answers; it is then treated as instant.
         latency_s = max(0.0, (response.created_at - anchor) / 1000.0)
-        return Contribution(response.site, response.actor_id, reader, True, anchor, response.created_at, latency_s)
+        return Contribution(response.site, response.actor_id, reader, True, anchor, response.created_at, latency_s,
+                            read_watermark_ms=latest_read_watermark(response, answered,
+                                                                    self.items.get(answered.parent_id)))
 
     def add(self, event: Event) -> list[tuple[str, Any]]:
         """Streaming: index one new event; what it resolves: (READER_COMMENT | SKIPPED | AUTHOR_REPLIES,
@@ -140,16 +147,17 @@ class ThreadLedger:
 
     def wait(self, response: Event) -> None:
         self.waiting.setdefault(response.parent_id, []).append(response)
-        if self._earliest is None or (self._earliest is not _UNKNOWN and response.created_at < self._earliest):
-            self._earliest = response.created_at
+        if self._earliest is None or (self._earliest is not _UNKNOWN and response.lateness_from() < self._earliest):
+            self._earliest = response.lateness_from()
 
     def all_waiting(self) -> list[Event]:
         return [event for events in self.waiting.values() for event in events]
 
     def earliest_waiting(self) -> Optional[int]:
-        """The oldest created_at of the responses waiting for a parent, None when none waits."""
+        """The earliest time a response waiting for a parent counts its lateness from (its created_at,
+        or the watermark a backfill was read at: Event.lateness_from), None when none waits."""
         if self._earliest is _UNKNOWN:
-            self._earliest = min((e.created_at for e in self.all_waiting()), default=None)
+            self._earliest = min((e.lateness_from() for e in self.all_waiting()), default=None)
         return self._earliest
 
     def expire(self, event_ids: set[str]) -> None:
@@ -241,6 +249,12 @@ class LedgerCache:
 
     def new_version(self) -> int:
         return self._random.getrandbits(62)
+
+
+def latest_read_watermark(*events: Optional[Event]) -> Optional[int]:
+    """The latest watermark any of these events was read behind (streaming backfills), else None."""
+    return max((e.read_watermark_ms for e in events if e is not None and e.read_watermark_ms is not None),
+               default=None)
 
 
 def unresolved_dead_letter(event: Event) -> DeadLetter:

@@ -368,3 +368,41 @@ def test_a_thread_written_to_two_partitions_keeps_one_holder_live_and_after_a_re
     _, dead = open_warehouse(warehouse).sql(
         "SELECT DISTINCT event_id FROM dead_letters WHERE error_kind = 'DUPLICATE_ITEM'")
     assert dead == [("s:reuse-c",)], dead
+
+
+@pytest.mark.slow
+def test_a_comment_and_its_answer_after_midnight_backfilled_into_a_closed_week_both_count(
+        kafka_broker, topic, tmp_path, prism_binary):
+    """The outside probe of stop 22: a comment at 23:50 on a Sunday and the author's answer at 00:10,
+    backfilled into a live stream whose watermark is past that week's end + allowed lateness. The
+    comment opened the week's row, which closed at once; the answer, read a moment later, was a "late
+    reply" where a bounded run counts it. The week now takes data for the allowed lateness from the
+    watermark the backfill was read at."""
+    from datetime import datetime, timedelta
+
+    from pipelines.cli import main
+
+    week_ms, hour_ms = 7 * DAY_MS, HOUR_MS
+    # the latest Monday 00:00 UTC at least 3 hours ago (1970-01-05 was a Monday)
+    monday = (int(time.time() * 1000) - 3 * hour_ms - 4 * DAY_MS) // week_ms * week_ms + 4 * DAY_MS
+    monday_utc = datetime(1970, 1, 1) + timedelta(milliseconds=monday)
+    publish(kafka_broker.bootstrap, topic, [ev("live", "POST", "a", int(time.time() * 1000), thread="live"),
+                                            ev("live-c", "COMMENT", "r", int(time.time() * 1000), "live", thread="live")])
+    warehouse = str(tmp_path / "stream.duckdb")
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "backfill", idle="2s",
+                              extra=("--allowed-lateness", "1h"))
+    wait_for(lambda: scores_of(warehouse), 240, process, "the live comment's row")
+    time.sleep(5)  # every partition idle: the watermark follows the wall clock, past the backfill's week
+    publish(kafka_broker.bootstrap, topic, [ev("p", "POST", "a", monday - hour_ms, thread="old"),
+                                            ev("c", "COMMENT", "r", monday - 10 * 60_000, "p", thread="old")])
+    wait_for(lambda: [row for row in scores_of(warehouse) if row[3] < monday_utc], 240, process,
+             "the backfilled comment's row")
+    publish(kafka_broker.bootstrap, topic, [ev("answer", "REPLY", "a", monday + 10 * 60_000, "c", thread="old")])
+    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "backfill", process)
+    assert "accounting      balanced" in output and "late replies" not in output, output[-3000:]
+    bounded = str(tmp_path / "bounded.duckdb")
+    assert main(["run", "--source", "kafka", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
+                 "--until-end", "--warehouse", bounded]) == 0
+    week_before = [row[:6] for row in scores_of(warehouse) if row[3] < monday_utc]
+    assert week_before == [row[:6] for row in scores_of(bounded) if row[3] < monday_utc]
+    assert [row[1:3] + row[4:6] for row in week_before] == [("a", "r", 1, 1)], week_before  # comment and answer

@@ -273,3 +273,19 @@ def test_an_earlier_claim_read_behind_the_watermark_after_the_holder_was_settled
     assert sorted((v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "interactions") == [
         ("author", "reader9"), ("reader9", "author")]
     each_record_once(outputs, PROBE_EVENTS)
+
+
+def test_a_backfilled_reply_waits_for_its_parent_for_the_allowed_lateness_from_its_reading():
+    # A comment and the author's answer backfilled into a live stream, the answer read first: its
+    # parent deadline (created_at + lateness) was long past, so it was dead-lettered PARENT_UNRESOLVED
+    # as soon as the watermark moved, before the comment of the same backfill arrived.
+    read_at = T0 + 5 * 86_400_000  # past both deadlines, inside the dedupe horizon
+    comment = PROBE_C7._replace(read_watermark_ms=read_at)
+    answer = PROBE_REPLY._replace(read_watermark_ms=read_at)
+    outputs = streamed([([PROBE_POST], T0 + 30 * 60_000), ([answer], read_at + 60_000), ([comment], None)])
+    assert [v for tag, v, _ in outputs if tag == "dead_letters"] == []
+    assert sorted((v.author_id, v.reader_id) for tag, v, _ in outputs if tag == "interactions") == [
+        ("author", "reader7"), ("reader7", "author")]
+    assert [(v.author_id, v.reader_id, v.read_watermark_ms) for tag, v, _ in outputs if tag == "author_replies"] == [
+        ("author", "reader7", read_at)]
+    each_record_once(outputs, (PROBE_POST, comment, answer))

@@ -156,6 +156,29 @@ def test_a_stream_dead_letters_an_event_older_than_it_remembers_and_a_bounded_re
     assert bounded.event_id == "old"
 
 
+def test_a_stream_marks_an_event_read_behind_its_watermark_with_that_watermark():
+    # A backfill inside the horizon is scored; the watermark it was read at travels with it, so that a
+    # window or a parent first seen through it counts its lateness from then (transforms/panes.py).
+    from schemas import wire
+    from transforms.decode import decode_kafka_record
+    from transforms.dedupe import same_content
+    from transforms.kafka_consumer import KafkaRecord
+
+    ids, horizon = frozenset({wire.DEFAULT_SCHEMA_ID}), 3 * 86_400_000
+    payload = wire.encode(record(event_id="backfilled", created_at=T0))
+
+    def read_at(watermark_ms, remembered_ms=horizon):
+        return decode_kafka_record(KafkaRecord("events", 2, 9, None, payload, T0, watermark_ms), ids,
+                                   remembered_ms=remembered_ms)
+
+    assert read_at(T0 + 86_400_000).read_watermark_ms == T0 + 86_400_000
+    assert read_at(T0).read_watermark_ms is None and read_at(None).read_watermark_ms is None  # on time
+    assert read_at(T0 + 86_400_000, remembered_ms=None).read_watermark_ms is None  # a bounded read
+    # the same event delivered twice, read at two watermarks, is one event, not a conflicting duplicate
+    assert same_content(read_at(T0 + 86_400_000), read_at(T0 + 2 * 86_400_000))
+    assert "read_watermark_ms" not in read_at(T0 + 86_400_000).to_record()
+
+
 def test_a_file_s_records_are_counted_in_the_decode_metrics(tmp_path):
     # Counted once per file (not per record): the totals are the same, dead letters by kind too.
     from apache_beam.metrics.metric import MetricsFilter

@@ -130,3 +130,33 @@ def test_data_for_the_next_day_opens_a_new_window():
     for rows, _ in run_panes(stream):
         assert_that(rows | beam.Filter(lambda r: r[1] == "ON_TIME"),
                     equal_to([(T0, "ON_TIME", 0, 1, 0, False), (T0 + DAY_MS, "ON_TIME", 0, 1, 0, False)]))
+
+
+def test_a_window_first_seen_through_a_backfill_takes_the_rest_of_it_for_the_allowed_lateness():
+    # The outside probe of stop 22: a comment at 23:50 and its answer at 00:10 backfilled together into
+    # a live stream whose watermark is long past that day's lateness. The comment opened the window and
+    # it closed at once; the answer, a bundle later, was a late reply (a bounded run counts it). A window
+    # first seen through an event read behind the watermark now takes data for the allowed lateness
+    # from that watermark.
+    evening = T0 + DAY_MS - 600_000
+    read_at = T0 + 20 * DAY_MS  # the watermark when the backfill was read
+    backfilled = comment(evening)
+    backfilled = TimestampedValue(backfilled.value._replace(read_watermark_ms=read_at), backfilled.timestamp)
+    answer = reply(evening, evening + 1_200_000)
+    answer = TimestampedValue(answer.value._replace(read_watermark_ms=read_at), answer.timestamp)
+    stream = (
+        TestStream()
+        .advance_watermark_to(read_at / 1000)
+        .add_elements([backfilled])
+        .advance_watermark_to(read_at / 1000 + 60)  # the first window's timers fire between the two
+        .add_elements([answer])
+        .advance_watermark_to(read_at / 1000 + LATENESS_S + 3600)  # the lateness from the reading ends
+        .add_elements([comment(evening + 1)])  # then, read on time at a closed window: too late
+        .advance_watermark_to(END_OF_DATA)
+        .advance_watermark_to_infinity()
+    )
+    for rows, out in run_panes(stream):
+        assert_that(rows, equal_to([(T0, "ON_TIME", 0, 1, 0, False), (T0, "LATE", 1, 1, 1, False),
+                                    (T0, "LATE", 2, 1, 1, True)]))
+        assert_that(out.late_author_replies, equal_to([]), label="no late reply")
+        assert_that(out.too_late | beam.Map(lambda d: d.error_kind), equal_to([TOO_LATE]), label="too late")
