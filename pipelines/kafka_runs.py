@@ -31,7 +31,8 @@ from kafka.structs import OffsetAndMetadata
 from schemas import wire
 from transforms.kafka_security import KafkaSecurity, client_kwargs
 from transforms.kafka_consumer import (
-    CONSUMER_CONFIG, PROGRESS_EVERY_S, KafkaUnreachable, PartitionPlan, commit_metadata, unreachable_message,
+    CONSUMER_CONFIG, DEFAULT_MAX_OUT_OF_ORDERNESS_S, PROGRESS_EVERY_S, KafkaUnreachable, PartitionPlan, commit_metadata,
+    unreachable_message,
 )
 
 DEFAULT_GROUP = "social-mentors"
@@ -50,7 +51,7 @@ class KafkaSourceSettings:
     stop_at_ms: Optional[int] = None  # bounded: stop before the first record at or after this time
     accepted_schema_ids: frozenset[int] = dataclasses.field(default_factory=wire.known_schema_ids)
     idle_timeout_s: float = 10.0
-    max_out_of_orderness_s: float = 0.0
+    max_out_of_orderness_s: float = DEFAULT_MAX_OUT_OF_ORDERNESS_S
     timeout_s: float = DEFAULT_TIMEOUT_S  # how long a bounded run waits for an unreachable broker
     security: Optional[KafkaSecurity] = None  # TLS/SASL of every client, secrets by reference
 

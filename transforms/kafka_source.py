@@ -5,7 +5,8 @@
 where to stop or None for unbounded) and outputs :class:`KafkaRecord`, timestamped with the record's
 Kafka timestamp (our producer sets it to the event's created_at).
 
-Watermark: the oldest partition's newest record timestamp, minus ``max_out_of_orderness_s``. A
+Watermark: the oldest partition's newest record timestamp, minus ``max_out_of_orderness_s`` (default
+:data:`DEFAULT_MAX_OUT_OF_ORDERNESS_S`). A
 partition with nothing new for ``idle_timeout_s`` while at its end offset is idle and stops holding
 the watermark back; when every partition is idle the watermark follows the wall clock (minus the same
 bound), so windows close when traffic stops.
@@ -36,8 +37,8 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 import transforms.beam_workarounds  # noqa: F401  (a split of a quiet read must not fail the run)
-from transforms.kafka_consumer import (POLL_MS, PROGRESS_EVERY_S, KafkaRecord, KafkaUnreachable, PartitionPlan,
-                                       TopicReader, unreachable_message)
+from transforms.kafka_consumer import (DEFAULT_MAX_OUT_OF_ORDERNESS_S, POLL_MS, PROGRESS_EVERY_S, KafkaRecord,
+                                       KafkaUnreachable, PartitionPlan, TopicReader, unreachable_message)
 from transforms.kafka_positions import STOP_HERE, TopicPositionsTracker, TopicRestrictionProvider
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ STOP_READING = threading.Event()
 
 
 class _ReadTopicBase(beam.DoFn):
-    def __init__(self, max_out_of_orderness_s: float = 0.0, idle_timeout_s: float = 10.0,
+    def __init__(self, max_out_of_orderness_s: float = DEFAULT_MAX_OUT_OF_ORDERNESS_S, idle_timeout_s: float = 10.0,
                  consumer_config: Optional[dict[str, Any]] = None):
         self.max_out_of_orderness_ms = int(max_out_of_orderness_s * 1000)
         self.idle_timeout_s = idle_timeout_s
@@ -254,7 +255,7 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
 class ReadFromKafkaPartitions(beam.PTransform):
     """PBegin -> KafkaRecords of the planned partitions of one topic (bounded when every plan stops)."""
 
-    def __init__(self, plans: list[PartitionPlan], max_out_of_orderness_s: float = 0.0,
+    def __init__(self, plans: list[PartitionPlan], max_out_of_orderness_s: float = DEFAULT_MAX_OUT_OF_ORDERNESS_S,
                  idle_timeout_s: float = 10.0, consumer_config: Optional[dict[str, Any]] = None):
         super().__init__()
         if not plans:

@@ -272,11 +272,14 @@ def duplicate_item_dead_letter(held: Event, event: Event) -> DeadLetter:
     if claim_order(event) < claim_order(held):
         # Streaming only: this claim came first but reached the resolver after the holder was settled
         # and credited (transforms.pending_events says when that can happen).
-        message = (f"{where} is already held by event {held.event_id!r} ({held_at}), though this event "
-                   f"claimed it first (created {iso_utc(event.created_at)}): it reached the stream only after "
-                   f"{held.event_id!r} was settled and scored (it was read behind the watermark, as a backfill "
-                   f"of old records into a live topic is), so it is not scored; a bounded run over the same "
-                   f"input keeps this event instead")
+        first = ("created at the same instant and delivered first" if event.created_at == held.created_at
+                 else f"created first, {iso_utc(event.created_at)}")
+        message = (f"{where} is already held by event {held.event_id!r} ({held_at}), though this event claimed it "
+                   f"first ({first}). It was read behind the stream's watermark, after {held.event_id!r} was "
+                   f"settled and scored, so it is not scored; a bounded run over the same input keeps this event "
+                   f"instead. Records out of created_at order by more than --max-out-of-orderness, or backfilled "
+                   f"into a live topic, are read so: raise --max-out-of-orderness, or score a backfill with a "
+                   f"bounded run")
     else:
         message = (f"{where} is already held by event {held.event_id!r} ({held_at}), which claimed it first "
                    f"(created first; at the same instant, delivered first); this event reuses it and is not scored")

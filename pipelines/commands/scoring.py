@@ -14,6 +14,7 @@ from pipelines.commands.output import printable
 from pipelines.commands.run_settings import check_source_options, decode_limits, run_settings
 from pipelines.commands.names import load_actors_into, read_actors_to_load
 from pipelines.warehouse_preflight import check_warehouse, warehouse_exists
+from transforms.kafka_consumer import DEFAULT_MAX_OUT_OF_ORDERNESS_S
 
 
 def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -30,7 +31,9 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     run.add_argument("--stop-at", default=None, help="Kafka, bounded: stop at this event time (ISO 8601 or epoch ms)")
     run.add_argument("--streaming", action="store_true", help="Kafka: read continuously until interrupted")
     run.add_argument("--idle-timeout", type=duration("zero"), default="10s", help="Kafka streaming: a partition quiet this long stops holding the watermark (default 10s)")
-    run.add_argument("--max-out-of-orderness", type=duration("zero"), default="0s", help="Kafka streaming: watermark lag behind the newest record (default 0s)")
+    run.add_argument("--max-out-of-orderness", type=duration("zero"), default=f"{DEFAULT_MAX_OUT_OF_ORDERNESS_S:g}s",
+                     help="Kafka streaming: how far out of created_at order a record may be read and still be on "
+                          f"time; the watermark lags the newest record by it (default {DEFAULT_MAX_OUT_OF_ORDERNESS_S:g}s)")
     _add_limit_options(run)
     run.add_argument("--kafka-timeout", type=duration(), default="60s",
                      help="Kafka, bounded: how long to wait for an unreachable broker before failing (default 60s)")

@@ -406,3 +406,39 @@ def test_a_comment_and_its_answer_after_midnight_backfilled_into_a_closed_week_b
     week_before = [row[:6] for row in scores_of(warehouse) if row[3] < monday_utc]
     assert week_before == [row[:6] for row in scores_of(bounded) if row[3] < monday_utc]
     assert [row[1:3] + row[4:6] for row in week_before] == [("a", "r", 1, 1)], week_before  # comment and answer
+
+
+@pytest.mark.slow
+def test_claims_a_few_seconds_out_of_order_in_a_caught_up_stream_keep_one_holder_after_a_restart(
+        kafka_broker, topic, tmp_path, prism_binary):
+    """The outside probe of stop 23: a caught-up stream (every partition idle) with no out-of-orderness
+    allowed read any record stamped before the newest one behind the watermark. Item k claimed by u1
+    (created 2 s ago), then, a second later, by u2 (created 4 s ago), in one partition as `produce`
+    writes a thread: the stream kept u1, a restart u2, and the warehouse then held both (the reply
+    counted twice). With the default allowance (30 s) both are on time and u2, created first, holds k."""
+    warehouse = str(tmp_path / "stream.duckdb")
+    now = int(time.time() * 1000)
+    publish(kafka_broker.bootstrap, topic, [ev("p", "POST", "a", now - 60_000)])
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "ooo-live", idle="2s")
+    wait_for(lambda: committed_offsets(kafka_broker.bootstrap, topic, "ooo-live") == topic_end(kafka_broker.bootstrap, topic),
+             240, process, "the post read")
+    time.sleep(4)  # caught up and idle: the watermark follows the wall clock
+    now = int(time.time() * 1000)
+    publish(kafka_broker.bootstrap, topic, [ev("k", "COMMENT", "u1", now - 2_000, "p")])
+    time.sleep(1)
+    publish(kafka_broker.bootstrap, topic, [{**ev("k", "COMMENT", "u2", now - 4_000, "p"), "event_id": "s:k-again"},
+                                            ev("answer", "REPLY", "a", now, "k")])
+    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "ooo-live", process)
+    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
+    live = scores_of(warehouse)
+    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "ooo-restart", idle="2s")
+    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "ooo-restart", process)
+    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
+    totals = {}
+    for row in scores_of(warehouse):
+        comments, replies = totals.get((row[1], row[2]), (0, 0))
+        totals[(row[1], row[2])] = (comments + row[4], replies + row[5])
+    assert totals == {("a", "u2"): (1, 1), ("u2", "a"): (1, 0)}, (totals, live)
+    _, dead = open_warehouse(warehouse).sql(
+        "SELECT DISTINCT event_id FROM dead_letters WHERE error_kind = 'DUPLICATE_ITEM'")
+    assert dead == [("s:k",)], dead

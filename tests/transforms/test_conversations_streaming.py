@@ -289,3 +289,14 @@ def test_a_backfilled_reply_waits_for_its_parent_for_the_allowed_lateness_from_i
     assert [(v.author_id, v.reader_id, v.read_watermark_ms) for tag, v, _ in outputs if tag == "author_replies"] == [
         ("author", "reader7", read_at)]
     each_record_once(outputs, (PROBE_POST, comment, answer))
+
+
+def test_a_claim_tied_on_created_at_and_read_late_says_the_tie_went_by_delivery():
+    # The outside probe: two claims stamped at the same instant, the lower origin read after the
+    # other was settled. The message said "created first" beside two equal times.
+    tied = PROBE_DUP._replace(created_at=PROBE_C7.created_at)
+    outputs = streamed([([PROBE_POST, tied], tied.created_at + 1), ([PROBE_C7, PROBE_REPLY], None)])
+    dead = [v for tag, v, _ in outputs if tag == "dead_letters"]
+    assert [(d.error_kind, d.event_id) for d in dead] == [(DUPLICATE_ITEM, "e-c7")]
+    assert "created at the same instant and delivered first" in dead[0].message, dead[0].message
+    assert "created first" not in dead[0].message and "--max-out-of-orderness" in dead[0].message
