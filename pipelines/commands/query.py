@@ -176,7 +176,7 @@ def _no_rows_hint(args: argparse.Namespace, people: dict[str, str], site: Option
         person = printable(getattr(args, role))
         actor = "" if getattr(args, role) == people[role] else f" ({printable(people[role])})"  # a name: its id too
         return (f"(no rows{when}: {person!r}{actor} is the {side} side of every relationship here (the side with "
-                f"more partners, see `query pair`): `social-mentors query {query} {option} {person}` lists them)")
+                f"more partners; on a tie, more responses, then the smaller id: `query pair` says which decided): `social-mentors query {query} {option} {person}` lists them)")
     named = [f"{printable(getattr(args, role))!r} ({printable(actor)})" for role, actor in people.items()
              if getattr(args, role) != actor]
     if named:  # the name was found: the person is right, they just have no such rows
@@ -208,9 +208,9 @@ def _write_pair(columns: list[str], rows: list[tuple], names: ActorNames, anchor
         anchor = "given: each window as it stood at its end" if anchor_given else "the newest data: every window as it stands"
         print(f"{printable(v['site'])}: {mentor} (mentor) and {mentee}, as of {stamp(v['as_of'])} ({anchor})")
         # the weights as the query used them: this line cannot drift from the SQL
-        print(f"  strength {v['strength']:.4f} = ln(1 + {v['comments_weight']:g} comments + {v['replies_weight']:g} replies"
-              f" + {v['quick_replies_weight']:g} quick_replies) + {v['mentor_activity_weight']:g} ln(1 + mentor_activity)"
-              f" + {v['mentee_activity_weight']:g} ln(1 + mentee_activity)")
+        print(f"  strength {v['strength']:.4f} = ln(1 + {v['comments_weight']:g}*comments + {v['replies_weight']:g}*replies"
+              f" + {v['quick_replies_weight']:g}*quick_replies) + {v['mentor_activity_weight']:g}*ln(1 + mentor_activity)"
+              f" + {v['mentee_activity_weight']:g}*ln(1 + mentee_activity)")
         print(f"    comments         {v['comments']:>10.4f}  weight {v['comments_weight']:g}")
         print(f"    replies          {v['replies']:>10.4f}  weight {v['replies_weight']:g}")
         print(f"    quick_replies    {v['quick_replies']:>10.4f}  weight {v['quick_replies_weight']:g}")
