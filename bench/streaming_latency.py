@@ -20,6 +20,7 @@ The delays are computed by bench/latency_stats.py. Prints a table and writes
 bench/results/streaming-latency-<date>-<rate>.txt and .json.
 
 Usage: python bench/streaming_latency.py [--rate 2000] [--seconds 120] [--partitions 4] [--early-firing 1s]
+       [--max-out-of-orderness 30s]
 """
 from __future__ import annotations
 
@@ -118,6 +119,8 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--early-firing", default="1s", help="the pipeline's --early-firing (default 1s)")
     parser.add_argument("--window", default="7d", help="the pipeline's --window (default 7d, its default)")
+    parser.add_argument("--max-out-of-orderness", default=None,
+                        help="the pipeline's --max-out-of-orderness (default: the pipeline's own, 30s)")
     parser.add_argument("--poll-every", type=float, default=0.5, help="seconds between warehouse reads")
     parser.add_argument("--grace", type=float, default=30.0, help="seconds after publishing for the rest to show")
     parser.add_argument("--startup-timeout", type=float, default=300.0)
@@ -144,10 +147,12 @@ def main() -> int:
         log = open(work / "pipeline.log", "w")
         command = live_stream.streaming_run_command(
             bootstrap, topic, group, str(warehouse),
-            ("--window", args.window, "--early-firing", args.early_firing, "--idle-timeout", "5s"))
+            ("--window", args.window, "--early-firing", args.early_firing, "--idle-timeout", "5s",
+             *(("--max-out-of-orderness", args.max_out_of_orderness) if args.max_out_of_orderness else ())))
         pipeline = live_stream.start_streaming_run(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         say(f"streaming latency: {args.rate:,.0f} events/s for {args.seconds:.0f} s, {args.partitions} partitions, "
-            f"--early-firing {args.early_firing}, --window {args.window}, polls every {args.poll_every} s")
+            f"--early-firing {args.early_firing}, --window {args.window}, "
+            f"--max-out-of-orderness {args.max_out_of_orderness or 'default'}, polls every {args.poll_every} s")
         say(f"load average at start: {load_start} (2 cores, shared); {len(records):,} events generated in "
             f"{generated_s:.1f} s (not timed)")
         reader = WarehouseReader(warehouse)
@@ -245,11 +250,13 @@ def main() -> int:
         say(f"(log: {work / 'pipeline.log'})")
 
         RESULTS.mkdir(exist_ok=True)
-        stem = RESULTS / f"streaming-latency-{dt.date.today().isoformat()}-{args.rate:.0f}"
+        ooo = f"-ooo{args.max_out_of_orderness}" if args.max_out_of_orderness else ""
+        stem = RESULTS / f"streaming-latency-{dt.date.today().isoformat()}-{args.rate:.0f}{ooo}"
         stem.with_suffix(".txt").write_text("\n".join(say.lines) + "\n")
         stem.with_suffix(".json").write_text(json.dumps({
             "rate": args.rate, "seconds": args.seconds, "partitions": args.partitions,
             "early_firing": args.early_firing, "window": args.window, "poll_every_s": args.poll_every,
+            "max_out_of_orderness": args.max_out_of_orderness or "default",
             "published": published[0], "publish_s": publish_s, "startup_s": ready_s, **stats,
             "still_missing_after_drain": still_missing, "kafka_lag_at_stop": behind, "kafka_end_at_stop": end,
             "buckets": table, "lag_samples": [(t - origin, e, n) for t, e, n in lag_samples],

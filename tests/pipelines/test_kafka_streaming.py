@@ -297,6 +297,28 @@ def test_a_stream_whose_runner_is_killed_fails_in_one_line_that_names_the_runner
 
 # --- a reused item_id: the same holder in every run (the outside probe) ------------------------------
 
+def drain_then_restart(bootstrap, topic, warehouse, process, group):
+    """Drain the live stream (group GROUP-live), then restart over its warehouse with a new group (the
+    whole topic again); each balanced, with one DUPLICATE_ITEM. The live run's scores."""
+    output = read_everything_then_drain(bootstrap, topic, f"{group}-live", process)
+    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
+    live = scores_of(warehouse)
+    process = start_streaming(bootstrap, topic, warehouse, f"{group}-restart", idle="2s")
+    output = read_everything_then_drain(bootstrap, topic, f"{group}-restart", process)
+    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
+    return live
+
+
+def pair_totals(warehouse):
+    """(author, reader) -> (reader_comments, author_replies), summed over windows: events stamped
+    minutes before now may straddle a Monday."""
+    totals = {}
+    for row in scores_of(warehouse):
+        comments, replies = totals.get((row[1], row[2]), (0, 0))
+        totals[(row[1], row[2])] = (comments + row[4], replies + row[5])
+    return totals
+
+
 @pytest.mark.slow
 def test_a_reused_item_id_is_held_by_its_first_claim_in_every_run_and_a_restart_counts_it_once(
         kafka_broker, topic, tmp_path, prism_binary):
@@ -354,16 +376,8 @@ def test_a_thread_written_to_two_partitions_keeps_one_holder_live_and_after_a_re
     wait_for(lambda: any(row[2] == "r" for row in scores_of(warehouse)), 240, process, "r's comment scored")
     publish_to(0, [{**ev("c", "COMMENT", "x", now - 4 * minute, "p"), "event_id": "s:reuse-c"},
                    ev("answer", "REPLY", "a", now - 3 * minute, "c")])
-    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "split-live", process)
-    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
-    live = scores_of(warehouse)
-    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "split-restart", idle="2s")
-    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "split-restart", process)
-    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
-    totals = {}
-    for row in scores_of(warehouse):  # summed over windows: the minutes before now may straddle a Monday
-        comments, replies = totals.get((row[1], row[2]), (0, 0))
-        totals[(row[1], row[2])] = (comments + row[4], replies + row[5])
+    live = drain_then_restart(kafka_broker.bootstrap, topic, warehouse, process, "split")
+    totals = pair_totals(warehouse)
     assert totals == {("a", "r"): (1, 1), ("r", "a"): (1, 0)}, (totals, live)  # r's comment once, none of x's
     _, dead = open_warehouse(warehouse).sql(
         "SELECT DISTINCT event_id FROM dead_letters WHERE error_kind = 'DUPLICATE_ITEM'")
@@ -428,16 +442,8 @@ def test_claims_a_few_seconds_out_of_order_in_a_caught_up_stream_keep_one_holder
     time.sleep(1)
     publish(kafka_broker.bootstrap, topic, [{**ev("k", "COMMENT", "u2", now - 4_000, "p"), "event_id": "s:k-again"},
                                             ev("answer", "REPLY", "a", now, "k")])
-    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "ooo-live", process)
-    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
-    live = scores_of(warehouse)
-    process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "ooo-restart", idle="2s")
-    output = read_everything_then_drain(kafka_broker.bootstrap, topic, "ooo-restart", process)
-    assert "accounting      balanced" in output and "DUPLICATE_ITEM: 1" in output, output[-3000:]
-    totals = {}
-    for row in scores_of(warehouse):
-        comments, replies = totals.get((row[1], row[2]), (0, 0))
-        totals[(row[1], row[2])] = (comments + row[4], replies + row[5])
+    live = drain_then_restart(kafka_broker.bootstrap, topic, warehouse, process, "ooo")
+    totals = pair_totals(warehouse)
     assert totals == {("a", "u2"): (1, 1), ("u2", "a"): (1, 0)}, (totals, live)
     _, dead = open_warehouse(warehouse).sql(
         "SELECT DISTINCT event_id FROM dead_letters WHERE error_kind = 'DUPLICATE_ITEM'")
