@@ -44,6 +44,12 @@ def iter_events(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
 
 def write_bench_events(count: int, avro_path: Path, parquet_path: Path, seed: int = 1) -> int:
     """Write ``count`` events to ``avro_path`` and the same, with ``seq``, to ``parquet_path``."""
+    return write_events_with_seq(iter_events(count, seed), avro_path, parquet_path)
+
+
+def write_events_with_seq(records: Iterator[dict[str, Any]], avro_path: Path, parquet_path: Path) -> int:
+    """Write records to ``avro_path`` and the same, with ``seq`` (the record's number in the Avro file,
+    from 1), to ``parquet_path``, for bench/reference.py."""
     columns: dict[str, list] = {name: [] for name in COLUMNS}
 
     def kept(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -52,7 +58,7 @@ def write_bench_events(count: int, avro_path: Path, parquet_path: Path, seed: in
                 columns[name].append(record[name])
             yield record
 
-    written = write_events(avro_path, kept(iter_events(count, seed)))
+    written = write_events(avro_path, kept(records))
     table = pa.table({"seq": pa.array(range(1, written + 1), pa.int64()),
                       **{name: pa.array(values) for name, values in columns.items()}})
     pq.write_table(table, parquet_path)

@@ -4,7 +4,8 @@ The query restates the README's definitions (transforms/dedupe.py, conversations
 score.py) in SQL, over the Parquet copy of the events (``seq`` = position in the Avro file):
 
 * dedupe: one event per event_id, the first copy delivered (lowest ``seq``);
-* an item of a thread (site, thread_id) is its first event by (created_at, event_id);
+* an item of a thread (site, thread_id) is its first claim by (created_at, seq): created first, then
+  delivered first; another event_id claiming it is a DUPLICATE_ITEM, neither scored nor a parent;
 * a response's parent author: its parent_actor_id, else its parent item's actor; none: unresolved;
 * reader comment of (parent author, actor) when they differ, in the window of its created_at;
 * author reply of (actor, parent author) when the parent item is a response whose own parent author
@@ -36,14 +37,15 @@ WITH uniq AS (
   SELECT * FROM read_parquet('{parquet_path}')
   QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1
 ), items AS (
-  SELECT site, thread_id, item_id, kind, actor_id, parent_id, parent_actor_id, created_at FROM uniq
-  QUALIFY row_number() OVER (PARTITION BY site, thread_id, item_id ORDER BY created_at, event_id) = 1
+  SELECT site, thread_id, item_id, event_id, kind, actor_id, parent_id, parent_actor_id, created_at FROM uniq
+  QUALIFY row_number() OVER (PARTITION BY site, thread_id, item_id ORDER BY created_at, seq, event_id) = 1
 ), responses AS (
   SELECT r.site, r.actor_id, r.created_at, r.parent_created_at,
          coalesce(r.parent_actor_id, p.actor_id) AS parent_author,
          p.kind AS parent_kind, p.created_at AS parent_item_created_at,
          coalesce(p.parent_actor_id, g.actor_id) AS grandparent_author
   FROM uniq r
+  JOIN items h ON h.site = r.site AND h.thread_id = r.thread_id AND h.item_id = r.item_id AND h.event_id = r.event_id
   LEFT JOIN items p ON p.site = r.site AND p.thread_id = r.thread_id AND p.item_id = r.parent_id
   LEFT JOIN items g ON g.site = r.site AND g.thread_id = r.thread_id AND g.item_id = p.parent_id
   WHERE r.kind <> 'POST'
