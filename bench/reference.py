@@ -11,7 +11,8 @@ score.py) in SQL, over the Parquet copy of the events (``seq`` = position in the
 * author reply of (actor, parent author) when the parent item is a response whose own parent author
   is the actor, credited to the window of parent_created_at (else the parent item's created_at);
   latency max(0, created_at - that anchor) in seconds; of them, those written by the window's end
-  (created_at <= window_end) are author_replies_by_window_end;
+  (created_at <= window_end) are author_replies_by_window_end, and the columns ``_by_window_end``
+  (latency, mentor_score, last interaction) count only those replies;
 * windows aligned to Monday 1970-01-05; median latency (mean of the middle two); the formulas of
   transforms/score.py with the constants of ScoringConfig.
 """
@@ -25,8 +26,9 @@ from transforms.windowing import WINDOW_ORIGIN_MS
 
 KEY = ("site", "author_id", "reader_id", "window_start")
 EXACT = ("window_end", "reader_comments", "author_replies", "author_replies_by_window_end", "reader_active_days",
-         "first_interaction_at", "last_interaction_at")
-APPROXIMATE = ("reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score")
+         "first_interaction_at", "last_interaction_at", "last_interaction_at_by_window_end")
+APPROXIMATE = ("reply_latency_p50_s", "reply_rate", "reciprocity", "mentor_score", "reply_latency_p50_s_by_window_end",
+               "mentor_score_by_window_end")
 COLUMNS = KEY + EXACT + APPROXIMATE
 
 
@@ -68,28 +70,37 @@ WITH uniq AS (
                           AND created_at <= anchor - (anchor - {WINDOW_ORIGIN_MS}) % {window_ms} + {window_ms}) AS ar_by_end,
          count(DISTINCT created_at // 86400000) FILTER (WHERE NOT is_reply) AS days,
          median(latency_s) AS p50,
-         min(created_at) AS first_at, max(created_at) AS last_at
+         median(latency_s) FILTER (WHERE is_reply
+                                   AND created_at <= anchor - (anchor - {WINDOW_ORIGIN_MS}) % {window_ms} + {window_ms}) AS p50_end,
+         min(created_at) AS first_at, max(created_at) AS last_at,
+         max(created_at) FILTER (WHERE NOT is_reply
+                                 OR created_at <= anchor - (anchor - {WINDOW_ORIGIN_MS}) % {window_ms} + {window_ms}) AS last_end
   FROM contributions GROUP BY ALL
 ), rates AS (
   SELECT *, CASE WHEN rc > 0 THEN least(1.0, ar::DOUBLE / rc) END AS reply_rate,
-         CASE WHEN p50 IS NULL THEN 0.0 ELSE 1.0 / (1.0 + p50 / {config.latency_scale_s!r}) END AS speed
+         CASE WHEN p50 IS NULL THEN 0.0 ELSE 1.0 / (1.0 + p50 / {config.latency_scale_s!r}) END AS speed,
+         CASE WHEN rc > 0 THEN least(1.0, ar_by_end::DOUBLE / rc) END AS reply_rate_end,
+         CASE WHEN p50_end IS NULL THEN 0.0 ELSE 1.0 / (1.0 + p50_end / {config.latency_scale_s!r}) END AS speed_end
   FROM activity
 )
 SELECT site, author_id, reader_id, window_start, window_start + {window_ms} AS window_end,
        rc AS reader_comments, ar AS author_replies, ar_by_end AS author_replies_by_window_end,
        days AS reader_active_days,
-       first_at AS first_interaction_at, last_at AS last_interaction_at,
-       p50 AS reply_latency_p50_s, reply_rate,
+       first_at AS first_interaction_at, last_at AS last_interaction_at, last_end AS last_interaction_at_by_window_end,
+       p50 AS reply_latency_p50_s, p50_end AS reply_latency_p50_s_by_window_end, reply_rate,
        CASE WHEN rc > 0 AND ar > 0 THEN least(rc, ar)::DOUBLE / greatest(rc, ar) ELSE 0.0 END AS reciprocity,
        (1.0 - exp(-rc / {config.comment_saturation!r})) * coalesce(reply_rate, 0.0)
-         * ({1.0 - config.speed_weight!r} + {config.speed_weight!r} * speed) AS mentor_score
+         * ({1.0 - config.speed_weight!r} + {config.speed_weight!r} * speed) AS mentor_score,
+       (1.0 - exp(-rc / {config.comment_saturation!r})) * coalesce(reply_rate_end, 0.0)
+         * ({1.0 - config.speed_weight!r} + {config.speed_weight!r} * speed_end) AS mentor_score_by_window_end
 FROM rates
 """
 
 
 def warehouse_sql() -> str:
     """The pipeline's pair_scores from the embedded warehouse, timestamps as epoch millis."""
-    stamps = {"window_start", "window_end", "first_interaction_at", "last_interaction_at"}
+    stamps = {"window_start", "window_end", "first_interaction_at", "last_interaction_at",
+              "last_interaction_at_by_window_end"}
     return "SELECT " + ", ".join(f"epoch_ms({c}) AS {c}" if c in stamps else c for c in COLUMNS) + " FROM pair_scores"
 
 
