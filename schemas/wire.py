@@ -122,7 +122,8 @@ def decode(payload: bytes | None, accepted_schema_ids: frozenset[int] | None = N
             f"({', '.join(map(str, sorted(accepted)))})"
             + ("; it looks like the next version, newer than this release (upgrade social-mentors to read it)" if newer else "")
             + (f"; if a schema registry assigned it to an EngagementEvent schema, run with --schema-id {schema_id} "
-               "(added to the ids read)" if 1 <= schema_id <= MAX_REGISTRY_ID else
+               "(added to the ids read); if no registry did, the value is not this pipeline's Avro: it only starts "
+               "with a zero byte" if 1 <= schema_id <= MAX_REGISTRY_ID else
                f"; no schema registry assigns it (their ids run 1..{MAX_REGISTRY_ID}): the message is not "
                "Confluent-framed Avro, only a value starting with a zero byte"),
         )

@@ -50,4 +50,5 @@ class CountedOutputs:
     def dead_letter(self, event: Event) -> beam.pvalue.TaggedOutput:
         self.unresolved.inc()
         Metrics.counter("dead_letters", PARENT_UNRESOLVED).inc()
-        return beam.pvalue.TaggedOutput(DEAD_LETTERS, unresolved_dead_letter(event))
+        # timestamped outputs are a stream's: its message says what a stream cannot know
+        return beam.pvalue.TaggedOutput(DEAD_LETTERS, unresolved_dead_letter(event, streaming=self.timestamped))

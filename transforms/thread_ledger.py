@@ -257,11 +257,20 @@ def latest_read_watermark(*events: Optional[Event]) -> Optional[int]:
                default=None)
 
 
-def unresolved_dead_letter(event: Event) -> DeadLetter:
+def unresolved_dead_letter(event: Event, streaming: bool = False) -> DeadLetter:
+    if streaming:
+        # A stream cannot tell "never" from "too late" or "forgotten": say all three, and the ways out.
+        why = ("was not known to the stream by the end of this event's wait (--allowed-lateness after its "
+               "created_at, or after the watermark it was read at): the parent never arrived, arrived later "
+               "than that, or came more than --dedupe-horizon before the thread's next event (a stream "
+               "forgets a quiet thread); a bounded run over the topic resolves a parent that is in it, and an "
+               "event that names its parent_actor_id needs no parent")
+    else:
+        why = "never arrived"
     return DeadLetter(
         event.origin, PARENT_UNRESOLVED,
-        f"parent {event.parent_id!r} of {event.kind} {event.item_id!r} never arrived in thread "
-        f"{event.thread_id!r} on site {event.site!r}, and the event names no parent_actor_id",
+        f"parent {event.parent_id!r} of {event.kind} {event.item_id!r} in thread {event.thread_id!r} on site "
+        f"{event.site!r} {why}, and the event names no parent_actor_id",
         event.event_id, event_json(event),
     )
 
@@ -277,9 +286,10 @@ def duplicate_item_dead_letter(held: Event, event: Event) -> DeadLetter:
         message = (f"{where} is already held by event {held.event_id!r} ({held_at}), though this event claimed it "
                    f"first ({first}). It was read behind the stream's watermark, after {held.event_id!r} was "
                    f"settled and scored, so it is not scored; a bounded run over the same input keeps this event "
-                   f"instead. Records out of created_at order by more than --max-out-of-orderness, or backfilled "
-                   f"into a live topic, are read so: raise --max-out-of-orderness, or score a backfill with a "
-                   f"bounded run")
+                   f"instead. A record is read so when it comes more than --max-out-of-orderness after the newest "
+                   f"record of the partitions still sending, or, on a quiet topic, after its own created_at (a "
+                   f"producer's delay), or is backfilled into a live topic: raise --max-out-of-orderness, or "
+                   f"score a backfill with a bounded run")
     else:
         message = (f"{where} is already held by event {held.event_id!r} ({held_at}), which claimed it first "
                    f"(created first; at the same instant, delivered first); this event reuses it and is not scored")

@@ -26,14 +26,22 @@ def add_commands(commands: argparse._SubParsersAction) -> dict[str, Callable[[ar
     return {"status": cmd_status}
 
 
-def _age(then: Optional[dt.datetime], now: dt.datetime) -> str:
-    if then is None:
-        return "-"
-    seconds = (now - then).total_seconds()
+def _span(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if abs(seconds) >= size:
-            return f"{seconds / size:.1f} {unit} ago"
-    return f"{seconds:.0f} s ago"
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _age(then: Optional[dt.datetime], now: dt.datetime) -> str:
+    return "-" if then is None else f"{_span((now - then).total_seconds())} ago"
+
+
+def window_end_note(end: Optional[dt.datetime], now: dt.datetime) -> str:
+    """When the newest window ended, or that it is still open (a live stream's current window)."""
+    if end is None:
+        return "-"
+    return f"ended {_age(end, now)}" if end <= now else f"still open: it ends in {_span((end - now).total_seconds())}"
 
 
 def _when(value: Optional[dt.datetime]) -> str:
@@ -80,7 +88,7 @@ def _warehouse_status(args: argparse.Namespace) -> None:
     newest = dict(zip(columns, rows[0])) if rows else {}
     print(f"Warehouse {args.warehouse}")
     print(f"  newest window   {_when(newest.get('newest_window_start'))} .. {_when(newest.get('newest_window_end'))}"
-          f" (ended {_age(newest.get('newest_window_end'), now)})")
+          f" ({window_end_note(newest.get('newest_window_end'), now)})")
     print(f"  last written    {_when(newest.get('last_computed_at'))} ({_age(newest.get('last_computed_at'), now)})")
     since = now - dt.timedelta(minutes=args.dead_letter_window)
     _, dead = warehouse.query("status_dead_letters", {"since": since})

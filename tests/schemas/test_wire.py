@@ -112,3 +112,6 @@ def test_an_id_a_registry_could_assign_is_suggested_for_schema_id():
     with pytest.raises(wire.WireFormatError) as caught:
         wire.decode(b"\x00" + struct.pack(">I", 2**31 - 1) + b"garbage")
     assert f"run with --schema-id {2**31 - 1}" in str(caught.value)
+    # garbage that happens to start with a zero byte (the second outside probe's b"\x00\x01garbage")
+    # is not told only to add the id: the other reading is named too
+    assert "not this pipeline's Avro" in str(caught.value), caught.value

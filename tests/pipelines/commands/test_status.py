@@ -49,6 +49,16 @@ def test_status_shows_the_lag_of_each_partition_the_newest_window_and_recent_dea
     assert "dead letters in the last 60 min: 2 (PARSE_ERROR: 2)" in out
 
 
+def test_the_newest_window_still_open_is_said_to_end_in_so_long_not_to_have_ended_in_the_past():
+    # Outside probe: a live stream's current week printed "(ended -2.4 d ago)".
+    from pipelines.commands.status import window_end_note
+
+    now = dt.datetime(2026, 11, 27, 12, 0)
+    assert window_end_note(dt.datetime(2026, 11, 30), now) == "still open: it ends in 2.5 d"
+    assert window_end_note(dt.datetime(2026, 11, 23), now) == "ended 4.5 d ago"
+    assert window_end_note(None, now) == "-"
+
+
 def test_status_of_a_missing_topic_is_a_clear_error(kafka_broker, topic, tmp_path, capsys):
     assert main(["status", "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic,
                  "--warehouse", str(tmp_path / "none.duckdb")]) == 2
