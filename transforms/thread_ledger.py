@@ -286,9 +286,9 @@ def duplicate_item_dead_letter(held: Event, event: Event) -> DeadLetter:
         message = (f"{where} is already held by event {held.event_id!r} ({held_at}), though this event claimed it "
                    f"first ({first}). It was read behind the stream's watermark, after {held.event_id!r} was "
                    f"settled and scored, so it is not scored; a bounded run over the same input keeps this event "
-                   f"instead. A record is read so when it comes more than --max-out-of-orderness after the newest "
-                   f"record of the partitions still sending, or, on a quiet topic, after its own created_at (a "
-                   f"producer's delay), or is backfilled into a live topic: raise --max-out-of-orderness, or "
+                   f"instead. A record is read so when it is stamped more than --max-out-of-orderness before the "
+                   f"newest records of the partitions still sending, or, on a quiet topic, is read more than that "
+                   f"after its own created_at (a producer's delay), or is backfilled into a live topic: raise --max-out-of-orderness, or "
                    f"score a backfill with a bounded run")
     else:
         message = (f"{where} is already held by event {held.event_id!r} ({held_at}), which claimed it first "
