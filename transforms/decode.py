@@ -21,12 +21,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas import wire
+from transforms import file_ranges
 from transforms.event_files import (  # re-exported: the file readers' public names
     AVRO_MAGIC, DEFAULT_LIMITS, MAX_RAW_PAYLOAD, MAX_RECORD_BYTES, DecodeLimits, canonical_path, decode_record,
     iter_avro_file, iter_event_file, iter_jsonl_file, raw_text, repeated_paths,
 )
 from transforms.events import RECORD_TOO_LARGE, TOO_OLD, DeadLetter, Event, iso_utc
-from transforms import file_ranges
 from transforms.file_ranges import FileRange, RangeSize, iter_range, plan_ranges
 
 __all__ = [

@@ -14,8 +14,9 @@ read after the watermark passed the other claim; a stream could not wait for it,
 bounded reading of the same records) would pick another holder than the live stream did, so both
 holders' rows would stand. By created_at, the stream can always wait, and every reading agrees.
 
-What is left: a claim read behind the watermark (a backfill of old records into a live topic) that was
-created before the holder the stream already settled cannot take the item back, since the holder's
+What is left: a claim read behind the watermark (stamped more than the source's out-of-orderness
+allowance before the newest records, read that late on a quiet topic, or backfilled into a live topic)
+that was created before the holder the stream already settled cannot take the item back, since the holder's
 credits are out; it is a DUPLICATE_ITEM dead letter that says so
 (:func:`transforms.thread_ledger.duplicate_item_dead_letter`).
 

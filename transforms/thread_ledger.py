@@ -147,8 +147,9 @@ class ThreadLedger:
 
     def wait(self, response: Event) -> None:
         self.waiting.setdefault(response.parent_id, []).append(response)
-        if self._earliest is None or (self._earliest is not _UNKNOWN and response.lateness_from() < self._earliest):
-            self._earliest = response.lateness_from()
+        starts = response.lateness_from()
+        if self._earliest is None or (self._earliest is not _UNKNOWN and starts < self._earliest):
+            self._earliest = starts
 
     def all_waiting(self) -> list[Event]:
         return [event for events in self.waiting.values() for event in events]
@@ -288,8 +289,8 @@ def duplicate_item_dead_letter(held: Event, event: Event) -> DeadLetter:
                    f"settled and scored, so it is not scored; a bounded run over the same input keeps this event "
                    f"instead. A record is read so when it is stamped more than --max-out-of-orderness before the "
                    f"newest records of the partitions still sending, or, on a quiet topic, is read more than that "
-                   f"after its own created_at (a producer's delay), or is backfilled into a live topic: raise --max-out-of-orderness, or "
-                   f"score a backfill with a bounded run")
+                   f"after its own created_at (a producer's delay), or is backfilled into a live topic: raise "
+                   f"--max-out-of-orderness, or score a backfill with a bounded run")
     else:
         message = (f"{where} is already held by event {held.event_id!r} ({held_at}), which claimed it first "
                    f"(created first; at the same instant, delivered first); this event reuses it and is not scored")

@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any, Callable
 
+from schemas import wire
 from transforms.kafka_security import (DEFAULT_KEY_PASSWORD_ENV, DEFAULT_PASSWORD_ENV, ENV_PREFIX, MECHANISMS,
                                        PROTOCOLS, KafkaSecurity, read_kafka_config)
 from warehouse import DEFAULT_WAREHOUSE
@@ -28,7 +29,7 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
                         help="Kafka bootstrap HOST:PORT[,HOST:PORT] (default 127.0.0.1:9092)")
     parser.add_argument("--topic", type=not_empty, default="engagement-events",
                         help="Kafka topic of the events (default engagement-events)")
-    parser.add_argument("--schema-id", type=whole_number(1, 2**31 - 1), action="append", default=None,
+    parser.add_argument("--schema-id", type=whole_number(1, wire.MAX_REGISTRY_ID), action="append", default=None,
                         help="Confluent schema id(s) of EngagementEvent: produce writes the first (default: the current "
                              "version's, 2); run reads these besides the versions this release knows, 1 and 2)")
     add_kafka_security_options(parser)

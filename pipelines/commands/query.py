@@ -135,9 +135,9 @@ def _note_an_anchor_past_the_data(args: argparse.Namespace, site: Optional[str])
     if as_of is None:
         return
     newest = open_warehouse(args.warehouse, read_only=True).query("span", {"site": site})[1][0][1]
-    half_life_days = half_life_days_of(vars(args))
     if not newest:
         return
+    half_life_days = half_life_days_of(vars(args))
     days = (as_of - newest).total_seconds() / 86400  # both naive UTC: parse_as_of's, and every warehouse's rows
     if days > half_life_days * math.log2(1e6):
         print(f"note: --as-of {as_of.isoformat(timespec='seconds')}Z is {int(days):,} days after the newest data "

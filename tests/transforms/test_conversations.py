@@ -237,9 +237,9 @@ def test_streaming_a_parent_later_than_the_allowed_lateness_leaves_a_dead_letter
         assert_that(out.author_replies, equal_to([]), label="no credit")
 
 
-# Item c4 claimed three times: d4 and d5 by R at the same instant, d6 by EVIL half an hour later but
-# delivered... last in one order, first in the other. Its holder is its first claim: created first,
-# at the same instant delivered first.
+# Item c4 claimed three times: d4 and d5 by R at the same instant, d6 by EVIL half an hour later though
+# delivered first (in.jsonl:1). Its holder is its first claim: created first, at the same instant
+# delivered first.
 C4 = event("c4", "COMMENT", "R", T0 + HOUR_MS, parent="p1", event_id="d4")._replace(origin="in.jsonl:2")
 C4_AGAIN = event("c4", "COMMENT", "R", T0 + HOUR_MS, parent="p1", event_id="d5")._replace(origin="in.jsonl:3")
 C4_EVIL = event("c4", "COMMENT", "EVIL", T0 + 90 * MINUTE_MS, parent="p1", event_id="d6")._replace(origin="in.jsonl:1")
