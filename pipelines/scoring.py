@@ -20,6 +20,7 @@ from transforms.panes import ScorePairPanes
 from transforms.ledger import WriteWithLedger
 from transforms.score import ScorePairs
 from transforms.windowing import KeyByWindow
+from transforms.worker_gc import worker_gc
 
 
 @dataclasses.dataclass
@@ -157,7 +158,7 @@ def run_scoring(
     record_run(settings.warehouse, run_row(settings.run_started_at, described, RUNNING))
     failure: Optional[str] = None
     finished = False
-    with metrics, heartbeat, stopping.runner_thread_errors_logged():
+    with metrics, heartbeat, stopping.runner_thread_errors_logged(), worker_gc():
         try:
             options = pipeline_options(beam_args or [], settings.streaming)
             pipeline = beam.Pipeline(options=options)

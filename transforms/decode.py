@@ -28,6 +28,7 @@ from transforms.event_files import (  # re-exported: the file readers' public na
 )
 from transforms.events import RECORD_TOO_LARGE, TOO_OLD, DeadLetter, Event, iso_utc
 from transforms.file_ranges import FileRange, RangeSize, iter_range, plan_ranges
+from transforms.worker_gc import tune_worker_gc
 
 __all__ = [
     "AVRO_MAGIC", "DEAD_LETTERS", "DEFAULT_LIMITS", "MAX_RAW_PAYLOAD", "MAX_RECORD_BYTES", "DecodeLimits",
@@ -113,6 +114,9 @@ class DecodeFileRangeFn(beam.DoFn):
     def __init__(self, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self.counters = DecodeCounters()
+
+    def setup(self) -> None:
+        tune_worker_gc()  # every worker that runs the pipeline decodes (transforms.worker_gc says why)
 
     def process(self, file_range: FileRange) -> Iterable[Any]:
         # Counted per range, not per record: three counter calls a record cost more than its validation.
@@ -224,6 +228,9 @@ class DecodeKafkaRecordFn(beam.DoFn):
         self.limits = limits
         self.remembered_ms = remembered_ms
         self.counters = DecodeCounters()
+
+    def setup(self) -> None:
+        tune_worker_gc()  # every worker that runs the pipeline decodes (transforms.worker_gc says why)
 
     def process(self, record: Any) -> Iterable[Any]:
         yield self.counters.route(decode_kafka_record(record, self.accepted_schema_ids, self.limits,

@@ -1,4 +1,5 @@
 """End to end on the local runners: synthetic community in, warehouse rows and accounting out."""
+import gc
 import os
 import subprocess
 import sys
@@ -12,13 +13,16 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 
+from helpers import record as event_record
 from pipelines.cli import run_query
 from pipelines.scoring import build_scoring_pipeline, run_scoring
 from pipelines.settings import RunSettings
 from pipelines.summary import summarize
+from producers.event_files import write_events
 from producers.synthetic import CommunitySpec, generate_community, write_community
 from transforms.decode import ReadEventFiles
 from transforms.events import DeadLetter, event_from_record
+from transforms.worker_gc import WORKER_THRESHOLDS
 from warehouse import open_warehouse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,6 +105,28 @@ def test_the_run_is_recorded_finished_with_its_counts(batch_run):
         summary.records_in, summary.scored, summary.skipped_total, summary.duplicates, summary.dead_letters_total,
         summary.pair_score_rows)
     assert run["source"].startswith("files: ") and run["source"].endswith("events.avro")
+
+
+def test_a_run_tunes_the_collector_while_it_runs_and_gives_the_callers_thresholds_back(tmp_path):
+    # transforms.worker_gc: the in-process runner's workers are threads of the caller's process
+    seen = tmp_path / "thresholds seen by the worker"
+
+    class SeeThresholds(beam.PTransform):  # the DoFn is pickled: it reports through a file
+        def expand(self, pbegin):
+            decoded = pbegin | ReadEventFiles([str(events)])
+            decoded.events | beam.Map(lambda e, path=str(seen): open(path, "w").write(repr(gc.get_threshold())))
+            return decoded
+
+    events = tmp_path / "a.jsonl"
+    write_events(events, [event_record(event_id="a1")])
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        summary = run_scoring(SeeThresholds(), RunSettings(warehouse=str(tmp_path / "w.duckdb")))
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
+    assert summary.balanced and seen.read_text() == repr(WORKER_THRESHOLDS)
 
 
 def test_the_summary_comes_from_the_warehouse_not_from_metrics(community, tmp_path):
