@@ -5,8 +5,10 @@
 * ``--runner=FlinkRunner`` without ``--job_endpoint``: Beam's Flink job server resolved from Maven
   Central (``services.flink_job_server``) and started for the run, with ``--flink_master`` as its
   Flink master: ``[local]``/``[auto]`` (the default) is an embedded mini-cluster, ``HOST:PORT`` a
-  real cluster. The SDK workers run in this process (LOOPBACK) on the embedded cluster; a real
-  cluster needs ``--environment_type=DOCKER`` or ``EXTERNAL`` (see the README's operators section).
+  real cluster. A bounded run on the embedded cluster gets one SDK worker process per slot from
+  Beam's worker pool (``services.beam_worker_pool``; a stream's workers stay in this process,
+  LOOPBACK); a real cluster needs ``--environment_type=DOCKER`` or ``EXTERNAL`` (see the README's
+  operators section).
 
 Every portable run (Prism, Flink, a given ``--job_endpoint``) also gets a ``--job_server_timeout``
 as long as the run itself (see ``RUN_DEADLINE_S``) unless one is given. Every other runner
@@ -15,6 +17,7 @@ as long as the run itself (see ``RUN_DEADLINE_S``) unless one is given. Every ot
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -102,6 +105,43 @@ def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[l
     master = LOCAL_MASTER if flink.flink_master in _LOCAL_FLINK_MASTERS else flink.flink_master
     where = "an embedded Flink mini-cluster" if master == LOCAL_MASTER else f"the Flink cluster at {master}"
     print(f"  starting Beam's Flink job server for {where} (resolved with Maven on first use) ...", file=sys.stderr)
-    with FlinkJobServer(FLINK_WORK_DIR, flink_master=master) as server:
+    workers = embedded_flink_workers(options, streaming) if master == LOCAL_MASTER else 0
+    with FlinkJobServer(FLINK_WORK_DIR, flink_master=master) as server, _worker_pool(workers) as pool:
         print(f"  Flink job server on {server.endpoint}; its log: {server.log_file}", file=sys.stderr)
-        yield without_stream_deadline([*beam_args, f"--job_endpoint={server.endpoint}"])
+        args = [*beam_args, f"--job_endpoint={server.endpoint}"]
+        if pool is not None:
+            print(f"  {workers} SDK worker processes (Beam's worker pool; its log and theirs: {pool.log_file})",
+                  file=sys.stderr)
+            # kept for the job: Flink's batch mode runs stage after stage, and without a cache it
+            # started (and stopped) a new set of workers for each, paying Beam's import each time
+            args += ["--environment_type=EXTERNAL", f"--environment_config={pool.address}",
+                     f"--sdk_worker_parallelism={workers}", f"--environment_cache_millis={ENVIRONMENT_CACHE_MS}"]
+        yield without_stream_deadline(args)
+
+
+ENVIRONMENT_CACHE_MS = 10 * 60 * 1000  # idle workers are kept this long within a job
+
+
+def embedded_flink_workers(options: PipelineOptions, streaming: bool) -> int:
+    """How many SDK worker processes a run on the embedded Flink gets: one per slot (``--parallelism``,
+    else Flink's local default, a slot per core), or 0 to keep Beam's default (LOOPBACK: threads of
+    this process, which Python runs one at a time) when the run chose its environment, is a stream
+    (its drain switch is a flag in this process, ``pipelines.stopping``), or has one slot."""
+    if streaming or options.view_as(StandardOptions).streaming:
+        return 0
+    if options.view_as(PortableOptions).environment_type or options.view_as(PortableOptions).environment_config:
+        return 0
+    parallelism = options.view_as(FlinkRunnerOptions).parallelism
+    slots = parallelism if parallelism and parallelism > 0 else (os.cpu_count() or 1)
+    return slots if slots > 1 else 0
+
+
+@contextlib.contextmanager
+def _worker_pool(workers: int) -> Iterator[object]:
+    if workers <= 0:
+        yield None
+        return
+    from services.beam_worker_pool import BeamWorkerPool
+
+    with BeamWorkerPool(FLINK_WORK_DIR) as pool:
+        yield pool

@@ -46,6 +46,10 @@ def test_a_flink_run_writes_exactly_what_a_direct_runner_run_writes(events_file,
     captured = capsys.readouterr()
     assert "Flink job server on 127.0.0.1:" in captured.err
     assert (tmp_path / ".social-mentors" / "flink" / "flink-job-server.log").exists()
+    # Two slots, two Python processes (the default LOOPBACK workers are threads that take turns)
+    assert "2 SDK worker processes" in captured.err
+    pool_log = (tmp_path / ".social-mentors" / "flink" / "worker-pool.log").read_text()
+    assert pool_log.count("Starting worker with command") == 2
 
     direct_scores = table_of(direct, "pair_scores")
     assert len(direct_scores) > 1000
@@ -186,3 +190,19 @@ def test_a_template_launch_without_the_dataflow_extra_records_no_run(bigquery_ur
     assert time.monotonic() - started < 5, "it waited for Kafka before checking the runner"
     _, rows = open_warehouse(bigquery_url).export("runs")
     assert list(rows) == []
+
+
+@pytest.mark.parametrize("args, streaming, workers", [
+    (["--parallelism=2"], False, 2),
+    (["--parallelism=3"], False, 3),
+    (["--parallelism=1"], False, 0),  # one slot: LOOPBACK costs no process start
+    ([], False, os.cpu_count() if (os.cpu_count() or 1) > 1 else 0),  # Flink's local default: a slot per core
+    (["--parallelism=2"], True, 0),  # a stream's drain switch lives in this process
+    (["--parallelism=2", "--streaming"], False, 0),
+    (["--parallelism=2", "--environment_type=LOOPBACK"], False, 0),  # the run chose
+    (["--parallelism=2", "--environment_type=EXTERNAL", "--environment_config=host:1"], False, 0),
+])
+def test_a_bounded_run_on_the_embedded_flink_gets_a_worker_process_per_slot(args, streaming, workers):
+    from pipelines.runners import embedded_flink_workers
+
+    assert embedded_flink_workers(PipelineOptions(["--runner=FlinkRunner", *args]), streaming) == workers
