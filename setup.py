@@ -23,7 +23,9 @@ setup(
         "pyarrow>=14,<26",
         "numpy>=1.26,<3",  # the export formats columns with it (pipelines/commands/columnar_output.py)
         "sqlglot>=25,<31",
-        "kafka-python>=2.0.2,<4",
+        # its C CRC32C: kafka-python checks every record batch's CRC, in pure Python without it (a
+        # tenth of a bounded Kafka run's CPU, README "The bounded Kafka read")
+        "kafka-python[crc32c]>=2.0.2,<4",
         "google-cloud-bigquery>=3.20,<4",
         "google-cloud-bigquery-storage>=2.25,<3",
     ],
