@@ -86,15 +86,17 @@ def commit_metadata(run_kind: str) -> str:
 
 
 class TopicReader:
-    """One kafka-python consumer assigned to every planned partition, kept across process() calls."""
+    """One kafka-python consumer assigned to the planned partitions (``partitions``: some of them),
+    kept across process() calls."""
 
-    def __init__(self, plans: tuple, consumer_config: dict[str, Any]):
+    def __init__(self, plans: tuple, consumer_config: dict[str, Any], partitions: Optional[tuple[int, ...]] = None):
         from kafka import KafkaConsumer, TopicPartition
 
         first = plans[0]
         self.topic = first.topic
         self.bootstrap_servers = first.bootstrap_servers
-        self.partitions = {p.partition: TopicPartition(p.topic, p.partition) for p in plans}
+        self.partitions = {p.partition: TopicPartition(p.topic, p.partition) for p in plans
+                           if partitions is None or p.partition in partitions}
         self.consumer = KafkaConsumer(
             bootstrap_servers=first.bootstrap_servers,
             group_id=first.group_id,

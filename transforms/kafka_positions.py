@@ -1,5 +1,6 @@
 """Positions of a Kafka read as a splittable DoFn's restriction: one restriction covers every
-partition of a topic, positions are (partition, offset).
+partition of a topic (a bounded read is split per partition at the start), positions are
+(partition, offset).
 
 ``TopicRestriction`` in, ``TopicPositionsTracker`` claims positions. A bounded restriction has stop
 offsets; an unbounded one ends either with a checkpoint (the runner resumes it later) or, when the
@@ -111,7 +112,17 @@ class TopicRestrictionProvider(RestrictionProvider):
         return TopicPositionsTracker(restriction)
 
     def split(self, plans: tuple, restriction: TopicRestriction) -> Iterable[TopicRestriction]:
-        yield restriction
+        """A bounded read, one restriction per partition with records to read, so that a runner with
+        several workers (Flink at parallelism 2) reads partitions in parallel. A stream keeps one
+        restriction for the topic: its watermark must be the oldest partition's (class docstring).
+        A bounded run's watermark decides nothing (its windows come from each event's time)."""
+        if restriction.stops is None:
+            yield restriction
+            return
+        stops = dict(restriction.stops)
+        parts = [TopicRestriction(((partition, start),), ((partition, stops[partition]),))
+                 for partition, start in restriction.starts if start < stops[partition]]
+        yield from parts if len(parts) > 1 else [restriction]
 
     def restriction_size(self, plans: tuple, restriction: TopicRestriction) -> int:
         if restriction.stops is None:

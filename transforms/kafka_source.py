@@ -61,17 +61,18 @@ class _ReadTopicBase(beam.DoFn):
         self.broker_errors = Metrics.counter("kafka", "broker_unavailable")
 
     def setup(self) -> None:
-        self.readers: dict[str, TopicReader] = {}
+        self.readers: dict[tuple, TopicReader] = {}
 
     def teardown(self) -> None:
         for reader in getattr(self, "readers", {}).values():
             reader.consumer.close()
 
-    def _reader(self, plans: tuple) -> TopicReader:
-        topic = plans[0].topic
-        if topic not in self.readers:
-            self.readers[topic] = TopicReader(plans, self.consumer_config)
-        return self.readers[topic]
+    def _reader(self, plans: tuple, partitions: Optional[tuple[int, ...]] = None) -> TopicReader:
+        """The consumer of ``partitions`` (default: every planned one), kept for the next call."""
+        key = (plans[0].topic, partitions)
+        if key not in self.readers:
+            self.readers[key] = TopicReader(plans, self.consumer_config, partitions)
+        return self.readers[key]
 
     def _emit(self, reader: TopicReader, record: Any, watermark_ms: Optional[int] = None) -> TimestampedValue:
         self.records_read.inc()
@@ -108,7 +109,8 @@ class ReadTopicFn(_ReadTopicBase):
         reader = None
         while reader is None:
             try:
-                reader = self._reader(plans)
+                # the restriction's partitions only: a bounded read is split per partition
+                reader = self._reader(plans, tuple(sorted(stops)))
             except KafkaError as error:  # no broker to bootstrap from: wait, within the timeout
                 now = time.monotonic()
                 if now - last_progress >= timeout_s:

@@ -44,3 +44,21 @@ def test_a_bounded_read_is_done_only_at_its_stops():
     assert tracker.try_claim((0, 2))  # the gap up to the stop (compacted offsets, markers)
     assert not tracker.try_claim((0, 3))
     tracker.check_done()
+
+
+def test_a_bounded_read_is_split_per_partition_with_records_so_workers_read_partitions_in_parallel():
+    from transforms.kafka_positions import TopicRestrictionProvider
+
+    bounded = TopicRestriction(((0, 5), (1, 0), (2, 7)), ((0, 9), (1, 4), (2, 7)))  # partition 2: nothing to read
+    assert list(TopicRestrictionProvider().split((), bounded)) == [
+        TopicRestriction(((0, 5),), ((0, 9),)), TopicRestriction(((1, 0),), ((1, 4),))]
+    # one partition with records, or none: nothing to split
+    assert list(TopicRestrictionProvider().split((), TopicRestriction(((0, 5), (1, 4)), ((0, 9), (1, 4))))) == [
+        TopicRestriction(((0, 5), (1, 4)), ((0, 9), (1, 4)))]
+
+
+def test_a_stream_keeps_one_restriction_for_the_topic_so_its_watermark_is_the_oldest_partitions():
+    from transforms.kafka_positions import TopicRestrictionProvider
+
+    assert list(TopicRestrictionProvider().split((), unbounded().current_restriction())) == [
+        TopicRestriction(((0, 5), (1, 0)), None)]
