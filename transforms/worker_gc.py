@@ -5,8 +5,8 @@ collections that walk every live object. A bundle allocates several containers p
 wire tuples, accumulators, batches) that reference counting alone frees, while a worker holds
 hundreds of thousands of live ones (shard buffers, accumulators, the resolver's caches): each
 collection walks them and finds almost nothing. On the bounded pipeline that was about 30% of the
-CPU (``bench/results/2026-11-27-gc.txt``: 300,000 events, 27.7 and 28.2 CPU-s at Python's
-defaults, 19.4 and 19.9 with these thresholds; 18.9 with the collector off).
+CPU (``bench/results/2026-11-27-gc.txt``: 300,000 events, 27.7 to 28.4 CPU-s at Python's
+defaults, 19.4 with these thresholds; 18.9 with the collector off).
 
 Only the young generation's threshold changes (700 -> 200,000); the older generations keep Python's
 10 and 10, so full collections still come, 300 times less often, for the rare real cycles (tracebacks
