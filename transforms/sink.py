@@ -27,6 +27,10 @@ from warehouse import RefusedRow
 # since BigQuery allows a table 1,500 of them a day.
 MAX_BATCH_ROWS = 5_000
 MAX_BULK_BATCH_ROWS = 50_000
+# A bounded run's writes to the embedded warehouse: one upsert statement takes any size, and a batch is
+# held as row dicts while it is written (about 2.5 KB a pair_scores row): 50,000 made a 1M-event run's
+# peak RSS about 100 MB higher than 10,000 (README, "Speed and scale"); statements cost little more.
+MAX_EMBEDDED_BULK_BATCH_ROWS = 10_000
 KEPT = "kept"  # WriteScores' output of kept-row counts
 
 
@@ -59,6 +63,7 @@ class WriteBatchFn(beam.DoFn):
         self.written = Metrics.counter("warehouse", f"{table}_written")
         self.refused = Metrics.counter("warehouse", f"{table}_refused")
         self.kept = Metrics.counter("warehouse", f"{table}_kept_more_complete")
+        self.batch_rows = Metrics.distribution("warehouse", f"{table}_batch_rows")
 
     def setup(self) -> None:
         from warehouse import open_warehouse  # opened on the worker, never pickled
@@ -66,6 +71,7 @@ class WriteBatchFn(beam.DoFn):
         self.write = getattr(open_warehouse(self.warehouse_url), _WRITERS[self.table])
 
     def process(self, batch: list[dict[str, Any]]) -> Iterable[Any]:
+        self.batch_rows.update(len(batch))
         refused, kept = self.write(batch, bulk=self.bulk)
         self.written.inc(len(batch) - len(refused) - kept)
         if kept:
@@ -97,11 +103,12 @@ def _batched_write(rows: beam.PCollection, warehouse_url: str, table: str, bulk:
         # made a streaming run open the warehouse once per window and pane, and fall behind. Rows of a
         # bounded run are in the global window already: re-windowing them cost a step per row.
         rows = rows | "AnyWindow" >> beam.WindowInto(GlobalWindows())
+    bulk_rows = MAX_BULK_BATCH_ROWS if warehouse_url.startswith("bigquery://") else MAX_EMBEDDED_BULK_BATCH_ROWS
     return (
         rows
         # Load jobs cost seconds whatever their size, and are counted: always as large as the
         # bundle allows. Streaming inserts: batches sized by Beam to the observed write time.
-        | "Batch" >> (beam.BatchElements(min_batch_size=MAX_BULK_BATCH_ROWS, max_batch_size=MAX_BULK_BATCH_ROWS)
+        | "Batch" >> (beam.BatchElements(min_batch_size=bulk_rows, max_batch_size=bulk_rows)
                       if bulk else beam.BatchElements(min_batch_size=100, max_batch_size=MAX_BATCH_ROWS))
         | "Write" >> beam.ParDo(WriteBatchFn(warehouse_url, table, bulk)).with_outputs(KEPT, main="refused")
     )
