@@ -155,15 +155,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     args = parse(argv, parser)
-    try:
-        if isinstance(getattr(args, "warehouse", None), str):  # a folder or a zip fails here, before any work
-            from warehouse import check_location
+    from pipelines.stopping import Terminated, sigterm_interrupts
 
-            check_location(args.warehouse)
-        return handlers[args.command](args)
+    try:
+        with sigterm_interrupts():
+            if isinstance(getattr(args, "warehouse", None), str):  # a folder or a zip fails here, before any work
+                from warehouse import check_location
+
+                check_location(args.warehouse)
+            return handlers[args.command](args)
     except BrokenPipeError:  # `social-mentors export ... | head`: the reader has all it wanted
         sys.stderr.close()
         return 0
+    except Terminated:
+        print("terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

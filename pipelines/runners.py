@@ -115,7 +115,9 @@ def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[l
             # kept for the job: Flink's batch mode runs stage after stage, and without a cache it
             # started (and stopped) a new set of workers for each, paying Beam's import each time
             args += ["--environment_type=EXTERNAL", f"--environment_config={pool.address}",
-                     f"--sdk_worker_parallelism={workers}", f"--environment_cache_millis={ENVIRONMENT_CACHE_MS}"]
+                     f"--environment_cache_millis={ENVIRONMENT_CACHE_MS}"]
+            if _given_int(options, "sdk_worker_parallelism") is None:
+                args.append(f"--sdk_worker_parallelism={workers}")
         yield without_stream_deadline(args)
 
 
@@ -124,16 +126,29 @@ ENVIRONMENT_CACHE_MS = 10 * 60 * 1000  # idle workers are kept this long within 
 
 def embedded_flink_workers(options: PipelineOptions, streaming: bool) -> int:
     """How many SDK worker processes a run on the embedded Flink gets: one per slot (``--parallelism``,
-    else Flink's local default, a slot per core), or 0 to keep Beam's default (LOOPBACK: threads of
-    this process, which Python runs one at a time) when the run chose its environment, is a stream
-    (its drain switch is a flag in this process, ``pipelines.stopping``), or has one slot."""
+    else Flink's local default, a slot per core) unless ``--sdk_worker_parallelism`` says, or 0 to
+    keep Beam's default (LOOPBACK: threads of this process, which Python runs one at a time) when the
+    run chose its environment, is a stream (its drain switch is a flag in this process,
+    ``pipelines.stopping``), or has one slot."""
+    given_sdk_workers = _given_int(options, "sdk_worker_parallelism")
     if streaming or options.view_as(StandardOptions).streaming:
         return 0
     if options.view_as(PortableOptions).environment_type or options.view_as(PortableOptions).environment_config:
         return 0
     parallelism = options.view_as(FlinkRunnerOptions).parallelism
-    slots = parallelism if parallelism and parallelism > 0 else (os.cpu_count() or 1)
+    if parallelism is not None and parallelism != -1 and parallelism < 1:
+        return 0  # Flink refuses it, and says so
+    if given_sdk_workers is not None:
+        return given_sdk_workers if given_sdk_workers > 1 else 0
+    slots = parallelism if parallelism and parallelism > 0 else (os.cpu_count() or 1)  # -1: Flink's default
     return slots if slots > 1 else 0
+
+
+def _given_int(options: PipelineOptions, name: str) -> int | None:
+    """An option's value when the arguments name it, else None (Beam's default is not a choice)."""
+    value = options.get_all_options(retain_unknown_options=True).get(name)
+    given = any(arg.split("=", 1)[0].replace("-", "_") == f"__{name}" for arg in getattr(options, "_flags", ()))
+    return int(value) if given and value is not None else None
 
 
 @contextlib.contextmanager

@@ -81,6 +81,31 @@ def end_runner_children() -> None:
             continue
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C's KeyboardInterrupt is: every ``except
+    KeyboardInterrupt`` and ``with`` on the way out runs (a bounded run is recorded FAILED, the
+    services it started are stopped), where the default action ended the process at once and left
+    a Flink job server, its SDK worker pool and the job running (an outside probe)."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While a command runs: SIGTERM raises :class:`Terminated` in the main thread. A stream's
+    :func:`drain_on_signals` installs its own handler inside this one, and gives this one back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 _RUNNER_LOST = threading.Event()
 
 

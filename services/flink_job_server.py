@@ -116,7 +116,11 @@ class FlinkJobServer:
         processes.terminate(self.process)
 
     def __enter__(self) -> "FlinkJobServer":
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # Ctrl-C while it starts: __exit__ would not run, and Java kept running
+            self.stop()
+            raise
         return self
 
     def __exit__(self, kind: Optional[type], error: Optional[BaseException], trace: Optional[TracebackType]) -> None:
