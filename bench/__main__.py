@@ -171,7 +171,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-kafka", action="store_true", help="skip the Kafka rows")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 events, one repetition")
     parser.add_argument("--keep", metavar="FOLDER", help="work in FOLDER and keep its files")
-    parser.add_argument("--out", type=Path, help="results file (default bench/results/<date>.json)")
+    parser.add_argument("--out", type=Path, help="results file (default bench/results/<date>.json, "
+                                                 "<date>-quick.json with --quick)")
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.repeat = [5_000], 1
@@ -198,7 +199,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 print(f"  the Kafka broker did not start ({error}): the Kafka rows are skipped", file=sys.stderr)
                 broker = None
     results: list[dict[str, Any]] = []
-    out = args.out or RESULTS / f"{dt.date.today().isoformat()}.json"
+    # a smoke run does not replace the day's full results
+    out = args.out or RESULTS / f"{dt.date.today().isoformat()}{'-quick' if args.quick else ''}.json"
     try:
         for count in args.events:
             with tempfile.TemporaryDirectory(prefix="bench-") as scratch:

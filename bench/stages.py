@@ -79,11 +79,22 @@ class _DescendantsCpu:
     processes = 0
 
 
+def _is_sdk_worker(pid: str) -> bool:
+    """An SDK worker or the pool that starts them (not Beam's ``pip freeze`` at submission, say)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            command = cmdline.read()
+    except OSError:
+        return False
+    return b"SdkHarness" in command or b"services.beam_worker_pool" in command
+
+
 @contextlib.contextmanager
 def python_descendants_cpu(every_s: float = 0.2) -> Any:
-    """The CPU seconds (user + system) of this process's Python descendants, sampled from /proc
-    every ``every_s`` until exit: a process's last sample stands for its total (at most ``every_s``
-    of it is missed). The JVMs a runner starts are left out, as they are for the in-process runners."""
+    """The CPU seconds (user + system) of this process's SDK worker processes and their pool,
+    sampled from /proc every ``every_s`` until exit: a process's last sample stands for its total (at
+    most ``every_s`` of it is missed). The JVMs a runner starts are left out, as they are for the
+    in-process runners; so is each worker's memory (the table's peak RSS is the launching process's)."""
     import threading
 
     tick = os.sysconf("SC_CLK_TCK")
@@ -103,7 +114,7 @@ def python_descendants_cpu(every_s: float = 0.2) -> Any:
             except OSError:
                 continue
             fields = rest.split()
-            if "python" in name:
+            if "python" in name and _is_sdk_worker(entry):
                 cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
             parents[int(entry)] = int(fields[1])
         me = os.getpid()
