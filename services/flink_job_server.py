@@ -107,12 +107,14 @@ class FlinkJobServer:
         Path(self.work_dir).mkdir(parents=True, exist_ok=True)
         self.port = self.port or maven.free_port()
         self.process = processes.spawn(self.command(libs), self.log_file)
+        self.watchdog = processes.stop_with(self.process, self.log_file)  # stopped with a killed run
         processes.wait_until_ready("Flink job server", lambda: answers(self.port),
                                    [("Flink job server", self.process, self.log_file)],
                                    FlinkJobServerError, self.stop, timeout_s)
         return self.endpoint
 
     def stop(self) -> None:
+        processes.terminate(getattr(self, "watchdog", None))
         processes.terminate(self.process)
 
     def __enter__(self) -> "FlinkJobServer":

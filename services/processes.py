@@ -2,7 +2,9 @@
 session of their own (so a Ctrl-C meant for the CLI does not reach them first), and stopped."""
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -54,3 +56,40 @@ def wait_until_ready(
         time.sleep(poll_s)
     stop()
     raise error(f"the {what} did not answer within {timeout_s:.0f} s; see {watched[0][2]}")
+
+
+# The watchdog of stop_with: a few lines of Python in a process of its own, so that it outlives a
+# launcher killed with SIGKILL (no handler, no atexit runs in it).
+_WATCHDOG = """
+import os, signal, sys, time
+parent, target = int(sys.argv[1]), int(sys.argv[2])
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+while os.getppid() == parent and alive(target):
+    time.sleep(0.5)
+if alive(target):
+    print(f"process {parent} is gone: stopping process {target}", flush=True)
+    os.killpg(target, signal.SIGTERM)
+    for _ in range(20):
+        time.sleep(0.5)
+        if not alive(target):
+            break
+    else:
+        os.killpg(target, signal.SIGKILL)
+"""
+
+
+def stop_with(process: subprocess.Popen, log_file: Path) -> subprocess.Popen:
+    """A watchdog of ``process`` (one ``spawn`` started: its own session): once this process is gone,
+    however it ended (SIGKILL too), the watchdog stops ``process``'s session, SIGTERM then SIGKILL
+    after 10 s. It ends by itself when ``process`` ends; stop it with :func:`terminate` first when
+    stopping ``process`` on purpose. A Flink job server left behind by a killed run kept running,
+    listening on every interface (an outside probe)."""
+    with open(log_file, "ab") as log:
+        return subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(process.pid)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
