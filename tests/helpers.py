@@ -81,3 +81,12 @@ def five_block_avro() -> tuple[bytearray, list[tuple[int, int]]]:
     blocks = list(fastavro.block_reader(io.BytesIO(data)))
     assert [b.num_records for b in blocks] == list(BLOCK_SIZES)
     return bytearray(data), [(b.offset, b.size) for b in blocks]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

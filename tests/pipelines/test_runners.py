@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from helpers import process_alive
 from pipelines.cli import main
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 
@@ -228,14 +229,6 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_a_flink_run_at_parallelism_2_stopped_with_sigterm_stops_everything_it_started(tmp_path):
     # An outside probe: `timeout 25 social-mentors run ... --runner FlinkRunner --parallelism 2` left
     # the job server, the worker pool and its workers running the job to its end, writing to a
@@ -265,9 +258,9 @@ def test_a_flink_run_at_parallelism_2_stopped_with_sigterm_stops_everything_it_s
     out, err = run.communicate(timeout=120)
     assert run.returncode == 143 and "terminated (SIGTERM)" in err
     deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not [pid for pid in started if _alive(pid)]
+    assert not [pid for pid in started if process_alive(pid)]
     runs = [row for row in open_warehouse(str(warehouse)).export("runs")[1]]
     columns = open_warehouse(str(warehouse)).export("runs")[0]
     assert [row[columns.index("status")] for row in runs] == ["FAILED"]

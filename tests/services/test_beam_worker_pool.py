@@ -5,24 +5,15 @@ import time
 
 import pytest
 
+from helpers import process_alive
 from services.beam_worker_pool import BeamWorkerPool
 from services.flink_job_server import answers
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is gone for our purpose
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split()[2] != "Z"
 
 
 def _worker_pids(pool_pid: int) -> list[int]:
     children = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and _alive(int(entry)):
+        if entry.isdigit() and process_alive(int(entry)):
             try:
                 with open(f"/proc/{entry}/stat") as stat:
                     if int(stat.read().rsplit(")", 1)[1].split()[1]) == pool_pid:
@@ -85,9 +76,9 @@ def test_the_pool_and_its_workers_stop_when_the_process_that_started_them_is_kil
     launcher.send_signal(signal.SIGKILL)  # no cleanup can run in it
     launcher.wait()
     deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in [pool_pid, *workers]) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in [pool_pid, *workers]) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(_alive(pid) for pid in [pool_pid, *workers])
+    assert not any(process_alive(pid) for pid in [pool_pid, *workers])
 
 
 def test_the_pool_answers_and_the_workers_it_started_stop_with_it(tmp_path):
@@ -97,9 +88,9 @@ def test_the_pool_answers_and_the_workers_it_started_stop_with_it(tmp_path):
         workers = _worker_pids(pool.process.pid)
         assert len(workers) == 1
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(pid) for pid in workers)
+    assert not any(process_alive(pid) for pid in workers)
     assert pool.process.poll() is not None and not answers(pool.port)
 
 

@@ -6,13 +6,7 @@ import subprocess
 import sys
 import time
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+from helpers import process_alive
 
 
 def _launch(tmp_path, watched: bool) -> tuple[subprocess.Popen, int]:
@@ -34,9 +28,9 @@ def test_a_service_whose_launcher_is_killed_is_stopped_by_its_watchdog(tmp_path)
     launcher.send_signal(signal.SIGKILL)
     launcher.wait()
     deadline = time.monotonic() + 15
-    while _alive(service) and time.monotonic() < deadline:
+    while process_alive(service) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(service)
+    assert not process_alive(service)
     assert "is gone: stopping process" in (tmp_path / "s.log").read_text()
 
 
@@ -46,7 +40,7 @@ def test_without_the_watchdog_the_service_outlives_its_killed_launcher(tmp_path)
     launcher.wait()
     time.sleep(2)
     try:
-        assert _alive(service)  # what the watchdog is for
+        assert process_alive(service)  # what the watchdog is for
     finally:
         os.kill(service, signal.SIGKILL)
 
