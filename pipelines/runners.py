@@ -130,7 +130,6 @@ def embedded_flink_workers(options: PipelineOptions, streaming: bool) -> int:
     keep Beam's default (LOOPBACK: threads of this process, which Python runs one at a time) when the
     run chose its environment, is a stream (its drain switch is a flag in this process,
     ``pipelines.stopping``), or has one slot."""
-    given_sdk_workers = _given_int(options, "sdk_worker_parallelism")
     if streaming or options.view_as(StandardOptions).streaming:
         return 0
     if options.view_as(PortableOptions).environment_type or options.view_as(PortableOptions).environment_config:
@@ -138,6 +137,7 @@ def embedded_flink_workers(options: PipelineOptions, streaming: bool) -> int:
     parallelism = options.view_as(FlinkRunnerOptions).parallelism
     if parallelism is not None and parallelism != -1 and parallelism < 1:
         return 0  # Flink refuses it, and says so
+    given_sdk_workers = _given_int(options, "sdk_worker_parallelism")
     if given_sdk_workers is not None:
         return given_sdk_workers if given_sdk_workers > 1 else 0
     slots = parallelism if parallelism and parallelism > 0 else (os.cpu_count() or 1)  # -1: Flink's default

@@ -12,19 +12,17 @@ import this package and its pinned Beam. The pool runs in a session of its own; 
 the whole session, its workers with it.
 
 It is Beam's servicer started by this module (``python -m services.beam_worker_pool``), not Beam's
-``worker_pool_main``, for two reasons an outside probe found. Beam's listens on every interface and
-starts a worker for any client, which then takes its instructions from an address the client names:
-this one listens on 127.0.0.1 only. And a run killed with SIGTERM or SIGKILL left the pool and its
-workers running the job to its end, writing to the warehouse of a run recorded as still running:
-this one watches the process that started it and, once it is gone, stops itself and its workers.
+``worker_pool_main``: Beam's listens on every interface and starts a worker for any client, which
+then takes its instructions from an address the client names; this one listens on 127.0.0.1 only
+(an outside probe). And a run killed with SIGTERM or SIGKILL left the pool and its workers running
+the job to its end, writing to the warehouse of a run recorded as still running: a watchdog
+(``services.processes.stop_with``) stops the pool's session once the run's process is gone.
 """
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Optional
@@ -58,8 +56,8 @@ class BeamWorkerPool:
         bin_dir = os.path.dirname(sys.executable)
         env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
         self.process = processes.spawn(
-            [sys.executable, "-m", "services.beam_worker_pool", str(self.port), str(os.getpid())],
-            self.log_file, env=env)
+            [sys.executable, "-m", "services.beam_worker_pool", str(self.port)], self.log_file, env=env)
+        self.watchdog = processes.stop_with(self.process, self.log_file)  # stopped with a killed run
         try:
             processes.wait_until_ready(
                 "SDK worker pool", lambda: answers(self.port), [("SDK worker pool", self.process, self.log_file)],
@@ -70,32 +68,19 @@ class BeamWorkerPool:
         return self
 
     def stop(self) -> None:
-        """The pool and every worker it started (its session's process group)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 30
-        while self.process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        """The pool and every worker it started (its session)."""
+        processes.terminate(getattr(self, "watchdog", None))
+        processes.terminate(self.process, session=True)
 
     def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException],
                  trace: Optional[TracebackType]) -> None:
         self.stop()
 
 
-PARENT_POLL_S = 0.5
-
-
-def serve(port: int, parent_pid: int) -> None:
-    """The pool's process: Beam's servicer (workers as processes) on 127.0.0.1:``port``, until this
-    process is signalled or ``parent_pid`` is no longer its parent; then its whole process group
-    (the workers it started) is stopped with it."""
+def serve(port: int) -> None:
+    """The pool's process: Beam's servicer (workers as processes) on 127.0.0.1:``port`` until it is
+    signalled. Its workers are in its session: the signal that stops it (BeamWorkerPool.stop, or the
+    watchdog) reaches them too."""
     import logging
 
     import grpc
@@ -103,11 +88,6 @@ def serve(port: int, parent_pid: int) -> None:
     from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
     from apache_beam.utils import thread_pool_executor
 
-    def stop_group(*_: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.killpg(0, signal.SIGTERM)  # the workers, then this process (default action)
-
-    signal.signal(signal.SIGTERM, stop_group)
     logging.basicConfig(level=logging.INFO)
     server = grpc.server(thread_pool_executor.shared_unbounded_instance(),  # Beam's own options
                          options=[("grpc.http2.max_pings_without_data", 0), ("grpc.http2.max_ping_strikes", 0)])
@@ -116,12 +96,9 @@ def serve(port: int, parent_pid: int) -> None:
     if server.add_insecure_port(f"127.0.0.1:{port}") != port:
         raise SystemExit(f"cannot listen on 127.0.0.1:{port}")
     server.start()
-    logging.getLogger(__name__).info("SDK worker pool on 127.0.0.1:%d for process %d", port, parent_pid)
-    while os.getppid() == parent_pid:
-        time.sleep(PARENT_POLL_S)
-    logging.getLogger(__name__).warning("process %d is gone: stopping the pool and its workers", parent_pid)
-    stop_group()
+    logging.getLogger(__name__).info("SDK worker pool on 127.0.0.1:%d", port)
+    server.wait_for_termination()
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    serve(int(sys.argv[1]))

@@ -3,6 +3,7 @@ session of their own (so a Ctrl-C meant for the CLI does not reach them first), 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,15 +28,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def terminate(process: Optional[subprocess.Popen], timeout_s: float = 30.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout_s``; nothing when the process is gone already."""
+def terminate(process: Optional[subprocess.Popen], timeout_s: float = 30.0, session: bool = False) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``; nothing when the process is gone already.
+    ``session``: signal its whole session (a process ``spawn`` started, with the children it started)."""
     if process is None or process.poll() is not None:
         return
-    process.terminate()
+
+    def send(signum: int) -> None:
+        try:
+            os.killpg(process.pid, signum) if session else process.send_signal(signum)
+        except ProcessLookupError:  # gone in between
+            pass
+
+    send(signal.SIGTERM)
     try:
         process.wait(timeout_s)
     except subprocess.TimeoutExpired:
-        process.kill()
+        send(signal.SIGKILL)
         process.wait()
 
 

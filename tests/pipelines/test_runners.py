@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from helpers import process_alive
+from helpers import descendants, process_alive
 from pipelines.cli import main
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 
@@ -212,23 +212,6 @@ def test_a_bounded_run_on_the_embedded_flink_gets_a_worker_process_per_slot(args
     assert embedded_flink_workers(PipelineOptions(["--runner=FlinkRunner", *args]), streaming) == workers
 
 
-def _descendants(pid: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                pass
-    found, frontier = [], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
 def test_a_flink_run_at_parallelism_2_stopped_with_sigterm_stops_everything_it_started(tmp_path):
     # An outside probe: `timeout 25 social-mentors run ... --runner FlinkRunner --parallelism 2` left
     # the job server, the worker pool and its workers running the job to its end, writing to a
@@ -252,7 +235,7 @@ def test_a_flink_run_at_parallelism_2_stopped_with_sigterm_stops_everything_it_s
         assert run.poll() is None and time.monotonic() < deadline, run.communicate()
         time.sleep(0.5)
     time.sleep(2)
-    started = _descendants(run.pid)
+    started = descendants(run.pid)
     assert len(started) >= 4  # the job server, the pool, its two workers
     run.send_signal(signal.SIGTERM)
     out, err = run.communicate(timeout=120)

@@ -5,22 +5,9 @@ import time
 
 import pytest
 
-from helpers import process_alive
+from helpers import descendants, process_alive
 from services.beam_worker_pool import BeamWorkerPool
 from services.flink_job_server import answers
-
-
-def _worker_pids(pool_pid: int) -> list[int]:
-    children = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and process_alive(int(entry)):
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pool_pid:
-                        children.append(int(entry))
-            except OSError:
-                pass
-    return children
 
 
 def _start_worker(address: str, worker_id: str) -> None:
@@ -71,7 +58,7 @@ def test_the_pool_and_its_workers_stop_when_the_process_that_started_them_is_kil
     launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     port, pool_pid = json.loads(launcher.stdout.readline())
     _start_worker(f"127.0.0.1:{port}", "w1")
-    workers = _worker_pids(pool_pid)
+    workers = descendants(pool_pid)
     assert len(workers) == 1
     launcher.send_signal(signal.SIGKILL)  # no cleanup can run in it
     launcher.wait()
@@ -85,7 +72,7 @@ def test_the_pool_answers_and_the_workers_it_started_stop_with_it(tmp_path):
     with BeamWorkerPool(tmp_path) as pool:
         assert answers(pool.port) and pool.address == f"127.0.0.1:{pool.port}"
         _start_worker(pool.address, "w1")
-        workers = _worker_pids(pool.process.pid)
+        workers = descendants(pool.process.pid)
         assert len(workers) == 1
     deadline = time.monotonic() + 10
     while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
