@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,12 +67,6 @@ def timed(name: str, arguments: dict[str, Any], folder: Path, repeat: int) -> di
     best["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
     best["runs"] = [round(r["seconds"], 3) for r in runs]
     return best
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def check_rows(reference_db: str, warehouse: str) -> list[str]:
@@ -190,6 +183,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print("  no Java on PATH: the Kafka rows are skipped", file=sys.stderr)
         else:
             from services.kafka_broker import KafkaBroker
+            from services.maven import free_port
 
             state = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
             broker = KafkaBroker(state_dir=state, port=free_port())

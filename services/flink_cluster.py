@@ -60,7 +60,7 @@ class FlinkSessionCluster:
         try:
             with urllib.request.urlopen(f"http://{self.rest_address}/overview", timeout=2) as response:
                 return json.load(response)
-        except OSError:
+        except (OSError, ValueError):  # not answering yet, or not Flink answering
             return None
 
     def _task_manager_options(self, libs: Path, conf: Path) -> tuple[list[str], list[str]]:
@@ -76,11 +76,19 @@ class FlinkSessionCluster:
         return results[0].split(), results[1].split()
 
     def start(self, timeout_s: float = 120.0) -> str:
-        """Start both processes; returns the REST address once a TaskManager has registered."""
+        """Start both processes; returns the REST address once a TaskManager has registered.
+        Started again on new ports when one it chose was taken in between."""
+        return processes.start_retrying_taken_ports(
+            lambda: self._start_once(timeout_s),
+            [self.work_dir / "jobmanager.log", self.work_dir / "taskmanager.log"])
+
+    def _start_once(self, timeout_s: float) -> str:
         libs = resolve_job_server()
         conf = self.work_dir / "conf"
         conf.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "tmp").mkdir(exist_ok=True)
+        if self.job_manager is not None:  # a second attempt: the first one's ports were taken
+            self.rest_port = free_port()
         (conf / "flink-conf.yaml").write_text(_CONFIG.format(
             rpc_port=free_port(), rest_port=self.rest_port, slots=self.slots, tmp=self.work_dir / "tmp"))
         jvm, dynamic = self._task_manager_options(libs, conf)

@@ -105,7 +105,13 @@ class FlinkJobServer:
         """Start the job server; returns its Job API endpoint once it accepts connections."""
         libs = resolve_job_server()
         Path(self.work_dir).mkdir(parents=True, exist_ok=True)
-        self.port = self.port or maven.free_port()
+        if self.port:  # the operator's port: taken is an error to report, not to work around
+            return self._start_once(libs, self.port, timeout_s)
+        return processes.start_retrying_taken_ports(
+            lambda: self._start_once(libs, maven.free_port(), timeout_s), [Path(self.log_file)])
+
+    def _start_once(self, libs: Path, port: int, timeout_s: float) -> str:
+        self.port = port
         self.process = processes.spawn(self.command(libs), self.log_file)
         self.watchdog = processes.stop_with(self.process, self.log_file)  # stopped with a killed run
         processes.wait_until_ready("Flink job server", lambda: answers(self.port),

@@ -7,6 +7,7 @@ generated pom), and ``java -cp 'folder/*'`` runs it: no Docker, no download page
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -37,8 +38,41 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+_LOWEST_PORT = 10000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range of ports for outgoing connections (Linux; its default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
+    """A port on 127.0.0.1 that nothing listens on, for a service about to be started.
+
+    The port is free when it is chosen, not when the service binds it, seconds later. A port the
+    kernel picks (bind to 0) comes from the range it also gives every outgoing connection, and one
+    such connection in between made a Flink JobManager exit with a BindException in CI. So the port
+    is drawn at random from below that range, where only listeners like these ones bind, and never
+    handed out twice by one process."""
+    low, _ = _ephemeral_ports()
+    candidates = list(range(_LOWEST_PORT, low))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as probe:  # no room below the kernel's range (it starts low): let it pick
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, TypeVar
+
+T = TypeVar("T")
 
 
 def spawn(command: list[str], log_file: Path, env: Optional[dict[str, str]] = None) -> subprocess.Popen:
@@ -65,6 +67,36 @@ def wait_until_ready(
         time.sleep(poll_s)
     stop()
     raise error(f"the {what} did not answer within {timeout_s:.0f} s; see {watched[0][2]}")
+
+
+
+def _port_taken(log_file: Path, since: int) -> bool:
+    """Whether a Java service's log, from byte ``since`` on, says a port it was given was taken."""
+    try:
+        with open(log_file, "rb") as log:
+            log.seek(since)
+            text = log.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+    return "BindException" in text or "Address already in use" in text
+
+
+def start_retrying_taken_ports(start_once: Callable[[], T], logs: Sequence[Path], attempts: int = 3) -> T:
+    """``start_once()``, again (up to ``attempts`` in all) when it failed because a port it chose
+    was taken before the service bound it: a BindException in one of ``logs`` since that attempt
+    began. ``start_once`` must choose new ports each time, and stop what it started when it fails.
+    A port is only free when it is chosen (``services.maven.free_port``), and a Flink JobManager
+    that lost that race failed a whole CI run."""
+    for attempt in range(1, attempts + 1):
+        sizes = [log.stat().st_size if log.exists() else 0 for log in logs]
+        try:
+            return start_once()
+        except Exception:
+            if attempt == attempts or not any(_port_taken(log, size) for log, size in zip(logs, sizes)):
+                raise
+            print(f"a port was taken before the service could bind it; starting it again ({attempt + 1} of {attempts})",
+                  file=sys.stderr, flush=True)
+    raise AssertionError("unreachable")
 
 
 # The watchdog of stop_with: a few lines of Python in a process of its own, so that it outlives a

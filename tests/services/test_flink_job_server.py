@@ -27,3 +27,30 @@ def test_a_runner_maven_cannot_resolve_fails_the_run_with_maven_s_reason(tmp_pat
     assert main(["generate", "--out", str(events), "--seed", "1"]) == 0
     assert main(["run", "--input", str(events), "--warehouse", str(tmp_path / "w.duckdb"), "--runner", "FlinkRunner"]) == 2
     assert "error: Maven could not resolve Beam's Flink job server" in capsys.readouterr().err
+
+
+def test_a_job_server_whose_chosen_port_is_taken_before_it_binds_it_starts_on_another(tmp_path, monkeypatch, capsys):
+    from services import maven
+
+    # An outgoing connection holds a port the same way: bound, not listening, refusing connections.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", maven.free_port()))
+    taken = holder.getsockname()[1]
+    chosen = iter([taken])
+    real_free_port = maven.free_port
+    monkeypatch.setattr(maven, "free_port", lambda: next(chosen, None) or real_free_port())
+    try:
+        with FlinkJobServer(tmp_path) as server:
+            assert server.port != taken
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+    finally:
+        holder.close()
+    assert "starting it again (2 of 3)" in capsys.readouterr().err
+    assert server.process.poll() is not None
+
+
+def test_a_job_server_port_the_operator_chose_is_not_changed_when_taken(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        with pytest.raises(FlinkJobServerError, match="exited with code"):
+            FlinkJobServer(tmp_path, port=holder.getsockname()[1]).start()

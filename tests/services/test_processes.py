@@ -2,9 +2,12 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+
+import pytest
 
 from helpers import process_alive
 
@@ -52,3 +55,46 @@ def test_the_watchdog_ends_with_its_service(tmp_path):
     watchdog = processes.stop_with(service, tmp_path / "s.log")
     processes.terminate(service)
     assert watchdog.wait(timeout=10) == 0
+
+
+def test_a_start_that_lost_its_port_is_tried_again_and_other_failures_are_not(tmp_path, capsys):
+    from services.processes import start_retrying_taken_ports
+
+    log = tmp_path / "service.log"
+    log.write_text("java.net.BindException: Address already in use (an earlier run: not this attempt's)\n")
+    attempts = []
+
+    def start(failures: list[str]):
+        def once():
+            attempts.append(1)
+            if len(attempts) <= len(failures):
+                with open(log, "a") as out:
+                    out.write(failures[len(attempts) - 1] + "\n")
+                raise RuntimeError("the service exited with code 1")
+            return "started"
+        return once
+
+    assert start_retrying_taken_ports(start(["java.net.BindException: Could not start rest endpoint"]), [log]) == "started"
+    assert len(attempts) == 2 and "starting it again (2 of 3)" in capsys.readouterr().err
+
+    attempts.clear()
+    with pytest.raises(RuntimeError):  # not a port: the same failure would come again
+        start_retrying_taken_ports(start(["java.lang.OutOfMemoryError"]), [log])
+    assert len(attempts) == 1
+
+    attempts.clear()
+    with pytest.raises(RuntimeError):
+        start_retrying_taken_ports(start(["bind(..) failed: Address already in use"] * 3), [log], attempts=3)
+    assert len(attempts) == 3
+
+
+def test_free_ports_are_not_drawn_from_the_range_of_outgoing_connections_nor_given_twice():
+    from services.maven import _ephemeral_ports, free_port
+
+    low, high = _ephemeral_ports()
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(port < low for port in ports), (low, sorted(ports)[-3:])
+    for port in ports:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
