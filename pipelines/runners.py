@@ -55,7 +55,13 @@ def check_runner(beam_args: list[str]) -> None:
     from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
     from apache_beam.runners.runner import create_runner
 
-    runner = _runner_name(PipelineOptions(beam_args))
+    options = PipelineOptions(beam_args)
+    runner = _runner_name(options)
+    parallelism = options.view_as(FlinkRunnerOptions).parallelism
+    if runner == "FlinkRunner" and parallelism is not None and parallelism != -1 and parallelism < 1:
+        # Flink said so only after the job server had started and the run was recorded (FAILED)
+        raise ValueError(f"--parallelism {parallelism}: Flink runs a job on at least 1 slot; give 1 or more, "
+                         "or -1 for Flink's default (a slot per core on the embedded Flink)")
     if runner:
         try:
             created = create_runner(runner)
@@ -136,7 +142,7 @@ def embedded_flink_workers(options: PipelineOptions, streaming: bool) -> int:
         return 0
     parallelism = options.view_as(FlinkRunnerOptions).parallelism
     if parallelism is not None and parallelism != -1 and parallelism < 1:
-        return 0  # Flink refuses it, and says so
+        return 0  # refused by check_runner before a run starts
     given_sdk_workers = _given_int(options, "sdk_worker_parallelism")
     if given_sdk_workers is not None:
         return given_sdk_workers if given_sdk_workers > 1 else 0

@@ -193,6 +193,20 @@ def test_a_template_launch_without_the_dataflow_extra_records_no_run(bigquery_ur
     assert list(rows) == []
 
 
+@pytest.mark.parametrize("parallelism", ["0", "-2"])
+def test_a_flink_run_asked_for_no_slots_stops_before_anything_starts(events_file, tmp_path, capsys, parallelism):
+    # Flink refused it only after the job server had started, and the run was recorded FAILED.
+    warehouse = tmp_path / "w.duckdb"
+    code = main(["run", "--input", events_file, "--warehouse", str(warehouse), "--runner", "FlinkRunner",
+                 "--parallelism", parallelism])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert f"--parallelism {parallelism}: Flink runs a job on at least 1 slot" in line and "-1 for Flink's default" in line
+    assert "job server" not in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [], "no warehouse file, so no run row"
+
+
 @pytest.mark.parametrize("args, streaming, workers", [
     (["--parallelism=2"], False, 2),
     (["--parallelism=3"], False, 3),
@@ -202,7 +216,7 @@ def test_a_template_launch_without_the_dataflow_extra_records_no_run(bigquery_ur
     (["--parallelism=2", "--streaming"], False, 0),
     (["--parallelism=2", "--environment_type=LOOPBACK"], False, 0),  # the run chose
     (["--parallelism=2", "--environment_type=EXTERNAL", "--environment_config=host:1"], False, 0),
-    (["--parallelism=0"], False, 0),  # Flink refuses it: no "2 SDK worker processes" line before that
+    (["--parallelism=0"], False, 0),  # refused before the run (check_runner): no worker pool for it
     (["--parallelism=4", "--sdk_worker_parallelism=1"], False, 0),  # the run's own choice, not ignored
     (["--parallelism=2", "--sdk_worker_parallelism", "3"], False, 3),
 ])
