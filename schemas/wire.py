@@ -57,9 +57,15 @@ CURRENT_SCHEMA_ID: int = int(avro_schema("engagement_event")["x-schema-version"]
 DEFAULT_SCHEMA_ID = CURRENT_SCHEMA_ID  # what producers write
 
 
+@functools.lru_cache(maxsize=None)
 def known_schema_ids() -> frozenset[int]:
     """The schema ids the pipeline accepts unless told otherwise: every version it knows."""
     return frozenset(schema_versions())
+
+
+@functools.lru_cache(maxsize=None)
+def _newest_first() -> tuple[Any, ...]:
+    return tuple(schema_versions()[version] for version in sorted(schema_versions(), reverse=True))
 
 
 class WireFormatError(ValueError):
@@ -84,7 +90,10 @@ def encode(record: dict[str, Any], wire_format: str = PLAIN_AVRO, schema_id: int
 
 def _read_exactly(body: bytes, writer: Any) -> dict[str, Any]:
     stream = io.BytesIO(body)
-    record = fastavro.schemaless_reader(stream, writer, engagement_event_schema())
+    current = engagement_event_schema()
+    # Written with the current schema (the usual case): read without resolving it against itself,
+    # which fastavro would only notice after comparing the two schemas, at every record.
+    record = fastavro.schemaless_reader(stream, writer, None if writer is current else current)
     if stream.tell() != len(body):
         raise WireFormatError("PARSE_ERROR", f"{len(body) - stream.tell()} bytes left after the Avro record")
     return record
@@ -93,9 +102,9 @@ def _read_exactly(body: bytes, writer: Any) -> dict[str, Any]:
 def _read_any_version(body: bytes) -> dict[str, Any]:
     """The record of the newest known version that reads ``body`` exactly."""
     failure = ""
-    for version in sorted(schema_versions(), reverse=True):
+    for writer in _newest_first():
         try:
-            return _read_exactly(body, schema_versions()[version])
+            return _read_exactly(body, writer)
         except WireFormatError as error:
             failure = failure or str(error)
         except Exception as error:  # truncated or random bytes raise many types inside fastavro

@@ -74,8 +74,21 @@ class _ReadTopicBase(beam.DoFn):
             self.readers[key] = TopicReader(plans, self.consumer_config, partitions)
         return self.readers[key]
 
+    def _claimed(self, reader: TopicReader, batches: dict, tracker: Any, positions: dict[int, int],
+                 watermark_ms: Optional[int] = None) -> Iterable[TimestampedValue]:
+        """The polled records the restriction claims, in offset order per partition; ``positions``
+        follow them. Counted once a poll: a counter call a record cost more than reading it."""
+        claimed = 0
+        for records in batches.values():
+            for record in records:
+                if not tracker.try_claim((record.partition, record.offset)):
+                    break
+                positions[record.partition] = record.offset + 1
+                claimed += 1
+                yield self._emit(reader, record, watermark_ms)
+        self.records_read.inc(claimed)
+
     def _emit(self, reader: TopicReader, record: Any, watermark_ms: Optional[int] = None) -> TimestampedValue:
-        self.records_read.inc()
         newest = reader.max_timestamp_ms.get(record.partition)
         if newest is None or record.timestamp > newest:
             reader.max_timestamp_ms[record.partition] = record.timestamp
@@ -127,12 +140,7 @@ class ReadTopicFn(_ReadTopicBase):
                 log.debug("Kafka poll failed: %s", error)
                 batches = {}
                 time.sleep(POLL_MS / 1000)
-            for records in batches.values():
-                for record in records:
-                    if not tracker.try_claim((record.partition, record.offset)):
-                        break
-                    positions[record.partition] = record.offset + 1
-                    yield self._emit(reader, record)
+            yield from self._claimed(reader, batches, tracker, positions)
             for partition, stop in stops.items():
                 position = reader.position(partition)
                 if position is not None and position >= stop > positions[partition]:  # offset gaps at the end
@@ -195,12 +203,7 @@ class ReadTopicUnboundedFn(_ReadTopicBase):
             batches = reader.poll()
             watermark = watermark_estimator.current_watermark()
             watermark_ms = None if watermark is None or watermark <= MIN_TIMESTAMP else watermark.micros // 1000
-            for records in batches.values():
-                for record in records:
-                    if not tracker.try_claim((record.partition, record.offset)):
-                        break
-                    positions[record.partition] = record.offset + 1
-                    yield self._emit(reader, record, watermark_ms)
+            yield from self._claimed(reader, batches, tracker, positions, watermark_ms)
             self._advance_watermark(reader, watermark_estimator, {tp.partition for tp, r in batches.items() if r})
             if time.monotonic() >= deadline:
                 self._commit_when_finalized(reader, bundle_finalizer, positions)
