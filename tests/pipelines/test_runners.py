@@ -226,10 +226,12 @@ def test_a_bounded_run_on_the_embedded_flink_gets_a_worker_process_per_slot(args
     assert embedded_flink_workers(PipelineOptions(["--runner=FlinkRunner", *args]), streaming) == workers
 
 
-def test_a_flink_run_at_parallelism_2_stopped_with_sigterm_stops_everything_it_started(tmp_path):
+@pytest.mark.parametrize("signum, code, said", [("SIGTERM", 143, "terminated (SIGTERM)"), ("SIGINT", 130, "interrupted")])
+def test_a_flink_run_at_parallelism_2_stopped_with_a_signal_stops_everything_it_started(tmp_path, signum, code, said):
     # An outside probe: `timeout 25 social-mentors run ... --runner FlinkRunner --parallelism 2` left
     # the job server, the worker pool and its workers running the job to its end, writing to a
-    # warehouse whose run stayed RUNNING.
+    # warehouse whose run stayed RUNNING. Ctrl-C (SIGINT to the terminal's process group) also printed
+    # the traceback of Beam's job message thread, whose stream the stopped job server cut.
     import signal
     import subprocess
 
@@ -251,9 +253,10 @@ def test_a_flink_run_at_parallelism_2_stopped_with_sigterm_stops_everything_it_s
     time.sleep(2)
     started = descendants(run.pid)
     assert len(started) >= 4  # the job server, the pool, its two workers
-    run.send_signal(signal.SIGTERM)
+    os.killpg(run.pid, getattr(signal, signum))  # the whole group, as a terminal's Ctrl-C (the services have sessions of their own)
     out, err = run.communicate(timeout=120)
-    assert run.returncode == 143 and "terminated (SIGTERM)" in err
+    assert run.returncode == code and said in err, err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
     deadline = time.monotonic() + 30
     while any(process_alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -261,3 +264,32 @@ def test_a_flink_run_at_parallelism_2_stopped_with_sigterm_stops_everything_it_s
     runs = [row for row in open_warehouse(str(warehouse)).export("runs")[1]]
     columns = open_warehouse(str(warehouse)).export("runs")[0]
     assert [row[columns.index("status")] for row in runs] == ["FAILED"]
+
+
+def test_only_the_job_message_thread_s_grpc_error_after_a_stop_is_kept_off_the_terminal(monkeypatch):
+    import threading
+
+    import grpc
+
+    from pipelines.runners import JOB_MESSAGES_THREAD, _job_messages_quiet_when_stopped
+
+    shown = []
+    monkeypatch.setattr(threading, "excepthook", lambda failure: shown.append((failure.thread.name, failure.exc_type)))
+
+    def fail_in(name, error):
+        thread = threading.Thread(target=lambda: (_ for _ in ()).throw(error), name=name)
+        thread.start()
+        thread.join()
+
+    class CutStream(grpc.RpcError):
+        pass
+
+    with _job_messages_quiet_when_stopped() as stopping:
+        fail_in(JOB_MESSAGES_THREAD, CutStream())  # before any stop: a real failure, shown
+        stopping.set()
+        fail_in(JOB_MESSAGES_THREAD, CutStream())  # the stopped job server's cut stream: not shown
+        fail_in(JOB_MESSAGES_THREAD, ValueError("a bug"))  # not a gRPC error: shown
+        fail_in("another thread", CutStream())  # another thread: shown
+    assert shown == [(JOB_MESSAGES_THREAD, CutStream), (JOB_MESSAGES_THREAD, ValueError), ("another thread", CutStream)]
+    fail_in(JOB_MESSAGES_THREAD, CutStream())  # the hook is given back once no message thread runs
+    assert shown[-1] == (JOB_MESSAGES_THREAD, CutStream) and len(shown) == 4
