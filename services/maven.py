@@ -55,8 +55,9 @@ def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on, for a service about to be started.
 
     The port is free when it is chosen, not when the service binds it, seconds later. A port the
-    kernel picks (bind to 0) comes from the range it also gives every outgoing connection, and one
-    such connection in between made a Flink JobManager exit with a BindException in CI. So the port
+    kernel picks (bind to 0) comes from the range it also gives every outgoing connection, any of
+    which can take it in between (a Flink JobManager exited with code 1 in CI, as it does on a
+    taken port: a BindException). So the port
     is drawn at random from below that range, where only listeners like these ones bind, and never
     handed out twice by one process."""
     low, _ = _ephemeral_ports()

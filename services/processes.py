@@ -69,7 +69,6 @@ def wait_until_ready(
     raise error(f"the {what} did not answer within {timeout_s:.0f} s; see {watched[0][2]}")
 
 
-
 def _port_taken(log_file: Path, since: int) -> bool:
     """Whether a Java service's log, from byte ``since`` on, says a port it was given was taken."""
     try:
@@ -85,8 +84,8 @@ def start_retrying_taken_ports(start_once: Callable[[], T], logs: Sequence[Path]
     """``start_once()``, again (up to ``attempts`` in all) when it failed because a port it chose
     was taken before the service bound it: a BindException in one of ``logs`` since that attempt
     began. ``start_once`` must choose new ports each time, and stop what it started when it fails.
-    A port is only free when it is chosen (``services.maven.free_port``), and a Flink JobManager
-    that lost that race failed a whole CI run."""
+    A port is only free when it is chosen (``services.maven.free_port``); a Flink JobManager exited
+    with code 1 in CI, as it does when its port is taken, and failed the whole run."""
     for attempt in range(1, attempts + 1):
         sizes = [log.stat().st_size if log.exists() else 0 for log in logs]
         try:

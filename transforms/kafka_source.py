@@ -77,7 +77,8 @@ class _ReadTopicBase(beam.DoFn):
     def _claimed(self, reader: TopicReader, batches: dict, tracker: Any, positions: dict[int, int],
                  watermark_ms: Optional[int] = None) -> Iterable[TimestampedValue]:
         """The polled records the restriction claims, in offset order per partition; ``positions``
-        follow them. Counted once a poll: a counter call a record cost more than reading it."""
+        follow them. Counted once a poll, as the file decoder counts once a range (a counter call
+        a record is not free)."""
         claimed = 0
         for records in batches.values():
             for record in records:
