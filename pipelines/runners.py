@@ -17,16 +17,12 @@ as long as the run itself (see ``RUN_DEADLINE_S``) unless one is given. Every ot
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Iterator
 
 from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions, PortableOptions, StandardOptions
-
-log = logging.getLogger(__name__)
 
 _LOCAL_FLINK_MASTERS = ("[local]", "[auto]")
 # Beam's portable runner uses --job_server_timeout (default 300 s) as the deadline of the job's state
@@ -95,46 +91,15 @@ def missing_dataflow_parts() -> str | None:
 
 @contextlib.contextmanager
 def runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[list[str]]:
-    """Yield the Beam arguments to run with, the services they point at running until exit."""
-    with _job_messages_quiet_when_stopped() as stopping:
-        with _runner_services(beam_args, streaming) as args:
-            try:
-                yield args
-            except BaseException:
-                stopping.set()
-                raise
+    """Yield the Beam arguments to run with, the services they point at running until exit.
 
+    Beam's job-message thread is still reading when a stopped run (Ctrl-C, SIGTERM) stops the job
+    server it started here: its gRPC error, which Python printed as a traceback after "interrupted",
+    goes to the log (``pipelines.stopping.runner_thread_errors_logged``, kept while the thread runs)."""
+    from pipelines.stopping import runner_thread_errors_logged
 
-# Beam's portable runner reads a job's messages in a thread of this name (portable_runner.py).
-JOB_MESSAGES_THREAD = "wait_until_finish_read"
-
-
-@contextlib.contextmanager
-def _job_messages_quiet_when_stopped() -> Iterator[threading.Event]:
-    """While a run stops (Ctrl-C, SIGTERM, an error), the job server it started is stopped and the
-    stream Beam's job message thread reads is cut: that thread does not catch the gRPC error, and
-    Python printed its traceback after "interrupted". That thread's gRPC error, once the run is
-    stopping (the yielded event set), goes to the debug log; every other thread error is shown."""
-    import grpc
-
-    stopping = threading.Event()
-    shown_by_default = threading.excepthook
-
-    def hook(failure: threading.ExceptHookArgs) -> None:
-        if (stopping.is_set() and failure.thread is not None and failure.thread.name == JOB_MESSAGES_THREAD
-                and isinstance(failure.exc_value, grpc.RpcError)):
-            log.debug("the job's message stream ended as the run stopped: %s", failure.exc_value)
-            return
-        shown_by_default(failure)
-
-    threading.excepthook = hook
-    try:
-        yield stopping
-    finally:
-        # A stopped run's message thread may end only now (its stream cut) or later (a job server
-        # this run did not start): the hook stays while it runs, and only filters that thread.
-        if not (stopping.is_set() and any(t.name == JOB_MESSAGES_THREAD for t in threading.enumerate())):
-            threading.excepthook = shown_by_default
+    with runner_thread_errors_logged(), _runner_services(beam_args, streaming) as args:
+        yield args
 
 
 @contextlib.contextmanager

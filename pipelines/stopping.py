@@ -148,4 +148,11 @@ def runner_thread_errors_logged() -> Iterator[None]:
     try:
         yield
     finally:
-        threading.excepthook = previous
+        # A job-message thread still reading may end later, once its runner is stopped: the hook
+        # stays while one runs (it only sends gRPC errors to the log).
+        if not any(thread.name == JOB_MESSAGES_THREAD for thread in threading.enumerate()):
+            threading.excepthook = previous
+
+
+# Beam's portable runner reads a job's messages in a thread of this name (portable_runner.py).
+JOB_MESSAGES_THREAD = "wait_until_finish_read"

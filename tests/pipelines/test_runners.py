@@ -266,30 +266,42 @@ def test_a_flink_run_at_parallelism_2_stopped_with_a_signal_stops_everything_it_
     assert [row[columns.index("status")] for row in runs] == ["FAILED"]
 
 
-def test_only_the_job_message_thread_s_grpc_error_after_a_stop_is_kept_off_the_terminal(monkeypatch):
+def test_runner_threads_grpc_errors_go_to_the_log_and_the_hook_stays_while_a_job_message_thread_reads(monkeypatch):
     import threading
 
     import grpc
 
-    from pipelines.runners import JOB_MESSAGES_THREAD, _job_messages_quiet_when_stopped
+    from pipelines.stopping import JOB_MESSAGES_THREAD, runner_thread_errors_logged
 
     shown = []
     monkeypatch.setattr(threading, "excepthook", lambda failure: shown.append((failure.thread.name, failure.exc_type)))
 
-    def fail_in(name, error):
-        thread = threading.Thread(target=lambda: (_ for _ in ()).throw(error), name=name)
-        thread.start()
-        thread.join()
-
     class CutStream(grpc.RpcError):
-        pass
+        def code(self):
+            return grpc.StatusCode.UNAVAILABLE
 
-    with _job_messages_quiet_when_stopped() as stopping:
-        fail_in(JOB_MESSAGES_THREAD, CutStream())  # before any stop: a real failure, shown
-        stopping.set()
-        fail_in(JOB_MESSAGES_THREAD, CutStream())  # the stopped job server's cut stream: not shown
-        fail_in(JOB_MESSAGES_THREAD, ValueError("a bug"))  # not a gRPC error: shown
-        fail_in("another thread", CutStream())  # another thread: shown
-    assert shown == [(JOB_MESSAGES_THREAD, CutStream), (JOB_MESSAGES_THREAD, ValueError), ("another thread", CutStream)]
-    fail_in(JOB_MESSAGES_THREAD, CutStream())  # the hook is given back once no message thread runs
-    assert shown[-1] == (JOB_MESSAGES_THREAD, CutStream) and len(shown) == 4
+        def details(self):
+            return "Stream removed (Socket closed)"
+
+    def fail_in(name, error, release=None):
+        def run():
+            if release is not None:
+                release.wait()
+            raise error
+        thread = threading.Thread(target=run, name=name)
+        thread.start()
+        return thread
+
+    recorder = threading.excepthook
+    with runner_thread_errors_logged():
+        fail_in("another thread", ValueError("a bug")).join()  # not a gRPC error: shown
+        fail_in("another thread", CutStream()).join()  # logged
+    assert shown == [("another thread", ValueError)]
+    assert threading.excepthook is recorder  # given back: no job-message thread was left reading
+
+    release = threading.Event()
+    with runner_thread_errors_logged():
+        reading = fail_in(JOB_MESSAGES_THREAD, CutStream(), release)  # still reading at the end
+    release.set()  # its job server is stopped after the run: the stream is cut
+    reading.join()
+    assert shown == [("another thread", ValueError)]
