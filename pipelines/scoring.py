@@ -199,6 +199,11 @@ def run_scoring(
                        | {"message": "interrupted before the end of a bounded run"})
             raise
         except Exception as error:  # reported in the summary, which then does not balance
+            interrupt = stopping.wrapped_interrupt(error)
+            if interrupt is not None:  # Ctrl-C or SIGTERM inside an in-process runner's DoFn
+                record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED)
+                           | {"message": "interrupted before the end of a bounded run"})
+                raise interrupt from None
             logging.getLogger(__name__).debug("the pipeline failed", exc_info=True)
             if stopping.is_rpc_error(error):
                 stopping.mark_runner_lost()

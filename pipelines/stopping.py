@@ -106,6 +106,24 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def wrapped_interrupt(error: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (KeyboardInterrupt) or SIGTERM (:class:`Terminated`) behind ``error``, or None. An
+    in-process runner (the FnApiRunner, the DirectRunner) runs DoFns in this thread, and Beam wraps an
+    interrupt raised in one as ``RuntimeError: KeyboardInterrupt [while running ...]``: the run ended
+    exit 1, "NOT balanced", where a portable runner's said "interrupted" (an outside probe)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    first = str(error).strip().split(" [while running", 1)[0].strip()
+    if first.endswith(Terminated.__name__):
+        return Terminated()
+    if first == KeyboardInterrupt.__name__:
+        return KeyboardInterrupt()
+    return None
+
+
 _RUNNER_LOST = threading.Event()
 
 
