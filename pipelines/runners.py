@@ -57,11 +57,8 @@ def check_runner(beam_args: list[str]) -> None:
 
     options = PipelineOptions(beam_args)
     runner = _runner_name(options)
-    parallelism = options.view_as(FlinkRunnerOptions).parallelism
-    if runner == "FlinkRunner" and parallelism is not None and parallelism != -1 and parallelism < 1:
-        # Flink said so only after the job server had started and the run was recorded (FAILED)
-        raise ValueError(f"--parallelism {parallelism}: Flink runs a job on at least 1 slot; give 1 or more, "
-                         "or -1 for Flink's default (a slot per core on the embedded Flink)")
+    if runner == "FlinkRunner":
+        check_flink_options(options)
     if runner:
         try:
             created = create_runner(runner)
@@ -72,6 +69,31 @@ def check_runner(beam_args: list[str]) -> None:
             raise ValueError(
                 f"--runner {runner} needs Beam's Google Cloud parts, which are not installed ({missing}): "
                 f"{INSTALL_DATAFLOW}, then launch again (the Flex Template image installs them)")
+
+
+FLINK_MAX_PARALLELISM = 32768  # Flink's upper bound for a job's (max) parallelism
+
+
+def check_flink_options(options: PipelineOptions) -> None:
+    """Flink options Flink itself refused only after the job server had started and the run was
+    recorded FAILED, with a Java exception or a minute's wait (outside probes): one line up front."""
+    flink = options.view_as(FlinkRunnerOptions)
+    parallelism = flink.parallelism
+    if parallelism is not None and parallelism != -1 and not 1 <= parallelism <= FLINK_MAX_PARALLELISM:
+        raise ValueError(f"--parallelism {parallelism}: Flink runs a job on 1 to {FLINK_MAX_PARALLELISM:,} slots; "
+                         "give a number in that range, or -1 for Flink's default (a slot per core on the "
+                         "embedded Flink)")
+    workers = _given_int(options, "sdk_worker_parallelism")
+    if workers is not None and workers < 0:
+        raise ValueError(f"--sdk_worker_parallelism {workers}: give 0 (Beam's choice) or more")
+    master = flink.flink_master
+    if master and master.startswith("[") and master.endswith("]"):  # [local], [auto]: Beam's own words
+        return
+    address = (master or "").strip().removeprefix("http://").removeprefix("https://").rstrip("/")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"--flink_master {master!r}: give the cluster's REST address as HOST:PORT (port 1 to "
+                         f"65535, e.g. flink-jobmanager:8081), or [local] for an embedded Flink")
 
 
 INSTALL_DATAFLOW = "pip install 'social-mentors[dataflow]'"  # setup.py's extra: apache-beam[gcp]

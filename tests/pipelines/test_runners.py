@@ -193,16 +193,25 @@ def test_a_template_launch_without_the_dataflow_extra_records_no_run(bigquery_ur
     assert list(rows) == []
 
 
-@pytest.mark.parametrize("parallelism", ["0", "-2"])
-def test_a_flink_run_asked_for_no_slots_stops_before_anything_starts(events_file, tmp_path, capsys, parallelism):
-    # Flink refused it only after the job server had started, and the run was recorded FAILED.
+@pytest.mark.parametrize("args, said", [
+    (["--parallelism", "0"], "--parallelism 0: Flink runs a job on 1 to 32,768 slots"),
+    (["--parallelism=-2"], "--parallelism -2: Flink runs a job on 1 to 32,768 slots"),
+    (["--parallelism", "2147483648"], "--parallelism 2147483648: Flink runs a job on 1 to 32,768 slots"),
+    (["--parallelism", "2", "--sdk_worker_parallelism", "-1"], "--sdk_worker_parallelism -1: give 0"),
+    (["--flink_master="], "--flink_master '': give the cluster's REST address as HOST:PORT"),
+    (["--flink_master", "bogus"], "--flink_master 'bogus': give the cluster's REST address as HOST:PORT"),
+    (["--flink_master", "http://127.0.0.1:99999"], "--flink_master 'http://127.0.0.1:99999': give the cluster"),
+])
+def test_a_flink_run_with_options_flink_refuses_stops_before_anything_starts(events_file, tmp_path, capsys, args, said):
+    # Outside probes: Flink refused these only after the job server had started (a Java exception,
+    # or a minute's wait for a blank master), and the run was recorded FAILED; 2147483648 first
+    # announced as many SDK worker processes.
     warehouse = tmp_path / "w.duckdb"
-    code = main(["run", "--input", events_file, "--warehouse", str(warehouse), "--runner", "FlinkRunner",
-                 "--parallelism", parallelism])
+    code = main(["run", "--input", events_file, "--warehouse", str(warehouse), "--runner", "FlinkRunner", *args])
     err = capsys.readouterr().err
     assert code == 2, err
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
-    assert f"--parallelism {parallelism}: Flink runs a job on at least 1 slot" in line and "-1 for Flink's default" in line
+    assert said in line, line
     assert "job server" not in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == [], "no warehouse file, so no run row"
 
