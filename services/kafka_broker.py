@@ -252,11 +252,25 @@ class KafkaBroker:
             )
             if formatted.returncode != 0:
                 raise KafkaBrokerError(f"formatting Kafka storage failed:\n{formatted.stdout}{formatted.stderr}")
+        self._check_ports_free()
         process = processes.spawn(self._java(libs, "kafka.Kafka", str(config)), self.log_file)
         self._pid_file.write_text(str(process.pid))
         processes.wait_until_ready("Kafka broker", self.is_ready, [("Kafka broker", process, self.log_file)],
                                    KafkaBrokerError, self.stop, timeout_s, poll_s=0.5)
         return self.bootstrap
+
+    def _check_ports_free(self) -> None:
+        """A port another process listens on fails here: another broker there answered this one's
+        readiness check, and `kafka start` said it had started a broker that died seconds later
+        (an outside probe)."""
+        ports = [self.port, self.controller_port]
+        if self.secured:
+            ports += [self.secured.sasl_ssl_port, self.secured.ssl_port]
+        for port in ports:
+            if port and not processes.can_listen(port):
+                raise KafkaBrokerError(
+                    f"port {port} on 127.0.0.1 is in use by another process (another broker? see `social-mentors "
+                    f"kafka status`); stop it, or start this one on another port with --port")
 
     def stop(self, timeout_s: float = 30.0, hard: bool = False) -> bool:
         """Stop the broker (SIGTERM, then SIGKILL); False when none was running."""

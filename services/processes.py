@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -67,6 +68,18 @@ def wait_until_ready(
         time.sleep(poll_s)
     stop()
     raise error(f"the {what} did not answer within {timeout_s:.0f} s; see {watched[0][2]}")
+
+
+def can_listen(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now (as Java binds: closing connections
+    of an earlier listener, TIME_WAIT, do not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _port_taken(log_file: Path, since: int) -> bool:

@@ -168,6 +168,20 @@ def test_kafka_start_mentions_maven_only_when_the_broker_is_not_cached(kafka_bro
         assert main(["kafka", "stop", "--state-dir", state]) == 0
 
 
+def test_kafka_start_on_a_port_another_broker_listens_on_fails_and_starts_nothing(kafka_broker, tmp_path, capsys):
+    # An outside probe: the other broker answered this one's readiness check, so `kafka start` said
+    # 127.0.0.1:PORT and exit 0, and `kafka status` "ready", while the new broker died of its
+    # BindException seconds later.
+    from pipelines.cli import main
+
+    state = str(tmp_path / "kafka")
+    assert main(["kafka", "start", "--port", str(kafka_broker.port), "--state-dir", state]) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert f"port {kafka_broker.port} on 127.0.0.1 is in use by another process" in line and "--port" in line, line
+    assert KafkaBroker(state_dir=tmp_path / "kafka").pid() is None
+    assert kafka_broker.is_ready()  # the other broker is untouched
+
+
 def test_an_explicit_port_wins_over_the_one_a_stopped_broker_left(tmp_path):
     """`kafka start --port 19093` on a state folder a broker used with 19092 started on 19092 again,
     without a word: the user's port was dropped. A stopped broker's port is only a default."""
