@@ -261,8 +261,8 @@ class KafkaBroker:
 
     def _check_ports_free(self) -> None:
         """A port another process listens on fails here: another broker there answered this one's
-        readiness check, and `kafka start` said it had started a broker that died seconds later
-        (an outside probe)."""
+        readiness check, and `kafka start` said it had started a broker that could not bind its
+        port (an outside probe)."""
         ports = [self.port, self.controller_port]
         if self.secured:
             ports += [self.secured.sasl_ssl_port, self.secured.ssl_port]

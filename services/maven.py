@@ -57,9 +57,8 @@ def free_port() -> int:
     The port is free when it is chosen, not when the service binds it, seconds later. A port the
     kernel picks (bind to 0) comes from the range it also gives every outgoing connection, any of
     which can take it in between (a Flink JobManager exited with code 1 in CI, as it does on a
-    taken port: a BindException). So the port
-    is drawn at random from below that range, where only listeners like these ones bind, and never
-    handed out twice by one process."""
+    taken port: a BindException). So the port is drawn at random from below that range, where only
+    listeners like these ones bind, and never handed out twice by one process."""
     low, _ = _ephemeral_ports()
     candidates = list(range(_LOWEST_PORT, low))
     random.shuffle(candidates)
