@@ -42,13 +42,12 @@ _LOWEST_PORT = 10000
 _handed_out: set[int] = set()
 
 
-def _ephemeral_ports() -> tuple[int, int]:
-    """The kernel's range of ports for outgoing connections (Linux; its default elsewhere)."""
+def _lowest_ephemeral_port() -> int:
+    """Where the kernel's range of ports for outgoing connections starts (Linux; its default elsewhere)."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
@@ -59,10 +58,9 @@ def free_port() -> int:
     which can take it in between (a Flink JobManager exited with code 1 in CI, as it does on a
     taken port: a BindException). So the port is drawn at random from below that range, where only
     listeners like these ones bind, and never handed out twice by one process."""
-    low, _ = _ephemeral_ports()
-    candidates = list(range(_LOWEST_PORT, low))
-    random.shuffle(candidates)
-    for port in candidates[:200]:
+    low = _lowest_ephemeral_port()
+    for _ in range(200 if low > _LOWEST_PORT else 0):
+        port = random.randrange(_LOWEST_PORT, low)
         if port in _handed_out:
             continue
         with socket.socket() as probe:
