@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
 from pipelines import argv as argv_rules
 from pipelines.logs import configure_logging
@@ -18,9 +18,18 @@ from pipelines.commands.query import run_query  # noqa: F401  (re-exported for s
 COMMAND_GROUPS = (community, demo_live, scoring, kafka, importing, query, warehouse, evaluate, report, status)  # demo_live extends community's demo
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse printed a command's whole usage (28 lines for ``run``) above the line saying what was
+    wrong; every error is one line instead, pointing at ``--help``. Subcommands' parsers are of this
+    class too (``add_subparsers`` makes them of its parser's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     """The parser, and {command name: handler} of every command group."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="social-mentors",
         description="Find social mentors: readers who keep commenting and authors who keep answering.",
     )

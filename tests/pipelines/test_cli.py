@@ -125,6 +125,21 @@ def test_errors_say_what_to_do(tmp_path, capsys):
         assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["run", "--bogus"], ["run", "--window", "soon"], ["query", "mentors"],
+                                  ["query", "nonsense"], ["nonsense"], ["export"]],
+                         ids=["unknown option", "bad value", "missing option", "unknown query", "unknown command",
+                              "missing argument"])
+def test_a_command_line_the_parser_refuses_is_one_line_that_points_at_help(argv, capsys):
+    """An outside probe: the README promises one line per error, and argparse printed `run`'s usage
+    first (28 lines) above the line that said what was wrong."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "error: " in err and "--help" in err and "usage:" not in err, err
+
+
 def test_durations():
     assert [parse_duration(t) for t in ("90", "45s", "30m", "6h", "1d", "2w", "1.5h")] == [
         90, 45, 1800, 21600, 86400, 1209600, 5400]
