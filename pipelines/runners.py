@@ -41,6 +41,7 @@ def without_stream_deadline(beam_args: list[str]) -> list[str]:
 
 # The job server's log and staged artifacts, beside the Kafka broker's state.
 FLINK_WORK_DIR = Path(".social-mentors") / "flink"
+PRISM_WORK_DIR = Path(".social-mentors") / "prism"
 
 
 def _runner_name(options: PipelineOptions) -> str:
@@ -129,10 +130,11 @@ def _runner_services(beam_args: list[str], streaming: bool = False) -> Iterator[
     options = PipelineOptions(beam_args)
     runner = _runner_name(options)
     if runner == "PrismRunner" or (streaming and not runner):
-        from services.prism import prism_args
+        from services.prism import prism_args, prism_job_service
 
         print("  this run uses Prism (built with Go on first use; this can take a few minutes)", file=sys.stderr)
-        yield without_stream_deadline(prism_args(beam_args))
+        with prism_job_service(prism_args(beam_args), PRISM_WORK_DIR) as args:
+            yield without_stream_deadline(args)
         return
     flink = options.view_as(FlinkRunnerOptions)
     portable = runner in ("FlinkRunner", "PortableRunner") or bool(options.view_as(PortableOptions).job_endpoint)

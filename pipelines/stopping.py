@@ -4,12 +4,14 @@ In: a stop switch (a ``threading.Event`` the unbounded source checks, e.g.
 ``transforms.kafka_source.STOP_READING``). The first SIGINT or SIGTERM sets it: the source ends its
 read where it is, the runner's watermark goes to the end of time, every pending window fires and is
 written, offsets are committed, and the pipeline finishes normally, so the caller prints its summary
-and exits 0. A second signal aborts at once (exit 130), leaving the pending windows unwritten.
+and exits 0. A second signal aborts at once (exit 130), leaving the pending windows unwritten; a second
+SIGTERM within ``SAME_STOP_S`` of the first is the same stop (GNU ``timeout`` sends it twice).
 
-The local streaming runner, Prism, is a child process in our process group, so a terminal's Ctrl-C
-reaches it too and would kill it mid-drain. It is started with SIGINT ignored (a Go program keeps an
-inherited SIG_IGN for SIGINT), and this module ends it itself once the run is over. The SDK workers
-run in this process (LOOPBACK), which is why a module-level switch reaches the source.
+The local streaming runner, Prism, is started in a session of its own (``services.prism``), so a
+signal meant for the run's process group (a terminal's Ctrl-C, GNU ``timeout``) does not kill it
+mid-drain; a Prism that Beam starts itself (a ``--prism_location`` URL) is a child in our group,
+started with SIGINT ignored (a Go program keeps an inherited SIG_IGN for SIGINT only). The SDK
+workers run in this process (LOOPBACK), which is why a module-level switch reaches the source.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -43,10 +46,12 @@ def drain_on_signals(stop: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[int] = []
+    received: list[tuple[int, float]] = []
 
     def handle(signum: int, frame: Any) -> None:
-        received.append(signum)
+        if received and _same_stop(received[0], signum):
+            return
+        received.append((signum, time.monotonic()))
         if len(received) == 1:
             stop.set()
             print(f"\n{signal.Signals(signum).name}: stopping: reading ends, the pending windows fire and are "
@@ -64,6 +69,16 @@ def drain_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+# GNU timeout (without --foreground) SIGTERMs the command and at once its whole process group, which
+# holds the command too: a second SIGTERM this soon after the first is that one stop, not an abort.
+SAME_STOP_S = 2.0
+
+
+def _same_stop(first: tuple[int, float], signum: int) -> bool:
+    first_signum, at = first
+    return signum == first_signum == signal.SIGTERM and time.monotonic() - at < SAME_STOP_S
 
 
 def end_runner_children() -> None:

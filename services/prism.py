@@ -7,13 +7,19 @@ splittable DoFn that reads Kafka.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import TracebackType
+from typing import Iterator, Optional
 
 import apache_beam
 
+from services import maven, processes
+from services.flink_job_server import answers
 from services.maven import cache_dir
 
 PRISM_MODULE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
@@ -55,3 +61,90 @@ def prism_args(beam_args: list[str]) -> list[str]:
     if not any(arg.startswith("--prism_location") for arg in args):
         args.append(f"--prism_location={ensure_prism()}")
     return args
+
+
+class PrismError(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass
+class PrismJobService:
+    """A Prism job service on 127.0.0.1 for the lifetime of a ``with`` block, in a session of its own.
+
+    Beam starts Prism itself as a child in the run's process group, where a signal meant for the run
+    reaches it too: GNU ``timeout`` SIGTERMs the command and then its whole group, and Prism (a Go
+    program keeps an inherited SIG_IGN only for SIGINT and SIGHUP) exited in the middle of the drain
+    that the first SIGTERM had started (an outside probe). Started here, only this process stops it,
+    once the run is over; a watchdog stops it when this process is killed (SIGKILL included)."""
+
+    binary: Path
+    work_dir: Path
+    log_level: str = "warn"
+    port: int = 0
+    process: Optional[subprocess.Popen] = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"localhost:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return Path(self.work_dir) / "prism.log"
+
+    def command(self) -> list[str]:
+        # Beam's own launch line (PrismJobServer.prism_arguments), logging as text to our file
+        return [str(self.binary), "--job_port", str(self.port), "--log_level", self.log_level,
+                "--log_kind", "text", "--serve_http=false"]
+
+    def start(self, timeout_s: float = 60.0) -> str:
+        """Start Prism; returns its job endpoint once it accepts connections."""
+        Path(self.work_dir).mkdir(parents=True, exist_ok=True)
+        if self.port:  # the operator's --job_port: taken is an error to report, not to work around
+            return self._start_once(self.port, timeout_s)
+        return processes.start_retrying_taken_ports(lambda: self._start_once(maven.free_port(), timeout_s),
+                                                    [self.log_file])
+
+    def _start_once(self, port: int, timeout_s: float) -> str:
+        self.port = port
+        self.process = processes.spawn(self.command(), self.log_file)
+        self.watchdog = processes.stop_with(self.process, self.log_file)
+        processes.wait_until_ready("Prism job service", lambda: answers(self.port),
+                                   [("Prism job service", self.process, self.log_file)], PrismError, self.stop,
+                                   timeout_s)
+        return self.endpoint
+
+    def stop(self) -> None:
+        processes.terminate(getattr(self, "watchdog", None))
+        processes.terminate(self.process)
+
+    def __enter__(self) -> "PrismJobService":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, kind: Optional[type], error: Optional[BaseException], trace: Optional[TracebackType]) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def prism_job_service(beam_args: list[str], work_dir: Path) -> Iterator[list[str]]:
+    """``beam_args`` (from :func:`prism_args`) with ``--job_endpoint`` of a :class:`PrismJobService`
+    started for the run (its log in ``work_dir``), stopped when the block ends. Unchanged, for Beam
+    to start Prism itself, when they name a job endpoint, or a ``--prism_location`` that is not a
+    local file (Beam downloads and unpacks URLs and zips)."""
+    from apache_beam.options.pipeline_options import JobServerOptions, PipelineOptions, PortableOptions, PrismRunnerOptions
+
+    options = PipelineOptions(beam_args)
+    location = options.view_as(PrismRunnerOptions).prism_location
+    if options.view_as(PortableOptions).job_endpoint or not location or not Path(location).is_file():
+        yield beam_args
+        return
+    given_level = any(arg.split("=", 1)[0] == "--prism_log_level" for arg in beam_args)
+    service = PrismJobService(Path(location), work_dir,
+                              log_level=options.view_as(PrismRunnerOptions).prism_log_level if given_level else "warn",
+                              port=options.view_as(JobServerOptions).job_port or 0)
+    with service:
+        yield [*beam_args, f"--job_endpoint={service.endpoint}"]

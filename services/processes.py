@@ -83,14 +83,15 @@ def can_listen(port: int) -> bool:
 
 
 def _port_taken(log_file: Path, since: int) -> bool:
-    """Whether a Java service's log, from byte ``since`` on, says a port it was given was taken."""
+    """Whether a service's log, from byte ``since`` on, says a port it was given was taken (Java says
+    BindException, Go "bind: address already in use")."""
     try:
         with open(log_file, "rb") as log:
             log.seek(since)
             text = log.read().decode("utf-8", "replace")
     except OSError:
         return False
-    return "BindException" in text or "Address already in use" in text
+    return "BindException" in text or "address already in use" in text.lower()
 
 
 def start_retrying_taken_ports(start_once: Callable[[], T], logs: Sequence[Path], attempts: int = 3) -> T:

@@ -261,6 +261,36 @@ def test_stopping_a_stream_fires_writes_and_commits_everything_then_exits_0(kafk
     same_rows_as_the_batch_run(warehouse, events, tmp_path)  # = a bounded run of the same topic
 
 
+@pytest.mark.slow
+def test_a_stream_under_gnu_timeout_drains_when_the_timeout_signals_it_and_its_group(kafka_broker, topic, tmp_path,
+                                                                                   prism_binary):
+    """An outside probe: plain `timeout` (no --foreground) SIGTERMs the command, then its whole process
+    group. Prism, then a child in that group, exited on its SIGTERM, and the second SIGTERM aborted the
+    drain: exit 130, no summary, the run left RUNNING. The deployment's exact command line, with the
+    timeout signalled as when it expires (it forwards a signal it receives the same way)."""
+    events = generate_community(SMALL).events
+    sent = publish(kafka_broker.bootstrap, topic, events)
+    warehouse = str(tmp_path / "stream.duckdb")
+    command = ["timeout", "3600", "social-mentors", "run", "--source", "kafka", "--streaming",
+               "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic, "--group-id", "timeout",
+               "--warehouse", warehouse, "--idle-timeout", "3600s", "--early-firing", "1s", *NOTHING_LATE]
+    log = open(f"{warehouse}.timeout.log", "w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process.log_path = log.name
+    wait_for(lambda: committed_offsets(kafka_broker.bootstrap, topic, "timeout") == sent, 240, process,
+             "every record read")
+    process.send_signal(signal.SIGTERM)  # to `timeout`, which signals the stream, then the group
+    try:
+        process.wait(timeout=600)
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output[-4000:]
+    assert "accounting      balanced" in output and "Traceback" not in output, output[-4000:]
+    _, rows = open_warehouse(warehouse).sql("SELECT status FROM runs")
+    assert rows == [("FINISHED",)], rows
+    same_rows_as_the_batch_run(warehouse, events, tmp_path)
+
+
 def same_rows_as_the_batch_run(warehouse, events, tmp_path):
     """The stream's rows are the batch run's, strictly. (Issue 9: rows an author reply short, with the
     accounting balanced, came from Prism splitting stateful bundles; ``pipeline_options`` turns its
@@ -281,7 +311,7 @@ def test_a_stream_whose_runner_is_killed_fails_in_one_line_that_names_the_runner
     warehouse = str(tmp_path / "stream.duckdb")
     process = start_streaming(kafka_broker.bootstrap, topic, warehouse, "runner-killed", idle="3600s")
     wait_for(lambda: committed_offsets(kafka_broker.bootstrap, topic, "runner-killed") > 0, 240, process, "a commit")
-    runners = subprocess.run(["pgrep", "-g", str(process.pid), "-x", "prism"], capture_output=True, text=True)
+    runners = subprocess.run(["pgrep", "-P", str(process.pid), "-x", "prism"], capture_output=True, text=True)
     assert runners.stdout.split(), "no Prism process under the stream"
     for pid in runners.stdout.split():
         os.kill(int(pid), signal.SIGTERM)

@@ -74,3 +74,28 @@ def test_a_run_on_the_default_runner_stopped_with_a_signal_is_interrupted_not_fa
     (row,) = list(rows)
     assert (row[columns.index("status")], row[columns.index("message")]) == (
         "FAILED", "interrupted before the end of a bounded run")
+
+
+@pytest.mark.parametrize("first, second, pause_s, aborted", [
+    ("SIGTERM", "SIGTERM", 0.0, False),  # GNU timeout: the command, then its group
+    ("SIGTERM", "SIGTERM", 2.5, True),  # an operator's second `kill`: abort
+    ("SIGINT", "SIGINT", 0.0, True),  # a second Ctrl-C, however soon: abort
+    ("SIGINT", "SIGTERM", 0.0, True),
+], ids=["sigterm twice at once", "sigterm again later", "ctrl-c twice", "ctrl-c then sigterm"])
+def test_a_second_stop_signal_aborts_unless_it_is_the_same_sigterm_at_once(first, second, pause_s, aborted):
+    script = textwrap.dedent(f"""
+        import os, signal, threading, time
+        from pipelines import stopping
+        stop = threading.Event()
+        with stopping.drain_on_signals(stop):
+            os.kill(os.getpid(), signal.{first})
+            time.sleep({pause_s})
+            os.kill(os.getpid(), signal.{second})
+            time.sleep(0.2)
+        print("drained", stop.is_set(), flush=True)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    if aborted:
+        assert done.returncode == 130 and "aborted" in done.stderr and "drained" not in done.stdout, done
+    else:
+        assert done.returncode == 0 and done.stdout == "drained True\n" and "aborted" not in done.stderr, done
