@@ -152,7 +152,7 @@ def beam_booleans(leftovers: Sequence[str]) -> list[str]:
 
 def repeated(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
     """Single-value options of ``parser`` that ``argv`` gives more than once with different values
-    (each named by its spellings in ``argv``), compared as written (durations by their seconds). Flags that share a destination
+    (each named by its spellings in ``argv``), compared as written (durations by their seconds, numbers by value). Flags that share a destination
     (``--use_public_ips``, ``--no_use_public_ips``) count as one option."""
     seen: dict[str, list[tuple[str, object]]] = {}
     for option, action, value in given(argv, parser):
@@ -164,15 +164,25 @@ def repeated(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
 
 
 def _meaning(action: argparse.Action, value: object) -> object:
-    """A duration's seconds (``7d`` and ``168h`` are one window); any other value as written."""
-    if getattr(action.type, "__name__", "") == "duration" and isinstance(value, str):
+    """A duration's seconds (``7d`` and ``168h`` are one window), a number's value (``1`` and ``01``
+    are one parallelism, ``--top 3`` and ``03`` one count); any other value as written. Only Python's
+    number types and our own parsers are applied (another type may do work: ``argparse.FileType``
+    opens its file), and only a number they return counts (a time relative to now would differ)."""
+    if not isinstance(value, str):
+        return value
+    if getattr(action.type, "__name__", "") == "duration":
         from pipelines.settings import parse_duration
 
-        try:
-            return parse_duration(value)
-        except ValueError:
-            return value  # argparse names it
-    return value
+        convert = parse_duration
+    elif action.type in (int, float) or getattr(action.type, "__module__", "").startswith("pipelines."):
+        convert = action.type
+    else:
+        return value
+    try:
+        meant = convert(value)
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        return value  # argparse names it
+    return meant if isinstance(meant, (int, float)) and not isinstance(meant, bool) else value
 
 
 def repeated_beam(leftovers: Sequence[str]) -> list[str]:

@@ -130,6 +130,16 @@ def test_identical_repeats_and_repeatable_options_pass():
     assert args.beam_args == ["--experiments=a", "--experiments=b"]
 
 
+def test_one_number_in_two_spellings_is_the_same_value():
+    # an outside probe: --parallelism=1 --parallelism=01 was refused as "different values", where
+    # Beam reads both as 1; a number is compared by its value, a string (--top 3 vs --top 5) differs
+    args = parse(["run", "--input", "e.avro", "--runner=FlinkRunner", "--parallelism=1", "--parallelism=01"])
+    assert "--parallelism=01" in args.beam_args
+    parse(["query", "mentors", "--reader", "r", "--top", "3", "--top", "03"])
+    with pytest.raises(SystemExit):
+        parse(["run", "--input", "e.avro", "--runner=FlinkRunner", "--parallelism=1", "--parallelism=2"])
+
+
 def test_one_duration_in_two_spellings_is_the_same_value():
     # an outside probe: --window=7d --window=168h was refused as "different values"; a duration is
     # compared by what it means, other options as written (a topic named 1d is not one named 24h)
