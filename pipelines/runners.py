@@ -49,10 +49,11 @@ def _runner_name(options: PipelineOptions) -> str:
     return runner if isinstance(runner, str) else type(runner).__name__
 
 
-def check_runner(beam_args: list[str]) -> None:
+def check_runner(beam_args: list[str], streaming: bool = False) -> None:
     """A ``--runner`` Beam does not know, or DataflowRunner without the Google Cloud parts it
     submits with, is one error line before anything runs (Beam says so only when the pipeline
-    starts, after the run was recorded)."""
+    starts, after the run was recorded). Flink's options on another runner get a note: Beam ignores
+    them without a word."""
     from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
     from apache_beam.runners.runner import create_runner
 
@@ -60,6 +61,13 @@ def check_runner(beam_args: list[str]) -> None:
     runner = _runner_name(options)
     if runner == "FlinkRunner":
         check_flink_options(options)
+    elif not options.view_as(PortableOptions).job_endpoint:  # an endpoint may be a Flink job server
+        ignored = given_flink_options(beam_args)
+        if ignored:
+            used = runner or ("PrismRunner" if streaming else "FnApiRunner")
+            print(f"note: {', '.join(ignored)}: FlinkRunner's options; this run on {used} ignores "
+                  f"{'them' if len(ignored) > 1 else 'it'} (add --runner FlinkRunner to run on Flink)",
+                  file=sys.stderr)
     if runner:
         try:
             created = create_runner(runner)
@@ -73,6 +81,16 @@ def check_runner(beam_args: list[str]) -> None:
 
 
 FLINK_MAX_PARALLELISM = 32768  # Flink's upper bound for a job's (max) parallelism
+
+
+def given_flink_options(beam_args: list[str]) -> list[str]:
+    """The options of Beam's FlinkRunnerOptions that ``beam_args`` give, in order, once each."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False)
+    FlinkRunnerOptions._add_argparse_args(parser)
+    names = {name for action in parser._actions for name in action.option_strings}
+    return list(dict.fromkeys(arg.split("=", 1)[0] for arg in beam_args if arg.split("=", 1)[0] in names))
 
 
 def check_flink_options(options: PipelineOptions) -> None:

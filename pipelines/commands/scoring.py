@@ -174,7 +174,7 @@ def cmd_run_kafka(args: argparse.Namespace) -> int:
     from transforms.kafka_source import STOP_READING, ReadFromKafkaPartitions
 
     source, settings = kafka_run_config(args)
-    check_runner(beam_args)  # local, and a launch without the runner's parts should not wait on Kafka
+    check_runner(beam_args, args.streaming)  # local, and a launch without the runner's parts should not wait on Kafka
     security = source.security
     asked = time.monotonic()
     try:  # a wrong password or certificate: one line, at once

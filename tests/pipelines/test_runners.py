@@ -216,6 +216,18 @@ def test_a_flink_run_with_options_flink_refuses_stops_before_anything_starts(eve
     assert list(tmp_path.iterdir()) == [], "no warehouse file, so no run row"
 
 
+@pytest.mark.parametrize("args, named", [(["--parallelism", "0"], "--parallelism"),
+                                         (["--parallelism=4", "--flink_master=[local]"], "--parallelism, --flink_master")])
+def test_flink_options_on_another_runner_are_said_to_be_ignored(events_file, tmp_path, capsys, args, named):
+    # An outside probe: `--parallelism 0` on the default runner ran without a word, as if it had
+    # been applied; the deployment meant Flink, or the option does nothing.
+    code = main(["run", "--input", events_file, "--warehouse", str(tmp_path / "w.duckdb"), *args])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    (line,) = [line for line in err.splitlines() if line.startswith("note:")]
+    assert f"{named}: FlinkRunner's options" in line and "FnApiRunner ignores" in line, line
+
+
 @pytest.mark.parametrize("args, streaming, workers", [
     (["--parallelism=2"], False, 2),
     (["--parallelism=3"], False, 3),
