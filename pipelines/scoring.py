@@ -122,6 +122,10 @@ def describe_source(source: beam.PTransform) -> str:
     return f"files: {', '.join(patterns)}" if patterns else source.label
 
 
+INTERRUPTED_AFTER_THE_PIPELINE = ("interrupted after the pipeline finished, before its summary was recorded: its "
+                                  "rows are written; run it again for a summary")
+
+
 def run_scoring(
     source: beam.PTransform, settings: RunSettings, beam_args: Optional[list[str]] = None,
     on_success: Optional[Callable[[Any], None]] = None, drain: Optional[threading.Event] = None,
@@ -158,58 +162,59 @@ def run_scoring(
     record_run(settings.warehouse, run_row(settings.run_started_at, described, RUNNING))
     failure: Optional[str] = None
     finished = False
-    with metrics, heartbeat, stopping.runner_thread_errors_logged(), worker_gc():
-        try:
-            options = pipeline_options(beam_args or [], settings.streaming)
-            pipeline = beam.Pipeline(options=options)
-            decoded = pipeline | "ReadEvents" >> source
-            build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
-            mode = launch_mode(options)
-            if mode != WAIT:  # Dataflow runs it from here on: waiting on a stream never returns
-                result = pipeline.run()
-                launched = launched_run(result.job_id() if getattr(result, "has_job", False) else None, options, mode)
-                record_run(settings.warehouse, run_row(settings.run_started_at, described, LAUNCHED)
-                           | {"message": launched.message()})
-                return launched
-            if settings.streaming and drain is not None:
-                drain.clear()
-                with stopping.children_ignore_ctrl_c():
+    try:
+        with metrics, heartbeat, stopping.runner_thread_errors_logged(), worker_gc():
+            try:
+                options = pipeline_options(beam_args or [], settings.streaming)
+                pipeline = beam.Pipeline(options=options)
+                decoded = pipeline | "ReadEvents" >> source
+                build_scoring_pipeline(decoded.events, decoded.dead_letters, settings)
+                mode = launch_mode(options)
+                if mode != WAIT:  # Dataflow runs it from here on: waiting on a stream never returns
                     result = pipeline.run()
-                try:
-                    with stopping.drain_on_signals(drain):
-                        result.wait_until_finish()
-                    finished = True
-                finally:
-                    stopping.end_runner_children()
-            else:
-                result = pipeline.run()
-                try:
-                    result.wait_until_finish()
-                except KeyboardInterrupt:
-                    if not settings.streaming:
-                        raise
+                    job_id = result.job_id() if getattr(result, "has_job", False) else None
+                    launched = launched_run(job_id, options, mode)
+                    record_run(settings.warehouse, run_row(settings.run_started_at, described, LAUNCHED)
+                               | {"message": launched.message()})
+                    return launched
+                if settings.streaming and drain is not None:
+                    drain.clear()
+                    with stopping.children_ignore_ctrl_c():
+                        result = pipeline.run()
                     try:
-                        result.cancel()
-                    except Exception as error:  # the runner may already be gone with the same signal
-                        logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+                        with stopping.drain_on_signals(drain):
+                            result.wait_until_finish()
+                        finished = True
+                    finally:
+                        stopping.end_runner_children()
                 else:
-                    finished = True
-        except KeyboardInterrupt:
-            record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED)
-                       | {"message": "interrupted before the end of a bounded run"})
-            raise
-        except Exception as error:  # reported in the summary, which then does not balance
-            interrupt = stopping.wrapped_interrupt(error)
-            if interrupt is not None:  # Ctrl-C or SIGTERM inside an in-process runner's DoFn
-                record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED)
-                           | {"message": "interrupted before the end of a bounded run"})
-                raise interrupt from None
-            logging.getLogger(__name__).debug("the pipeline failed", exc_info=True)
-            if stopping.is_rpc_error(error):
-                stopping.mark_runner_lost()
-            failure = _first_line(error)
-    summary = summarize(settings.warehouse, settings.run_started_at, time.monotonic() - started, failure)
-    record_run(settings.warehouse, run_row(settings.run_started_at, described, summary.status, summary))
+                    result = pipeline.run()
+                    try:
+                        result.wait_until_finish()
+                    except KeyboardInterrupt:
+                        if not settings.streaming:
+                            raise
+                        try:
+                            result.cancel()
+                        except Exception as error:  # the runner may already be gone with the same signal
+                            logging.getLogger(__name__).info("cancel after interrupt: %s", error)
+                    else:
+                        finished = True
+            except Exception as error:  # reported in the summary, which then does not balance
+                interrupt = stopping.wrapped_interrupt(error)
+                if interrupt is not None:  # Ctrl-C or SIGTERM inside an in-process runner's DoFn
+                    raise interrupt from None
+                logging.getLogger(__name__).debug("the pipeline failed", exc_info=True)
+                if stopping.is_rpc_error(error):
+                    stopping.mark_runner_lost()
+                failure = _first_line(error)
+        summary = summarize(settings.warehouse, settings.run_started_at, time.monotonic() - started, failure)
+        record_run(settings.warehouse, run_row(settings.run_started_at, described, summary.status, summary))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM at any point, the pipeline's end too: never left RUNNING
+        message = (INTERRUPTED_AFTER_THE_PIPELINE if finished else f"{failure}; then interrupted" if failure
+                   else "interrupted before the end of a bounded run")
+        record_run(settings.warehouse, run_row(settings.run_started_at, described, FAILED) | {"message": message})
+        raise
     if finished and on_success is not None and summary.balanced:
         on_success(result)
     return summary

@@ -107,6 +107,34 @@ def test_the_run_is_recorded_finished_with_its_counts(batch_run):
     assert run["source"].startswith("files: ") and run["source"].endswith("events.avro")
 
 
+@pytest.mark.parametrize("interrupted", ["summarize", "record_run"])
+def test_a_run_interrupted_after_its_pipeline_finished_is_recorded_failed_not_left_running(
+        community, tmp_path, monkeypatch, interrupted):
+    # An outside probe: Ctrl-C two seconds into a small bounded run on Prism, once the pipeline had
+    # finished, exited 130 "interrupted" and left the run RUNNING ("still going, or killed", said
+    # query and export): only an interrupt inside the pipeline recorded the run FAILED.
+    import pipelines.scoring as scoring
+
+    _, events_path = community
+    real = getattr(scoring, interrupted)
+    calls = []
+
+    def interrupting(*args, **kwargs):
+        calls.append(args)
+        if interrupted == "summarize" or len(calls) == 2:  # record_run: RUNNING, then the final status
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, interrupted, interrupting)
+    warehouse = str(tmp_path / "w.duckdb")
+    with pytest.raises(KeyboardInterrupt):
+        run_scoring(ReadEventFiles([str(events_path)]), RunSettings(warehouse=warehouse))
+    (run,) = runs_of(warehouse)
+    assert (run["status"], run["message"]) == (
+        "FAILED", "interrupted after the pipeline finished, before its summary was recorded: its rows are "
+                  "written; run it again for a summary"), run
+
+
 def test_a_run_tunes_the_collector_while_it_runs_and_gives_the_callers_thresholds_back(tmp_path):
     # transforms.worker_gc: the in-process runner's workers are threads of the caller's process
     seen = tmp_path / "thresholds seen by the worker"
