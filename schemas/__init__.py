@@ -60,6 +60,18 @@ def engagement_event_schema() -> Any:
     return parsed_avro_schema("engagement_event")
 
 
+def without_logical_types(schema: Any) -> Any:
+    """An Avro schema (raw JSON) with every logicalType dropped, so that timestamps read as the longs
+    they are: fastavro's timestamp-millis conversion raises on a value past year 9999, which lost the
+    whole record where validation makes it one BAD_TIMESTAMP naming its event, and a long is what the
+    pipeline keeps anyway (converting to datetime and back cost more than the rest of a record)."""
+    if isinstance(schema, dict):
+        return {k: v if k == "default" else without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [without_logical_types(v) for v in schema]
+    return schema
+
+
 def event_kinds() -> tuple[str, ...]:
     field = next(f for f in avro_schema("engagement_event")["fields"] if f["name"] == "kind")
     return tuple(field["type"]["symbols"])

@@ -1,7 +1,7 @@
 """The Kafka wire formats of an EngagementEvent, and how the schema evolves without breaking readers.
 
 In: message values. Out: records in the shape of the *current* schema (``engagement_event.avsc``),
-whatever version wrote them. Why: producers upgrade on their own schedule, and a topic keeps old
+whatever version wrote them, timestamps as the epoch-millis longs on the wire. Why: producers upgrade on their own schedule, and a topic keeps old
 messages for days, so the pipeline reads every version it knows.
 
 Two wire formats, told apart by the first byte:
@@ -31,7 +31,7 @@ from typing import Any
 
 import fastavro
 
-from schemas import SCHEMA_DIR, avro_schema, engagement_event_schema
+from schemas import SCHEMA_DIR, avro_schema, engagement_event_schema, without_logical_types
 
 PLAIN_AVRO = "avro"
 CONFLUENT = "confluent"
@@ -58,6 +58,18 @@ DEFAULT_SCHEMA_ID = CURRENT_SCHEMA_ID  # what producers write
 
 
 @functools.lru_cache(maxsize=None)
+def _reading_versions() -> dict[int, Any]:
+    """{version: parsed schema} to read messages with: each version without its logical types, so a
+    timestamp is the long it is on the wire (see ``schemas.without_logical_types``)."""
+    versions = {}
+    for path in sorted(HISTORY_DIR.glob("engagement_event.v*.avsc")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        versions[int(raw["x-schema-version"])] = fastavro.parse_schema(without_logical_types(raw))
+    versions[CURRENT_SCHEMA_ID] = fastavro.parse_schema(without_logical_types(avro_schema("engagement_event")))
+    return versions
+
+
+@functools.lru_cache(maxsize=None)
 def known_schema_ids() -> frozenset[int]:
     """The schema ids the pipeline accepts unless told otherwise: every version it knows."""
     return frozenset(schema_versions())
@@ -65,7 +77,7 @@ def known_schema_ids() -> frozenset[int]:
 
 @functools.lru_cache(maxsize=None)
 def _newest_first() -> tuple[Any, ...]:
-    return tuple(schema_versions()[version] for version in sorted(schema_versions(), reverse=True))
+    return tuple(_reading_versions()[version] for version in sorted(_reading_versions(), reverse=True))
 
 
 class WireFormatError(ValueError):
@@ -90,7 +102,7 @@ def encode(record: dict[str, Any], wire_format: str = PLAIN_AVRO, schema_id: int
 
 def _read_exactly(body: bytes, writer: Any) -> dict[str, Any]:
     stream = io.BytesIO(body)
-    current = engagement_event_schema()
+    current = _reading_versions()[CURRENT_SCHEMA_ID]
     # Written with the current schema (the usual case): read without resolving it against itself,
     # which fastavro would only notice after comparing the two schemas, at every record.
     record = fastavro.schemaless_reader(stream, writer, None if writer is current else current)
@@ -137,7 +149,7 @@ def decode(payload: bytes | None, accepted_schema_ids: frozenset[int] | None = N
                "Confluent-framed Avro, only a value starting with a zero byte"),
         )
     body = payload[5:]
-    writer = schema_versions().get(schema_id)
+    writer = _reading_versions().get(schema_id)
     if writer is None:  # an id a schema registry assigned: any version that reads it exactly
         return _read_any_version(body)
     try:

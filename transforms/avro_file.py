@@ -17,7 +17,7 @@ from typing import Any, Iterator, NamedTuple, Optional
 
 import fastavro
 
-from schemas import avro_schema, wire
+from schemas import avro_schema, wire, without_logical_types
 from transforms.avro_blocks import HEADER_SCHEMA, decompress, walk_blocks
 from transforms.event_records import DEFAULT_LIMITS, DecodeLimits, decode_record, raw_text, storable_event_id
 from transforms.events import (
@@ -64,15 +64,6 @@ def unknown_version(writer_schema: Any) -> Optional[str]:
             + (": upgrade social-mentors to read it" if newer else ""))
 
 
-def _without_logical_types(schema: Any) -> Any:
-    """An Avro schema with every logicalType dropped, so timestamps read as the longs they are."""
-    if isinstance(schema, dict):
-        return {k: v if k == "default" else _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [_without_logical_types(v) for v in schema]
-    return schema
-
-
 class AvroHeader(NamedTuple):
     """What a file's header says, as its reader uses it."""
 
@@ -100,7 +91,7 @@ def read_header(stream: Any) -> AvroHeader:
     header = fastavro.schemaless_reader(stream, HEADER_SCHEMA)
     meta = header["meta"]
     writer_schema = json.loads(meta["avro.schema"])
-    schema = fastavro.parse_schema(_without_logical_types(writer_schema))
+    schema = fastavro.parse_schema(without_logical_types(writer_schema))
     codec = meta.get("avro.codec", b"null").decode("ascii")
     first = stream.tell()
     stream.seek(0, os.SEEK_END)  # some filesystems' streams return None from seek

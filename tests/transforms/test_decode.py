@@ -97,6 +97,36 @@ def test_kafka_messages_obey_the_same_record_and_id_limits():
     assert (too_long.error_kind, too_long.event_id) == (FIELD_TOO_LONG, "long")
 
 
+@pytest.mark.parametrize("wire_format", ["avro", "confluent"])
+@pytest.mark.parametrize("field", ["created_at", "parent_created_at"])
+def test_a_kafka_message_with_a_timestamp_out_of_range_is_a_bad_timestamp_as_in_a_file(wire_format, field):
+    # An outside probe of the decoder: a file reads timestamps as the longs they are, and a long
+    # past year 9999 is one BAD_TIMESTAMP naming its event; Kafka's decoder read them through
+    # fastavro's timestamp-millis conversion, which raised, so the message was a PARSE_ERROR
+    # ("not an EngagementEvent") without its event id.
+    from schemas import wire
+    from transforms.decode import decode_kafka_record
+    from transforms.kafka_consumer import KafkaRecord
+
+    fields = {field: 10 ** 18, **({"kind": "COMMENT", "parent_id": "p1"} if field == "parent_created_at" else {})}
+    message = KafkaRecord("events", 0, 5, None, wire.encode(record(event_id="e-far", **fields), wire_format), T0)
+    dead = decode_kafka_record(message)
+    assert (dead.error_kind, dead.event_id, dead.origin) == (BAD_TIMESTAMP, "e-far", "kafka:events/0@5"), dead
+
+
+def test_a_kafka_message_decodes_to_the_event_a_file_record_gives():
+    from schemas import wire
+    from transforms.decode import decode_kafka_record
+    from transforms.event_records import plain_event
+    from transforms.kafka_consumer import KafkaRecord
+
+    fields = record(event_id="e1", kind="COMMENT", parent_id="p1", parent_created_at=T0 - 1000)
+    for wire_format in wire.WIRE_FORMATS:
+        event = decode_kafka_record(KafkaRecord("events", 0, 5, None, wire.encode(fields, wire_format), T0))
+        # timestamps arrive as the longs they are, so the common record takes the cheap way a file's does
+        assert plain_event(wire.decode(wire.encode(fields, wire_format)), "kafka:events/0@5", 256) == event
+
+
 def community_records(count, bad_at):
     """``count`` records: threads of a post and three comments; record ``bad_at`` has a year-31 million time."""
     for n in range(count):
