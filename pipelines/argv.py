@@ -263,7 +263,7 @@ def unknown_option_message(unknown: Iterable[str], ours: argparse.ArgumentParser
         parts.append(f"{name}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
     return (f"unknown option {', '.join(parts)}: " + (
         f"neither an option of `social-mentors {command}` nor a Beam pipeline option" if beam
-        else f"not an option of `social-mentors {command}` (see its --help)"))
+        else f"not an option of `social-mentors {command}`"))  # the parser's error line points at --help
 
 
 def option_names(leftovers: Sequence[str]) -> list[str]:

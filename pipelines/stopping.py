@@ -55,7 +55,7 @@ def drain_on_signals(stop: threading.Event) -> Iterator[None]:
         if len(received) == 1:
             stop.set()
             print(f"\n{signal.Signals(signum).name}: stopping: reading ends, the pending windows fire and are "
-                  "written, offsets are committed (press Ctrl-C again to abort without that)",
+                  f"written, offsets are committed ({_ABORT_HINT[signum]})",
                   file=sys.stderr, flush=True)
             return
         print(f"{signal.Signals(signum).name} again: aborted; pending windows were not written (a restart "
@@ -74,6 +74,10 @@ def drain_on_signals(stop: threading.Event) -> Iterator[None]:
 # GNU timeout (without --foreground) SIGTERMs the command and at once its whole process group, which
 # holds the command too: a second SIGTERM this soon after the first is that one stop, not an abort.
 SAME_STOP_S = 2.0
+
+
+_ABORT_HINT = {signal.SIGINT: "press Ctrl-C again to abort without that",
+               signal.SIGTERM: f"send SIGTERM again after {SAME_STOP_S:g} s, or press Ctrl-C, to abort without that"}
 
 
 def _same_stop(first: tuple[int, float], signum: int) -> bool:

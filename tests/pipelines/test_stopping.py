@@ -99,3 +99,5 @@ def test_a_second_stop_signal_aborts_unless_it_is_the_same_sigterm_at_once(first
         assert done.returncode == 130 and "aborted" in done.stderr and "drained" not in done.stdout, done
     else:
         assert done.returncode == 0 and done.stdout == "drained True\n" and "aborted" not in done.stderr, done
+        # what the operator who sent SIGTERM can do; Ctrl-C was not what they pressed
+        assert "send SIGTERM again after 2 s, or press Ctrl-C, to abort" in done.stderr, done
