@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient
@@ -271,7 +272,8 @@ def test_a_stream_under_gnu_timeout_drains_when_the_timeout_signals_it_and_its_g
     events = generate_community(SMALL).events
     sent = publish(kafka_broker.bootstrap, topic, events)
     warehouse = str(tmp_path / "stream.duckdb")
-    command = ["timeout", "3600", "social-mentors", "run", "--source", "kafka", "--streaming",
+    console_script = str(Path(sys.executable).with_name("social-mentors"))  # what a deployment runs
+    command = ["timeout", "3600", console_script, "run", "--source", "kafka", "--streaming",
                "--bootstrap-servers", kafka_broker.bootstrap, "--topic", topic, "--group-id", "timeout",
                "--warehouse", warehouse, "--idle-timeout", "3600s", "--early-firing", "1s", *NOTHING_LATE]
     log = open(f"{warehouse}.timeout.log", "w")
