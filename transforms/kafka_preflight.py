@@ -56,8 +56,9 @@ def _explain(error: BaseException, server: str, security: KafkaSecurity, timeout
     if "Handshake failed" in text:
         return (f"the TLS handshake with {server} failed ({text.split('Handshake failed:', 1)[-1].strip()}): is it a "
                 "TLS listener? (check --security-protocol; SSL and SASL_SSL need one)")
-    if "getaddrinfo" in text or "Name or service not known" in text or "nodename nor servname" in text:
-        return f"cannot resolve the host of {server} (check --bootstrap-servers)"
+    if any(said in text for said in ("getaddrinfo", "Name or service not known", "nodename nor servname",
+                                     "DNS Resolution failure")):  # the last: kafka-python 3's own words
+        return f"cannot resolve the host of {server} (check --bootstrap-servers HOST:PORT)"
     if "Invalid frame length" in text and not security.uses_tls:  # a TLS alert read as a Kafka frame
         return (f"Kafka at {server} closed the connection at once: is it a TLS or SASL listener? "
                 "(check --security-protocol)")
@@ -70,7 +71,8 @@ def _explain(error: BaseException, server: str, security: KafkaSecurity, timeout
                     "SASL (--security-protocol SASL_SSL) or a client certificate (--ssl-certfile)?")
         return (f"Kafka at {server} closed the connection at once: is it a TLS or SASL listener? "
                 "(check --security-protocol)")
-    return f"cannot connect to Kafka at {server} as {security.describe()}: {type(error).__name__}: {text}"
+    said = text if text.startswith(f"{type(error).__name__}:") else f"{type(error).__name__}: {text}"
+    return f"cannot connect to Kafka at {server} as {security.describe()}: {said}"
 
 
 def _connect_once(config: dict[str, Any], timeout_s: float) -> None:

@@ -111,8 +111,12 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     if args.action == "start":
         from services.kafka_broker import jars_cached
 
-        first = "" if jars_cached() else " (first start resolves the broker with Maven; this can take a minute)"
-        print(f"starting Kafka{first} ...", file=sys.stderr)
+        if broker.pid() and broker.is_ready():
+            print(f"Kafka is already running at {broker.bootstrap} (`social-mentors kafka stop --state-dir "
+                  f"{args.state_dir}` stops it)", file=sys.stderr)
+        else:
+            first = "" if jars_cached() else " (first start resolves the broker with Maven; this can take a minute)"
+            print(f"starting Kafka{first} ...", file=sys.stderr)
         print(broker.start())
         if secured:
             tls = broker.tls

@@ -168,6 +168,17 @@ def test_kafka_start_mentions_maven_only_when_the_broker_is_not_cached(kafka_bro
         assert main(["kafka", "stop", "--state-dir", state]) == 0
 
 
+def test_kafka_start_on_a_running_broker_says_it_is_already_running(kafka_broker, capsys):
+    # An outside probe: a second `kafka start` on the same state folder said "starting Kafka ..."
+    # (exit 0) where nothing started.
+    from pipelines.cli import main
+
+    assert main(["kafka", "start", "--port", str(kafka_broker.port), "--state-dir", str(kafka_broker.state_dir)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == kafka_broker.bootstrap
+    assert "starting" not in captured.err and f"Kafka is already running at {kafka_broker.bootstrap}" in captured.err
+
+
 def test_kafka_start_on_a_port_another_broker_listens_on_fails_and_starts_nothing(kafka_broker, tmp_path, capsys):
     # An outside probe: the other broker answered this one's readiness check, so `kafka start` said
     # 127.0.0.1:PORT and exit 0, and `kafka status` "ready", while the new broker died of its

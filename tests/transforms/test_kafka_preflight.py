@@ -61,3 +61,13 @@ def test_nothing_answering_is_told_apart_from_a_refusal(secured_kafka_broker, mo
     with pytest.raises(KafkaConnectionProblem) as caught:
         check_connection(secured_kafka_broker.sasl_ssl_bootstrap, secured(secured_kafka_broker))
     assert not isinstance(caught.value, KafkaNotAnswering)
+
+
+@pytest.mark.parametrize("server", ["notaport", "no-such-host.invalid:9092"])
+def test_a_host_that_does_not_resolve_is_one_line_naming_the_option(server):
+    # An outside probe: `--bootstrap-servers notaport` said "cannot connect to Kafka at notaport as
+    # PLAINTEXT: KafkaConnectionError: KafkaConnectionError: DNS Resolution failure", the class twice
+    # and nothing to check. (kafka-python takes a host without a port as HOST:9092.)
+    with pytest.raises(KafkaConnectionProblem) as problem:
+        check_connection(server, timeout_s=10)
+    assert str(problem.value) == f"cannot resolve the host of {server} (check --bootstrap-servers HOST:PORT)"
