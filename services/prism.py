@@ -69,7 +69,8 @@ class PrismError(RuntimeError):
 
 @dataclasses.dataclass
 class PrismJobService:
-    """A Prism job service on 127.0.0.1 for the lifetime of a ``with`` block, in a session of its own.
+    """A Prism job service for the lifetime of a ``with`` block, in a session of its own. Prism has no
+    option for its listening address: it listens on every interface, as when Beam starts it.
 
     Beam starts Prism itself as a child in the run's process group, where a signal meant for the run
     reaches it too: GNU ``timeout`` SIGTERMs the command and then its whole group, and Prism (a Go
