@@ -152,8 +152,9 @@ def beam_booleans(leftovers: Sequence[str]) -> list[str]:
 
 def repeated(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
     """Single-value options of ``parser`` that ``argv`` gives more than once with different values
-    (each named by its spellings in ``argv``), compared as written (durations by their seconds, numbers by value). Flags that share a destination
-    (``--use_public_ips``, ``--no_use_public_ips``) count as one option."""
+    (each named by its spellings in ``argv``), compared as written (durations by their seconds,
+    numbers by value). Flags that share a destination (``--use_public_ips``,
+    ``--no_use_public_ips``) count as one option."""
     seen: dict[str, list[tuple[str, object]]] = {}
     for option, action, value in given(argv, parser):
         if not isinstance(action, (argparse._StoreAction, *_FLAGS)):

@@ -1,8 +1,9 @@
 """The Kafka wire formats of an EngagementEvent, and how the schema evolves without breaking readers.
 
 In: message values. Out: records in the shape of the *current* schema (``engagement_event.avsc``),
-whatever version wrote them, timestamps as the epoch-millis longs on the wire. Why: producers upgrade on their own schedule, and a topic keeps old
-messages for days, so the pipeline reads every version it knows.
+whatever version wrote them, timestamps as the epoch-millis longs on the wire. Why: producers
+upgrade on their own schedule, and a topic keeps old messages for days, so the pipeline reads every
+version it knows.
 
 Two wire formats, told apart by the first byte:
 
@@ -43,13 +44,22 @@ MAX_REGISTRY_ID = 2**31 - 1
 
 
 @functools.lru_cache(maxsize=None)
-def schema_versions() -> dict[int, Any]:
-    """{version: parsed writer schema} of every EngagementEvent version, the current one included."""
+def _raw_versions() -> dict[int, dict[str, Any]]:
+    """{version: schema JSON} of every EngagementEvent version, the current one included."""
     versions = {}
     for path in sorted(HISTORY_DIR.glob("engagement_event.v*.avsc")):
         raw = json.loads(path.read_text(encoding="utf-8"))
-        versions[int(raw["x-schema-version"])] = fastavro.parse_schema(raw)
-    versions[CURRENT_SCHEMA_ID] = engagement_event_schema()
+        versions[int(raw["x-schema-version"])] = raw
+    current = avro_schema("engagement_event")
+    versions[int(current["x-schema-version"])] = current
+    return versions
+
+
+@functools.lru_cache(maxsize=None)
+def schema_versions() -> dict[int, Any]:
+    """{version: parsed writer schema} of every EngagementEvent version, the current one included."""
+    versions = {version: fastavro.parse_schema(raw) for version, raw in _raw_versions().items()}
+    versions[CURRENT_SCHEMA_ID] = engagement_event_schema()  # the very schema producers write with
     return versions
 
 
@@ -61,12 +71,7 @@ DEFAULT_SCHEMA_ID = CURRENT_SCHEMA_ID  # what producers write
 def _reading_versions() -> dict[int, Any]:
     """{version: parsed schema} to read messages with: each version without its logical types, so a
     timestamp is the long it is on the wire (see ``schemas.without_logical_types``)."""
-    versions = {}
-    for path in sorted(HISTORY_DIR.glob("engagement_event.v*.avsc")):
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        versions[int(raw["x-schema-version"])] = fastavro.parse_schema(without_logical_types(raw))
-    versions[CURRENT_SCHEMA_ID] = fastavro.parse_schema(without_logical_types(avro_schema("engagement_event")))
-    return versions
+    return {version: fastavro.parse_schema(without_logical_types(raw)) for version, raw in _raw_versions().items()}
 
 
 @functools.lru_cache(maxsize=None)
