@@ -11,9 +11,10 @@ instead of batches, with the same outputs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -32,6 +33,10 @@ MAX_BULK_BATCH_ROWS = 50_000
 # peak RSS about 100 MB higher than 10,000 (README, "Speed and scale"); statements cost little more.
 MAX_EMBEDDED_BULK_BATCH_ROWS = 10_000
 KEPT = "kept"  # WriteScores' output of kept-row counts
+# How long a bounded run's writer keeps the embedded warehouse open across batches (one checkpoint
+# then, not one per batch; see warehouse.duckdb_connection.held). An analyst's query waits up to a
+# minute for the file, so a hold is released well within that.
+HOLD_MAX_S = 5.0
 
 
 def dead_letter_row(dead_letter: DeadLetter, run_started_at: int) -> dict[str, Any]:
@@ -68,11 +73,26 @@ class WriteBatchFn(beam.DoFn):
     def setup(self) -> None:
         from warehouse import open_warehouse  # opened on the worker, never pickled
 
-        self.write = getattr(open_warehouse(self.warehouse_url), _WRITERS[self.table])
+        self.warehouse = open_warehouse(self.warehouse_url)
+        self.write = getattr(self.warehouse, _WRITERS[self.table])
+        self.hold: Optional[contextlib.ExitStack] = None
+
+    def start_bundle(self) -> None:
+        self._release()  # a bundle that failed left its hold
 
     def process(self, batch: list[dict[str, Any]]) -> Iterable[Any]:
         self.batch_rows.update(len(batch))
-        refused, kept = self.write(batch, bulk=self.bulk)
+        if self.bulk and self.hold is None:  # a bounded run: one connection for a bundle's batches
+            self.hold = contextlib.ExitStack()
+            self.hold.enter_context(self.warehouse.held_open())
+            self.held_since = time.monotonic()
+        try:
+            refused, kept = self.write(batch, bulk=self.bulk)
+        except BaseException:
+            self._release()  # the lock is this thread's: a retry on another thread would wait forever
+            raise
+        if self.hold is not None and time.monotonic() - self.held_since > HOLD_MAX_S:
+            self._release()  # let a reader in (and write the file out) now and then
         self.written.inc(len(batch) - len(refused) - kept)
         if kept:
             self.kept.inc(kept)
@@ -80,6 +100,18 @@ class WriteBatchFn(beam.DoFn):
         if refused:
             self.refused.inc(len(refused))
         yield from refused_rows_out(self.table, refused)
+
+
+    def finish_bundle(self) -> None:
+        self._release()
+
+    def teardown(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        hold, self.hold = getattr(self, "hold", None), None
+        if hold is not None:
+            hold.close()
 
 
 def refused_rows_out(table: str, refused: list[RefusedRow]) -> Iterable[DeadLetter]:

@@ -8,7 +8,7 @@ and queries from ``schemas/queries``; this module holds no schema and no analyst
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from warehouse import migration
@@ -45,6 +45,8 @@ class Warehouse(Protocol):
     read the latest views (``schemas.latest_view``), so both warehouses give the same logical rows."""
 
     url: str
+
+    def held_open(self) -> ContextManager[None]: ...  # inside: the writes share one connection
 
     def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written: ...
 

@@ -37,9 +37,10 @@ error line, not a new empty dataset that answers every query with no rows.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator
 
 import schemas
 from warehouse import RefusedRow, Written
@@ -194,6 +195,10 @@ class BigQueryWarehouse(BigQueryDatasetSchema, BigQueryDatasetMigration):
         """Stable insert ids: the row's key (and ``extra`` columns), so a retried insert adds no row."""
         columns = schemas.table_layout(table)["primary_key"] + list(extra)
         return ["|".join(str(row[c]) for c in columns) for row in rows]
+
+    def held_open(self) -> ContextManager[None]:
+        """Nothing to hold: every request stands alone."""
+        return contextlib.nullcontext()
 
     def write_scores(self, rows: list[dict[str, Any]], bulk: bool = False) -> Written:
         """Append rows; the view chooses among them (nothing is kept back at write time)."""

@@ -14,6 +14,7 @@ import duckdb
 # it again, so a streaming pipeline (the writer) and an analyst's query (a reader in another
 # process) take turns instead of one locking the other out for hours; a busy file is retried.
 _LOCK = threading.RLock()
+_HELD: dict[str, duckdb.DuckDBPyConnection] = {}  # path -> the connection held() keeps open (under _LOCK)
 LOCK_RETRY_S = 60.0
 LOCK_QUIET_S = 2.0  # how long a wait for the lock goes unannounced
 _progress = logging.getLogger("social_mentors.progress")
@@ -23,10 +24,15 @@ _progress = logging.getLogger("social_mentors.progress")
 def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """An open connection to the warehouse file; closed afterwards. It creates nothing: a new file
     gets its tables when a DuckDBWarehouse opens it for writing (``_create_if_new``). ``read_only``
-    opens it for reading only (a read-only file or mount, a shared lock)."""
+    opens it for reading only (a read-only file or mount, a shared lock). Inside ``held(path)``, the
+    holding thread gets the held connection, left open."""
     deadline = time.monotonic() + retry_s
     said_waiting_at = time.monotonic() + LOCK_QUIET_S
     with _LOCK:
+        held = _HELD.get(path)
+        if held is not None:  # only the thread holding it gets here while it is held (_LOCK)
+            yield held
+            return
         while True:
             try:
                 connection = duckdb.connect(path, read_only=read_only)
@@ -49,3 +55,21 @@ def connect(path: str, retry_s: float = LOCK_RETRY_S, read_only: bool = False) -
             yield connection
         finally:
             connection.close()
+
+
+@contextlib.contextmanager
+def held(path: str) -> Iterator[None]:
+    """Keep one connection to ``path`` open for a series of writes: every ``connect(path)`` of this
+    thread inside it gets that connection, and it is closed once, at the end.
+
+    Why: closing a written DuckDB file checkpoints it, and a checkpoint writes the whole primary-key
+    index out again. A bounded run that opened the file once per 10,000-row batch rewrote a growing
+    index 70 times at 1M events: half of its pair_scores write time (README, "Speed and scale").
+    Other threads of this process wait on the lock meanwhile, as for any open connection, and other
+    processes on the file lock: keep a hold short (``transforms.sink.HOLD_MAX_S``)."""
+    with connect(path) as connection:
+        _HELD[path] = connection
+        try:
+            yield
+        finally:
+            del _HELD[path]

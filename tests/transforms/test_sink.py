@@ -101,3 +101,76 @@ def test_a_bounded_run_writes_the_embedded_warehouse_in_batches_of_at_most_ten_t
     batches = sizes[0].committed
     assert (batches.sum, batches.max, batches.count) == (12_000, 10_000, 2)
     assert open_warehouse(warehouse_path).count("pair_scores") == 12_000
+
+
+def _count_opens(monkeypatch) -> list:
+    import duckdb
+
+    opens, real_connect = [], duckdb.connect
+
+    def counting_connect(*args, **kwargs):
+        opens.append(args)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting_connect)
+    return opens
+
+
+def _write_bulk(warehouse_path, rows):
+    from apache_beam.metrics.metric import MetricsFilter
+
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"]))
+    _ = pipeline | beam.Create(rows, reshuffle=False) | "Write" >> WriteScores(warehouse_path, bulk=True)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result.metrics().query(MetricsFilter().with_name("pair_scores_batch_rows"))["distributions"][0].committed
+
+
+def test_a_bounded_run_opens_the_embedded_warehouse_once_for_a_bundle_of_batches(warehouse_path, monkeypatch):
+    # Each close of a written DuckDB file checkpoints it, rewriting the whole primary-key index: one
+    # open per 10,000-row batch cost a 1M-event run about 10% of its time (README, "Speed and scale").
+    open_warehouse(warehouse_path)
+    opens = _count_opens(monkeypatch)
+    batches = _write_bulk(warehouse_path, [score_row("a", f"r{i}", E, 0.1) for i in range(25_000)])
+    assert batches.count == 3
+    assert len(opens) == 2  # the worker's open_warehouse (which creates nothing here), and one for the writes
+    assert open_warehouse(warehouse_path).count("pair_scores") == 25_000
+
+
+def test_a_hold_is_let_go_after_a_while_so_readers_get_in(warehouse_path, monkeypatch):
+    import transforms.sink
+
+    monkeypatch.setattr(transforms.sink, "HOLD_MAX_S", 0.0)
+    open_warehouse(warehouse_path)
+    opens = _count_opens(monkeypatch)
+    batches = _write_bulk(warehouse_path, [score_row("a", f"r{i}", E, 0.1) for i in range(25_000)])
+    assert len(opens) == 1 + batches.count == 4
+
+
+def test_a_write_that_fails_lets_go_of_the_warehouse_at_once(warehouse_path):
+    import threading
+
+    import pytest
+
+    from transforms.sink import WriteBatchFn
+    from warehouse.duckdb_connection import connect
+
+    write = WriteBatchFn(warehouse_path, "pair_scores", bulk=True)
+    write.setup()
+    write.start_bundle()
+    list(write.process([score_row("a", "r1", E, 0.1)]))
+    bad = score_row("a", "r2", E, 0.1)
+    bad["reader_comments"] = "many"
+    with pytest.raises(Exception):
+        list(write.process([bad]))
+    # the runner may retry the bundle on another thread: the hold must not outlive the failure
+    opened = threading.Event()
+
+    def open_it() -> None:
+        with connect(warehouse_path):
+            opened.set()
+
+    threading.Thread(target=open_it, daemon=True).start()
+    assert opened.wait(10)
+    write.teardown()
+    assert open_warehouse(warehouse_path).count("pair_scores") == 1
