@@ -101,7 +101,6 @@ class WriteBatchFn(beam.DoFn):
             self.refused.inc(len(refused))
         yield from refused_rows_out(self.table, refused)
 
-
     def finish_bundle(self) -> None:
         self._release()
 
